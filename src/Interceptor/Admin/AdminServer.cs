@@ -1,0 +1,74 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Updraft.Interceptor.Hosting;
+using Updraft.Interceptor.Options;
+using Updraft.Interceptor.Routing;
+
+namespace Updraft.Interceptor.Admin;
+
+/// <summary>
+/// The admin listener (<c>KEDA_HTTP_ADMIN_PORT</c>): <c>/queue</c> for the scaler, <c>/readyz</c> and <c>/livez</c>
+/// for the kubelet. Like the add-on's, it has no authentication: expose it only inside the cluster.
+/// </summary>
+internal sealed class AdminServer(IOptions<InterceptorOptions> options, RouteTableHolder tables, ReadinessState readiness, ILoggerFactory loggerFactory)
+    : SideServer(loggerFactory)
+{
+    protected override string Name => "admin";
+
+    protected override bool Enabled => true;
+
+    protected override int ConfiguredPort => options.Value.AdminPort;
+
+    protected override System.Net.IPAddress? BindAddress => BindAddresses.Parse(options.Value.BindAddress);
+
+    protected override void Map(WebApplication app)
+    {
+        app.Map("/queue", WriteQueueAsync);
+        app.Map("/readyz", context => WriteProbeAsync(context, readiness.IsReady(tables)));
+        app.Map("/livez", context => WriteProbeAsync(context, healthy: true));
+    }
+
+    /// <summary><c>{"ns/name":{"Concurrency":n,"RequestCount":n}}</c> for every known route, any method, like the add-on.</summary>
+    private async Task WriteQueueAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+        QueueSnapshot.Write(tables.Current, writer);
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    private static Task WriteProbeAsync(HttpContext context, bool healthy)
+    {
+        context.Response.StatusCode = healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(healthy ? "OK" : "Service Unavailable", context.RequestAborted);
+    }
+}
+
+/// <summary>Writes the add-on's <c>/queue</c> document from a routing snapshot.</summary>
+internal static class QueueSnapshot
+{
+    public static void Write(RouteTable table, Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        foreach (var route in table.Routes)
+        {
+            writer.WriteStartObject(route.Key);
+            writer.WriteNumber("Concurrency", route.Counter.Concurrency);
+            writer.WriteNumber("RequestCount", route.Counter.RequestCount);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary>Ready once the first full route set is loaded, and not while the process drains.</summary>
+internal sealed class ReadinessState
+{
+    private volatile bool _draining;
+
+    public void BeginDraining() => _draining = true;
+
+    public bool IsReady(RouteTableHolder tables) => tables.HasTable && !_draining;
+}

@@ -1,0 +1,25 @@
+namespace Updraft.Interceptor.Counting;
+
+/// <summary>
+/// In-flight and total requests of one route. One instance per route key lives as long as the route exists
+/// (it is carried over when the routing table is rebuilt), so <see cref="RequestCount"/> is monotonic per process.
+/// Lock-free and allocation-free: two <see cref="Interlocked"/> operations per request.
+/// </summary>
+internal sealed class RouteCounter
+{
+    private int _concurrency;
+    private long _requestCount;
+
+    public int Concurrency => Volatile.Read(ref _concurrency);
+
+    public long RequestCount => Interlocked.Read(ref _requestCount);
+
+    /// <summary>Counts a request that entered the route. Every call must be paired with one <see cref="End"/>.</summary>
+    public void Begin()
+    {
+        Interlocked.Increment(ref _concurrency);
+        Interlocked.Increment(ref _requestCount);
+    }
+
+    public void End() => Interlocked.Decrement(ref _concurrency);
+}

@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Options;
+using Updraft.Interceptor.Options;
+
+namespace Updraft.Interceptor.Forwarding;
+
+/// <summary>
+/// The one outbound connection pool, configured as a proxy needs it (no proxy, redirects, decompression or cookies;
+/// unbounded connections per server; several HTTP/2 connections per server), and one invoker per distinct
+/// response-header timeout on top of it.
+/// </summary>
+internal sealed class ForwarderClients : IDisposable
+{
+    private readonly SocketsHttpHandler _handler;
+    private readonly HttpMessageInvoker _withoutTimeout;
+    private readonly ConcurrentDictionary<TimeSpan, HttpMessageInvoker> _byTimeout = new();
+
+    public ForwarderClients(IOptions<InterceptorOptions> options, ConnectionFailures failures, TimeProvider time, ILogger<ForwarderClients> logger)
+    {
+        var connector = new RetryingConnector(options.Value.ConnectTimeout, failures, time, logger);
+        _handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            EnableMultipleHttp2Connections = true,
+            ActivityHeadersPropagator = null,
+            // Go's transport defaults, which the add-on inherits.
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+            Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
+            ConnectTimeout = Timeout.InfiniteTimeSpan, // RetryingConnector bounds attempts itself
+            ConnectCallback = connector.ConnectAsync,
+        };
+        _withoutTimeout = new HttpMessageInvoker(_handler, disposeHandler: false);
+    }
+
+    /// <summary>The invoker that applies <paramref name="responseHeaderTimeout"/> (zero: none).</summary>
+    public HttpMessageInvoker ForResponseHeaderTimeout(TimeSpan responseHeaderTimeout) =>
+        responseHeaderTimeout <= TimeSpan.Zero
+            ? _withoutTimeout
+            : _byTimeout.GetOrAdd(responseHeaderTimeout, static (timeout, handler) =>
+                new HttpMessageInvoker(new ResponseHeaderTimeoutHandler(timeout, handler), disposeHandler: false), _handler);
+
+    public void Dispose()
+    {
+        _withoutTimeout.Dispose();
+        _handler.Dispose();
+    }
+}

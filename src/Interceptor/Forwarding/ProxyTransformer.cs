@@ -1,0 +1,111 @@
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Updraft.Interceptor.Forwarding;
+
+/// <summary>
+/// Header handling on the way through, as the add-on's <c>httputil.ReverseProxy</c> does it: the original
+/// <c>Host</c> is kept; <c>X-Forwarded-For</c> gets the client address appended; <c>X-Forwarded-Host</c> and
+/// <c>X-Forwarded-Proto</c> are kept when the client sent them, else set from this hop. YARP's base transformer
+/// already drops the standard hop-by-hop headers; this one also drops those a <c>Connection</c> header names
+/// (RFC 9110 §7.6.1), in both directions.
+/// </summary>
+internal sealed class ProxyTransformer : HttpTransformer
+{
+    public const string ColdStartHeader = "X-KEDA-HTTP-Cold-Start";
+    private const string XForwardedFor = "X-Forwarded-For";
+    private const string XForwardedHost = "X-Forwarded-Host";
+    private const string XForwardedProto = "X-Forwarded-Proto";
+
+    private static readonly System.Buffers.SearchValues<char> TokenChars =
+        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
+    private readonly bool _coldStartHeader;
+
+    public ProxyTransformer(bool coldStartHeader)
+    {
+        _coldStartHeader = coldStartHeader;
+    }
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        var request = httpContext.Request;
+        var headers = proxyRequest.Headers;
+
+        RemoveConnectionListed(request.Headers[HeaderNames.Connection], headers, proxyRequest.Content?.Headers);
+
+        var clientAddress = httpContext.Connection.RemoteIpAddress;
+        if (clientAddress is not null)
+        {
+            var client = (clientAddress.IsIPv4MappedToIPv6 ? clientAddress.MapToIPv4() : clientAddress).ToString();
+            var prior = request.Headers[XForwardedFor];
+            headers.Remove(XForwardedFor);
+            headers.TryAddWithoutValidation(XForwardedFor, StringValues.IsNullOrEmpty(prior) ? client : string.Join(", ", prior.ToString(), client));
+        }
+
+        if (!request.Headers.ContainsKey(XForwardedHost) && request.Host.HasValue)
+        {
+            headers.TryAddWithoutValidation(XForwardedHost, request.Host.Value);
+        }
+
+        if (!request.Headers.ContainsKey(XForwardedProto))
+        {
+            headers.TryAddWithoutValidation(XForwardedProto, request.Scheme);
+        }
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var proxied = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (proxyResponse is not null && proxyResponse.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
+        {
+            foreach (var value in connection)
+            {
+                foreach (var token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                {
+                    httpContext.Response.Headers.Remove(token);
+                }
+            }
+        }
+
+        if (_coldStartHeader)
+        {
+            httpContext.Response.Headers[ColdStartHeader] = "false";
+        }
+
+        return proxied;
+    }
+
+    private static void RemoveConnectionListed(StringValues connection, HttpRequestHeaders headers, HttpContentHeaders? contentHeaders)
+    {
+        if (StringValues.IsNullOrEmpty(connection)
+            || (connection.Count == 1 && (string.Equals(connection[0], "keep-alive", StringComparison.OrdinalIgnoreCase) || string.Equals(connection[0], "close", StringComparison.OrdinalIgnoreCase))))
+        {
+            return;
+        }
+
+        foreach (var value in connection)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            foreach (var token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                // keep-alive, close and upgrade are handled by the transports themselves.
+                if (token.AsSpan().IndexOfAnyExcept(TokenChars) < 0
+                    && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+                    && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
+                    && !token.Equals("upgrade", StringComparison.OrdinalIgnoreCase))
+                {
+                    headers.Remove(token);
+                    contentHeaders?.Remove(token);
+                }
+            }
+        }
+    }
+}

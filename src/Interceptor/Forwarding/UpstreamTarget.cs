@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+using Updraft.Interceptor.Options;
+using Updraft.Shared.Routes;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Updraft.Interceptor.Forwarding;
+
+/// <summary>Everything the forwarder needs for a route, resolved when the routing table is built.</summary>
+/// <param name="DestinationPrefix">Scheme, host and port, e.g. <c>http://10.0.0.7:8080</c>.</param>
+/// <param name="Endpoint"><c>host:port</c> as the connector sees it.</param>
+/// <param name="Invoker">The shared pool behind this route's response-header timeout.</param>
+/// <param name="RequestConfig">HTTP version policy for the upstream protocol.</param>
+/// <param name="RequestTimeout">Whole-request deadline; zero is off.</param>
+internal sealed record UpstreamTarget(
+    string DestinationPrefix,
+    string Endpoint,
+    HttpMessageInvoker Invoker,
+    ForwarderRequestConfig RequestConfig,
+    TimeSpan RequestTimeout);
+
+internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients)
+{
+    // YARP's default activity timeout (100 s) would cut idle streams and long polls; the add-on has no idle limit,
+    // so streams are bounded only by the request deadline.
+    private static readonly TimeSpan NoActivityTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
+
+    private static readonly ForwarderRequestConfig Http1 = new()
+    {
+        ActivityTimeout = NoActivityTimeout,
+        Version = HttpVersion.Version11,
+        VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+    };
+
+    private static readonly ForwarderRequestConfig H2c = new()
+    {
+        ActivityTimeout = NoActivityTimeout,
+        Version = HttpVersion.Version20,
+        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+    };
+
+    public UpstreamTarget Create(RouteDefinition route)
+    {
+        var settings = options.Value;
+        var target = route.Target;
+        var host = IPAddress.TryParse(target.Service, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6
+            ? "[" + ip + "]"
+            : target.Service;
+        var port = (target.Port ?? 80).ToString(CultureInfo.InvariantCulture);
+        return new UpstreamTarget(
+            "http://" + host + ":" + port,
+            target.Service + ":" + port,
+            clients.ForResponseHeaderTimeout(route.Timeouts.ResponseHeader ?? settings.ResponseHeaderTimeout),
+            target.Protocol == UpstreamProtocol.H2c ? H2c : Http1,
+            route.Timeouts.Request ?? settings.RequestTimeout);
+    }
+}

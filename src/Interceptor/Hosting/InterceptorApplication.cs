@@ -1,0 +1,140 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Updraft.Interceptor.Admin;
+using Updraft.Interceptor.Forwarding;
+using Updraft.Interceptor.Options;
+using Updraft.Interceptor.Routing;
+using Updraft.Interceptor.Standalone;
+using Updraft.Interceptor.Telemetry;
+
+namespace Updraft.Interceptor.Hosting;
+
+/// <summary>Builds the interceptor: the proxy listener in front, the admin and metrics listeners beside it.</summary>
+internal static class InterceptorApplication
+{
+    /// <summary>Request lines up to this size are accepted (Kestrel's default is 8 KiB; Go's servers take far more).</summary>
+    public const int MaxRequestLineBytes = 64 * 1024;
+
+    public const int MaxRequestHeadersBytes = 64 * 1024;
+
+    /// <param name="args">Command-line arguments (<c>--routes FILE</c>).</param>
+    /// <param name="settings">When given, the only configuration source (tests); otherwise environment variables.</param>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+        if (settings is not null)
+        {
+            builder.Configuration.Sources.Clear();
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
+        builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--routes"] = InterceptorOptionsBinder.RoutesFileVariable });
+        ConfigureLogging(builder);
+
+        var services = builder.Services;
+        services.AddOptions<InterceptorOptions>()
+            .Configure<IConfiguration>((options, configuration) => InterceptorOptionsBinder.Bind(configuration, options))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<InterceptorOptions>, InterceptorOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddHttpForwarder();
+        services.AddSingleton<InterceptorMetrics>();
+        services.AddSingleton<RouteTableHolder>();
+        services.AddSingleton<RouteTablePublisher>();
+        services.AddSingleton<ConnectionFailures>();
+        services.AddSingleton<ForwarderClients>();
+        services.AddSingleton<UpstreamTargetFactory>();
+        services.AddSingleton(provider => new ProxyTransformer(provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.EnableColdStartHeader));
+        services.AddSingleton<ProxyHandler>();
+        services.AddSingleton<ReadinessState>();
+        services.AddSingleton<AdminServer>();
+        services.AddSingleton<MetricsServer>();
+        services.AddSingleton<RoutesFileSource>();
+
+        // Start order: routes, then admin and metrics, then (last, added by the web host) the proxy listener.
+        // Stop order is the reverse, so the proxy drains while /readyz still answers.
+        services.AddSingleton<RouteSourceSelector>();
+        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<RouteSourceSelector>().Create(provider));
+        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<AdminServer>());
+        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<MetricsServer>());
+        services.AddSingleton<IHostedService, ListeningReporter>();
+
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<InterceptorOptions>>((kestrel, options) =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestLineSize = MaxRequestLineBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = MaxRequestHeadersBytes;
+            // A proxy streams bodies of any size at the pace of both ends, as the add-on does.
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.MinRequestBodyDataRate = null;
+            kestrel.Limits.MinResponseDataRate = null;
+            var address = BindAddresses.Parse(options.Value.BindAddress);
+            void Configure(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+            if (address is null)
+            {
+                kestrel.ListenAnyIP(options.Value.ProxyPort, Configure);
+            }
+            else
+            {
+                kestrel.Listen(address, options.Value.ProxyPort, Configure);
+            }
+        });
+
+        var app = builder.Build();
+        app.Run(app.Services.GetRequiredService<ProxyHandler>().InvokeAsync);
+        return app;
+    }
+
+    /// <summary>The proxy listener's bound port (the chosen one when configured as 0).</summary>
+    public static int ProxyPort(this WebApplication app) => ListenerPorts.First(app.Services.GetRequiredService<IServer>());
+
+    private static void ConfigureLogging(WebApplicationBuilder builder)
+    {
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            console.UseUtcTimestamp = true;
+        });
+        var level = builder.Configuration["UPDRAFT_LOG_LEVEL"] is { } text && Enum.TryParse<LogLevel>(text, ignoreCase: true, out var parsed)
+            ? parsed
+            : LogLevel.Information;
+        builder.Logging.SetMinimumLevel(level);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        // YARP logs every failed forward; ProxyHandler logs them once, with the status it chose.
+        builder.Logging.AddFilter("Yarp", LogLevel.Error);
+    }
+}
+
+/// <summary>Chooses where routes come from. Standalone mode (a routes file) is the only source so far.</summary>
+internal sealed class RouteSourceSelector(IOptions<InterceptorOptions> options)
+{
+    public IHostedService Create(IServiceProvider provider)
+    {
+        if (string.IsNullOrEmpty(options.Value.RoutesFile))
+        {
+            throw new StartupProblemsException([$"no route source: pass --routes FILE or set {InterceptorOptionsBinder.RoutesFileVariable} (standalone mode)"]);
+        }
+
+        return provider.GetRequiredService<RoutesFileSource>();
+    }
+}
+
+/// <summary>Logs the bound ports once every listener is up (they matter when a port was configured as 0).</summary>
+internal sealed class ListeningReporter(IHostApplicationLifetime lifetime, IServer server, AdminServer admin, MetricsServer metrics, ILogger<ListeningReporter> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            var proxyPort = ListenerPorts.First(server);
+            Log.Listening(logger, proxyPort, admin.Port, metrics.Port);
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

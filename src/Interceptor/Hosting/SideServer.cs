@@ -1,0 +1,88 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Updraft.Interceptor.Hosting;
+
+/// <summary>
+/// A small HTTP/1.1 server beside the proxy (admin, metrics) with its own Kestrel listener, so its traffic never
+/// shares a port or a pipeline with proxied requests. Started before and stopped after the proxy listener.
+/// </summary>
+internal abstract class SideServer(ILoggerFactory loggerFactory) : IHostedService
+{
+    private WebApplication? _app;
+
+    /// <summary>The bound port (the chosen one when configured as 0); 0 until started.</summary>
+    public int Port { get; private set; }
+
+    protected abstract string Name { get; }
+
+    protected abstract bool Enabled { get; }
+
+    protected abstract int ConfiguredPort { get; }
+
+    protected abstract IPAddress? BindAddress { get; }
+
+    protected abstract void Map(WebApplication app);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            void Configure(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+            if (BindAddress is null)
+            {
+                kestrel.ListenAnyIP(ConfiguredPort, Configure);
+            }
+            else
+            {
+                kestrel.Listen(BindAddress, ConfiguredPort, Configure);
+            }
+        });
+        _app = builder.Build();
+        Map(_app);
+        await _app.StartAsync(cancellationToken);
+        Port = ListenerPorts.First(_app.Services.GetRequiredService<IServer>());
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync(cancellationToken);
+            await _app.DisposeAsync();
+            _app = null;
+        }
+    }
+
+    public override string ToString() => Enabled ? $"{Name} :{Port}" : $"{Name} off";
+}
+
+internal static class ListenerPorts
+{
+    public static int First(IServer server)
+    {
+        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses;
+        if (addresses is null)
+        {
+            return 0;
+        }
+
+        foreach (var address in addresses)
+        {
+            return BindingAddress.Parse(address).Port;
+        }
+
+        return 0;
+    }
+}

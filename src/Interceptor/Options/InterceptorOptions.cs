@@ -1,0 +1,56 @@
+namespace Updraft.Interceptor.Options;
+
+/// <summary>
+/// Interceptor settings. Bound from the add-on's environment variables (same names, same defaults) by
+/// <see cref="InterceptorOptionsBinder"/>; a value that does not parse fails start-up, naming the variable.
+/// </summary>
+internal sealed class InterceptorOptions
+{
+    /// <summary><c>KEDA_HTTP_PROXY_PORT</c>: the plain proxy listener. 0 picks a free port.</summary>
+    public int ProxyPort { get; set; } = 8080;
+
+    /// <summary><c>KEDA_HTTP_ADMIN_PORT</c>: <c>/queue</c>, <c>/readyz</c>, <c>/livez</c>.</summary>
+    public int AdminPort { get; set; } = 9090;
+
+    /// <summary><c>OTEL_PROM_EXPORTER_PORT</c>: Prometheus <c>/metrics</c>.</summary>
+    public int MetricsPort { get; set; } = 2223;
+
+    /// <summary><c>OTEL_PROM_EXPORTER_ENABLED</c>.</summary>
+    public bool MetricsEnabled { get; set; } = true;
+
+    /// <summary><c>UPDRAFT_BIND_ADDRESS</c>: the address every listener binds; all interfaces by default.</summary>
+    public string BindAddress { get; set; } = "*";
+
+    /// <summary><c>UPDRAFT_ROUTES_FILE</c> or <c>--routes</c>: standalone mode's routes file.</summary>
+    public string? RoutesFile { get; set; }
+
+    /// <summary><c>KEDA_HTTP_REQUEST_TIMEOUT</c>: whole-request deadline; zero is off.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.Zero;
+
+    /// <summary><c>KEDA_HTTP_RESPONSE_HEADER_TIMEOUT</c>: request sent → response headers; zero is off.</summary>
+    public TimeSpan ResponseHeaderTimeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary><c>KEDA_HTTP_READINESS_TIMEOUT</c>: cold-start wait for a ready endpoint; zero is off.</summary>
+    public TimeSpan ReadinessTimeout { get; set; } = TimeSpan.Zero;
+
+    /// <summary><c>KEDA_HTTP_CONNECT_TIMEOUT</c>: one TCP connect attempt; failed attempts retry every 50 ms.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary><c>KEDA_HTTP_MAX_IDLE_CONNS</c>: accepted for compatibility (see README: .NET pools have no idle cap).</summary>
+    public int MaxIdleConnections { get; set; } = 1000;
+
+    /// <summary><c>KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST</c>: accepted for compatibility.</summary>
+    public int MaxIdleConnectionsPerHost { get; set; } = 200;
+
+    /// <summary><c>KEDA_HTTP_ENABLE_COLD_START_HEADER</c>: add <c>X-KEDA-HTTP-Cold-Start</c>.</summary>
+    public bool EnableColdStartHeader { get; set; } = true;
+
+    /// <summary><c>KEDA_HTTP_DRAIN_TIMEOUT</c>: how long in-flight requests may finish at shutdown; zero waits for all.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary><c>KEDA_HTTP_SHUTDOWN_DELAY</c>: SIGTERM → listener close, while <c>/readyz</c> already says 503.</summary>
+    public TimeSpan ShutdownDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Problems found while binding; reported by <see cref="InterceptorOptionsValidator"/> at start-up.</summary>
+    internal List<string> BindingProblems { get; } = [];
+}

@@ -1,0 +1,40 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace Updraft.Interceptor.Options;
+
+/// <summary>Fails start-up with one message per bad setting, each naming the variable and what is allowed.</summary>
+internal sealed class InterceptorOptionsValidator : IValidateOptions<InterceptorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, InterceptorOptions options)
+    {
+        var problems = new List<string>(options.BindingProblems);
+        if (options.BindAddress != "*" && !IPAddress.TryParse(options.BindAddress, out _) && options.BindAddress != "localhost")
+        {
+            problems.Add($"UPDRAFT_BIND_ADDRESS=\"{options.BindAddress}\" is not valid; use an IP address, localhost, or * for all interfaces");
+        }
+
+        CheckDistinct(options, problems);
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    private static void CheckDistinct(InterceptorOptions options, List<string> problems)
+    {
+        var ports = new List<(string Name, int Port)> { ("KEDA_HTTP_PROXY_PORT", options.ProxyPort), ("KEDA_HTTP_ADMIN_PORT", options.AdminPort) };
+        if (options.MetricsEnabled)
+        {
+            ports.Add(("OTEL_PROM_EXPORTER_PORT", options.MetricsPort));
+        }
+
+        for (var i = 0; i < ports.Count; i++)
+        {
+            for (var j = i + 1; j < ports.Count; j++)
+            {
+                if (ports[i].Port != 0 && ports[i].Port == ports[j].Port)
+                {
+                    problems.Add($"{ports[j].Name}={ports[j].Port} is already used by {ports[i].Name}; each listener needs its own port");
+                }
+            }
+        }
+    }
+}

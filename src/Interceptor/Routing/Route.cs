@@ -1,0 +1,28 @@
+using Updraft.Interceptor.Counting;
+using Updraft.Interceptor.Forwarding;
+using Updraft.Interceptor.Telemetry;
+using Updraft.Shared.Routes;
+
+namespace Updraft.Interceptor.Routing;
+
+/// <summary>A route as the data path uses it: its definition plus everything resolved ahead of the first request.</summary>
+internal sealed class Route
+{
+    public Route(RouteDefinition definition, RouteCounter counter, RouteMetrics metrics, UpstreamTarget upstream)
+    {
+        Definition = definition;
+        Counter = counter;
+        Metrics = metrics;
+        Upstream = upstream;
+    }
+
+    public RouteDefinition Definition { get; }
+
+    public string Key => Definition.Key;
+
+    public RouteCounter Counter { get; }
+
+    public RouteMetrics Metrics { get; }
+
+    public UpstreamTarget Upstream { get; }
+}

@@ -1,0 +1,54 @@
+using Prometheus;
+
+namespace Updraft.Interceptor.Telemetry;
+
+/// <summary>
+/// The interceptor's Prometheus instruments, with the add-on's names and labels. Label sets are bounded: route labels
+/// come from route objects (an unrouted request gets empty labels, never the raw host) and methods outside the
+/// standard set are reported as <c>_OTHER</c>. Each interceptor owns its registry, so several can share a process.
+/// </summary>
+internal sealed class InterceptorMetrics
+{
+    private static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+    private readonly Gauge _routes;
+    private readonly Counter _routeReloads;
+
+    public InterceptorMetrics()
+    {
+        Registry = Metrics.NewCustomRegistry();
+        DotNetStats.Register(Registry);
+        var factory = Metrics.WithCustomRegistry(Registry);
+        RequestCount = factory.CreateCounter("interceptor_request_count_total", "Requests handled by the interceptor.",
+            new CounterConfiguration { LabelNames = ["code", "method", "route_name", "route_namespace"] });
+        RequestDuration = factory.CreateHistogram("interceptor_request_duration_seconds", "Time from request received to response completed.",
+            new HistogramConfiguration { LabelNames = ["code", "method", "route_name", "route_namespace"], Buckets = DurationBuckets });
+        Concurrency = factory.CreateGauge("interceptor_request_concurrency", "Requests in flight per route, held ones included.",
+            new GaugeConfiguration { LabelNames = ["route_name", "route_namespace"] });
+        _routes = factory.CreateGauge("interceptor_routes", "Routes in the current routing table.");
+        _routeReloads = factory.CreateCounter("interceptor_route_reloads_total", "Route set reloads, by result (success or error).",
+            new CounterConfiguration { LabelNames = ["result"] });
+        Unrouted = new RouteMetrics(this, "", "");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public Counter RequestCount { get; }
+
+    public Histogram RequestDuration { get; }
+
+    public Gauge Concurrency { get; }
+
+    /// <summary>Series for requests that matched no route.</summary>
+    public RouteMetrics Unrouted { get; }
+
+    public RouteMetrics ForRoute(string @namespace, string name) => new(this, name, @namespace);
+
+    public void SetRouteCount(int count) => _routes.Set(count);
+
+    public void RouteReloadSucceeded() => _routeReloads.WithLabels("success").Inc();
+
+    public void RouteReloadFailed() => _routeReloads.WithLabels("error").Inc();
+
+    public double RouteReloadFailures => _routeReloads.WithLabels("error").Value;
+}

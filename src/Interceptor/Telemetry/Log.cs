@@ -1,0 +1,29 @@
+namespace Updraft.Interceptor.Telemetry;
+
+/// <summary>Every log line the interceptor writes. Event ids are stable; nothing above Debug runs per successful request.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Interceptor listening: proxy port {ProxyPort}, admin port {AdminPort}, metrics port {MetricsPort} (0: metrics off)")]
+    public static partial void Listening(ILogger logger, int proxyPort, int adminPort, int metricsPort);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Loaded {RouteCount} routes from {RoutesFile}")]
+    public static partial void RoutesLoaded(ILogger logger, int routeCount, string routesFile);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Routes file {RoutesFile} was not applied; the previous routes stay in force: {Problem}")]
+    public static partial void RoutesReloadFailed(ILogger logger, string routesFile, string problem);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Watching {RoutesFile} for changes failed; falling back to polling every {PollInterval}")]
+    public static partial void RoutesWatchFailed(ILogger logger, string routesFile, TimeSpan pollInterval, Exception exception);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "No route for host {Host} path {Path}")]
+    public static partial void NoRoute(ILogger logger, string host, string path);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Upstream {Upstream} for route {Route} failed ({Error}); answered {StatusCode}")]
+    public static partial void UpstreamFailed(ILogger logger, string upstream, string route, string error, int statusCode, Exception? exception);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "Client went away during a request to route {Route} (499)")]
+    public static partial void ClientClosedRequest(ILogger logger, string route);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Debug, Message = "Connect to {Endpoint} failed ({Error}); retrying in {RetryDelay}")]
+    public static partial void ConnectRetry(ILogger logger, string endpoint, string error, TimeSpan retryDelay);
+}

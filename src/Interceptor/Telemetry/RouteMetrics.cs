@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Prometheus;
+
+namespace Updraft.Interceptor.Telemetry;
+
+/// <summary>
+/// The metric series of one route. Labelled children are created once per (method, status) and cached, so recording
+/// a request is a dictionary hit and two lock-free updates, with no allocation.
+/// </summary>
+internal sealed class RouteMetrics
+{
+    private static readonly string[] MethodLabels = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER"];
+
+    private readonly InterceptorMetrics _owner;
+    private readonly string _name;
+    private readonly string _namespace;
+    private readonly ConcurrentDictionary<int, (Counter.Child Count, Histogram.Child Duration)> _series = new();
+    private readonly Gauge.Child _concurrency;
+
+    public RouteMetrics(InterceptorMetrics owner, string name, string @namespace)
+    {
+        _owner = owner;
+        _name = name;
+        _namespace = @namespace;
+        _concurrency = owner.Concurrency.WithLabels(name, @namespace);
+    }
+
+    public void Record(string method, int statusCode, double seconds)
+    {
+        var key = (MethodIndex(method) * 1000) + statusCode;
+        if (!_series.TryGetValue(key, out var series))
+        {
+            series = _series.GetOrAdd(key, CreateSeries, this);
+        }
+
+        series.Count.Inc();
+        series.Duration.Observe(seconds);
+    }
+
+    public void SetConcurrency(int value) => _concurrency.Set(value);
+
+    public void Remove()
+    {
+        _concurrency.Remove();
+        foreach (var (_, series) in _series)
+        {
+            series.Count.Remove();
+            series.Duration.Remove();
+        }
+
+        _series.Clear();
+    }
+
+    private static (Counter.Child, Histogram.Child) CreateSeries(int key, RouteMetrics self)
+    {
+        var code = (key % 1000).ToString(CultureInfo.InvariantCulture);
+        var method = MethodLabels[key / 1000];
+        return (self._owner.RequestCount.WithLabels(code, method, self._name, self._namespace),
+            self._owner.RequestDuration.WithLabels(code, method, self._name, self._namespace));
+    }
+
+    private static int MethodIndex(string method) => method switch
+    {
+        _ when HttpMethods.IsGet(method) => 0,
+        _ when HttpMethods.IsHead(method) => 1,
+        _ when HttpMethods.IsPost(method) => 2,
+        _ when HttpMethods.IsPut(method) => 3,
+        _ when HttpMethods.IsDelete(method) => 4,
+        _ when HttpMethods.IsConnect(method) => 5,
+        _ when HttpMethods.IsOptions(method) => 6,
+        _ when HttpMethods.IsTrace(method) => 7,
+        _ when HttpMethods.IsPatch(method) => 8,
+        _ => 9,
+    };
+}

@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Text;
+
+namespace Updraft.Shared.Durations;
+
+/// <summary>
+/// Go's duration syntax (<c>time.ParseDuration</c>), which every add-on setting and CRD duration uses:
+/// a sequence of decimal numbers with units <c>ns</c>, <c>us</c>/<c>µs</c>, <c>ms</c>, <c>s</c>, <c>m</c>, <c>h</c>
+/// (<c>500ms</c>, <c>1.5h</c>, <c>2h45m</c>), optionally signed; a bare <c>0</c> is zero.
+/// </summary>
+public static class GoDuration
+{
+    /// <summary>What users see in error messages.</summary>
+    public const string AllowedForm = "a Go duration such as 500ms, 30s, 5m or 1h30m (0s turns it off)";
+
+    public static bool TryParse(string? text, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        if (string.IsNullOrEmpty(text))
+        {
+            return false;
+        }
+
+        var s = text.AsSpan();
+        var negative = false;
+        if (s[0] is '-' or '+')
+        {
+            negative = s[0] == '-';
+            s = s[1..];
+        }
+
+        if (s is "0")
+        {
+            return true;
+        }
+
+        if (s.IsEmpty)
+        {
+            return false;
+        }
+
+        decimal totalTicks = 0;
+        while (!s.IsEmpty)
+        {
+            var numberLength = 0;
+            var sawDigit = false;
+            var sawDot = false;
+            while (numberLength < s.Length && (char.IsAsciiDigit(s[numberLength]) || (s[numberLength] == '.' && !sawDot)))
+            {
+                sawDot |= s[numberLength] == '.';
+                sawDigit |= char.IsAsciiDigit(s[numberLength]);
+                numberLength++;
+            }
+
+            if (!sawDigit)
+            {
+                return false;
+            }
+
+            if (!decimal.TryParse(s[..numberLength], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
+            {
+                return false;
+            }
+
+            s = s[numberLength..];
+            var unitLength = 0;
+            while (unitLength < s.Length && !char.IsAsciiDigit(s[unitLength]) && s[unitLength] != '.')
+            {
+                unitLength++;
+            }
+
+            var ticksPerUnit = s[..unitLength] switch
+            {
+                "ns" => 0.01m,
+                "us" or "µs" or "μs" => (decimal)TimeSpan.TicksPerMicrosecond,
+                "ms" => TimeSpan.TicksPerMillisecond,
+                "s" => TimeSpan.TicksPerSecond,
+                "m" => TimeSpan.TicksPerMinute,
+                "h" => TimeSpan.TicksPerHour,
+                _ => -1m,
+            };
+            if (ticksPerUnit < 0)
+            {
+                return false;
+            }
+
+            s = s[unitLength..];
+            totalTicks += number * ticksPerUnit;
+            if (totalTicks > TimeSpan.MaxValue.Ticks)
+            {
+                return false;
+            }
+        }
+
+        var ticks = (long)decimal.Round(totalTicks, MidpointRounding.AwayFromZero);
+        value = TimeSpan.FromTicks(negative ? -ticks : ticks);
+        return true;
+    }
+
+    /// <summary>Formats like Go's <c>Duration.String()</c> for whole units (<c>1h30m0s</c>, <c>500ms</c>).</summary>
+    public static string Format(TimeSpan value)
+    {
+        if (value == TimeSpan.Zero)
+        {
+            return "0s";
+        }
+
+        var builder = new StringBuilder();
+        if (value < TimeSpan.Zero)
+        {
+            builder.Append('-');
+            value = value.Duration();
+        }
+
+        if (value < TimeSpan.FromSeconds(1))
+        {
+            return builder.Append(value.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)).Append("ms").ToString();
+        }
+
+        if (value.TotalHours >= 1)
+        {
+            builder.Append((long)value.TotalHours).Append('h');
+        }
+
+        if (value.TotalMinutes >= 1)
+        {
+            builder.Append(value.Minutes).Append('m');
+        }
+
+        var seconds = value.Seconds + (value.Ticks % TimeSpan.TicksPerSecond / (double)TimeSpan.TicksPerSecond);
+        return builder.Append(seconds.ToString(CultureInfo.InvariantCulture)).Append('s').ToString();
+    }
+}

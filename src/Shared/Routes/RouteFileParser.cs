@@ -1,0 +1,274 @@
+using System.Buffers;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using Updraft.Shared.Crds;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Updraft.Shared.Routes;
+
+/// <summary>The outcome of reading a routes file: the routes when there are no problems, else every problem found.</summary>
+public sealed record RouteFileResult(IReadOnlyList<RouteDefinition> Routes, IReadOnlyList<RouteProblem> Problems)
+{
+    public bool Succeeded => Problems.Count == 0;
+}
+
+/// <summary>
+/// Reads a multi-document YAML file of <c>InterceptorRoute</c> and <c>HTTPScaledObject</c> objects in the CRD
+/// schema. YAML is turned into JSON the way Kubernetes does (YAML 1.2 core schema for plain scalars), then bound to
+/// the CRD types with unknown fields rejected, then validated. A file with any problem yields no routes.
+/// </summary>
+public static partial class RouteFileParser
+{
+    private static readonly JsonSerializerOptions StrictOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        NumberHandling = JsonNumberHandling.Strict,
+        Converters = { new ScalarAsStringConverter() },
+    };
+
+    public static RouteFileResult Parse(string yaml, RouteEnvironment environment)
+    {
+        var problems = new List<RouteProblem>();
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            problems.Add(new RouteProblem(null, null, null, "", $"not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}"));
+            return new RouteFileResult([], problems);
+        }
+
+        var routes = new List<RouteDefinition>();
+        var seen = new Dictionary<(string Kind, string Key), int>();
+        for (var i = 0; i < stream.Documents.Count; i++)
+        {
+            var document = i + 1;
+            var root = stream.Documents[i].RootNode;
+            if (root is YamlScalarNode { Style: ScalarStyle.Plain } empty && string.IsNullOrEmpty(empty.Value))
+            {
+                continue; // an empty document, e.g. after a trailing '---'
+            }
+
+            if (root is not YamlMappingNode mapping)
+            {
+                problems.Add(new RouteProblem(document, null, null, "", $"must be a mapping with apiVersion, kind, metadata and spec (line {root.Start.Line})"));
+                continue;
+            }
+
+            var apiVersion = ScalarAt(mapping, "apiVersion");
+            var kind = ScalarAt(mapping, "kind");
+            var metadata = mapping.Children.TryGetValue(new YamlScalarNode("metadata"), out var m) ? m as YamlMappingNode : null;
+            var name = metadata is null ? null : ScalarAt(metadata, "name");
+            var ns = (metadata is null ? null : ScalarAt(metadata, "namespace")) is { Length: > 0 } n ? n : RouteKeys.DefaultNamespace;
+            var collector = new RouteProblemCollector(document, kind ?? "(no kind)", name is null ? null : RouteKeys.Format(ns, name));
+
+            var type = (apiVersion, kind) switch
+            {
+                (InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue) => typeof(InterceptorRoute),
+                (HttpScaledObject.ApiVersionValue, HttpScaledObject.KindValue) => typeof(HttpScaledObject),
+                _ => null,
+            };
+            if (type is null)
+            {
+                collector.Add(kind is null ? "kind" : "apiVersion",
+                    $"apiVersion \"{apiVersion}\" kind \"{kind}\" is not supported; use {InterceptorRoute.ApiVersionValue} {InterceptorRoute.KindValue} or {HttpScaledObject.ApiVersionValue} {HttpScaledObject.KindValue}");
+                problems.AddRange(collector.Problems);
+                continue;
+            }
+
+            var route = Bind(mapping, type, collector) switch
+            {
+                InterceptorRoute ir => RouteConversion.FromInterceptorRoute(ir, environment, collector, i),
+                HttpScaledObject so => RouteConversion.FromHttpScaledObject(so, environment, collector, i),
+                _ => null,
+            };
+
+            if (route is not null)
+            {
+                if (seen.TryGetValue((kind!, route.Key), out var first))
+                {
+                    collector.Add("metadata.name", $"duplicate: {kind} {route.Key} is already defined in document {first}");
+                }
+                else
+                {
+                    seen.Add((kind!, route.Key), document);
+                    routes.Add(route);
+                }
+            }
+
+            problems.AddRange(collector.Problems);
+        }
+
+        return problems.Count > 0 ? new RouteFileResult([], problems) : new RouteFileResult(RouteSet.Merge(routes), problems);
+    }
+
+    private static string? ScalarAt(YamlMappingNode mapping, string key) =>
+        mapping.Children.TryGetValue(new YamlScalarNode(key), out var node) && node is YamlScalarNode scalar ? scalar.Value : null;
+
+    private static object? Bind(YamlMappingNode mapping, Type type, RouteProblemCollector problems)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteJson(mapping, writer);
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(buffer.WrittenSpan, type, StrictOptions);
+        }
+        catch (JsonException e)
+        {
+            var path = (e.Path ?? "$").TrimStart('$').TrimStart('.');
+            var unknown = UnknownMemberPattern().Match(e.Message);
+            if (unknown.Success)
+            {
+                problems.Add(path, $"unknown field \"{unknown.Groups[1].Value}\"");
+            }
+            else
+            {
+                problems.Add(path, $"has the wrong type; expected {DescribeExpected(type, path)}");
+            }
+
+            return null;
+        }
+    }
+
+    [GeneratedRegex("The JSON property '([^']*)' could not be mapped")]
+    private static partial Regex UnknownMemberPattern();
+
+    /// <summary>Walks <paramref name="path"/> (<c>spec.rules[0].hosts</c>) through the CRD types to name what was expected.</summary>
+    private static string DescribeExpected(Type root, string path)
+    {
+        var type = root;
+        foreach (var rawSegment in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var segment = rawSegment;
+            var indexed = segment.IndexOf('[', StringComparison.Ordinal);
+            if (indexed >= 0)
+            {
+                segment = segment[..indexed];
+            }
+
+            var property = type.GetProperty(segment, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            if (property is null)
+            {
+                return "a value of another type";
+            }
+
+            type = property.PropertyType;
+            if (indexed >= 0 && type.IsGenericType)
+            {
+                type = type.GetGenericArguments()[^1];
+            }
+        }
+
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type switch
+        {
+            _ when type == typeof(int) || type == typeof(long) => "an integer",
+            _ when type == typeof(string) => "a string",
+            _ when type == typeof(DateTimeOffset) => "an RFC 3339 timestamp",
+            _ when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) => "a list",
+            _ when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>) => "a map of strings",
+            _ => "an object",
+        };
+    }
+
+    private static void WriteJson(YamlNode node, Utf8JsonWriter writer)
+    {
+        switch (node)
+        {
+            case YamlMappingNode mapping:
+                writer.WriteStartObject();
+                foreach (var (key, value) in mapping.Children)
+                {
+                    writer.WritePropertyName(key is YamlScalarNode s ? s.Value ?? "" : key.ToString());
+                    WriteJson(value, writer);
+                }
+
+                writer.WriteEndObject();
+                break;
+            case YamlSequenceNode sequence:
+                writer.WriteStartArray();
+                foreach (var item in sequence.Children)
+                {
+                    WriteJson(item, writer);
+                }
+
+                writer.WriteEndArray();
+                break;
+            case YamlScalarNode scalar:
+                WriteScalar(scalar, writer);
+                break;
+            default:
+                writer.WriteNullValue();
+                break;
+        }
+    }
+
+    // YAML 1.2 core schema for plain scalars; quoted scalars are always strings.
+    private static void WriteScalar(YamlScalarNode scalar, Utf8JsonWriter writer)
+    {
+        var value = scalar.Value ?? "";
+        if (scalar.Style != ScalarStyle.Plain)
+        {
+            writer.WriteStringValue(value);
+            return;
+        }
+
+        switch (value)
+        {
+            case "" or "~" or "null" or "Null" or "NULL":
+                writer.WriteNullValue();
+                return;
+            case "true" or "True" or "TRUE":
+                writer.WriteBooleanValue(true);
+                return;
+            case "false" or "False" or "FALSE":
+                writer.WriteBooleanValue(false);
+                return;
+        }
+
+        if (IntegerPattern().IsMatch(value) && long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+        {
+            writer.WriteNumberValue(integer);
+        }
+        else if (FloatPattern().IsMatch(value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+        {
+            writer.WriteRawValue(value.TrimStart('+'));
+        }
+        else
+        {
+            writer.WriteStringValue(value);
+        }
+    }
+
+    [GeneratedRegex("^[-+]?[0-9]+$")]
+    private static partial Regex IntegerPattern();
+
+    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")]
+    private static partial Regex FloatPattern();
+
+    /// <summary>Lets a plain YAML number or boolean stand where the schema wants a string (<c>value: 100</c>).</summary>
+    private sealed class ScalarAsStringConverter : JsonConverter<string>
+    {
+        public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+        {
+            JsonTokenType.String => reader.GetString(),
+            JsonTokenType.Number => System.Text.Encoding.UTF8.GetString(reader.ValueSpan),
+            JsonTokenType.True => "true",
+            JsonTokenType.False => "false",
+            _ => throw new JsonException("expected a string"),
+        };
+
+        public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
+    }
+}

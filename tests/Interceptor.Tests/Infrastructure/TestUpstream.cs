@@ -1,0 +1,54 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Updraft.Interceptor.Tests.Infrastructure;
+
+/// <summary>A real Kestrel server on a free loopback port, answering with the given handler.</summary>
+internal sealed class TestUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestUpstream(WebApplication app, int port)
+    {
+        _app = app;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public static async Task<TestUpstream> StartAsync(RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.MaxRequestLineSize = 64 * 1024;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = protocols);
+        });
+        var app = builder.Build();
+        app.Run(handler);
+        await app.StartAsync();
+        var address = app.Urls.First();
+        return new TestUpstream(app, new Uri(address).Port);
+    }
+
+    /// <summary>An upstream that answers 200 with its own name, so tests can tell upstreams apart.</summary>
+    public static Task<TestUpstream> StartNamedAsync(string name) =>
+        StartAsync(context =>
+        {
+            context.Response.Headers["X-Upstream"] = name;
+            return context.Response.WriteAsync(name);
+        });
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
