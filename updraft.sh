@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Updraft's developer entry point.
+#   ./updraft.sh demo   run the interceptor in standalone mode in front of a bundled echo app
+#   ./updraft.sh test   install what the tests need (when missing) and run every test
+set -euo pipefail
+cd "$(dirname "$0")"
+
+CONFIGURATION=${CONFIGURATION:-Release}
+
+need_dotnet() {
+  if ! command -v dotnet >/dev/null 2>&1; then
+    echo "updraft: the .NET 10 SDK is required (https://dot.net); 'dotnet' is not on PATH" >&2
+    exit 1
+  fi
+  export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+}
+
+# Debian packages the tests use; installed only when missing.
+ensure_packages() {
+  local missing=()
+  for pair in "$@"; do
+    local command=${pair%%:*} package=${pair##*:}
+    command -v "$command" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "updraft: installing ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+demo() {
+  need_dotnet
+  local proxy_port=${KEDA_HTTP_PROXY_PORT:-8080} admin_port=${KEDA_HTTP_ADMIN_PORT:-9090} echo_port=8081
+  echo "updraft: building..." >&2
+  dotnet build Updraft.slnx -c "$CONFIGURATION" -v quiet -nologo >/dev/null
+  dotnet "examples/echo/bin/$CONFIGURATION/net10.0/Updraft.Examples.Echo.dll" --urls "http://127.0.0.1:$echo_port" &
+  local echo_pid=$!
+  trap 'kill "$echo_pid" 2>/dev/null || true' EXIT
+  cat <<MSG
+updraft: echo app on 127.0.0.1:$echo_port; interceptor on :$proxy_port (admin :$admin_port), routes from examples/standalone/routes.yaml
+Try, in another terminal:
+  curl -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/hello
+  curl -H 'Host: echo.localhost' -H 'X-Tenant: blue' http://127.0.0.1:$proxy_port/hello
+  curl -H 'Host: api.localhost' http://127.0.0.1:$proxy_port/v1/items
+  curl -N -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/sse
+  curl http://127.0.0.1:$admin_port/queue
+Edit examples/standalone/routes.yaml while it runs: the routes reload. Ctrl-C stops both.
+MSG
+  KEDA_HTTP_PROXY_PORT=$proxy_port KEDA_HTTP_ADMIN_PORT=$admin_port \
+    dotnet "src/Interceptor/bin/$CONFIGURATION/net10.0/Updraft.Interceptor.dll" --routes examples/standalone/routes.yaml "$@"
+}
+
+run_tests() {
+  need_dotnet
+  ensure_packages curl:curl
+  local log
+  log=$(mktemp)
+  local status=0
+  dotnet test Updraft.slnx -c "$CONFIGURATION" --nologo "$@" 2>&1 | tee "$log" || status=$?
+  # One closing line in the plain 'N passed, N failed' form, summed over the test assemblies.
+  awk '/^(Passed!|Failed!) +- +Failed: / {
+         gsub(/,/, ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
+       }
+       END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+  rm -f "$log"
+  return $status
+}
+
+case "${1:-}" in
+  demo) shift; demo "$@" ;;
+  test) shift; run_tests "$@" ;;
+  *)
+    echo "usage: ./updraft.sh demo|test" >&2
+    exit 2
+    ;;
+esac
