@@ -20,7 +20,10 @@ internal sealed class TestUpstream : IAsyncDisposable
 
     public int Port { get; }
 
-    public static async Task<TestUpstream> StartAsync(RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1)
+    public static Task<TestUpstream> StartAsync(RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1) =>
+        StartOnPortAsync(0, handler, protocols);
+
+    public static async Task<TestUpstream> StartOnPortAsync(int port, RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -29,7 +32,7 @@ internal sealed class TestUpstream : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.MaxRequestLineSize = 64 * 1024;
             kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
-            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = protocols);
+            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = protocols);
         });
         var app = builder.Build();
         app.Run(handler);

@@ -1,0 +1,216 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Updraft.Interceptor.Tests.Infrastructure;
+
+namespace Updraft.Interceptor.Tests.Forwarding;
+
+/// <summary>The outcome matrix for upstream failures (§4.3 of the add-on reference), through real sockets.</summary>
+public sealed class UpstreamFailureTests
+{
+    private const string Host = "app.example.com";
+
+    [Fact]
+    public async Task Forward_UpstreamResetsConnection_Returns502()
+    {
+        await using var upstream = await TestUpstream.StartAsync(context =>
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]));
+
+        using var response = await interceptor.GetAsync(Host, "/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("Bad Gateway\n", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Forward_UpstreamSendsGarbage_Returns502()
+    {
+        await using var garbage = await RawTcpServer.StartAsync("THIS IS NOT HTTP\r\n\r\n"u8.ToArray());
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", garbage.Port, hosts: [Host]));
+
+        using var response = await interceptor.GetAsync(Host, "/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Forward_UpstreamClosesWithoutAnswer_Returns502()
+    {
+        await using var eof = await RawTcpServer.StartAsync([]);
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", eof.Port, hosts: [Host]));
+
+        using var response = await interceptor.GetAsync(Host, "/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Forward_ConnectionRefusedUntilDeadline_Returns502()
+    {
+        var port = FreePort();
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 400ms}"));
+
+        using var response = await interceptor.GetAsync(Host, "/");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        var queue = await interceptor.GetQueueAsync();
+        Assert.Equal(0, queue["default/app"].Concurrency);
+    }
+
+    [Fact]
+    public async Task Forward_UpstreamStartsListeningWhileConnectsRetry_Succeeds()
+    {
+        var port = FreePort();
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 30s}"));
+        var pending = interceptor.GetAsync(Host, "/");
+
+        // The first connect is refused; the request keeps retrying every 50 ms until something listens.
+        await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())["default/app"].Concurrency == 1, "the request is in flight");
+        await using var upstream = await TestUpstream.StartOnPortAsync(port, context => context.Response.WriteAsync("late"));
+        using var response = await pending;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("late", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Forward_NoResponseHeadersWithinTimeout_Returns504()
+    {
+        var release = new TaskCompletionSource();
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            await release.Task.WaitAsync(context.RequestAborted);
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host], extraSpec: "timeouts: {responseHeader: 300ms}"));
+
+        using var response = await interceptor.GetAsync(Host, "/");
+        release.TrySetResult();
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("Gateway Timeout\n", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Forward_GlobalResponseHeaderTimeout_Returns504()
+    {
+        var release = new TaskCompletionSource();
+        await using var upstream = await TestUpstream.StartAsync(async context => await release.Task.WaitAsync(context.RequestAborted));
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
+            new Dictionary<string, string?> { ["KEDA_HTTP_RESPONSE_HEADER_TIMEOUT"] = "300ms" });
+
+        using var response = await interceptor.GetAsync(Host, "/");
+        release.TrySetResult();
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Forward_RequestDeadlinePasses_Returns504AndUpstreamSeesAbort()
+    {
+        var upstreamAborted = new TaskCompletionSource();
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            context.RequestAborted.Register(() => upstreamAborted.TrySetResult());
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
+            new Dictionary<string, string?> { ["KEDA_HTTP_REQUEST_TIMEOUT"] = "300ms" });
+
+        using var response = await interceptor.GetAsync(Host, "/");
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        await upstreamAborted.Task.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task Forward_RouteTimeoutZero_OverridesGlobalDeadline()
+    {
+        var release = new TaskCompletionSource();
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            await release.Task.WaitAsync(context.RequestAborted);
+            await context.Response.WriteAsync("done");
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host], extraSpec: "timeouts: {request: 0s}"),
+            new Dictionary<string, string?> { ["KEDA_HTTP_REQUEST_TIMEOUT"] = "200ms" });
+
+        var pending = interceptor.GetAsync(Host, "/");
+        await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())["default/app"].Concurrency == 1, "the request is in flight");
+        // Well past the global deadline: the route's 0s turned it off for this route.
+        await Task.Delay(600);
+        Assert.False(pending.IsCompleted);
+        release.SetResult();
+        using var response = await pending;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(404)]
+    [InlineData(429)]
+    [InlineData(500)]
+    [InlineData(503)]
+    public async Task Forward_UpstreamErrorStatus_PassesThroughUntouchedWithoutRetry(int status)
+    {
+        var hits = 0;
+        await using var upstream = await TestUpstream.StartAsync(context =>
+        {
+            Interlocked.Increment(ref hits);
+            context.Response.StatusCode = status;
+            context.Response.Headers["X-Upstream-Error"] = "yes";
+            return context.Response.WriteAsync("upstream says " + status);
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent("payload") };
+        request.Headers.Host = Host;
+        using var response = await interceptor.Client.SendAsync(request);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("upstream says " + status, await response.Content.ReadAsStringAsync());
+        Assert.Equal("yes", response.Headers.GetValues("X-Upstream-Error").Single());
+        Assert.Equal(1, hits);
+    }
+
+    [Fact]
+    public async Task Forward_ClientGoesAway_Records499AndReleasesCount()
+    {
+        var arrived = new TaskCompletionSource();
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            arrived.TrySetResult();
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]));
+
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync(IPAddress.Loopback, interceptor.ProxyPort);
+            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: {Host}\r\n\r\n"));
+            await arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())["default/app"].Concurrency == 0, "the aborted request is released");
+        var metrics = await interceptor.GetMetricsTextAsync();
+        Assert.Contains("interceptor_request_count_total{code=\"499\",method=\"GET\",route_name=\"app\",route_namespace=\"default\"} 1", metrics);
+        Assert.DoesNotContain("code=\"502\"", metrics);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
