@@ -12,14 +12,15 @@ namespace Updraft.Interceptor.Forwarding;
 /// </summary>
 internal sealed class ForwarderClients : IDisposable
 {
-    private readonly SocketsHttpHandler _handler;
+    private readonly SocketsHttpHandler _pool;
+    private readonly HttpMessageHandler _handler;
     private readonly HttpMessageInvoker _withoutTimeout;
     private readonly ConcurrentDictionary<TimeSpan, HttpMessageInvoker> _byTimeout = new();
 
     public ForwarderClients(IOptions<InterceptorOptions> options, ConnectionFailures failures, TimeProvider time, ILogger<ForwarderClients> logger)
     {
         var connector = new RetryingConnector(options.Value.ConnectTimeout, failures, time, logger);
-        _handler = new SocketsHttpHandler
+        _pool = new SocketsHttpHandler
         {
             UseProxy = false,
             AllowAutoRedirect = false,
@@ -33,6 +34,7 @@ internal sealed class ForwarderClients : IDisposable
             ConnectTimeout = Timeout.InfiniteTimeSpan, // RetryingConnector bounds attempts itself
             ConnectCallback = connector.ConnectAsync,
         };
+        _handler = new FlushingRequestBodyHandler(_pool);
         _withoutTimeout = new HttpMessageInvoker(_handler, disposeHandler: false);
     }
 
@@ -46,6 +48,6 @@ internal sealed class ForwarderClients : IDisposable
     public void Dispose()
     {
         _withoutTimeout.Dispose();
-        _handler.Dispose();
+        _handler.Dispose(); // and the pool beneath it
     }
 }

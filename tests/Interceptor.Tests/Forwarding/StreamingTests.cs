@@ -1,3 +1,5 @@
+using System.Net;
+using System.Text;
 using Microsoft.AspNetCore.Http;
 using Updraft.Interceptor.Tests.Infrastructure;
 
@@ -41,6 +43,51 @@ public sealed class StreamingTests
         }
 
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
+    public async Task Forward_ChunkedRequestBody_EachPieceReachesUpstreamBeforeTheNextIsSent()
+    {
+        var arrivals = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            var buffer = new byte[1024];
+            int read;
+            var all = new StringBuilder();
+            while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+            {
+                var piece = Encoding.ASCII.GetString(buffer, 0, read);
+                all.Append(piece);
+                await arrivals.Writer.WriteAsync(piece);
+            }
+
+            await context.Response.WriteAsync(all.ToString());
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("echo", upstream.Port, hosts: [Host]));
+
+        var requestBody = new PushStreamContent();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/upload") { Content = requestBody };
+        request.Headers.Host = Host;
+        request.Headers.TransferEncodingChunked = true;
+        var sending = interceptor.Client.SendAsync(request);
+
+        var received = new StringBuilder();
+        for (var i = 0; i < 3; i++)
+        {
+            var piece = $"piece-{i};";
+            await requestBody.WriteAsync(piece);
+            // The next piece is sent only after this one reached the upstream, so any buffering on the way would hang here.
+            while (received.Length < (i + 1) * piece.Length)
+            {
+                received.Append(await arrivals.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+            }
+        }
+
+        requestBody.Complete();
+        using var response = await sending.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("piece-0;piece-1;piece-2;", received.ToString());
+        Assert.Equal("piece-0;piece-1;piece-2;", await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -90,6 +137,31 @@ public sealed class StreamingTests
 
         Assert.Equal(HundredMegabytes, total);
         Assert.Equal(HundredMegabytes, downloaded.Content.Headers.ContentLength);
+    }
+
+    /// <summary>Request content the test writes to while the request is in flight.</summary>
+    private sealed class PushStreamContent : HttpContent
+    {
+        private readonly System.Threading.Channels.Channel<string> _pieces = System.Threading.Channels.Channel.CreateUnbounded<string>();
+
+        public ValueTask WriteAsync(string piece) => _pieces.Writer.WriteAsync(piece);
+
+        public void Complete() => _pieces.Writer.Complete();
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await foreach (var piece in _pieces.Reader.ReadAllAsync())
+            {
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(piece));
+                await stream.FlushAsync();
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
     }
 
     /// <summary>A read-only stream of zeros of a fixed length, so a large upload needs no memory in the test.</summary>
