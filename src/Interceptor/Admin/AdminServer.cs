@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Hosting;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
@@ -7,10 +9,17 @@ using Updraft.Interceptor.Routing;
 namespace Updraft.Interceptor.Admin;
 
 /// <summary>
-/// The admin listener (<c>KEDA_HTTP_ADMIN_PORT</c>): <c>/queue</c> for the scaler, <c>/readyz</c> and <c>/livez</c>
-/// for the kubelet. Like the add-on's, it has no authentication: expose it only inside the cluster.
+/// The admin listener (<c>KEDA_HTTP_ADMIN_PORT</c>): <c>/queue</c> and the <see cref="CountsStreamService"/> gRPC
+/// stream (h2c on the same port) for the scaler, <c>/readyz</c> and <c>/livez</c> for the kubelet. Like the add-on's,
+/// it has no authentication: expose it only inside the cluster.
 /// </summary>
-internal sealed class AdminServer(IOptions<InterceptorOptions> options, RouteTableHolder tables, ReadinessState readiness, ILoggerFactory loggerFactory)
+internal sealed class AdminServer(
+    IOptions<InterceptorOptions> options,
+    RouteTableHolder tables,
+    ReadinessState readiness,
+    ActivitySignal activity,
+    TimeProvider time,
+    ILoggerFactory loggerFactory)
     : SideServer(loggerFactory)
 {
     protected override string Name => "admin";
@@ -21,8 +30,19 @@ internal sealed class AdminServer(IOptions<InterceptorOptions> options, RouteTab
 
     protected override System.Net.IPAddress? BindAddress => BindAddresses.Parse(options.Value.BindAddress);
 
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        services.AddGrpc();
+        services.AddSingleton(new CountsStreamService(tables, activity, time));
+    }
+
+    protected override void ConfigureKestrel(KestrelServerOptions kestrel) => kestrel.AllowAlternateSchemes = true;
+
+    protected override void ConfigureListener(ListenOptions listen) => listen.UseHttp1AndH2c();
+
     protected override void Map(WebApplication app)
     {
+        app.MapGrpcService<CountsStreamService>();
         app.Map("/queue", WriteQueueAsync);
         app.Map("/readyz", context => WriteProbeAsync(context, readiness.IsReady(tables)));
         app.Map("/livez", context => WriteProbeAsync(context, healthy: true));

@@ -5,7 +5,8 @@ namespace Updraft.Interceptor.Counting;
 /// (it is carried over when the routing table is rebuilt), so <see cref="RequestCount"/> is monotonic per process.
 /// Lock-free and allocation-free: two <see cref="Interlocked"/> operations per request.
 /// </summary>
-internal sealed class RouteCounter
+/// <param name="activity">Raised when the route goes from idle to busy (its first in-flight request).</param>
+internal sealed class RouteCounter(ActivitySignal? activity = null)
 {
     private int _concurrency;
     private long _requestCount;
@@ -17,8 +18,11 @@ internal sealed class RouteCounter
     /// <summary>Counts a request that entered the route. Every call must be paired with one <see cref="End"/>.</summary>
     public void Begin()
     {
-        Interlocked.Increment(ref _concurrency);
         Interlocked.Increment(ref _requestCount);
+        if (Interlocked.Increment(ref _concurrency) == 1)
+        {
+            activity?.Raise();
+        }
     }
 
     public void End() => Interlocked.Decrement(ref _concurrency);

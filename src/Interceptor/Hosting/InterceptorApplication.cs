@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Admin;
+using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Forwarding;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
@@ -41,6 +42,7 @@ internal static class InterceptorApplication
         services.AddHttpForwarder();
         services.AddSingleton<InterceptorMetrics>();
         services.AddSingleton<RouteTableHolder>();
+        services.AddSingleton<ActivitySignal>();
         services.AddSingleton<RouteTablePublisher>();
         services.AddSingleton<ConnectionFailures>();
         services.AddSingleton<ForwarderClients>();

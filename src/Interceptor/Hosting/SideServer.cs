@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace Updraft.Interceptor.Hosting;
 
 /// <summary>
-/// A small HTTP/1.1 server beside the proxy (admin, metrics) with its own Kestrel listener, so its traffic never
+/// A small HTTP server beside the proxy (admin, metrics) with its own Kestrel listener, so its traffic never
 /// shares a port or a pipeline with proxied requests. Started before and stopped after the proxy listener.
 /// </summary>
 internal abstract class SideServer(ILoggerFactory loggerFactory) : IHostedService
@@ -26,6 +26,17 @@ internal abstract class SideServer(ILoggerFactory loggerFactory) : IHostedServic
 
     protected abstract void Map(WebApplication app);
 
+    /// <summary>Services of this server's own container (it does not see the interceptor's).</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
+    protected virtual void ConfigureListener(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+
+    protected virtual void ConfigureKestrel(KestrelServerOptions kestrel)
+    {
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (!Enabled)
@@ -36,17 +47,18 @@ internal abstract class SideServer(ILoggerFactory loggerFactory) : IHostedServic
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
+        ConfigureServices(builder.Services);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            void Configure(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+            ConfigureKestrel(kestrel);
             if (BindAddress is null)
             {
-                kestrel.ListenAnyIP(ConfiguredPort, Configure);
+                kestrel.ListenAnyIP(ConfiguredPort, ConfigureListener);
             }
             else
             {
-                kestrel.Listen(BindAddress, ConfiguredPort, Configure);
+                kestrel.Listen(BindAddress, ConfiguredPort, ConfigureListener);
             }
         });
         _app = builder.Build();

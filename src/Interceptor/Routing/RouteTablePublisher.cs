@@ -10,7 +10,7 @@ namespace Updraft.Interceptor.Routing;
 /// routes that still exist are carried over, so counts stay monotonic across reloads; those of removed routes are
 /// dropped after the swap. Serialised: one rebuild at a time, never on the request path.
 /// </summary>
-internal sealed class RouteTablePublisher(RouteTableHolder holder, UpstreamTargetFactory upstreams, InterceptorMetrics metrics)
+internal sealed class RouteTablePublisher(RouteTableHolder holder, UpstreamTargetFactory upstreams, InterceptorMetrics metrics, ActivitySignal activity)
 {
     private readonly Lock _gate = new();
 
@@ -25,7 +25,7 @@ internal sealed class RouteTablePublisher(RouteTableHolder holder, UpstreamTarge
                 previous.ByKey.TryGetValue(definition.Key, out var old);
                 routes.Add(new Route(
                     definition,
-                    old?.Counter ?? new RouteCounter(),
+                    old?.Counter ?? new RouteCounter(activity),
                     old?.Metrics ?? metrics.ForRoute(definition.Namespace, definition.Name),
                     upstreams.Create(definition)));
             }

@@ -1,0 +1,60 @@
+using Grpc.Core;
+using Updraft.Interceptor.Counting;
+using Updraft.Interceptor.Routing;
+using Updraft.Protos.V1;
+
+namespace Updraft.Interceptor.Admin;
+
+/// <summary>
+/// <c>updraft.v1.InterceptorCounts/WatchCounts</c> on the admin port: a snapshot of every route's counts at once,
+/// then every interval, and immediately whenever a route goes from idle to busy. Pushing on change means a short
+/// request under light traffic is never missed between two samples (the add-on's 2 Hz <c>/queue</c> poll misses it).
+/// </summary>
+internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySignal activity, TimeProvider time) : InterceptorCounts.InterceptorCountsBase
+{
+    public static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Identifies this process, so a scaler can tell a restart (counters reset) from a reconnect.</summary>
+    public static readonly string InstanceId = Guid.NewGuid().ToString("N");
+
+    private static readonly TimeSpan MinimumInterval = TimeSpan.FromMilliseconds(10);
+
+    public override async Task WatchCounts(WatchCountsRequest request, IServerStreamWriter<CountsSnapshot> responseStream, ServerCallContext context)
+    {
+        var interval = request.IntervalMs == 0 ? DefaultInterval : TimeSpan.FromMilliseconds(Math.Max(request.IntervalMs, MinimumInterval.TotalMilliseconds));
+        var cancellation = context.CancellationToken;
+        using var wakeUps = activity.Subscribe();
+        ulong sequence = 0;
+        try
+        {
+            while (!cancellation.IsCancellationRequested)
+            {
+                wakeUps.Reset();
+                await responseStream.WriteAsync(Snapshot(++sequence), cancellation);
+                using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+                await Task.WhenAny(wakeUps.WaitAsync(tick.Token).AsTask(), Task.Delay(interval, time, tick.Token));
+                await tick.CancelAsync();
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // The scaler went away.
+        }
+    }
+
+    private CountsSnapshot Snapshot(ulong sequence)
+    {
+        var snapshot = new CountsSnapshot { InstanceId = InstanceId, Sequence = sequence };
+        foreach (var route in tables.Current.Routes)
+        {
+            snapshot.Routes.Add(new RouteCount
+            {
+                Key = route.Key,
+                Concurrency = route.Counter.Concurrency,
+                RequestCount = route.Counter.RequestCount,
+            });
+        }
+
+        return snapshot;
+    }
+}

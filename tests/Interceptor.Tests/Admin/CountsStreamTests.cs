@@ -1,0 +1,91 @@
+using System.Net;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Protos.V1;
+
+namespace Updraft.Interceptor.Tests.Admin;
+
+/// <summary>The <c>updraft.v1</c> count stream, over h2c on the same admin port that serves <c>/queue</c>.</summary>
+public sealed class CountsStreamTests
+{
+    private const string Host = "app.example.com";
+
+    [Fact]
+    public async Task WatchCounts_RouteBecomesBusy_PushesSnapshotBeforeTheInterval()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var upstream = await TestUpstream.StartAsync(async context => await release.Task.WaitAsync(context.RequestAborted));
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.Documents(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
+            Routes.InterceptorRoute("idle", upstream.Port, hosts: ["idle.example.com"])));
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{interceptor.AdminPort}");
+        var client = new InterceptorCounts.InterceptorCountsClient(channel);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        // A long interval: only the push on activity can deliver the busy route within the test.
+        using var call = client.WatchCounts(new WatchCountsRequest { IntervalMs = 600_000 }, cancellationToken: cancel.Token);
+        var stream = call.ResponseStream;
+        Assert.True(await stream.MoveNext(cancel.Token));
+        var first = stream.Current;
+        Assert.Equal(1UL, first.Sequence);
+        Assert.False(string.IsNullOrEmpty(first.InstanceId));
+        Assert.Equal(["default/app", "default/idle"], first.Routes.Select(r => r.Key).Order());
+        Assert.All(first.Routes, r => Assert.Equal(0, r.Concurrency));
+
+        var pending = interceptor.GetAsync(Host, "/");
+        Assert.True(await stream.MoveNext(cancel.Token));
+        var pushed = stream.Current;
+        Assert.Equal(2UL, pushed.Sequence);
+        var app = pushed.Routes.Single(r => r.Key == "default/app");
+        Assert.Equal(1, app.Concurrency);
+        Assert.Equal(1, app.RequestCount);
+        Assert.Equal(0, pushed.Routes.Single(r => r.Key == "default/idle").Concurrency);
+
+        release.SetResult();
+        using var response = await pending;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task WatchCounts_ShortInterval_SendsPeriodicSnapshotsWithRisingSequence()
+    {
+        await using var upstream = await TestUpstream.StartNamedAsync("a");
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]));
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{interceptor.AdminPort}");
+        var client = new InterceptorCounts.InterceptorCountsClient(channel);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        using var call = client.WatchCounts(new WatchCountsRequest { IntervalMs = 20 }, cancellationToken: cancel.Token);
+        ulong last = 0;
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await call.ResponseStream.MoveNext(cancel.Token));
+            Assert.Equal(last + 1, call.ResponseStream.Current.Sequence);
+            last = call.ResponseStream.Current.Sequence;
+        }
+
+        // The same port still answers the add-on's HTTP/1.1 /queue.
+        Assert.Equal(0, (await interceptor.GetQueueAsync())["default/app"].Concurrency);
+    }
+
+    [Fact]
+    public async Task WatchCounts_ScalerGoesAway_StreamEndsAndCountsKeepWorking()
+    {
+        await using var upstream = await TestUpstream.StartNamedAsync("a");
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]));
+        for (var i = 0; i < 20; i++)
+        {
+            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{interceptor.AdminPort}");
+            using var cancel = new CancellationTokenSource();
+            using var call = new InterceptorCounts.InterceptorCountsClient(channel).WatchCounts(new WatchCountsRequest(), cancellationToken: cancel.Token);
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+        }
+
+        using var response = await interceptor.GetAsync(Host, "/");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await interceptor.GetQueueAsync())["default/app"].RequestCount);
+    }
+}
