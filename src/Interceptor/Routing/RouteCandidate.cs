@@ -94,10 +94,15 @@ internal sealed class RouteCandidate
             return byAge;
         }
 
-        var byOrder = x.SourceOrder.CompareTo(y.SourceOrder);
-        if (byOrder != 0)
+        // Document order stands in for a timestamp only when neither has one; equal timestamps (Kubernetes keeps
+        // whole seconds) go on to namespace and name, as in the add-on.
+        if (x.CreationTimestamp is null && y.CreationTimestamp is null)
         {
-            return byOrder;
+            var byOrder = x.SourceOrder.CompareTo(y.SourceOrder);
+            if (byOrder != 0)
+            {
+                return byOrder;
+            }
         }
 
         var byNamespace = string.CompareOrdinal(y.Namespace, x.Namespace);
