@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Updraft.Interceptor.Forwarding;
 using Updraft.Interceptor.Options;
+using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
 using Updraft.Interceptor.Tests.Infrastructure;
@@ -386,7 +387,7 @@ public sealed class RouteTableTests
     {
         var parsed = RouteFileParser.Parse(Routes.Documents(documents), RouteEnvironment.Standalone);
         Assert.True(parsed.Succeeded, string.Join("\n", parsed.Problems));
-        return new RouteTablePublisher(new RouteTableHolder(), Upstreams, SharedMetrics).Publish(parsed.Routes);
+        return new RouteTablePublisher(new RouteTableHolder(), Upstreams, SharedMetrics, new ActivitySignal()).Publish(parsed.Routes);
     }
 
     private static string Ir(

@@ -1,0 +1,2 @@
+// The KEDA external scaler. Hosting is assembled in Hosting/ScalerApplication.cs.
+return 0;
