@@ -43,7 +43,8 @@ internal sealed class ProxyTransformer : HttpTransformer
             var client = (clientAddress.IsIPv4MappedToIPv6 ? clientAddress.MapToIPv4() : clientAddress).ToString();
             var prior = request.Headers[XForwardedFor];
             headers.Remove(XForwardedFor);
-            headers.TryAddWithoutValidation(XForwardedFor, StringValues.IsNullOrEmpty(prior) ? client : string.Join(", ", prior.ToString(), client));
+            // Several incoming lines are joined with ", " as Go's ReverseProxy does (StringValues.ToString() uses ",").
+            headers.TryAddWithoutValidation(XForwardedFor, StringValues.IsNullOrEmpty(prior) ? client : string.Join(", ", [.. prior, client]));
         }
 
         if (!request.Headers.ContainsKey(XForwardedHost) && request.Host.HasValue)

@@ -28,7 +28,7 @@ internal sealed class InterceptorMetrics
         _routes = factory.CreateGauge("interceptor_routes", "Routes in the current routing table.");
         _routeReloads = factory.CreateCounter("interceptor_route_reloads_total", "Route set reloads, by result (success or error).",
             new CounterConfiguration { LabelNames = ["result"] });
-        Unrouted = new RouteMetrics(this, "", "");
+        Unrouted = new RouteMetrics(this, "", "", tracksConcurrency: false);
     }
 
     public CollectorRegistry Registry { get; }

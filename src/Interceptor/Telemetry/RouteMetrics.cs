@@ -16,14 +16,18 @@ internal sealed class RouteMetrics
     private readonly string _name;
     private readonly string _namespace;
     private readonly ConcurrentDictionary<int, (Counter.Child Count, Histogram.Child Duration)> _series = new();
-    private readonly Gauge.Child _concurrency;
+    private readonly Gauge.Child? _concurrency;
 
-    public RouteMetrics(InterceptorMetrics owner, string name, string @namespace)
+    /// <param name="owner">The instruments.</param>
+    /// <param name="name">route_name (empty for unrouted requests).</param>
+    /// <param name="namespace">route_namespace (empty for unrouted requests).</param>
+    /// <param name="tracksConcurrency">False for unrouted requests: the concurrency gauge has one series per route only.</param>
+    public RouteMetrics(InterceptorMetrics owner, string name, string @namespace, bool tracksConcurrency = true)
     {
         _owner = owner;
         _name = name;
         _namespace = @namespace;
-        _concurrency = owner.Concurrency.WithLabels(name, @namespace);
+        _concurrency = tracksConcurrency ? owner.Concurrency.WithLabels(name, @namespace) : null;
     }
 
     public void Record(string method, int statusCode, double seconds)
@@ -38,11 +42,11 @@ internal sealed class RouteMetrics
         series.Duration.Observe(seconds);
     }
 
-    public void SetConcurrency(int value) => _concurrency.Set(value);
+    public void SetConcurrency(int value) => _concurrency?.Set(value);
 
     public void Remove()
     {
-        _concurrency.Remove();
+        _concurrency?.Remove();
         foreach (var (_, series) in _series)
         {
             series.Count.Remove();
