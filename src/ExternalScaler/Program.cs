@@ -1,2 +1,18 @@
-// The KEDA external scaler. Hosting is assembled in Hosting/ScalerApplication.cs.
-return 0;
+using Updraft.ExternalScaler.Hosting;
+using Updraft.Shared.Hosting;
+
+try
+{
+    var app = ScalerApplication.Build(args);
+    await app.RunAsync();
+    return 0;
+}
+catch (StartupProblemsException e)
+{
+    foreach (var problem in e.Problems)
+    {
+        Console.Error.WriteLine($"updraft-scaler: {problem}");
+    }
+
+    return 2;
+}

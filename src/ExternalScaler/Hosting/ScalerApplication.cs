@@ -1,0 +1,149 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Prometheus;
+using Updraft.ExternalScaler.Http;
+using Updraft.ExternalScaler.Options;
+using Updraft.ExternalScaler.Routes;
+using Updraft.ExternalScaler.Services;
+using Updraft.ExternalScaler.Telemetry;
+using Updraft.Shared.Hosting;
+
+namespace Updraft.ExternalScaler.Hosting;
+
+/// <summary>
+/// Builds the scaler: KEDA's gRPC service and the gRPC health service (<c>liveness</c>, <c>readiness</c>) on
+/// <c>KEDA_HTTP_SCALER_PORT</c> (h2c), Prometheus <c>/metrics</c> on <c>OTEL_PROM_EXPORTER_PORT</c> (HTTP/1.1).
+/// </summary>
+internal static class ScalerApplication
+{
+    public const string LivenessService = "liveness";
+    public const string ReadinessService = "readiness";
+
+    /// <param name="args">Command-line arguments (<c>--routes FILE</c>, <c>--interceptors host:port,…</c>).</param>
+    /// <param name="settings">When given, the only configuration source (tests); otherwise environment variables.</param>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+        if (settings is not null)
+        {
+            builder.Configuration.Sources.Clear();
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
+        builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+        {
+            ["--routes"] = ScalerOptions.RoutesFileVariable,
+            ["--interceptors"] = ScalerOptions.InterceptorsVariable,
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            console.UseUtcTimestamp = true;
+        });
+        builder.Logging.SetMinimumLevel(builder.Configuration["UPDRAFT_LOG_LEVEL"] is { } level && Enum.TryParse<LogLevel>(level, ignoreCase: true, out var parsed) ? parsed : LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+
+        var options = new ScalerOptions();
+        ScalerOptions.Bind(name => builder.Configuration[name], options);
+        var problems = new List<string>(options.BindingProblems);
+        if (string.IsNullOrEmpty(options.RoutesFile))
+        {
+            problems.Add($"no route source: pass --routes FILE or set {ScalerOptions.RoutesFileVariable} (standalone mode)");
+        }
+
+        var bindAddress = ParseBindAddress(options.BindAddress, problems);
+        if (problems.Count > 0)
+        {
+            throw new StartupProblemsException(problems);
+        }
+
+        var services = builder.Services;
+        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ScalerMetrics>();
+        services.AddSingleton<RouteCatalog>();
+        services.AddSingleton<IInterceptorAddresses, StaticInterceptorAddresses>();
+        services.AddSingleton<InterceptorFleet>();
+        services.AddSingleton<CountsAggregator>();
+        services.AddHostedService<RoutesFileRouteSource>();
+        services.AddHostedService(provider => provider.GetRequiredService<InterceptorFleet>());
+        services.AddHostedService(provider => provider.GetRequiredService<CountsAggregator>());
+        services.AddGrpc();
+        services.AddHealthChecks()
+            .AddCheck("process", () => HealthCheckResult.Healthy(), tags: [LivenessService])
+            .AddCheck<CountsFreshness>("counts", tags: [ReadinessService]);
+        services.AddGrpcHealthChecks(health =>
+        {
+            health.Services.Map(LivenessService, registration => registration.Tags.Contains(LivenessService));
+            health.Services.Map(ReadinessService, registration => registration.Tags.Contains(ReadinessService));
+            health.Services.Map("", _ => true);
+            health.UseHealthChecksCache = false;
+        });
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            Listen(kestrel, bindAddress, options.GrpcPort, HttpProtocols.Http2);
+            if (options.MetricsEnabled)
+            {
+                Listen(kestrel, bindAddress, options.MetricsPort, HttpProtocols.Http1);
+            }
+        });
+
+        var app = builder.Build();
+        app.MapGrpcService<ExternalScalerService>();
+        app.MapGrpcHealthChecksService();
+        if (options.MetricsEnabled)
+        {
+            app.MapMetrics("/metrics", app.Services.GetRequiredService<ScalerMetrics>().Registry);
+        }
+
+        return app;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, IPAddress? address, int port, HttpProtocols protocols)
+    {
+        if (address is null)
+        {
+            kestrel.ListenAnyIP(port, listen => listen.Protocols = protocols);
+        }
+        else
+        {
+            kestrel.Listen(address, port, listen => listen.Protocols = protocols);
+        }
+    }
+
+    private static IPAddress? ParseBindAddress(string text, List<string> problems)
+    {
+        if (text is "*" or "")
+        {
+            return null;
+        }
+
+        if (IPAddress.TryParse(text, out var address))
+        {
+            return address;
+        }
+
+        problems.Add($"UPDRAFT_BIND_ADDRESS=\"{text}\" is not valid; use * (all interfaces) or an IP address");
+        return null;
+    }
+}
+
+/// <summary>Ready while the routes are loaded and at least one interceptor replica reported recently.</summary>
+internal sealed class CountsFreshness(RouteCatalog routes, CountsAggregator counts) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!routes.Current.Loaded)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("the routes are not loaded yet"));
+        }
+
+        return Task.FromResult(counts.Current.Problem is { } problem ? HealthCheckResult.Unhealthy(problem) : HealthCheckResult.Healthy());
+    }
+}

@@ -1,0 +1,207 @@
+using System.Collections.Frozen;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Updraft.ExternalScaler.Telemetry;
+using Updraft.Protos.V1;
+
+namespace Updraft.ExternalScaler.Http;
+
+/// <summary>
+/// Follows one interceptor replica's counts. It subscribes to the replica's <c>updraft.v1</c> count stream, which
+/// pushes a snapshot whenever a route becomes busy; a replica that does not offer the stream (the add-on's
+/// interceptor, or an older Updraft) is polled at <c>/queue</c> every tick instead, and the stream is tried again now
+/// and then. Reports are published as immutable <see cref="ReplicaReport"/>s; nothing here holds a lock across I/O,
+/// and every network wait is bounded, so a replica that accepts and never answers cannot stall anything.
+/// </summary>
+internal sealed class InterceptorReplica : IAsyncDisposable
+{
+    /// <summary>After a failed stream attempt, poll <c>/queue</c> this long before trying the stream again.</summary>
+    public static readonly TimeSpan PollBeforeStreamRetry = TimeSpan.FromSeconds(30);
+
+    private readonly HttpClient _queueClient;
+    private readonly TimeSpan _tick;
+    private readonly TimeSpan _streamInterval;
+    private readonly TimeProvider _time;
+    private readonly Action _reported;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
+    private ReplicaReport? _latest;
+    private string? _lastProblem;
+
+    /// <param name="address">The replica's admin address, <c>host:port</c>.</param>
+    /// <param name="queueClient">Shared client for <c>/queue</c> polls.</param>
+    /// <param name="tick">Poll interval; each poll must finish within it.</param>
+    /// <param name="streamInterval">The snapshot interval to ask the stream for.</param>
+    /// <param name="time">Clock.</param>
+    /// <param name="reported">Called after every new report (the aggregator coalesces these).</param>
+    /// <param name="logger">Logger.</param>
+    public InterceptorReplica(string address, HttpClient queueClient, TimeSpan tick, TimeSpan streamInterval, TimeProvider time, Action reported, ILogger logger)
+    {
+        Address = address;
+        _queueClient = queueClient;
+        _tick = tick;
+        _streamInterval = streamInterval;
+        _time = time;
+        _reported = reported;
+        _logger = logger;
+    }
+
+    public string Address { get; }
+
+    /// <summary>The last good report, or null before the first.</summary>
+    public ReplicaReport? Latest => Volatile.Read(ref _latest);
+
+    /// <summary>True while counts arrive over the push stream (false: polling <c>/queue</c>).</summary>
+    public bool Streaming { get; private set; }
+
+    public void Start() => _loop = RunAsync(_stop.Token);
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (await StreamAsync(stop))
+                {
+                    // The stream worked and then ended (the replica restarted or the connection dropped): reconnect soon.
+                    backoff = TimeSpan.FromMilliseconds(100);
+                    await Task.Delay(backoff, _time, stop);
+                    continue;
+                }
+
+                await PollAsync(PollBeforeStreamRetry, stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                Problem($"unexpected failure: {e.Message}");
+                await Task.Delay(backoff, _time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _tick.Ticks * 4));
+            }
+        }
+    }
+
+    /// <returns>Whether at least one snapshot arrived before the stream ended.</returns>
+    private async Task<bool> StreamAsync(CancellationToken stop)
+    {
+        using var channel = GrpcChannel.ForAddress("http://" + Address, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectTimeout = _tick,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(10),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
+                EnableMultipleHttp2Connections = false,
+            },
+            DisposeHttpClient = true,
+        });
+        var client = new InterceptorCounts.InterceptorCountsClient(channel);
+        var delivered = false;
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        using var stream = client.WatchCounts(new WatchCountsRequest { IntervalMs = (uint)_streamInterval.TotalMilliseconds }, cancellationToken: call.Token);
+
+        // The replica sends at least every interval; silence for several intervals means it is stuck.
+        var silenceLimit = TimeSpan.FromTicks(Math.Max(_tick.Ticks * 2, _streamInterval.Ticks * 5));
+        using var watchdog = new Timer(static state => ((CancellationTokenSource)state!).Cancel(), call, silenceLimit, Timeout.InfiniteTimeSpan);
+        try
+        {
+            while (await stream.ResponseStream.MoveNext(call.Token))
+            {
+                watchdog.Change(silenceLimit, Timeout.InfiniteTimeSpan);
+                var snapshot = stream.ResponseStream.Current;
+                var routes = new Dictionary<string, RouteCounts>(snapshot.Routes.Count, StringComparer.Ordinal);
+                foreach (var route in snapshot.Routes)
+                {
+                    routes[route.Key] = new RouteCounts(route.Concurrency, route.RequestCount);
+                }
+
+                if (!delivered)
+                {
+                    delivered = true;
+                    Streaming = true;
+                    Log.ReplicaStreaming(_logger, Address);
+                }
+
+                Publish(new ReplicaReport(snapshot.InstanceId, routes.ToFrozenDictionary(StringComparer.Ordinal), _time.GetUtcNow()));
+            }
+
+            Problem("the count stream ended");
+        }
+        catch (RpcException e) when (!stop.IsCancellationRequested)
+        {
+            Problem(call.IsCancellationRequested ? $"no count snapshot for {silenceLimit.TotalMilliseconds} ms" : $"count stream: {e.Status.StatusCode} {e.Status.Detail}");
+        }
+        catch (Exception e) when (!stop.IsCancellationRequested && e is HttpRequestException or IOException or OperationCanceledException)
+        {
+            Problem($"count stream: {e.Message}");
+        }
+        finally
+        {
+            Streaming = false;
+        }
+
+        return delivered;
+    }
+
+    private async Task PollAsync(TimeSpan period, CancellationToken stop)
+    {
+        var until = _time.GetTimestamp() + (long)(period.TotalSeconds * _time.TimestampFrequency);
+        var uri = new Uri("http://" + Address + "/queue");
+        while (_time.GetTimestamp() < until)
+        {
+            var started = _time.GetTimestamp();
+            using (var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop))
+            {
+                // Shorter than a tick, so one stuck replica never delays the next round.
+                attempt.CancelAfter(TimeSpan.FromTicks(_tick.Ticks * 4 / 5));
+                try
+                {
+                    using var response = await _queueClient.GetAsync(uri, HttpCompletionOption.ResponseContentRead, attempt.Token);
+                    response.EnsureSuccessStatusCode();
+                    var body = await response.Content.ReadAsByteArrayAsync(attempt.Token);
+                    Publish(new ReplicaReport(null, QueueDocument.Parse(body), _time.GetUtcNow()));
+                }
+                catch (Exception e) when (!stop.IsCancellationRequested && e is HttpRequestException or FormatException or OperationCanceledException or IOException)
+                {
+                    Problem(e is OperationCanceledException ? "/queue did not answer within the tick" : $"/queue: {e.Message}");
+                }
+            }
+
+            var wait = _tick - _time.GetElapsedTime(started);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, _time, stop);
+            }
+        }
+    }
+
+    private void Publish(ReplicaReport report)
+    {
+        Volatile.Write(ref _latest, report);
+        _lastProblem = null;
+        _reported();
+    }
+
+    private void Problem(string problem)
+    {
+        // Log a problem once, not at every tick while it lasts.
+        if (problem != _lastProblem)
+        {
+            _lastProblem = problem;
+            Log.ReplicaProblem(_logger, Address, problem);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,86 @@
+using Updraft.Shared.Settings;
+
+namespace Updraft.ExternalScaler.Options;
+
+/// <summary>The scaler's settings: the add-on's variable names and defaults, plus Updraft's own.</summary>
+internal sealed class ScalerOptions
+{
+    public const string RoutesFileVariable = "UPDRAFT_ROUTES_FILE";
+    public const string InterceptorsVariable = "UPDRAFT_INTERCEPTORS";
+
+    /// <summary><c>KEDA_HTTP_SCALER_PORT</c>: the gRPC listener KEDA dials.</summary>
+    public int GrpcPort { get; set; } = 9090;
+
+    /// <summary><c>OTEL_PROM_EXPORTER_PORT</c>.</summary>
+    public int MetricsPort { get; set; } = 2223;
+
+    public bool MetricsEnabled { get; set; } = true;
+
+    /// <summary><c>UPDRAFT_BIND_ADDRESS</c>: <c>*</c> or an IP address.</summary>
+    public string BindAddress { get; set; } = "*";
+
+    /// <summary><c>KEDA_HTTP_QUEUE_TICK_DURATION</c>: how often counts are aggregated and <c>/queue</c> polled.</summary>
+    public TimeSpan QueueTick { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary><c>KEDA_HTTP_SCALER_STREAM_INTERVAL_MS</c>: the interval of the interceptors' count stream.</summary>
+    public TimeSpan StreamInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary><c>UPDRAFT_SCALER_REPLAY_LIMIT</c>: how long a silent replica's last concurrency still counts.</summary>
+    public TimeSpan ReplayLimit { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><c>--routes</c> / <c>UPDRAFT_ROUTES_FILE</c> (standalone mode).</summary>
+    public string? RoutesFile { get; set; }
+
+    /// <summary><c>--interceptors</c> / <c>UPDRAFT_INTERCEPTORS</c>: admin addresses <c>host:port</c> (standalone mode).</summary>
+    public IReadOnlyList<string> Interceptors { get; set; } = [];
+
+    /// <summary>Problems found while binding, reported by validation at start-up.</summary>
+    public List<string> BindingProblems { get; } = [];
+
+    /// <summary>A replica counts as fresh while its last report is younger than this.</summary>
+    public TimeSpan FreshFor => TimeSpan.FromTicks(Math.Max(2 * QueueTick.Ticks, 5 * StreamInterval.Ticks));
+
+    public static void Bind(Func<string, string?> lookup, ScalerOptions options)
+    {
+        var reader = new SettingReader(lookup, options.BindingProblems);
+        options.GrpcPort = reader.Port("KEDA_HTTP_SCALER_PORT", options.GrpcPort);
+        options.MetricsPort = reader.Port("OTEL_PROM_EXPORTER_PORT", options.MetricsPort);
+        options.MetricsEnabled = reader.Boolean("OTEL_PROM_EXPORTER_ENABLED", options.MetricsEnabled);
+        options.BindAddress = reader.Text("UPDRAFT_BIND_ADDRESS") ?? options.BindAddress;
+        options.QueueTick = reader.Duration("KEDA_HTTP_QUEUE_TICK_DURATION", options.QueueTick, TimeSpan.FromMilliseconds(10));
+        var streamMs = reader.Number("KEDA_HTTP_SCALER_STREAM_INTERVAL_MS", (int)options.StreamInterval.TotalMilliseconds, minimum: 10);
+        options.StreamInterval = TimeSpan.FromMilliseconds(streamMs);
+        options.ReplayLimit = reader.Duration("UPDRAFT_SCALER_REPLAY_LIMIT", options.ReplayLimit);
+        options.RoutesFile = reader.Text(RoutesFileVariable) ?? options.RoutesFile;
+        if (reader.Text(InterceptorsVariable) is { } interceptors)
+        {
+            options.Interceptors = ParseAddresses(interceptors, options.BindingProblems);
+        }
+    }
+
+    /// <summary><c>host:port</c> entries separated by commas; IPv6 hosts in brackets.</summary>
+    public static IReadOnlyList<string> ParseAddresses(string text, List<string> problems)
+    {
+        var addresses = new List<string>();
+        foreach (var entry in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var colon = entry.LastIndexOf(':');
+            var host = colon > 0 ? entry[..colon] : "";
+            var valid = colon > 0
+                && int.TryParse(entry.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+                && port is > 0 and <= 65535
+                && Uri.CheckHostName(host.Trim('[', ']')) != UriHostNameType.Unknown
+                && (!host.Contains(':', StringComparison.Ordinal) || (host.StartsWith('[') && host.EndsWith(']')));
+            if (valid)
+            {
+                addresses.Add(entry);
+            }
+            else
+            {
+                problems.Add($"{InterceptorsVariable}: \"{entry}\" is not a valid interceptor admin address; use host:port (IPv6 as [addr]:port), separated by commas");
+            }
+        }
+
+        return addresses;
+    }
+}

@@ -1,0 +1,167 @@
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Updraft.ExternalScaler.Http;
+using Updraft.ExternalScaler.Options;
+using Updraft.ExternalScaler.Routes;
+using Updraft.ExternalScaler.Telemetry;
+using Updraft.Protos.ExternalScaler;
+using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
+
+namespace Updraft.ExternalScaler.Services;
+
+/// <summary>
+/// KEDA's <c>externalscaler.ExternalScaler</c>. Every answer comes from in-memory snapshots: KEDA calls these with no
+/// deadline, for every trigger at every poll and HPA query, so nothing here waits on the network or on a lock.
+/// <c>GetMetricSpec</c> always answers (KEDA would otherwise never call <c>GetMetrics</c>, and its fallback could not
+/// engage); anything that keeps a value from being known is a gRPC error from <c>GetMetrics</c>/<c>IsActive</c>,
+/// never a 0, which would scale the workload in.
+/// </summary>
+internal sealed class ExternalScalerService(
+    RouteCatalog routes,
+    CountsAggregator counts,
+    IOptions<ScalerOptions> options,
+    ScalerMetrics metrics,
+    ILogger<ExternalScalerService> logger) : Scaler.ExternalScalerBase
+{
+    public override Task<GetMetricSpecResponse> GetMetricSpec(ScaledObjectRef request, ServerCallContext context)
+    {
+        using var timer = metrics.Time(nameof(GetMetricSpec));
+        return Task.FromResult(SpecResponse(Trigger(request)));
+    }
+
+    public override Task<GetMetricsResponse> GetMetrics(GetMetricsRequest request, ServerCallContext context)
+    {
+        using var timer = metrics.Time(nameof(GetMetrics));
+        var scaledObject = request.ScaledObjectRef ?? new ScaledObjectRef();
+        var readings = Read(nameof(GetMetrics), scaledObject, Trigger(scaledObject), request.MetricName);
+        var response = new GetMetricsResponse();
+        foreach (var reading in readings.Values)
+        {
+            response.MetricValues.Add(new MetricValue
+            {
+                MetricName = reading.Name,
+                MetricValueFloat = reading.Value,
+                // Older KEDA reads only the integer: round up, so a lone request in a long window is not a 0.
+                MetricValue_ = (long)Math.Ceiling(reading.Value),
+            });
+        }
+
+        return Task.FromResult(response);
+    }
+
+    public override Task<IsActiveResponse> IsActive(ScaledObjectRef request, ServerCallContext context)
+    {
+        using var timer = metrics.Time(nameof(IsActive));
+        var trigger = Trigger(request);
+        var readings = Read(nameof(IsActive), request, trigger, metricName: null);
+        return Task.FromResult(new IsActiveResponse { Result = HttpTriggerEvaluator.IsActive(readings, trigger.ActivationThreshold) });
+    }
+
+    /// <summary>
+    /// The current answer at once, then a <c>true</c> the moment the trigger becomes active (a replica pushes its
+    /// first in-flight request, the aggregator republishes, this wakes) and again every stream interval while it
+    /// stays active, to keep KEDA's cooldown from running out; <c>false</c> only when it changes (KEDA ignores it).
+    /// Transient failures (route not created yet, interceptors silent) keep the stream open and silent; metadata
+    /// that can never work ends it with <c>InvalidArgument</c>.
+    /// </summary>
+    public override async Task StreamIsActive(ScaledObjectRef request, IServerStreamWriter<IsActiveResponse> responseStream, ServerCallContext context)
+    {
+        var trigger = Trigger(request);
+        var cancellation = context.CancellationToken;
+        var interval = options.Value.StreamInterval;
+        bool? last = null;
+        var lastSent = long.MinValue;
+        using var open = metrics.OpenStream(nameof(StreamIsActive));
+        try
+        {
+            while (!cancellation.IsCancellationRequested)
+            {
+                var published = counts.Published;
+                var routesChanged = routes.Changed;
+                var readings = HttpTriggerEvaluator.Read(trigger, routes.Current, counts.Current, metricName: null);
+                if (readings.Error == StatusCode.InvalidArgument)
+                {
+                    throw new RpcException(new Status(readings.Error, readings.Message!));
+                }
+
+                if (readings.Succeeded)
+                {
+                    var active = HttpTriggerEvaluator.IsActive(readings, trigger.ActivationThreshold);
+                    var now = Environment.TickCount64;
+                    if (active != last || (active && now - lastSent >= (long)interval.TotalMilliseconds))
+                    {
+                        await responseStream.WriteAsync(new IsActiveResponse { Result = active }, cancellation);
+                        last = active;
+                        lastSent = now;
+                    }
+                }
+
+                // The aggregator publishes at least every tick, and at once when a replica reports activity.
+                await Task.WhenAny(published, routesChanged).WaitAsync(cancellation);
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // KEDA closed the stream.
+        }
+    }
+
+    /// <summary>The specs at once, then again whenever the routes change in a way that changes them.</summary>
+    public override async Task StreamMetricSpec(ScaledObjectRef request, IServerStreamWriter<GetMetricSpecResponse> responseStream, ServerCallContext context)
+    {
+        var trigger = Trigger(request);
+        var cancellation = context.CancellationToken;
+        GetMetricSpecResponse? last = null;
+        using var open = metrics.OpenStream(nameof(StreamMetricSpec));
+        try
+        {
+            while (!cancellation.IsCancellationRequested)
+            {
+                var changed = routes.Changed;
+                var current = SpecResponse(trigger);
+                if (!current.Equals(last))
+                {
+                    await responseStream.WriteAsync(current, cancellation);
+                    last = current;
+                }
+
+                await changed.WaitAsync(cancellation);
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static HttpTrigger Trigger(ScaledObjectRef scaledObject) =>
+        HttpTrigger.Parse(scaledObject.Namespace, scaledObject.Name, scaledObject.ScalerMetadata);
+
+    private GetMetricSpecResponse SpecResponse(HttpTrigger trigger)
+    {
+        var response = new GetMetricSpecResponse();
+        foreach (var spec in HttpTriggerEvaluator.Specs(trigger, routes.Current))
+        {
+            response.MetricSpecs.Add(new MetricSpec
+            {
+                MetricName = spec.Name,
+                TargetSizeFloat = spec.Target,
+                TargetSize = (long)Math.Ceiling(spec.Target),
+            });
+        }
+
+        return response;
+    }
+
+    private MetricReadings Read(string rpc, ScaledObjectRef scaledObject, HttpTrigger trigger, string? metricName)
+    {
+        var readings = HttpTriggerEvaluator.Read(trigger, routes.Current, counts.Current, metricName);
+        if (!readings.Succeeded)
+        {
+            Log.RpcFailed(logger, rpc, scaledObject.Namespace, scaledObject.Name, readings.Error, readings.Message!);
+            metrics.Failed(rpc, readings.Error);
+            throw new RpcException(new Status(readings.Error, readings.Message!));
+        }
+
+        return readings;
+    }
+}

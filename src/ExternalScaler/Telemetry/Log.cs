@@ -1,0 +1,26 @@
+namespace Updraft.ExternalScaler.Telemetry;
+
+/// <summary>The scaler's log messages; event ids are stable.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Scaler listening: gRPC :{GrpcPort}, metrics :{MetricsPort}")]
+    public static partial void Listening(ILogger logger, int grpcPort, int metricsPort);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Loaded {RouteCount} routes from {RoutesFile}")]
+    public static partial void RoutesLoaded(ILogger logger, int routeCount, string routesFile);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Routes file {RoutesFile} was not applied; the previous routes stay in force: {Problem}")]
+    public static partial void RoutesReloadFailed(ILogger logger, string routesFile, string problem);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Interceptor {Address}: receiving counts over the push stream")]
+    public static partial void ReplicaStreaming(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Interceptor {Address}: {Problem}")]
+    public static partial void ReplicaProblem(ILogger logger, string address, string problem);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Interceptor replicas: {Added} added, {Removed} removed, {Count} in all")]
+    public static partial void ReplicasChanged(ILogger logger, int added, int removed, int count);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "{Rpc} for {Namespace}/{Name} failed: {Status} {Detail}")]
+    public static partial void RpcFailed(ILogger logger, string rpc, string @namespace, string name, Grpc.Core.StatusCode status, string detail);
+}

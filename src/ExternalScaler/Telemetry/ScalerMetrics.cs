@@ -1,0 +1,51 @@
+using Grpc.Core;
+using Prometheus;
+
+namespace Updraft.ExternalScaler.Telemetry;
+
+/// <summary>The scaler's Prometheus metrics, in a registry of its own.</summary>
+internal sealed class ScalerMetrics
+{
+    private readonly Histogram _rpcDuration;
+    private readonly Counter _rpcFailures;
+    private readonly Gauge _openStreams;
+
+    public ScalerMetrics()
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        _rpcDuration = factory.CreateHistogram("updraft_scaler_rpc_duration_seconds", "Time to answer a unary KEDA RPC.", new HistogramConfiguration
+        {
+            LabelNames = ["method"],
+            Buckets = Histogram.ExponentialBuckets(0.00001, 4, 10),
+        });
+        _rpcFailures = factory.CreateCounter("updraft_scaler_rpc_errors_total", "KEDA RPCs answered with a gRPC error.", "method", "code");
+        _openStreams = factory.CreateGauge("updraft_scaler_open_streams", "Open StreamIsActive / StreamMetricSpec streams.", "method");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public Prometheus.ITimer Time(string method) => _rpcDuration.WithLabels(method).NewTimer();
+
+    public void Failed(string method, StatusCode code) => _rpcFailures.WithLabels(method, code.ToString()).Inc();
+
+    public IDisposable OpenStream(string method)
+    {
+        var gauge = _openStreams.WithLabels(method);
+        gauge.Inc();
+        return new Closing(gauge);
+    }
+
+    private sealed class Closing(Gauge.Child gauge) : IDisposable
+    {
+        private int _closed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _closed, 1) == 0)
+            {
+                gauge.Dec();
+            }
+        }
+    }
+}
