@@ -13,6 +13,8 @@ public static class GoDuration
     /// <summary>What users see in error messages.</summary>
     public const string AllowedForm = "a Go duration such as 500ms, 30s, 5m or 1h30m (0s turns it off)";
 
+    private const decimal NanosecondsPerTick = 100;
+
     public static bool TryParse(string? text, out TimeSpan value)
     {
         value = TimeSpan.Zero;
@@ -39,6 +41,8 @@ public static class GoDuration
             return false;
         }
 
+        // Go's Duration is an int64 of nanoseconds: about ±2562047h. Larger values are errors there, and here.
+        var maxTicks = (negative ? 9223372036854775808m : long.MaxValue) / NanosecondsPerTick;
         decimal totalTicks = 0;
         while (!s.IsEmpty)
         {
@@ -71,7 +75,7 @@ public static class GoDuration
 
             var ticksPerUnit = s[..unitLength] switch
             {
-                "ns" => 0.01m,
+                "ns" => 1 / NanosecondsPerTick,
                 "us" or "µs" or "μs" => (decimal)TimeSpan.TicksPerMicrosecond,
                 "ms" => TimeSpan.TicksPerMillisecond,
                 "s" => TimeSpan.TicksPerSecond,
@@ -85,8 +89,13 @@ public static class GoDuration
             }
 
             s = s[unitLength..];
+            if (number > maxTicks / ticksPerUnit)
+            {
+                return false;
+            }
+
             totalTicks += number * ticksPerUnit;
-            if (totalTicks > TimeSpan.MaxValue.Ticks)
+            if (totalTicks > maxTicks)
             {
                 return false;
             }

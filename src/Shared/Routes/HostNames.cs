@@ -80,7 +80,7 @@ public static class HostNames
             }
         }
 
-        if (body.Contains("..", StringComparison.Ordinal) || body[0] == '.')
+        if (body.Contains("..", StringComparison.Ordinal) || body[0] == '.' || body[^1] == '.')
         {
             return "has an empty label";
         }

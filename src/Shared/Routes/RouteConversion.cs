@@ -530,6 +530,12 @@ public static class RouteConversion
         {
             var field = $"spec.staticRoutes[{i}]";
             var spec = specs[i];
+            if (spec is null)
+            {
+                problems.Add(field, "must be an object");
+                continue;
+            }
+
             if (spec.Rules is null || spec.Rules.Count == 0)
             {
                 problems.Add(field + ".rules", "needs at least one rule");
@@ -563,7 +569,7 @@ public static class RouteConversion
         var converted = ReadRules(rules, field, problems);
         for (var i = 0; i < converted.Count; i++)
         {
-            if (rules![i].Hosts is null || rules[i].Hosts!.Count == 0)
+            if (rules![i]?.Hosts is null or { Count: 0 })
             {
                 converted[i] = converted[i] with { Hosts = [] };
             }

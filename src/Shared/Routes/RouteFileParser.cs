@@ -35,13 +35,21 @@ public static partial class RouteFileParser
     {
         var problems = new List<RouteProblem>();
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(yaml));
         try
         {
-            stream.Load(new StringReader(yaml));
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
             problems.Add(new RouteProblem(null, null, null, "", $"not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}"));
+            return new RouteFileResult([], problems);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet throws these instead of YamlException for some malformed input (e.g. "a: [b\nc: d").
+            var where = parser.Current is { } last ? $" after line {last.End.Line}, column {last.End.Column}" : "";
+            problems.Add(new RouteProblem(null, null, null, "", $"not valid YAML{where}: the structure is malformed ({e.Message})"));
             return new RouteFileResult([], problems);
         }
 
@@ -77,7 +85,7 @@ public static partial class RouteFileParser
             };
             if (type is null)
             {
-                collector.Add(kind is null ? "kind" : "apiVersion",
+                collector.Add(kind is InterceptorRoute.KindValue or HttpScaledObject.KindValue ? "apiVersion" : "kind",
                     $"apiVersion \"{apiVersion}\" kind \"{kind}\" is not supported; use {InterceptorRoute.ApiVersionValue} {InterceptorRoute.KindValue} or {HttpScaledObject.ApiVersionValue} {HttpScaledObject.KindValue}");
                 problems.AddRange(collector.Problems);
                 continue;
@@ -254,7 +262,9 @@ public static partial class RouteFileParser
     [GeneratedRegex("^[-+]?[0-9]+$")]
     private static partial Regex IntegerPattern();
 
-    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")]
+    // Only floats that are also JSON numbers; other YAML floats (.5, 5., 01.5) stay strings, which no integer field
+    // accepts either, and a string field then gets the text as written.
+    [GeneratedRegex(@"^[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$")]
     private static partial Regex FloatPattern();
 
     /// <summary>Lets a plain YAML number or boolean stand where the schema wants a string (<c>value: 100</c>).</summary>

@@ -1,0 +1,391 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using Updraft.Interceptor.Tests.Infrastructure;
+
+namespace Updraft.Interceptor.Tests.Hosting;
+
+/// <summary>
+/// The real interceptor binary as a child process (<c>dotnet Updraft.Interceptor.dll</c>): a bad setting or routes
+/// file stops start-up with exit code 2 and one stderr line per problem, naming the variable or document and field.
+/// </summary>
+public sealed partial class StartupFailureTests
+{
+    private const string Prefix = "updraft-interceptor: ";
+    private const string DurationForm = "a Go duration such as 500ms, 30s, 5m or 1h30m (0s turns it off)";
+    private const string PortForm = "use a number from 1 to 65535, or 0 to pick a free port";
+
+    public static TheoryData<string, string, string> BadSettings => new()
+    {
+        { "KEDA_HTTP_CONNECT_TIMEOUT", "abc", $"KEDA_HTTP_CONNECT_TIMEOUT=\"abc\" is not valid; use {DurationForm}" },
+        { "KEDA_HTTP_REQUEST_TIMEOUT", "5", $"KEDA_HTTP_REQUEST_TIMEOUT=\"5\" is not valid; use {DurationForm}" },
+        { "KEDA_HTTP_READINESS_TIMEOUT", "-1s", $"KEDA_HTTP_READINESS_TIMEOUT=\"-1s\" is not valid; use {DurationForm}" },
+        { "KEDA_CONDITION_WAIT_TIMEOUT", "10", $"KEDA_CONDITION_WAIT_TIMEOUT=\"10\" is not valid; use {DurationForm}" },
+        { "KEDA_HTTP_PROXY_PORT", "70000", $"KEDA_HTTP_PROXY_PORT=\"70000\" is not a valid port; {PortForm}" },
+        { "KEDA_HTTP_ADMIN_PORT", "-1", $"KEDA_HTTP_ADMIN_PORT=\"-1\" is not a valid port; {PortForm}" },
+        { "OTEL_PROM_EXPORTER_PORT", "http", $"OTEL_PROM_EXPORTER_PORT=\"http\" is not a valid port; {PortForm}" },
+        { "KEDA_HTTP_ENABLE_COLD_START_HEADER", "maybe", "KEDA_HTTP_ENABLE_COLD_START_HEADER=\"maybe\" is not valid; use true or false" },
+        { "OTEL_PROM_EXPORTER_ENABLED", "yes", "OTEL_PROM_EXPORTER_ENABLED=\"yes\" is not valid; use true or false" },
+        { "KEDA_HTTP_MAX_IDLE_CONNS", "lots", "KEDA_HTTP_MAX_IDLE_CONNS=\"lots\" is not valid; use a whole number, 0 or more" },
+        { "UPDRAFT_BIND_ADDRESS", "nowhere", "UPDRAFT_BIND_ADDRESS=\"nowhere\" is not valid; use an IP address, localhost, or * for all interfaces" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSettings))]
+    public async Task Start_InvalidSetting_ExitsWith2NamingVariableAndAllowedForm(string variable, string value, string expectedLine)
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", ValidRoutes(port: 1));
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "routes.yaml"], new() { [variable] = value });
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal([Prefix + expectedLine], result.StderrLines);
+    }
+
+    [Fact]
+    public async Task Start_SeveralInvalidSettings_ExitsWith2AndOneLinePerVariable()
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", ValidRoutes(port: 1));
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "routes.yaml"], new()
+        {
+            ["KEDA_HTTP_CONNECT_TIMEOUT"] = "abc",
+            ["KEDA_HTTP_PROXY_PORT"] = "70000",
+            ["KEDA_HTTP_ENABLE_COLD_START_HEADER"] = "maybe",
+        });
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            [
+                $"{Prefix}KEDA_HTTP_CONNECT_TIMEOUT=\"abc\" is not valid; use {DurationForm}",
+                "updraft-interceptor: KEDA_HTTP_ENABLE_COLD_START_HEADER=\"maybe\" is not valid; use true or false",
+                $"{Prefix}KEDA_HTTP_PROXY_PORT=\"70000\" is not a valid port; {PortForm}",
+            ],
+            result.StderrLines.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Start_TwoListenersOnOnePort_ExitsWith2NamingBoth()
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", ValidRoutes(port: 1));
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "routes.yaml"], new()
+        {
+            ["KEDA_HTTP_PROXY_PORT"] = "18080",
+            ["KEDA_HTTP_ADMIN_PORT"] = "18080",
+        });
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal([$"{Prefix}KEDA_HTTP_ADMIN_PORT=18080 is already used by KEDA_HTTP_PROXY_PORT; each listener needs its own port"], result.StderrLines);
+    }
+
+    [Fact]
+    public async Task Start_RoutesFileWithProblems_ExitsWith2AndOneLinePerProblem()
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", """
+            apiVersion: http.keda.sh/v1beta1
+            kind: InterceptorRoute
+            metadata: {name: checkout, namespace: shop}
+            spec:
+              target: {service: 127.0.0.1, port: 8080, portName: http}
+              scalingMetric: {concurrency: {targetValue: 10}}
+              rules: [{hosts: ["foo.*.com"]}]
+            ---
+            apiVersion: http.keda.sh/v1alpha1
+            kind: HTTPScaledObject
+            metadata: {name: legacy}
+            spec:
+              scaleTargetRef: {service: legacy, portName: http}
+            ---
+            apiVersion: http.keda.sh/v1beta1
+            kind: Ingress
+            metadata: {name: web, namespace: shop}
+            ---
+            apiVersion: http.keda.sh/v1beta1
+            kind: InterceptorRoute
+            metadata: {name: checkout, namespace: shop}
+            spec:
+              target: {service: 127.0.0.1, port: 8080}
+              scalingMetric: {concurrency: {targetValue: 10}}
+            ---
+            apiVersion: http.keda.sh/v1beta1
+            kind: InterceptorRoute
+            metadata: {name: checkout, namespace: shop}
+            spec:
+              target: {service: 127.0.0.1, port: 8081}
+              scalingMetric: {concurrency: {targetValue: 10}}
+            """);
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "routes.yaml"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            [
+                "updraft-interceptor: routes.yaml: document 1 (InterceptorRoute shop/checkout): spec.target: exactly one of 'port' or 'portName' must be set",
+                "updraft-interceptor: routes.yaml: document 1 (InterceptorRoute shop/checkout): spec.rules[0].hosts[0]: \"foo.*.com\" is not a valid host: '*' is only allowed as the whole leftmost label (*.example.com) or alone (*)",
+                "updraft-interceptor: routes.yaml: document 2 (HTTPScaledObject default/legacy): spec.scaleTargetRef.portName: named ports resolve through a Kubernetes Service and are not available in standalone mode; set port instead",
+                "updraft-interceptor: routes.yaml: document 3 (Ingress shop/web): kind: apiVersion \"http.keda.sh/v1beta1\" kind \"Ingress\" is not supported; use http.keda.sh/v1beta1 InterceptorRoute or http.keda.sh/v1alpha1 HTTPScaledObject",
+                "updraft-interceptor: routes.yaml: document 5 (InterceptorRoute shop/checkout): metadata.name: duplicate: InterceptorRoute shop/checkout is already defined in document 4",
+            ],
+            result.StderrLines);
+    }
+
+    [Theory]
+    [InlineData("apiVersion: [unclosed\nkind: InterceptorRoute\n")]
+    [InlineData("apiVersion: http.keda.sh/v1beta1\n  kind: InterceptorRoute\n")]
+    public async Task Start_RoutesFileNotYaml_ExitsWith2AndOneLine(string yaml)
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", yaml);
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, [], new() { ["UPDRAFT_ROUTES_FILE"] = "routes.yaml" });
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.StderrLines);
+        Assert.Matches(NotYamlLine(), line);
+    }
+
+    [Fact]
+    public async Task Start_MissingRoutesFile_ExitsWith2NamingTheFile()
+    {
+        using var directory = new TempDirectory();
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "missing.yaml"]);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("updraft-interceptor: missing.yaml: cannot read the routes file: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_NoRouteSource_ExitsWith2SayingHowToGiveOne()
+    {
+        using var directory = new TempDirectory();
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, []);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(["updraft-interceptor: no route source: pass --routes FILE or set UPDRAFT_ROUTES_FILE (standalone mode)"], result.StderrLines);
+    }
+
+    // The control for every test above: the same launch with good input starts, serves, and keeps running, also
+    // when the routes file breaks afterwards (the problem is logged and the previous routes stay).
+    [Fact]
+    public async Task Start_ValidInputThenBrokenRoutesFile_KeepsServingAndLogsTheProblem()
+    {
+        await using var upstream = await TestUpstream.StartNamedAsync("up");
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", ValidRoutes(upstream.Port));
+        await using var process = InterceptorProcess.Start(directory.Path, ["--routes", "routes.yaml"]);
+
+        var listening = await process.WaitForStdoutAsync(ListeningLine());
+        var proxyPort = int.Parse(ListeningLine().Match(listening).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}") };
+        Assert.Equal("up", await client.GetStringAsync("/"));
+
+        directory.Write("routes.yaml", ValidRoutes(upstream.Port).Replace("port: ", "portName: ", StringComparison.Ordinal));
+        var logged = await process.WaitForStdoutAsync(new Regex("was not applied"));
+
+        Assert.Contains("routes.yaml", logged, StringComparison.Ordinal);
+        Assert.Contains("document 1 (InterceptorRoute default/app): spec.target.portName: named ports", logged, StringComparison.Ordinal);
+        Assert.False(process.HasExited);
+        using var response = await client.GetAsync(new Uri("/", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("up", await response.Content.ReadAsStringAsync());
+        Assert.Empty(process.StderrLines);
+    }
+
+    private static string ValidRoutes(int port) => Routes.InterceptorRoute("app", port);
+
+    [GeneratedRegex(@"^updraft-interceptor: routes\.yaml: not valid YAML (at|after) line [0-9]+, column [0-9]+: .+$")]
+    private static partial Regex NotYamlLine();
+
+    [GeneratedRegex(@"Interceptor listening: proxy port ([0-9]+),")]
+    private static partial Regex ListeningLine();
+}
+
+/// <summary>A temporary directory, deleted on dispose.</summary>
+internal sealed class TempDirectory : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("updraft-startup-").FullName;
+
+    public void Write(string name, string content) => File.WriteAllText(System.IO.Path.Combine(Path, name), content);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// <c>dotnet Updraft.Interceptor.dll</c> (copied next to the test assembly by the project reference) with only the
+/// given settings: every port 0, loopback only. Killed by its process id on dispose if it is still running.
+/// </summary>
+internal sealed class InterceptorProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(60);
+    private static readonly string[] ClearedPrefixes = ["KEDA_", "UPDRAFT_", "OTEL_", "ASPNETCORE_", "DOTNET_ENVIRONMENT"];
+
+    private readonly Process _process;
+    private readonly List<string> _stdout = [];
+    private readonly List<string> _stderr = [];
+
+    private InterceptorProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public IReadOnlyList<string> StderrLines
+    {
+        get
+        {
+            lock (_stderr)
+            {
+                return [.. _stderr];
+            }
+        }
+    }
+
+    public static InterceptorProcess Start(string workingDirectory, string[] args, Dictionary<string, string>? settings = null)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Updraft.Interceptor.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing");
+        var info = new ProcessStartInfo(DotnetHost())
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var key in info.Environment.Keys.Where(k => ClearedPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList())
+        {
+            info.Environment.Remove(key);
+        }
+
+        info.Environment["KEDA_HTTP_PROXY_PORT"] = "0";
+        info.Environment["KEDA_HTTP_ADMIN_PORT"] = "0";
+        info.Environment["OTEL_PROM_EXPORTER_PORT"] = "0";
+        info.Environment["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1";
+        info.Environment["UPDRAFT_LOG_LEVEL"] = "Information";
+        foreach (var (key, value) in settings ?? [])
+        {
+            info.Environment[key] = value;
+        }
+
+        var process = new Process { StartInfo = info };
+        var result = new InterceptorProcess(process);
+        process.OutputDataReceived += (_, e) => Add(result._stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Add(result._stderr, e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return result;
+    }
+
+    /// <summary>Runs the interceptor until it exits (at most a minute) and returns its exit code and stderr lines.</summary>
+    public static async Task<(int ExitCode, IReadOnlyList<string> StderrLines)> RunToExitAsync(string workingDirectory, string[] args, Dictionary<string, string>? settings = null)
+    {
+        await using var process = Start(workingDirectory, args, settings);
+        using var timeout = new CancellationTokenSource(ExitTimeout);
+        try
+        {
+            await process._process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"The interceptor did not exit within {ExitTimeout}; stdout: {string.Join("\n", Snapshot(process._stdout))}");
+        }
+
+        return (process._process.ExitCode, process.StderrLines);
+    }
+
+    /// <summary>Waits (20 s cap) for a stdout line matching <paramref name="pattern"/> and returns it.</summary>
+    public async Task<string> WaitForStdoutAsync(Regex pattern)
+    {
+        string? found = null;
+        await TestInterceptor.WaitUntilAsync(
+            () =>
+            {
+                found = Snapshot(_stdout).FirstOrDefault(pattern.IsMatch);
+                return Task.FromResult(found is not null || _process.HasExited);
+            },
+            $"the interceptor logs a line matching {pattern}");
+        if (found is null)
+        {
+            Assert.Fail($"The interceptor exited ({_process.ExitCode}) before logging {pattern}: {string.Join("\n", Snapshot(_stderr))}");
+        }
+
+        return found;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                using var timeout = new CancellationTokenSource(ExitTimeout);
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Exited between the check and the kill.
+        }
+        finally
+        {
+            _process.Dispose();
+        }
+    }
+
+    // The dotnet host that runs the tests (the CLI sets DOTNET_HOST_PATH), else the one on PATH.
+    private static string DotnetHost()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host))
+        {
+            return host;
+        }
+
+        return Environment.ProcessPath is { } current && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
+    }
+
+    private static List<string> Snapshot(List<string> lines)
+    {
+        lock (lines)
+        {
+            return [.. lines];
+        }
+    }
+
+    private static void Add(List<string> lines, string? line)
+    {
+        if (string.IsNullOrEmpty(line))
+        {
+            return;
+        }
+
+        lock (lines)
+        {
+            lines.Add(line);
+        }
+    }
+}
