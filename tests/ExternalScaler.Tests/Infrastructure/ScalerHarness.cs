@@ -56,11 +56,13 @@ internal sealed class ScalerHarness : IAsyncDisposable
     /// <param name="interceptors">How many interceptor replicas to start.</param>
     /// <param name="extraInterceptorAddresses">More admin addresses for the scaler (fake or broken replicas).</param>
     /// <param name="settings">Extra scaler settings.</param>
+    /// <param name="waitForCounts">Return only once some interceptor reported (as a ready scaler would).</param>
     public static async Task<ScalerHarness> StartAsync(
         string routesYaml,
         int interceptors = 1,
         IEnumerable<string>? extraInterceptorAddresses = null,
-        IReadOnlyDictionary<string, string?>? settings = null)
+        IReadOnlyDictionary<string, string?>? settings = null,
+        bool waitForCounts = true)
     {
         var directory = Directory.CreateTempSubdirectory("updraft-scaler-test-").FullName;
         var routesFile = Path.Combine(directory, "routes.yaml");
@@ -105,7 +107,13 @@ internal sealed class ScalerHarness : IAsyncDisposable
             started.Add(scaler);
             await scaler.StartAsync();
             started.Remove(scaler);
-            return new ScalerHarness(directory, started, scaler, routesFile);
+            var harness = new ScalerHarness(directory, started, scaler, routesFile);
+            if (waitForCounts && interceptors > 0)
+            {
+                await WaitUntilAsync(() => Task.FromResult(harness.Aggregator.Current.FreshReplicas >= interceptors), "every interceptor reported");
+            }
+
+            return harness;
         }
         catch
         {
