@@ -1,5 +1,5 @@
 using System.Globalization;
-using Updraft.Shared.Durations;
+using Updraft.Shared.Routes;
 
 namespace Updraft.ExternalScaler.Http;
 
@@ -24,7 +24,7 @@ namespace Updraft.ExternalScaler.Http;
 internal sealed class RequestRateWindow
 {
     /// <summary>The largest number of buckets a window may have (a day of 1s buckets, about 675 KB).</summary>
-    public const int MaxBuckets = 86_400;
+    public const int MaxBuckets = RequestRateRules.MaxBuckets;
 
     private long[] _buckets;
     private long _granularityTicks;
@@ -200,26 +200,8 @@ internal sealed class RequestRateWindow
         return message is null ? count : throw new ArgumentException(message, parameter);
     }
 
-    private static (string? Message, string? Parameter, int Count) Problem(TimeSpan window, TimeSpan granularity)
-    {
-        if (granularity <= TimeSpan.Zero)
-        {
-            return (Invariant($"granularity must be above 0, got {GoDuration.Format(granularity)}"), nameof(granularity), 0);
-        }
-
-        if (window < granularity)
-        {
-            return (Invariant($"window must be at least one granularity, got window {GoDuration.Format(window)} and granularity {GoDuration.Format(granularity)}"), nameof(window), 0);
-        }
-
-        var count = (window.Ticks / granularity.Ticks) + (window.Ticks % granularity.Ticks == 0 ? 0 : 1);
-        if (count > MaxBuckets)
-        {
-            return (Invariant($"window / granularity must be at most {MaxBuckets} buckets, got {count} (window {GoDuration.Format(window)}, granularity {GoDuration.Format(granularity)}); use a coarser granularity or a shorter window"), nameof(window), 0);
-        }
-
-        return (null, null, (int)count);
-    }
+    private static (string? Message, string? Parameter, int Count) Problem(TimeSpan window, TimeSpan granularity) =>
+        RequestRateRules.Check(window, granularity);
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -411,13 +411,9 @@ public static class RouteConversion
             var value = ReadTargetValue(spec.RequestRate.TargetValue, rateField + ".targetValue", problems, defaultTarget);
             var window = ReadDuration(spec.RequestRate.Window, rateField + ".window", problems) ?? DefaultWindow;
             var granularity = ReadDuration(spec.RequestRate.Granularity, rateField + ".granularity", problems) ?? DefaultGranularity;
-            if (granularity < TimeSpan.FromSeconds(1) || granularity.Ticks % TimeSpan.TicksPerSecond != 0)
+            if (RequestRateRules.Check(window, granularity) is { Message: { } message, Parameter: var parameter })
             {
-                problems.Add(rateField + ".granularity", $"\"{spec.RequestRate.Granularity}\" must be a whole number of seconds, at least 1s");
-            }
-            else if (window < granularity)
-            {
-                problems.Add(rateField + ".window", $"\"{GoDuration.Format(window)}\" must be at least the granularity ({GoDuration.Format(granularity)})");
+                problems.Add(rateField + "." + parameter, message);
             }
 
             rate = value is null ? null : new RequestRateTarget(value.Value, window, granularity);

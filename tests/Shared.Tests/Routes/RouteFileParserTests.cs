@@ -238,11 +238,38 @@ public sealed class RouteFileParserTests
             result.Problems.Select(p => p.Format(Source)));
     }
 
+    [Theory]
+    [InlineData("1m", "1s", 60)]
+    [InlineData("10s", "500ms", 20)]
+    [InlineData("3s", "1500ms", 2)]
+    [InlineData("24h", "1s", 86_400)]
+    public void Parse_RequestRateWindow_AcceptsAnyPositiveGranularity(string window, string granularity, int buckets)
+    {
+        var result = RouteFileParser.Parse(Ir(scalingMetric: $"{{requestRate: {{targetValue: 5, window: {window}, granularity: {granularity}}}}}"), RouteEnvironment.Standalone);
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Problems));
+        var rate = result.Routes.Single().ScalingMetric.RequestRate!;
+        Assert.Equal(buckets, RequestRateRules.Check(rate.Window, rate.Granularity).Count);
+    }
+
+    [Theory]
+    [InlineData("1m", "0s", "granularity", "granularity must be above 0")]
+    [InlineData("1s", "2s", "window", "window must be at least one granularity")]
+    [InlineData("24h1s", "1s", "window", "at most 86400 buckets")]
+    public void Parse_RequestRateWindow_RejectsImpossibleWindows(string window, string granularity, string field, string message)
+    {
+        var result = RouteFileParser.Parse(Ir(scalingMetric: $"{{requestRate: {{targetValue: 5, window: {window}, granularity: {granularity}}}}}"), RouteEnvironment.Standalone);
+
+        var problem = Assert.Single(result.Problems);
+        Assert.Equal("spec.scalingMetric.requestRate." + field, problem.Field);
+        Assert.Contains(message, problem.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_SeveralProblemsInOneObject_ReportsEveryOne()
     {
         var result = RouteFileParser.Parse(
-            Ir(target: "{service: \"\", port: 0}", scalingMetric: "{requestRate: {targetValue: 5, granularity: 500ms}}", more: "  timeouts: {request: 5, responseHeader: 1x}"),
+            Ir(target: "{service: \"\", port: 0}", scalingMetric: "{requestRate: {targetValue: 5, granularity: 0s}}", more: "  timeouts: {request: 5, responseHeader: 1x}"),
             RouteEnvironment.Standalone);
 
         Assert.Empty(result.Routes);
