@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Hosting;
+using Updraft.Shared.Hosting;
 
 try
 {

@@ -77,7 +77,6 @@ internal sealed class ExternalScalerService(
             while (!cancellation.IsCancellationRequested)
             {
                 var published = counts.Published;
-                var routesChanged = routes.Changed;
                 var readings = HttpTriggerEvaluator.Read(trigger, routes.Current, counts.Current, metricName: null);
                 if (readings.Error == StatusCode.InvalidArgument)
                 {
@@ -96,8 +95,9 @@ internal sealed class ExternalScalerService(
                     }
                 }
 
-                // The aggregator publishes at least every tick, and at once when a replica reports activity.
-                await Task.WhenAny(published, routesChanged).WaitAsync(cancellation);
+                // The aggregator publishes at least every tick (so route changes show within one), and at once when a
+                // replica reports activity. WaitAsync drops its continuation when the stream closes: nothing leaks.
+                await published.WaitAsync(cancellation);
             }
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)

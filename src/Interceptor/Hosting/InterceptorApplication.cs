@@ -8,6 +8,7 @@ using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Standalone;
 using Updraft.Interceptor.Telemetry;
+using Updraft.Shared.Hosting;
 
 namespace Updraft.Interceptor.Hosting;
 

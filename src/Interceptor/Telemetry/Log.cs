@@ -12,8 +12,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Routes file {RoutesFile} was not applied; the previous routes stay in force: {Problem}")]
     public static partial void RoutesReloadFailed(ILogger logger, string routesFile, string problem);
 
-    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Watching {RoutesFile} for changes failed; falling back to polling every {PollInterval}")]
-    public static partial void RoutesWatchFailed(ILogger logger, string routesFile, TimeSpan pollInterval, Exception exception);
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Watching {RoutesFile}: {Problem}")]
+    public static partial void RoutesWatchFailed(ILogger logger, string routesFile, string problem);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "No route for host {Host} path {Path}")]
     public static partial void NoRoute(ILogger logger, string host, string path);

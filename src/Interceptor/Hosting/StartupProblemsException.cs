@@ -1,8 +1,0 @@
-namespace Updraft.Interceptor.Hosting;
-
-/// <summary>Start-up cannot go on; each problem is printed on its own line and the process exits non-zero.</summary>
-internal sealed class StartupProblemsException(IReadOnlyList<string> problems)
-    : Exception(string.Join(Environment.NewLine, problems))
-{
-    public IReadOnlyList<string> Problems { get; } = problems;
-}
