@@ -20,6 +20,9 @@ internal static class ScalerApplication
     public const string LivenessService = "liveness";
     public const string ReadinessService = "readiness";
 
+    /// <summary>Concurrent gRPC streams one client connection may open (KEDA multiplexes every ScaledObject on one).</summary>
+    public const int MaxStreamsPerConnection = 100_000;
+
     /// <param name="args">Command-line arguments (<c>--routes FILE</c>, <c>--interceptors host:port,…</c>).</param>
     /// <param name="settings">When given, the only configuration source (tests); otherwise environment variables.</param>
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
@@ -87,6 +90,9 @@ internal static class ScalerApplication
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // KEDA keeps one StreamIsActive stream per push-triggered ScaledObject on a single connection; Kestrel's
+            // default of 100 streams per connection would queue the rest.
+            kestrel.Limits.Http2.MaxStreamsPerConnection = MaxStreamsPerConnection;
             Listen(kestrel, bindAddress, options.GrpcPort, HttpProtocols.Http2);
             if (options.MetricsEnabled)
             {
