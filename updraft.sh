@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Updraft's developer entry point.
-#   ./updraft.sh demo   run the interceptor in standalone mode in front of a bundled echo app
+#   ./updraft.sh demo   run the interceptor and the scaler in standalone mode in front of a bundled echo app
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,20 +34,30 @@ ensure_packages() {
 demo() {
   need_dotnet
   local proxy_port=${KEDA_HTTP_PROXY_PORT:-8080} admin_port=${KEDA_HTTP_ADMIN_PORT:-9090} echo_port=8081
+  local scaler_port=9091 scaler_metrics_port=2224
   echo "updraft: building..." >&2
   dotnet build Updraft.slnx -c "$CONFIGURATION" -v quiet -nologo >/dev/null
   dotnet "examples/echo/bin/$CONFIGURATION/net10.0/Updraft.Examples.Echo.dll" --urls "http://127.0.0.1:$echo_port" &
   local echo_pid=$!
-  trap 'kill "$echo_pid" 2>/dev/null || true' EXIT
+  KEDA_HTTP_SCALER_PORT=$scaler_port OTEL_PROM_EXPORTER_PORT=$scaler_metrics_port \
+    dotnet "src/ExternalScaler/bin/$CONFIGURATION/net10.0/Updraft.ExternalScaler.dll" \
+    --routes examples/standalone/routes.yaml --interceptors "127.0.0.1:$admin_port" &
+  local scaler_pid=$!
+  trap 'kill "$echo_pid" "$scaler_pid" 2>/dev/null || true' EXIT
   cat <<MSG
-updraft: echo app on 127.0.0.1:$echo_port; interceptor on :$proxy_port (admin :$admin_port), routes from examples/standalone/routes.yaml
+updraft: echo app on 127.0.0.1:$echo_port; interceptor on :$proxy_port (admin :$admin_port);
+         KEDA external scaler on :$scaler_port (gRPC, metrics :$scaler_metrics_port); routes from examples/standalone/routes.yaml
 Try, in another terminal:
   curl -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/hello
   curl -H 'Host: echo.localhost' -H 'X-Tenant: blue' http://127.0.0.1:$proxy_port/hello
   curl -H 'Host: api.localhost' http://127.0.0.1:$proxy_port/v1/items
   curl -N -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/sse
   curl http://127.0.0.1:$admin_port/queue
-Edit examples/standalone/routes.yaml while it runs: the routes reload. Ctrl-C stops both.
+Ask the scaler what KEDA would see (with grpcurl installed):
+  grpcurl -plaintext -import-path proto -proto externalscaler.proto \\
+    -d '{"name":"echo","namespace":"demo","scalerMetadata":{"interceptorRoute":"echo"}}' \\
+    127.0.0.1:$scaler_port externalscaler.ExternalScaler/GetMetrics
+Edit examples/standalone/routes.yaml while it runs: the routes reload. Ctrl-C stops everything.
 MSG
   KEDA_HTTP_PROXY_PORT=$proxy_port KEDA_HTTP_ADMIN_PORT=$admin_port \
     dotnet "src/Interceptor/bin/$CONFIGURATION/net10.0/Updraft.Interceptor.dll" --routes examples/standalone/routes.yaml "$@"

@@ -48,6 +48,7 @@ internal static class ScalerApplication
         });
         builder.Logging.SetMinimumLevel(builder.Configuration["UPDRAFT_LOG_LEVEL"] is { } level && Enum.TryParse<LogLevel>(level, ignoreCase: true, out var parsed) ? parsed : LogLevel.Information);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
 
         var options = new ScalerOptions();
@@ -108,8 +109,22 @@ internal static class ScalerApplication
             app.MapMetrics("/metrics", app.Services.GetRequiredService<ScalerMetrics>().Registry);
         }
 
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var ports = BoundPorts(app);
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Updraft.ExternalScaler");
+            var grpcPort = ports.ElementAtOrDefault(0);
+            var metricsPort = options.MetricsEnabled ? ports.ElementAtOrDefault(1) : 0;
+            Log.Listening(logger, grpcPort, metricsPort);
+        });
         return app;
     }
+
+    /// <summary>The bound ports in listener order: gRPC, then metrics (the chosen ones where 0 was configured).</summary>
+    public static IReadOnlyList<int> BoundPorts(WebApplication app) =>
+        [.. app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses
+            .Select(address => Microsoft.AspNetCore.Http.BindingAddress.Parse(address).Port)];
 
     private static void Listen(KestrelServerOptions kestrel, IPAddress? address, int port, HttpProtocols protocols)
     {

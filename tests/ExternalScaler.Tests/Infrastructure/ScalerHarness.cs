@@ -2,8 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Updraft.ExternalScaler.Hosting;
 using Updraft.ExternalScaler.Http;
@@ -31,8 +29,8 @@ internal sealed class ScalerHarness : IAsyncDisposable
         _interceptors = interceptors;
         _scaler = scaler;
         RoutesFile = routesFile;
-        GrpcPort = Ports(scaler).First();
-        MetricsPort = Ports(scaler).Skip(1).FirstOrDefault();
+        GrpcPort = ScalerApplication.BoundPorts(scaler)[0];
+        MetricsPort = ScalerApplication.BoundPorts(scaler).ElementAtOrDefault(1);
         _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
         Client = new Scaler.ExternalScalerClient(_channel);
         Health = new Grpc.Health.V1.Health.HealthClient(_channel);
@@ -169,9 +167,6 @@ internal sealed class ScalerHarness : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
-
-    private static IEnumerable<int> Ports(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a).Port);
 
     public async ValueTask DisposeAsync()
     {
