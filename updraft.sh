@@ -2,6 +2,7 @@
 # Updraft's developer entry point.
 #   ./updraft.sh demo   run the interceptor and the scaler in standalone mode in front of a bundled echo app
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
+#   ./updraft.sh bench  run the benchmarks (bench/README.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -79,11 +80,23 @@ run_tests() {
   return $status
 }
 
+# Benchmarks: ratios to a baseline measured in the same run; results under bench/results/.
+bench() {
+  need_dotnet
+  local what=${1:-scaler}
+  dotnet build Updraft.slnx -c Release -v quiet -nologo >/dev/null
+  case "$what" in
+    scaler) dotnet bench/ScalerBench/bin/Release/net10.0/Updraft.Bench.Scaler.dll Release ;;
+    *) echo "usage: ./updraft.sh bench [scaler]" >&2; return 2 ;;
+  esac
+}
+
 case "${1:-}" in
   demo) shift; demo "$@" ;;
+  bench) shift; bench "$@" ;;
   test) shift; run_tests "$@" ;;
   *)
-    echo "usage: ./updraft.sh demo|test" >&2
+    echo "usage: ./updraft.sh demo|test|bench" >&2
     exit 2
     ;;
 esac

@@ -50,6 +50,9 @@ internal static class ScalerApplication
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        // Every failed readiness check would be logged as an error; the state is in the health service and the logs
+        // of the replicas that cause it.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);
 
         var options = new ScalerOptions();
         ScalerOptions.Bind(name => builder.Configuration[name], options);

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using Microsoft.Extensions.Options;
 using Updraft.ExternalScaler.Options;
 using Updraft.ExternalScaler.Routes;
@@ -138,7 +137,7 @@ internal sealed class CountsAggregator : BackgroundService
             _windows.Remove(key);
         }
 
-        var snapshot = new HttpLoadSnapshot(loads.ToFrozenDictionary(StringComparer.Ordinal), total, fresh, replicas.Count, now);
+        var snapshot = new HttpLoadSnapshot(loads, total, fresh, replicas.Count, now);
         Volatile.Write(ref _current, snapshot);
         Interlocked.Exchange(ref _published, NewSignal()).TrySetResult();
         return snapshot;

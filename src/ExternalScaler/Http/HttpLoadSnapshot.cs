@@ -1,5 +1,3 @@
-using System.Collections.Frozen;
-
 namespace Updraft.ExternalScaler.Http;
 
 /// <summary>One route's load across the interceptor fleet.</summary>
@@ -12,9 +10,9 @@ internal readonly record struct RouteLoad(int Concurrency, double Rate);
 /// </summary>
 internal sealed class HttpLoadSnapshot
 {
-    public static readonly HttpLoadSnapshot Initial = new(FrozenDictionary<string, RouteLoad>.Empty, 0, 0, 0, DateTimeOffset.MinValue);
+    public static readonly HttpLoadSnapshot Initial = new(new Dictionary<string, RouteLoad>(), 0, 0, 0, DateTimeOffset.MinValue);
 
-    public HttpLoadSnapshot(FrozenDictionary<string, RouteLoad> routes, int totalConcurrency, int freshReplicas, int replicas, DateTimeOffset at)
+    public HttpLoadSnapshot(IReadOnlyDictionary<string, RouteLoad> routes, int totalConcurrency, int freshReplicas, int replicas, DateTimeOffset at)
     {
         Routes = routes;
         TotalConcurrency = totalConcurrency;
@@ -23,7 +21,9 @@ internal sealed class HttpLoadSnapshot
         At = at;
     }
 
-    public FrozenDictionary<string, RouteLoad> Routes { get; }
+    /// <summary>Load by route key. Built fresh every round (a plain dictionary: cheaper to build than a frozen one
+    /// several times a second) and never changed after publication, so concurrent readers are safe.</summary>
+    public IReadOnlyDictionary<string, RouteLoad> Routes { get; }
 
     /// <summary>Concurrency summed over every route (the fleet's own ScaledObject scales on it).</summary>
     public int TotalConcurrency { get; }

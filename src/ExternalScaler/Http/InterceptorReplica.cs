@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Updraft.ExternalScaler.Telemetry;
@@ -128,7 +127,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
                     Log.ReplicaStreaming(_logger, Address);
                 }
 
-                Publish(new ReplicaReport(snapshot.InstanceId, routes.ToFrozenDictionary(StringComparer.Ordinal), _time.GetUtcNow()));
+                Publish(new ReplicaReport(snapshot.InstanceId, routes, _time.GetUtcNow()));
             }
 
             Problem("the count stream ended");

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Text.Json;
 
 namespace Updraft.ExternalScaler.Http;
@@ -7,7 +6,7 @@ namespace Updraft.ExternalScaler.Http;
 internal static class QueueDocument
 {
     /// <exception cref="FormatException">The body is not that document.</exception>
-    public static FrozenDictionary<string, RouteCounts> Parse(ReadOnlySpan<byte> json)
+    public static IReadOnlyDictionary<string, RouteCounts> Parse(ReadOnlySpan<byte> json)
     {
         try
         {
@@ -48,7 +47,7 @@ internal static class QueueDocument
                 throw new FormatException("unexpected content after the document");
             }
 
-            return routes.ToFrozenDictionary(StringComparer.Ordinal);
+            return routes;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {

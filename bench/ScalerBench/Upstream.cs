@@ -1,0 +1,80 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+/// <summary>
+/// A loopback Kestrel backend: <c>cold-*</c> hosts answer after <see cref="SlowAnswer"/> (so the first request of a
+/// cold route is still in flight when the scaler should report it), every other host at once.
+/// </summary>
+internal sealed class Upstream : IAsyncDisposable
+{
+    public static readonly TimeSpan SlowAnswer = TimeSpan.FromMilliseconds(500);
+
+    private readonly WebApplication _app;
+
+    private Upstream(WebApplication app) => _app = app;
+
+    public int Port { get; private set; }
+
+    public static async Task<Upstream> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
+        var app = builder.Build();
+        var upstream = new Upstream(app);
+        app.Run(async context =>
+        {
+            if (context.Request.Host.Host.StartsWith("cold-", StringComparison.Ordinal))
+            {
+                await Task.Delay(SlowAnswer, context.RequestAborted);
+            }
+
+            await context.Response.WriteAsync("ok");
+        });
+        await app.StartAsync();
+        upstream.Port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+        return upstream;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>A child process of this benchmark, stopped by its process id when disposed.</summary>
+internal sealed class ChildProcess : IDisposable
+{
+    private ChildProcess(System.Diagnostics.Process process) => Process = process;
+
+    public System.Diagnostics.Process Process { get; }
+
+    public static ChildProcess Start(string repo, string dll, Dictionary<string, string> environment)
+    {
+        var path = Path.Combine(repo, dll);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"build the solution first ({dll} is missing)", path);
+        }
+
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{path}\"") { WorkingDirectory = repo, UseShellExecute = false };
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        return new ChildProcess(System.Diagnostics.Process.Start(start)!);
+    }
+
+    public void Dispose()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill(entireProcessTree: true);
+            Process.WaitForExit(10_000);
+        }
+
+        Process.Dispose();
+    }
+}
