@@ -145,9 +145,11 @@ internal sealed class CountsAggregator : BackgroundService
 
     private void AddDeltas(string address, ReplicaReport report, Dictionary<string, long> deltas)
     {
-        if (_baselines.TryGetValue(address, out var baseline) && ReferenceEquals(baseline.Report, report))
+        if (_baselines.TryGetValue(address, out var baseline)
+            && ReferenceEquals(baseline.Report.Routes, report.Routes)
+            && baseline.Report.InstanceId == report.InstanceId)
         {
-            return; // nothing new from this replica since the last round
+            return; // no count moved on this replica since the last round
         }
 
         var restarted = baseline is not null && report.InstanceId is not null && baseline.Report.InstanceId != report.InstanceId;

@@ -114,12 +114,6 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             {
                 watchdog.Change(silenceLimit, Timeout.InfiniteTimeSpan);
                 var snapshot = stream.ResponseStream.Current;
-                var routes = new Dictionary<string, RouteCounts>(snapshot.Routes.Count, StringComparer.Ordinal);
-                foreach (var route in snapshot.Routes)
-                {
-                    routes[route.Key] = new RouteCounts(route.Concurrency, route.RequestCount);
-                }
-
                 if (!delivered)
                 {
                     delivered = true;
@@ -127,7 +121,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
                     Log.ReplicaStreaming(_logger, Address);
                 }
 
-                Publish(new ReplicaReport(snapshot.InstanceId, routes, _time.GetUtcNow()));
+                Publish(new ReplicaReport(snapshot.InstanceId, Merge(snapshot), _time.GetUtcNow()));
             }
 
             Problem("the count stream ended");
@@ -180,11 +174,39 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The replica's counts after <paramref name="snapshot"/>: a full snapshot replaces them; a partial one changes
+    /// the routes it lists. Unchanged counts keep the same dictionary, which tells the aggregator nothing moved.
+    /// </summary>
+    private IReadOnlyDictionary<string, RouteCounts> Merge(CountsSnapshot snapshot)
+    {
+        var previous = Latest?.Routes;
+        if (!snapshot.Full && previous is not null && snapshot.Routes.Count == 0)
+        {
+            return previous;
+        }
+
+        var routes = snapshot.Full || previous is null
+            ? new Dictionary<string, RouteCounts>(snapshot.Routes.Count, StringComparer.Ordinal)
+            : new Dictionary<string, RouteCounts>(previous, StringComparer.Ordinal);
+        foreach (var route in snapshot.Routes)
+        {
+            routes[route.Key] = new RouteCounts(route.Concurrency, route.RequestCount);
+        }
+
+        return routes;
+    }
+
     private void Publish(ReplicaReport report)
     {
+        var changed = !ReferenceEquals(Latest?.Routes, report.Routes);
         Volatile.Write(ref _latest, report);
         _lastProblem = null;
-        _reported();
+        if (changed)
+        {
+            // Freshness alone waits for the aggregator's tick; counts that moved are aggregated at once.
+            _reported();
+        }
     }
 
     private void Problem(string problem)

@@ -19,18 +19,22 @@ internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySigna
 
     private static readonly TimeSpan MinimumInterval = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>Every this many snapshots one is full, even when nothing changed (a cheap resynchronisation).</summary>
+    private const int FullEvery = 50;
+
     public override async Task WatchCounts(WatchCountsRequest request, IServerStreamWriter<CountsSnapshot> responseStream, ServerCallContext context)
     {
         var interval = request.IntervalMs == 0 ? DefaultInterval : TimeSpan.FromMilliseconds(Math.Max(request.IntervalMs, MinimumInterval.TotalMilliseconds));
         var cancellation = context.CancellationToken;
         using var wakeUps = activity.Subscribe();
+        var sent = new StreamState();
         ulong sequence = 0;
         try
         {
             while (!cancellation.IsCancellationRequested)
             {
                 wakeUps.Reset();
-                await responseStream.WriteAsync(Snapshot(++sequence), cancellation);
+                await responseStream.WriteAsync(sent.Next(tables.Current, ++sequence), cancellation);
                 using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
                 await Task.WhenAny(wakeUps.WaitAsync(tick.Token).AsTask(), Task.Delay(interval, time, tick.Token));
                 await tick.CancelAsync();
@@ -42,19 +46,35 @@ internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySigna
         }
     }
 
-    private CountsSnapshot Snapshot(ulong sequence)
+    /// <summary>What one stream last sent, so the next snapshot carries only what changed.</summary>
+    private sealed class StreamState
     {
-        var snapshot = new CountsSnapshot { InstanceId = InstanceId, Sequence = sequence };
-        foreach (var route in tables.Current.Routes)
-        {
-            snapshot.Routes.Add(new RouteCount
-            {
-                Key = route.Key,
-                Concurrency = route.Counter.Concurrency,
-                RequestCount = route.Counter.RequestCount,
-            });
-        }
+        private readonly Dictionary<string, (int Concurrency, long RequestCount)> _sent = new(StringComparer.Ordinal);
+        private RouteTable? _table;
 
-        return snapshot;
+        public CountsSnapshot Next(RouteTable table, ulong sequence)
+        {
+            var full = !ReferenceEquals(table, _table) || sequence % FullEvery == 1;
+            _table = table;
+            if (full)
+            {
+                _sent.Clear();
+            }
+
+            var snapshot = new CountsSnapshot { InstanceId = InstanceId, Sequence = sequence, Full = full };
+            foreach (var route in table.Routes)
+            {
+                var counts = (route.Counter.Concurrency, route.Counter.RequestCount);
+                if (!full && _sent.TryGetValue(route.Key, out var previous) && previous == counts)
+                {
+                    continue;
+                }
+
+                _sent[route.Key] = counts;
+                snapshot.Routes.Add(new RouteCount { Key = route.Key, Concurrency = counts.Concurrency, RequestCount = counts.RequestCount });
+            }
+
+            return snapshot;
+        }
     }
 }

@@ -37,10 +37,11 @@ public sealed class CountsStreamTests
         Assert.True(await stream.MoveNext(cancel.Token));
         var pushed = stream.Current;
         Assert.Equal(2UL, pushed.Sequence);
-        var app = pushed.Routes.Single(r => r.Key == "default/app");
-        Assert.Equal(1, app.Concurrency);
-        Assert.Equal(1, app.RequestCount);
-        Assert.Equal(0, pushed.Routes.Single(r => r.Key == "default/idle").Concurrency);
+        Assert.True(first.Full);
+        // Only what changed: the idle route is not repeated.
+        Assert.False(pushed.Full);
+        var app = Assert.Single(pushed.Routes);
+        Assert.Equal(("default/app", 1, 1L), (app.Key, app.Concurrency, app.RequestCount));
 
         release.SetResult();
         using var response = await pending;
@@ -67,6 +68,36 @@ public sealed class CountsStreamTests
 
         // The same port still answers the add-on's HTTP/1.1 /queue.
         Assert.Equal(0, (await interceptor.GetQueueAsync())["default/app"].Concurrency);
+    }
+
+    [Fact]
+    public async Task WatchCounts_RoutesFileChanges_SendsFullSnapshotWithoutTheRemovedRoute()
+    {
+        await using var upstream = await TestUpstream.StartNamedAsync("a");
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.Documents(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
+            Routes.InterceptorRoute("old", upstream.Port, hosts: ["old.example.com"])));
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{interceptor.AdminPort}");
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var call = new InterceptorCounts.InterceptorCountsClient(channel).WatchCounts(new WatchCountsRequest { IntervalMs = 20 }, cancellationToken: cancel.Token);
+        Assert.True(await call.ResponseStream.MoveNext(cancel.Token));
+        Assert.True(await call.ResponseStream.MoveNext(cancel.Token));
+        Assert.False(call.ResponseStream.Current.Full);
+        Assert.Empty(call.ResponseStream.Current.Routes);
+
+        await File.WriteAllTextAsync(interceptor.RoutesFile, Routes.Documents(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
+            Routes.InterceptorRoute("new", upstream.Port, hosts: ["new.example.com"])));
+        CountsSnapshot snapshot;
+        do
+        {
+            Assert.True(await call.ResponseStream.MoveNext(cancel.Token));
+            snapshot = call.ResponseStream.Current;
+        }
+        while (!snapshot.Routes.Any(r => r.Key == "default/new"));
+
+        Assert.True(snapshot.Full);
+        Assert.Equal(["default/app", "default/new"], snapshot.Routes.Select(r => r.Key).Order());
     }
 
     [Fact]
