@@ -49,6 +49,8 @@ internal static class ScalerApplication
         builder.Logging.SetMinimumLevel(builder.Configuration["UPDRAFT_LOG_LEVEL"] is { } level && Enum.TryParse<LogLevel>(level, ignoreCase: true, out var parsed) ? parsed : LogLevel.Information);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        // A start-up failure is reported by Program as one line per problem; the host's own report repeats it with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         // Every failed readiness check would be logged as an error; the state is in the health service and the logs
         // of the replicas that cause it.

@@ -107,6 +107,8 @@ internal static class InterceptorApplication
         builder.Logging.SetMinimumLevel(level);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        // A start-up failure is reported by Program as one line per problem; the host's own report repeats it with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
         // Kestrel warns that a cleartext endpoint cannot negotiate HTTP/2; the admin port does, see H2cPriorKnowledge.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
         // YARP logs every failed forward; ProxyHandler logs them once, with the status it chose.
