@@ -78,6 +78,8 @@ internal static class ScalerApplication
         services.AddSingleton<IInterceptorAddresses, StaticInterceptorAddresses>();
         services.AddSingleton<InterceptorFleet>();
         services.AddSingleton<CountsAggregator>();
+        services.AddSingleton<IScalerSource, HttpSource>();
+        services.AddSingleton<ScalerSources>();
         services.AddHostedService<RoutesFileRouteSource>();
         services.AddHostedService(provider => provider.GetRequiredService<InterceptorFleet>());
         services.AddHostedService(provider => provider.GetRequiredService<CountsAggregator>());

@@ -1,22 +1,9 @@
 using Grpc.Core;
 using Updraft.ExternalScaler.Routes;
+using Updraft.ExternalScaler.Services;
 using Updraft.Shared.Routes;
 
 namespace Updraft.ExternalScaler.Http;
-
-/// <summary>A metric and its HPA target (an average per replica, as KEDA uses it by default).</summary>
-internal readonly record struct MetricTarget(string Name, double Target);
-
-/// <summary>A metric's current value.</summary>
-internal readonly record struct MetricReading(string Name, double Value);
-
-/// <summary>The values of a trigger, or why they cannot be read (never a made-up 0).</summary>
-internal readonly record struct MetricReadings(IReadOnlyList<MetricReading> Values, StatusCode Error, string? Message)
-{
-    public bool Succeeded => Message is null;
-
-    public static MetricReadings Fail(StatusCode code, string message) => new([], code, message);
-}
 
 /// <summary>
 /// The HTTP source's answers, computed from immutable snapshots only (routes and load), so every RPC is answered

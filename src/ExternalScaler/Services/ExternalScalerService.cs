@@ -1,8 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
-using Updraft.ExternalScaler.Http;
 using Updraft.ExternalScaler.Options;
-using Updraft.ExternalScaler.Routes;
 using Updraft.ExternalScaler.Telemetry;
 using Updraft.Protos.ExternalScaler;
 using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
@@ -17,8 +15,7 @@ namespace Updraft.ExternalScaler.Services;
 /// never a 0, which would scale the workload in.
 /// </summary>
 internal sealed class ExternalScalerService(
-    RouteCatalog routes,
-    CountsAggregator counts,
+    ScalerSources sources,
     IOptions<ScalerOptions> options,
     ScalerMetrics metrics,
     ILogger<ExternalScalerService> logger) : Scaler.ExternalScalerBase
@@ -26,14 +23,16 @@ internal sealed class ExternalScalerService(
     public override Task<GetMetricSpecResponse> GetMetricSpec(ScaledObjectRef request, ServerCallContext context)
     {
         using var timer = metrics.Time(nameof(GetMetricSpec));
-        return Task.FromResult(SpecResponse(Trigger(request)));
+        var trigger = Trigger(request);
+        return Task.FromResult(SpecResponse(sources.For(trigger), trigger));
     }
 
     public override Task<GetMetricsResponse> GetMetrics(GetMetricsRequest request, ServerCallContext context)
     {
         using var timer = metrics.Time(nameof(GetMetrics));
         var scaledObject = request.ScaledObjectRef ?? new ScaledObjectRef();
-        var readings = Read(nameof(GetMetrics), scaledObject, Trigger(scaledObject), request.MetricName);
+        var trigger = Trigger(scaledObject);
+        var readings = Read(nameof(GetMetrics), sources.For(trigger), trigger, request.MetricName);
         var response = new GetMetricsResponse();
         foreach (var reading in readings.Values)
         {
@@ -53,8 +52,9 @@ internal sealed class ExternalScalerService(
     {
         using var timer = metrics.Time(nameof(IsActive));
         var trigger = Trigger(request);
-        var readings = Read(nameof(IsActive), request, trigger, metricName: null);
-        return Task.FromResult(new IsActiveResponse { Result = HttpTriggerEvaluator.IsActive(readings, trigger.ActivationThreshold) });
+        var source = sources.For(trigger);
+        var readings = Read(nameof(IsActive), source, trigger, metricName: null);
+        return Task.FromResult(new IsActiveResponse { Result = source.IsActive(trigger, readings) });
     }
 
     /// <summary>
@@ -67,6 +67,7 @@ internal sealed class ExternalScalerService(
     public override async Task StreamIsActive(ScaledObjectRef request, IServerStreamWriter<IsActiveResponse> responseStream, ServerCallContext context)
     {
         var trigger = Trigger(request);
+        var source = sources.For(trigger);
         var cancellation = context.CancellationToken;
         var interval = options.Value.StreamInterval;
         bool? last = null;
@@ -76,8 +77,8 @@ internal sealed class ExternalScalerService(
         {
             while (!cancellation.IsCancellationRequested)
             {
-                var published = counts.Published;
-                var readings = HttpTriggerEvaluator.Read(trigger, routes.Current, counts.Current, metricName: null);
+                var changed = source.Changed(trigger);
+                var readings = source.Read(trigger, metricName: null);
                 if (readings.Error == StatusCode.InvalidArgument)
                 {
                     throw new RpcException(new Status(readings.Error, readings.Message!));
@@ -85,7 +86,7 @@ internal sealed class ExternalScalerService(
 
                 if (readings.Succeeded)
                 {
-                    var active = HttpTriggerEvaluator.IsActive(readings, trigger.ActivationThreshold);
+                    var active = source.IsActive(trigger, readings);
                     var now = Environment.TickCount64;
                     if (active != last || (active && now - lastSent >= (long)interval.TotalMilliseconds))
                     {
@@ -95,9 +96,8 @@ internal sealed class ExternalScalerService(
                     }
                 }
 
-                // The aggregator publishes at least every tick (so route changes show within one), and at once when a
-                // replica reports activity. WaitAsync drops its continuation when the stream closes: nothing leaks.
-                await published.WaitAsync(cancellation);
+                // WaitAsync drops its continuation when the stream closes: nothing leaks.
+                await changed.WaitAsync(cancellation);
             }
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
@@ -110,6 +110,7 @@ internal sealed class ExternalScalerService(
     public override async Task StreamMetricSpec(ScaledObjectRef request, IServerStreamWriter<GetMetricSpecResponse> responseStream, ServerCallContext context)
     {
         var trigger = Trigger(request);
+        var source = sources.For(trigger);
         var cancellation = context.CancellationToken;
         GetMetricSpecResponse? last = null;
         using var open = metrics.OpenStream(nameof(StreamMetricSpec));
@@ -117,8 +118,8 @@ internal sealed class ExternalScalerService(
         {
             while (!cancellation.IsCancellationRequested)
             {
-                var changed = routes.Changed;
-                var current = SpecResponse(trigger);
+                var changed = source.SpecsChanged(trigger);
+                var current = SpecResponse(source, trigger);
                 if (!current.Equals(last))
                 {
                     await responseStream.WriteAsync(current, cancellation);
@@ -133,13 +134,13 @@ internal sealed class ExternalScalerService(
         }
     }
 
-    private static HttpTrigger Trigger(ScaledObjectRef scaledObject) =>
-        HttpTrigger.Parse(scaledObject.Namespace, scaledObject.Name, scaledObject.ScalerMetadata);
+    private static TriggerContext Trigger(ScaledObjectRef scaledObject) =>
+        new(scaledObject.Namespace, scaledObject.Name, scaledObject.ScalerMetadata);
 
-    private GetMetricSpecResponse SpecResponse(HttpTrigger trigger)
+    private static GetMetricSpecResponse SpecResponse(IScalerSource source, TriggerContext trigger)
     {
         var response = new GetMetricSpecResponse();
-        foreach (var spec in HttpTriggerEvaluator.Specs(trigger, routes.Current))
+        foreach (var spec in source.Specs(trigger))
         {
             response.MetricSpecs.Add(new MetricSpec
             {
@@ -152,12 +153,12 @@ internal sealed class ExternalScalerService(
         return response;
     }
 
-    private MetricReadings Read(string rpc, ScaledObjectRef scaledObject, HttpTrigger trigger, string? metricName)
+    private MetricReadings Read(string rpc, IScalerSource source, TriggerContext trigger, string? metricName)
     {
-        var readings = HttpTriggerEvaluator.Read(trigger, routes.Current, counts.Current, metricName);
+        var readings = source.Read(trigger, metricName);
         if (!readings.Succeeded)
         {
-            Log.RpcFailed(logger, rpc, scaledObject.Namespace, scaledObject.Name, readings.Error, readings.Message!);
+            Log.RpcFailed(logger, rpc, trigger.Namespace, trigger.Name, readings.Error, readings.Message!);
             metrics.Failed(rpc, readings.Error);
             throw new RpcException(new Status(readings.Error, readings.Message!));
         }

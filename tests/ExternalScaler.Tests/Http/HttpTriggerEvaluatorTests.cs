@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Updraft.ExternalScaler.Http;
 using Updraft.ExternalScaler.Routes;
+using Updraft.ExternalScaler.Services;
 using Updraft.Shared.Routes;
 
 namespace Updraft.ExternalScaler.Tests.Http;
