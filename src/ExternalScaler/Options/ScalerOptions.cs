@@ -37,8 +37,11 @@ internal sealed class ScalerOptions
     /// <summary>Problems found while binding, reported by validation at start-up.</summary>
     public List<string> BindingProblems { get; } = [];
 
-    /// <summary>A replica counts as fresh while its last report is younger than this.</summary>
-    public TimeSpan FreshFor => TimeSpan.FromTicks(Math.Max(2 * QueueTick.Ticks, 5 * StreamInterval.Ticks));
+    /// <summary>
+    /// A replica counts as fresh while its last report is younger than this: two ticks or five stream intervals, and
+    /// never less than a second, so a pause on a busy node does not read as an outage.
+    /// </summary>
+    public TimeSpan FreshFor => TimeSpan.FromTicks(Math.Max(Math.Max(2 * QueueTick.Ticks, 5 * StreamInterval.Ticks), TimeSpan.TicksPerSecond));
 
     public static void Bind(Func<string, string?> lookup, ScalerOptions options)
     {

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
+using Updraft.Interceptor.Hosting;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Updraft.Interceptor.Forwarding;
@@ -54,7 +55,7 @@ internal sealed class ProxyTransformer : HttpTransformer
 
         if (!request.Headers.ContainsKey(XForwardedProto))
         {
-            headers.TryAddWithoutValidation(XForwardedProto, request.Scheme);
+            headers.TryAddWithoutValidation(XForwardedProto, H2cPriorKnowledge.TransportScheme(httpContext));
         }
     }
 

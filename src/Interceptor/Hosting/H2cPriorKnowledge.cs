@@ -36,6 +36,13 @@ internal static class H2cPriorKnowledge
         });
     }
 
+    /// <summary>
+    /// <c>https</c> when the connection really is TLS, else <c>http</c>. Use this rather than <c>Request.Scheme</c>,
+    /// which on an h2c connection is whatever the client put in <c>:scheme</c>.
+    /// </summary>
+    public static string TransportScheme(HttpContext context) =>
+        context.Features.Get<ITlsConnectionFeature>() is { } tls && tls is not NegotiatedH2c ? "https" : "http";
+
     /// <summary>Reads without consuming until the bytes match the preface or cannot.</summary>
     internal static async ValueTask<bool> StartsWithPrefaceAsync(PipeReader input, CancellationToken connectionClosed)
     {

@@ -73,7 +73,9 @@ internal static class InterceptorApplication
             kestrel.Limits.MinRequestBodyDataRate = null;
             kestrel.Limits.MinResponseDataRate = null;
             var address = BindAddresses.Parse(options.Value.BindAddress);
-            void Configure(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+            // HTTP/1.1 and h2c prior knowledge on the one plain port, as the add-on serves them.
+            kestrel.AllowAlternateSchemes = true;
+            static void Configure(ListenOptions listen) => listen.UseHttp1AndH2c();
             if (address is null)
             {
                 kestrel.ListenAnyIP(options.Value.ProxyPort, Configure);

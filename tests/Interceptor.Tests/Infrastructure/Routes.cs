@@ -14,6 +14,7 @@ internal static class Routes
     /// <param name="extraSpec">More YAML under <c>spec:</c>, indented by two spaces (e.g. timeouts).</param>
     /// <param name="ns">Namespace.</param>
     /// <param name="creationTimestamp">metadata.creationTimestamp, RFC 3339.</param>
+    /// <param name="appProtocol">spec.target.appProtocol (e.g. <c>h2c</c>); none means HTTP/1.1.</param>
     public static string InterceptorRoute(
         string name,
         int port,
@@ -22,7 +23,8 @@ internal static class Routes
         (string Name, string? Value)[]? headers = null,
         string? extraSpec = null,
         string ns = "default",
-        string? creationTimestamp = null)
+        string? creationTimestamp = null,
+        string? appProtocol = null)
     {
         var yaml = new StringBuilder();
         yaml.AppendLine("apiVersion: http.keda.sh/v1beta1");
@@ -36,7 +38,7 @@ internal static class Routes
         }
 
         yaml.AppendLine("spec:");
-        yaml.AppendLine($"  target: {{service: 127.0.0.1, port: {port}}}");
+        yaml.AppendLine($"  target: {{service: 127.0.0.1, port: {port}{(appProtocol is null ? "" : ", appProtocol: " + appProtocol)}}}");
         yaml.AppendLine("  scalingMetric: {concurrency: {targetValue: 100}}");
         yaml.AppendLine("  rules:");
         yaml.AppendLine("    - hosts: [" + string.Join(", ", (hosts ?? []).Select(h => $"\"{h}\"")) + "]");
