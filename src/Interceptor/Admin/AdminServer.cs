@@ -90,5 +90,7 @@ internal sealed class ReadinessState
 
     public void BeginDraining() => _draining = true;
 
+    public bool IsDraining => _draining;
+
     public bool IsReady(RouteTableHolder tables) => tables.HasTable && !_draining;
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Microsoft.Extensions.Primitives;
+using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
@@ -21,6 +23,7 @@ internal sealed class ProxyHandler(
     ProxyTransformer transformer,
     ConnectionFailures connectionFailures,
     InterceptorMetrics metrics,
+    ReadinessState readiness,
     TimeProvider time,
     ILogger<ProxyHandler> logger)
 {
@@ -35,6 +38,12 @@ internal sealed class ProxyHandler(
     {
         var started = Stopwatch.GetTimestamp();
         var request = context.Request;
+        if (readiness.IsDraining && HttpProtocol.IsHttp11(request.Protocol))
+        {
+            // Shutting down: finish this request, then let the client reconnect to another replica.
+            context.Response.Headers.Connection = "close";
+        }
+
         var route = tables.Current.Match(request.Host.Value, request.Path.Value, request.Headers);
         if (route is null)
         {
@@ -150,7 +159,12 @@ internal sealed class ProxyHandler(
     private static Task WritePlainAsync(HttpContext context, int status, byte[] body)
     {
         var response = context.Response;
+        var connection = response.Headers.Connection;
         response.Clear();
+        if (!StringValues.IsNullOrEmpty(connection))
+        {
+            response.Headers.Connection = connection;
+        }
         response.StatusCode = status;
         response.ContentType = "text/plain; charset=utf-8";
         response.Headers.XContentTypeOptions = "nosniff";

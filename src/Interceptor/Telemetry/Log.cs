@@ -26,4 +26,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Debug, Message = "Connect to {Endpoint} failed ({Error}); retrying in {RetryDelay}")]
     public static partial void ConnectRetry(ILogger logger, string endpoint, string error, TimeSpan retryDelay);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "Draining: readiness is now 503; serving for {ShutdownDelay} more, then finishing in-flight requests for up to {DrainTimeout}")]
+    public static partial void Draining(ILogger logger, TimeSpan shutdownDelay, TimeSpan drainTimeout);
 }

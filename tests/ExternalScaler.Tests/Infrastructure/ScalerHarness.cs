@@ -79,6 +79,7 @@ internal sealed class ScalerHarness : IAsyncDisposable
                     ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
                     ["UPDRAFT_ROUTES_FILE"] = routesFile,
                     ["UPDRAFT_LOG_LEVEL"] = "Warning",
+                    ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
                 });
                 started.Add(interceptor);
                 await interceptor.StartAsync();

@@ -61,6 +61,7 @@ internal sealed class TestInterceptor : IAsyncDisposable
             ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
             ["UPDRAFT_ROUTES_FILE"] = routesFile,
             ["UPDRAFT_LOG_LEVEL"] = "Warning",
+            ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
