@@ -8,6 +8,7 @@ using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Standalone;
 using Updraft.Interceptor.Telemetry;
+using Updraft.Interceptor.Tls;
 using Updraft.Shared.Hosting;
 
 namespace Updraft.Interceptor.Hosting;
@@ -65,7 +66,8 @@ internal static class InterceptorApplication
         services.AddSingleton<IHostedService, GracefulDrain>();
         services.AddOptions<HostOptions>().Configure<IOptions<InterceptorOptions>>((host, options) => host.ShutdownTimeout = GracefulDrain.ShutdownTimeout(options.Value));
 
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<InterceptorOptions>>((kestrel, options) =>
+        services.AddSingleton<CertificateStore>();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<InterceptorOptions>, CertificateStore, ILogger<CertificateStore>>((kestrel, options, certificates, tlsLogger) =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestLineSize = MaxRequestLineBytes;
@@ -86,6 +88,11 @@ internal static class InterceptorApplication
             {
                 kestrel.Listen(address, options.Value.ProxyPort, Configure);
             }
+
+            if (options.Value.Tls.Enabled)
+            {
+                TlsListener.Add(kestrel, address, options.Value.Tls, certificates, tlsLogger);
+            }
         });
 
         var app = builder.Build();
@@ -95,6 +102,9 @@ internal static class InterceptorApplication
 
     /// <summary>The proxy listener's bound port (the chosen one when configured as 0).</summary>
     public static int ProxyPort(this WebApplication app) => ListenerPorts.First(app.Services.GetRequiredService<IServer>());
+
+    /// <summary>The TLS listener's bound port, or 0 when it is off.</summary>
+    public static int TlsPort(this WebApplication app) => ListenerPorts.First(app.Services.GetRequiredService<IServer>(), scheme: "https");
 
     private static void ConfigureLogging(WebApplicationBuilder builder)
     {

@@ -82,7 +82,8 @@ internal abstract class SideServer(ILoggerFactory loggerFactory) : IHostedServic
 
 internal static class ListenerPorts
 {
-    public static int First(IServer server)
+    /// <summary>The first bound port whose scheme is <paramref name="scheme"/>, or 0.</summary>
+    public static int First(IServer server, string scheme = "http")
     {
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses;
         if (addresses is null)
@@ -92,7 +93,11 @@ internal static class ListenerPorts
 
         foreach (var address in addresses)
         {
-            return BindingAddress.Parse(address).Port;
+            var binding = BindingAddress.Parse(address);
+            if (string.Equals(binding.Scheme, scheme, StringComparison.OrdinalIgnoreCase))
+            {
+                return binding.Port;
+            }
         }
 
         return 0;

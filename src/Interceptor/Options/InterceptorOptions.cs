@@ -51,6 +51,9 @@ internal sealed class InterceptorOptions
     /// <summary><c>KEDA_HTTP_SHUTDOWN_DELAY</c>: SIGTERM → listener close, while <c>/readyz</c> already says 503.</summary>
     public TimeSpan ShutdownDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The TLS listener (<c>KEDA_HTTP_PROXY_TLS_*</c>).</summary>
+    public Tls.TlsSettings Tls { get; } = new();
+
     /// <summary>Problems found while binding; reported by <see cref="InterceptorOptionsValidator"/> at start-up.</summary>
     internal List<string> BindingProblems { get; } = [];
 }

@@ -26,6 +26,8 @@ internal static class InterceptorOptionsBinder
         options.DrainTimeout = reader.Duration("KEDA_HTTP_DRAIN_TIMEOUT", options.DrainTimeout);
         options.ShutdownDelay = reader.Duration("KEDA_HTTP_SHUTDOWN_DELAY", options.ShutdownDelay);
 
+        Tls.TlsSettings.Bind(reader, options.Tls, options.BindingProblems);
+
         // The add-on's deprecated names still win when set above zero, as they do there.
         var conditionWait = reader.Duration("KEDA_CONDITION_WAIT_TIMEOUT", TimeSpan.Zero);
         if (conditionWait > TimeSpan.Zero)

@@ -26,6 +26,11 @@ internal sealed class InterceptorOptionsValidator : IValidateOptions<Interceptor
             ports.Add(("OTEL_PROM_EXPORTER_PORT", options.MetricsPort));
         }
 
+        if (options.Tls.Enabled)
+        {
+            ports.Add(("KEDA_HTTP_PROXY_TLS_PORT", options.Tls.Port));
+        }
+
         for (var i = 0; i < ports.Count; i++)
         {
             for (var j = i + 1; j < ports.Count; j++)

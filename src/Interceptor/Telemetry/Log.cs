@@ -29,4 +29,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "Draining: readiness is now 503; serving for {ShutdownDelay} more, then finishing in-flight requests for up to {DrainTimeout}")]
     public static partial void Draining(ILogger logger, TimeSpan shutdownDelay, TimeSpan drainTimeout);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "TLS: {Problem}")]
+    public static partial void CertificateProblem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "TLS: reloaded {CertificatePath} ({Subject}, valid until {NotAfter:O})")]
+    public static partial void CertificateReloaded(ILogger logger, string certificatePath, string subject, DateTime notAfter);
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "KEDA_HTTP_PROXY_TLS_CURVE_PREFERENCES is set but .NET cannot apply curve preferences; the platform's defaults are used")]
+    public static partial void CurvePreferencesIgnored(ILogger logger);
 }
