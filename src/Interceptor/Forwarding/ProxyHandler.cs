@@ -14,8 +14,9 @@ namespace Updraft.Interceptor.Forwarding;
 /// </summary>
 /// <remarks>
 /// Outcomes (the add-on's matrix, §4.3 of the reference): no route → 404 <c>text/plain</c>; the request deadline or
-/// the response-header timeout passes → 504, except that a deadline passing while the upstream was refusing
-/// connections is 502; reset, EOF, refused connections after the retry limit and unparseable responses → 502; the
+/// the response-header timeout passes → 504, except that a deadline passing while the connector was still dialling a
+/// refusing upstream is 502 (only where the readiness source keeps dialling; in standalone mode a refusal sends the
+/// request to wait, see <see cref="RetryingConnector"/>); reset, EOF, refused connections after the retry limit and unparseable responses → 502; the
 /// client going away → 499 (recorded and logged at Debug, never a 5xx); upstream 4xx/5xx pass through untouched.
 /// A target that is not ready sends the request through <see cref="ColdStartGate"/> (placeholder, hold queue,
 /// fallback, 504 on timeout). Static routes are answered before counting and are never counted.
