@@ -73,7 +73,7 @@ public sealed class UpstreamFailureTests
             Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 30s}"));
         var pending = interceptor.GetAsync(Host, "/");
 
-        // The first connect is refused; the request keeps retrying every 50 ms until something listens.
+        // The first connect is refused, so the request is held while the target is probed until something listens.
         await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())["default/app"].Concurrency == 1, "the request is in flight");
         await using var upstream = await TestUpstream.StartOnPortAsync(port, context => context.Response.WriteAsync("late"));
         using var response = await pending;
