@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.Options;
+using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Options;
 
 namespace Updraft.Interceptor.Forwarding;
@@ -17,9 +18,9 @@ internal sealed class ForwarderClients : IDisposable
     private readonly HttpMessageInvoker _withoutTimeout;
     private readonly ConcurrentDictionary<TimeSpan, HttpMessageInvoker> _byTimeout = new();
 
-    public ForwarderClients(IOptions<InterceptorOptions> options, ConnectionFailures failures, TimeProvider time, ILogger<ForwarderClients> logger)
+    public ForwarderClients(IOptions<InterceptorOptions> options, ConnectionFailures failures, IEndpointReadiness readiness, TimeProvider time, ILogger<ForwarderClients> logger)
     {
-        var connector = new RetryingConnector(options.Value.ConnectTimeout, failures, time, logger);
+        var connector = new RetryingConnector(options.Value.ConnectTimeout, failures, readiness, time, logger);
         _pool = new SocketsHttpHandler
         {
             UseProxy = false,

@@ -2,25 +2,32 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Microsoft.Extensions.Primitives;
 using Updraft.Interceptor.Admin;
+using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
+using Updraft.Shared.Routes;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Updraft.Interceptor.Forwarding;
 
 /// <summary>
-/// The request path: route lookup → count → forward → record. Requests are never retried once sent.
+/// The request path: route lookup → static route? → count → (not ready: cold start) → forward → record. Requests are
+/// never retried once sent; one whose connect was refused (nothing sent) goes back to wait for readiness.
 /// </summary>
 /// <remarks>
 /// Outcomes (the add-on's matrix, §4.3 of the reference): no route → 404 <c>text/plain</c>; the request deadline or
-/// the response-header timeout passes → 504, except that a deadline passing while the upstream was refusing
-/// connections is 502; reset, EOF, refused connections after the retry limit and unparseable responses → 502; the
+/// the response-header timeout passes → 504, except that a deadline passing while the connector was still dialling a
+/// refusing upstream is 502 (only where the readiness source keeps dialling; in standalone mode a refusal sends the
+/// request to wait, see <see cref="RetryingConnector"/>); reset, EOF, refused connections after the retry limit and unparseable responses → 502; the
 /// client going away → 499 (recorded and logged at Debug, never a 5xx); upstream 4xx/5xx pass through untouched.
+/// A target that is not ready sends the request through <see cref="ColdStartGate"/> (placeholder, hold queue,
+/// fallback, 504 on timeout). Static routes are answered before counting and are never counted.
 /// </remarks>
 internal sealed class ProxyHandler(
     RouteTableHolder tables,
     IHttpForwarder forwarder,
-    ProxyTransformer transformer,
+    ProxyTransformers transformers,
+    ColdStartGate coldStarts,
     ConnectionFailures connectionFailures,
     InterceptorMetrics metrics,
     ReadinessState readiness,
@@ -53,10 +60,26 @@ internal sealed class ProxyHandler(
             return;
         }
 
+        var staticRoutes = route.ColdStart.StaticRoutes;
+        if (staticRoutes.Length > 0 && StaticRoute.FirstMatch(staticRoutes, request) is { } staticRoute)
+        {
+            // Not counted either way: WhenUnavailable forwards to a ready target directly, as the add-on does.
+            try
+            {
+                await ServeStaticRouteAsync(context, route, staticRoute);
+            }
+            finally
+            {
+                route.Metrics.Record(request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            }
+
+            return;
+        }
+
         route.Counter.Begin();
         try
         {
-            await ForwardAsync(context, route);
+            await ForwardAsync(context, route, null);
         }
         finally
         {
@@ -65,7 +88,27 @@ internal sealed class ProxyHandler(
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, Route route)
+    private Task ServeStaticRouteAsync(HttpContext context, Route route, StaticRoute staticRoute)
+    {
+        var readiness = route.Upstream.Readiness;
+        if (staticRoute.Mode == StaticResponseMode.WhenUnavailable && readiness.IsReady)
+        {
+            return ForwardAsync(context, route, staticRoute);
+        }
+
+        if (staticRoute.Mode == StaticResponseMode.WhenUnavailable)
+        {
+            readiness.Want();
+        }
+
+        return staticRoute.Response.WriteAsync(context);
+    }
+
+    /// <param name="context">The request.</param>
+    /// <param name="route">Its route.</param>
+    /// <param name="whenUnavailable">A <c>WhenUnavailable</c> static route: answered instead of waiting if the target
+    /// turns out not to be ready.</param>
+    private async Task ForwardAsync(HttpContext context, Route route, StaticRoute? whenUnavailable)
     {
         var upstream = route.Upstream;
         var clientAborted = context.RequestAborted;
@@ -81,21 +124,76 @@ internal sealed class ProxyHandler(
 
         try
         {
-            var error = await forwarder.SendAsync(context, upstream.DestinationPrefix, upstream.Invoker, upstream.RequestConfig, transformer);
-            if (error != ForwarderError.None)
+            var target = upstream;
+            var transformer = transformers.Warm;
+            var holdStartedAt = 0L;
+            while (true)
             {
+                if (target == upstream && !upstream.Readiness.IsReady)
+                {
+                    if (whenUnavailable is not null)
+                    {
+                        upstream.Readiness.Want();
+                        await whenUnavailable.Response.WriteAsync(context);
+                        return;
+                    }
+
+                    if (holdStartedAt == 0)
+                    {
+                        holdStartedAt = time.GetTimestamp();
+                    }
+
+                    var outcome = await coldStarts.HoldAsync(context, route, holdStartedAt, clientAborted);
+                    if (outcome == HoldOutcome.Answered)
+                    {
+                        return;
+                    }
+
+                    (target, transformer) = outcome == HoldOutcome.Fallback
+                        ? (route.ColdStart.Fallback!, transformers.Fallback)
+                        : (upstream, transformers.Cold);
+                }
+
+                var error = await forwarder.SendAsync(context, target.DestinationPrefix, target.Invoker, target.RequestConfig, transformer);
+                if (error == ForwarderError.None)
+                {
+                    return;
+                }
+
+                if (target == upstream && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested && IsNotReady(context))
+                {
+                    // The connect was refused and nothing was sent: wait for readiness and try again.
+                    context.Response.Clear();
+                    continue;
+                }
+
                 context.RequestAborted = clientAborted;
                 var deadlinePassed = deadline is not null && deadline.IsCancellationRequested && !clientAborted.IsCancellationRequested;
-                await ReportErrorAsync(context, route, error, deadlinePassed, sentAt);
+                await ReportErrorAsync(context, route, target, error, deadlinePassed, sentAt);
+                return;
             }
         }
         finally
         {
+            context.RequestAborted = clientAborted;
             deadline?.Dispose();
         }
     }
 
-    private async Task ReportErrorAsync(HttpContext context, Route route, ForwarderError error, bool deadlinePassed, long sentAt)
+    private static bool IsNotReady(HttpContext context)
+    {
+        for (var e = context.Features.Get<IForwarderErrorFeature>()?.Exception; e is not null; e = e.InnerException)
+        {
+            if (e is EndpointNotReadyException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private async Task ReportErrorAsync(HttpContext context, Route route, UpstreamTarget target, ForwarderError error, bool deadlinePassed, long sentAt)
     {
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
         int status;
@@ -105,7 +203,7 @@ internal sealed class ProxyHandler(
         }
         else if (deadlinePassed)
         {
-            status = connectionFailures.RefusedSince(route.Upstream.Endpoint, sentAt) ? StatusCodes.Status502BadGateway : StatusCodes.Status504GatewayTimeout;
+            status = connectionFailures.RefusedSince(target.Endpoint, sentAt) ? StatusCodes.Status502BadGateway : StatusCodes.Status504GatewayTimeout;
         }
         else if (error is ForwarderError.RequestBodyClient)
         {
@@ -131,7 +229,7 @@ internal sealed class ProxyHandler(
             return;
         }
 
-        Log.UpstreamFailed(logger, route.Upstream.DestinationPrefix, route.Key, error.ToString(), status, exception);
+        Log.UpstreamFailed(logger, target.DestinationPrefix, route.Key, error.ToString(), status, exception);
         if (!context.Response.HasStarted)
         {
             await WritePlainAsync(context, status, status switch
@@ -156,7 +254,7 @@ internal sealed class ProxyHandler(
         return false;
     }
 
-    private static Task WritePlainAsync(HttpContext context, int status, byte[] body)
+    public static Task WritePlainAsync(HttpContext context, int status, byte[] body)
     {
         var response = context.Response;
         var connection = response.Headers.Connection;

@@ -11,7 +11,8 @@ namespace Updraft.Interceptor.Forwarding;
 /// <c>Host</c> is kept; <c>X-Forwarded-For</c> gets the client address appended; <c>X-Forwarded-Host</c> and
 /// <c>X-Forwarded-Proto</c> are kept when the client sent them, else set from this hop. YARP's base transformer
 /// already drops the standard hop-by-hop headers; this one also drops those a <c>Connection</c> header names
-/// (RFC 9110 §7.6.1), in both directions.
+/// (RFC 9110 §7.6.1), in both directions. <c>X-KEDA-HTTP-Cold-Start</c> says whether the request had to wait for
+/// its target (<c>true</c>) or not (<c>false</c>); it is absent on responses from a cold-start fallback, as in the add-on.
 /// </summary>
 internal sealed class ProxyTransformer : HttpTransformer
 {
@@ -23,9 +24,10 @@ internal sealed class ProxyTransformer : HttpTransformer
     private static readonly System.Buffers.SearchValues<char> TokenChars =
         System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
-    private readonly bool _coldStartHeader;
+    private readonly string? _coldStartHeader;
 
-    public ProxyTransformer(bool coldStartHeader)
+    /// <param name="coldStartHeader">The <c>X-KEDA-HTTP-Cold-Start</c> value to set on responses, or null for none.</param>
+    public ProxyTransformer(string? coldStartHeader)
     {
         _coldStartHeader = coldStartHeader;
     }
@@ -73,9 +75,9 @@ internal sealed class ProxyTransformer : HttpTransformer
             }
         }
 
-        if (_coldStartHeader)
+        if (_coldStartHeader is not null)
         {
-            httpContext.Response.Headers[ColdStartHeader] = "false";
+            httpContext.Response.Headers[ColdStartHeader] = _coldStartHeader;
         }
 
         return proxied;
@@ -110,4 +112,18 @@ internal sealed class ProxyTransformer : HttpTransformer
             }
         }
     }
+}
+
+/// <summary>One transformer per kind of forward, so choosing the cold-start header costs nothing per request.</summary>
+/// <param name="coldStartHeader"><c>KEDA_HTTP_ENABLE_COLD_START_HEADER</c>.</param>
+internal sealed class ProxyTransformers(bool coldStartHeader)
+{
+    /// <summary>The target was ready on arrival.</summary>
+    public ProxyTransformer Warm { get; } = new(coldStartHeader ? "false" : null);
+
+    /// <summary>The request waited for the target.</summary>
+    public ProxyTransformer Cold { get; } = new(coldStartHeader ? "true" : null);
+
+    /// <summary>Sent to the cold-start fallback: no header.</summary>
+    public ProxyTransformer Fallback { get; } = new(null);
 }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Telemetry;
 
 namespace Updraft.Interceptor.Forwarding;
@@ -9,7 +10,13 @@ namespace Updraft.Interceptor.Forwarding;
 /// programmed) is reached as soon as it accepts. Attempts stop after <see cref="RetryLimit"/>; the request itself
 /// stops waiting at its own deadline.
 /// </summary>
-internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailures failures, TimeProvider time, ILogger logger)
+/// <remarks>
+/// A refused connect is reported to <see cref="IEndpointReadiness"/>. When the readiness source then says the target
+/// is not ready (standalone mode: a refusal is the definition of not ready) the connector stops at once with
+/// <see cref="EndpointNotReadyException"/>: nothing has been sent, so the request goes back to wait in the route's hold
+/// queue and is forwarded when the target is ready. A successful connect marks the target ready.
+/// </remarks>
+internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailures failures, IEndpointReadiness readiness, TimeProvider time, ILogger logger)
 {
     public static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(50);
 
@@ -36,6 +43,7 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
                 {
                     await socket.ConnectAsync(endpoint, attempt.Token);
                     failures.Connected(key);
+                    readiness.Connected(key);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
                 catch (SocketException e)
@@ -44,6 +52,10 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
                     if (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
                     {
                         failures.Refused(key);
+                        if (readiness.ConnectionRefused(key))
+                        {
+                            throw new EndpointNotReadyException(key, e);
+                        }
                     }
 
                     failure = e;
@@ -69,4 +81,11 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
             await Task.Delay(RetryDelay, time, cancellationToken);
         }
     }
+}
+
+/// <summary>A connect was refused and the target is not ready; nothing was sent, so the request may wait and retry.</summary>
+internal sealed class EndpointNotReadyException(string endpoint, Exception inner)
+    : Exception($"{endpoint} refused the connection and is not ready.", inner)
+{
+    public string Endpoint { get; } = endpoint;
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
+using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Options;
 using Updraft.Shared.Routes;
 using Yarp.ReverseProxy.Forwarder;
@@ -14,14 +15,16 @@ namespace Updraft.Interceptor.Forwarding;
 /// <param name="Invoker">The shared pool behind this route's response-header timeout.</param>
 /// <param name="RequestConfig">HTTP version policy for the upstream protocol.</param>
 /// <param name="RequestTimeout">Whole-request deadline; zero is off.</param>
+/// <param name="Readiness">Whether the endpoint can take requests now (shared by every route that sends there).</param>
 internal sealed record UpstreamTarget(
     string DestinationPrefix,
     string Endpoint,
     HttpMessageInvoker Invoker,
     ForwarderRequestConfig RequestConfig,
-    TimeSpan RequestTimeout);
+    TimeSpan RequestTimeout,
+    EndpointReadiness Readiness);
 
-internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients)
+internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients, IEndpointReadiness readiness)
 {
     // YARP's default activity timeout (100 s) would cut idle streams and long polls; the add-on has no idle limit,
     // so streams are bounded only by the request deadline.
@@ -41,19 +44,23 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
 
-    public UpstreamTarget Create(RouteDefinition route)
+    public UpstreamTarget Create(RouteDefinition route) => Create(route.Target, route.Timeouts);
+
+    /// <summary>The target of a route, or its cold-start fallback (same timeouts).</summary>
+    public UpstreamTarget Create(UpstreamRef target, RouteTimeouts timeouts)
     {
         var settings = options.Value;
-        var target = route.Target;
         var host = IPAddress.TryParse(target.Service, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6
             ? "[" + ip + "]"
             : target.Service;
         var port = (target.Port ?? 80).ToString(CultureInfo.InvariantCulture);
+        var endpoint = target.Service + ":" + port;
         return new UpstreamTarget(
             "http://" + host + ":" + port,
-            target.Service + ":" + port,
-            clients.ForResponseHeaderTimeout(route.Timeouts.ResponseHeader ?? settings.ResponseHeaderTimeout),
+            endpoint,
+            clients.ForResponseHeaderTimeout(timeouts.ResponseHeader ?? settings.ResponseHeaderTimeout),
             target.Protocol == UpstreamProtocol.H2c ? H2c : Http1,
-            route.Timeouts.Request ?? settings.RequestTimeout);
+            timeouts.Request ?? settings.RequestTimeout,
+            readiness.For(endpoint));
     }
 }

@@ -33,6 +33,10 @@ internal sealed class InterceptorOptions
     /// <summary><c>KEDA_HTTP_READINESS_TIMEOUT</c>: cold-start wait for a ready endpoint; zero is off.</summary>
     public TimeSpan ReadinessTimeout { get; set; } = TimeSpan.Zero;
 
+    /// <summary><c>KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS</c>: requests held per route while its target is not ready
+    /// (a route's <c>coldStart.maxPendingRequests</c> wins); zero is unlimited.</summary>
+    public int ColdStartMaxPendingRequests { get; set; }
+
     /// <summary><c>KEDA_HTTP_CONNECT_TIMEOUT</c>: one TCP connect attempt; failed attempts retry every 50 ms.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 

@@ -19,6 +19,7 @@ internal static class InterceptorOptionsBinder
         options.RequestTimeout = reader.Duration("KEDA_HTTP_REQUEST_TIMEOUT", options.RequestTimeout);
         options.ResponseHeaderTimeout = reader.Duration("KEDA_HTTP_RESPONSE_HEADER_TIMEOUT", options.ResponseHeaderTimeout);
         options.ReadinessTimeout = reader.Duration("KEDA_HTTP_READINESS_TIMEOUT", options.ReadinessTimeout);
+        options.ColdStartMaxPendingRequests = reader.Number("KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS", options.ColdStartMaxPendingRequests, minimum: 0);
         options.ConnectTimeout = reader.Duration("KEDA_HTTP_CONNECT_TIMEOUT", options.ConnectTimeout);
         options.MaxIdleConnections = reader.Number("KEDA_HTTP_MAX_IDLE_CONNS", options.MaxIdleConnections, minimum: 0);
         options.MaxIdleConnectionsPerHost = reader.Number("KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST", options.MaxIdleConnectionsPerHost, minimum: 0);

@@ -1,3 +1,4 @@
+using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Forwarding;
 using Updraft.Interceptor.Telemetry;
@@ -8,12 +9,14 @@ namespace Updraft.Interceptor.Routing;
 /// <summary>A route as the data path uses it: its definition plus everything resolved ahead of the first request.</summary>
 internal sealed class Route
 {
-    public Route(RouteDefinition definition, RouteCounter counter, RouteMetrics metrics, UpstreamTarget upstream)
+    public Route(RouteDefinition definition, RouteCounter counter, RouteMetrics metrics, UpstreamTarget upstream, ColdStartPolicy coldStart, HoldQueue holdQueue)
     {
         Definition = definition;
         Counter = counter;
         Metrics = metrics;
         Upstream = upstream;
+        ColdStart = coldStart;
+        HoldQueue = holdQueue;
     }
 
     public RouteDefinition Definition { get; }
@@ -25,4 +28,9 @@ internal sealed class Route
     public RouteMetrics Metrics { get; }
 
     public UpstreamTarget Upstream { get; }
+
+    public ColdStartPolicy ColdStart { get; }
+
+    /// <summary>Requests held for readiness; carried over across table rebuilds like <see cref="Counter"/>.</summary>
+    public HoldQueue HoldQueue { get; }
 }

@@ -28,9 +28,12 @@ internal sealed class RouteCandidate
     public int ValueMatcherCount { get; }
 
     /// <summary>Every requirement holds: names compare ignoring case, values exactly (any one of repeated values).</summary>
-    public bool Matches(IHeaderDictionary requestHeaders)
+    public bool Matches(IHeaderDictionary requestHeaders) => HeadersMatch(_headers, requestHeaders);
+
+    /// <summary>Every requirement holds (AND); shared with static-route rules.</summary>
+    public static bool HeadersMatch(HeaderRequirement[] requirements, IHeaderDictionary requestHeaders)
     {
-        foreach (var requirement in _headers)
+        foreach (var requirement in requirements)
         {
             if (!requestHeaders.TryGetValue(requirement.Name, out var values) || values.Count == 0)
             {

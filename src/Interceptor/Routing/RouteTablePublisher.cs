@@ -1,3 +1,4 @@
+using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Forwarding;
 using Updraft.Interceptor.Telemetry;
@@ -10,7 +11,7 @@ namespace Updraft.Interceptor.Routing;
 /// routes that still exist are carried over, so counts stay monotonic across reloads; those of removed routes are
 /// dropped after the swap. Serialised: one rebuild at a time, never on the request path.
 /// </summary>
-internal sealed class RouteTablePublisher(RouteTableHolder holder, UpstreamTargetFactory upstreams, InterceptorMetrics metrics, ActivitySignal activity)
+internal sealed class RouteTablePublisher(RouteTableHolder holder, UpstreamTargetFactory upstreams, ColdStartPolicyFactory coldStarts, InterceptorMetrics metrics, ActivitySignal activity)
 {
     private readonly Lock _gate = new();
 
@@ -27,7 +28,9 @@ internal sealed class RouteTablePublisher(RouteTableHolder holder, UpstreamTarge
                     definition,
                     old?.Counter ?? new RouteCounter(activity),
                     old?.Metrics ?? metrics.ForRoute(definition.Namespace, definition.Name),
-                    upstreams.Create(definition)));
+                    upstreams.Create(definition),
+                    coldStarts.Create(definition),
+                    old?.HoldQueue ?? new HoldQueue()));
             }
 
             var table = new RouteTable(routes);

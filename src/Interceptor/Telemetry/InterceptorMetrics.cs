@@ -25,6 +25,8 @@ internal sealed class InterceptorMetrics
             new HistogramConfiguration { LabelNames = ["code", "method", "route_name", "route_namespace"], Buckets = DurationBuckets });
         Concurrency = factory.CreateGauge("interceptor_request_concurrency", "Requests in flight per route, held ones included.",
             new GaugeConfiguration { LabelNames = ["route_name", "route_namespace"] });
+        ColdStartRejections = factory.CreateCounter("interceptor_cold_start_rejections_total", "Requests turned away because the route's cold-start hold queue was full.",
+            new CounterConfiguration { LabelNames = ["route_name", "route_namespace"] });
         _routes = factory.CreateGauge("interceptor_routes", "Routes in the current routing table.");
         _routeReloads = factory.CreateCounter("interceptor_route_reloads_total", "Route set reloads, by result (success or error).",
             new CounterConfiguration { LabelNames = ["result"] });
@@ -38,6 +40,8 @@ internal sealed class InterceptorMetrics
     public Histogram RequestDuration { get; }
 
     public Gauge Concurrency { get; }
+
+    public Counter ColdStartRejections { get; }
 
     /// <summary>Series for requests that matched no route.</summary>
     public RouteMetrics Unrouted { get; }

@@ -38,4 +38,25 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "KEDA_HTTP_PROXY_TLS_CURVE_PREFERENCES is set but .NET cannot apply curve preferences; the platform's defaults are used")]
     public static partial void CurvePreferencesIgnored(ILogger logger);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Route {Route} is waiting for {Endpoint} to become ready")]
+    public static partial void ColdStartWaiting(ILogger logger, string route, string endpoint);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Debug, Message = "Route {Route}: {Endpoint} did not become ready in time (504)")]
+    public static partial void ColdStartTimedOut(ILogger logger, string route, string endpoint);
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Debug, Message = "Route {Route}: readiness timeout passed; forwarding to fallback {Fallback}")]
+    public static partial void ColdStartFallback(ILogger logger, string route, string fallback);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Debug, Message = "Route {Route}: hold queue full ({Limit} pending); request rejected")]
+    public static partial void ColdStartRejected(ILogger logger, string route, int limit);
+
+    [LoggerMessage(EventId = 24, Level = LogLevel.Information, Message = "Upstream {Endpoint} is ready")]
+    public static partial void EndpointReady(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 25, Level = LogLevel.Information, Message = "Upstream {Endpoint} refused a connection; requests wait until it accepts")]
+    public static partial void EndpointNotReady(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 26, Level = LogLevel.Warning, Message = "Route {Route}: {Field} needs a Kubernetes ConfigMap, which standalone mode cannot read; that response is answered with 500")]
+    public static partial void ConfigMapBodyUnavailable(ILogger logger, string route, string field);
 }

@@ -44,9 +44,13 @@ internal sealed class RouteMetrics
 
     public void SetConcurrency(int value) => _concurrency?.Set(value);
 
+    /// <summary>A request turned away by a full hold queue. The series appears with the first rejection.</summary>
+    public void RecordColdStartRejection() => _owner.ColdStartRejections.WithLabels(_name, _namespace).Inc();
+
     public void Remove()
     {
         _concurrency?.Remove();
+        _owner.ColdStartRejections.WithLabels(_name, _namespace).Remove();
         foreach (var (_, series) in _series)
         {
             series.Count.Remove();

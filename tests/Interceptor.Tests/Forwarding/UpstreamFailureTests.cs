@@ -50,7 +50,7 @@ public sealed class UpstreamFailureTests
     }
 
     [Fact]
-    public async Task Forward_ConnectionRefusedUntilDeadline_Returns502()
+    public async Task Forward_ConnectionRefusedUntilDeadline_Returns504()
     {
         var port = FreePort();
         await using var interceptor = await TestInterceptor.StartAsync(
@@ -58,7 +58,9 @@ public sealed class UpstreamFailureTests
 
         using var response = await interceptor.GetAsync(Host, "/");
 
-        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        // Refused means not ready (standalone readiness): the request is held as a cold start until its deadline.
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("Gateway Timeout\n", await response.Content.ReadAsStringAsync());
         var queue = await interceptor.GetQueueAsync();
         Assert.Equal(0, queue["default/app"].Concurrency);
     }
@@ -71,7 +73,7 @@ public sealed class UpstreamFailureTests
             Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 30s}"));
         var pending = interceptor.GetAsync(Host, "/");
 
-        // The first connect is refused; the request keeps retrying every 50 ms until something listens.
+        // The first connect is refused, so the request is held while the target is probed until something listens.
         await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())["default/app"].Concurrency == 1, "the request is in flight");
         await using var upstream = await TestUpstream.StartOnPortAsync(port, context => context.Response.WriteAsync("late"));
         using var response = await pending;

@@ -25,6 +25,8 @@ public sealed partial class StartupFailureTests
         { "OTEL_PROM_EXPORTER_PORT", "http", $"OTEL_PROM_EXPORTER_PORT=\"http\" is not a valid port; {PortForm}" },
         { "KEDA_HTTP_ENABLE_COLD_START_HEADER", "maybe", "KEDA_HTTP_ENABLE_COLD_START_HEADER=\"maybe\" is not valid; use true or false" },
         { "OTEL_PROM_EXPORTER_ENABLED", "yes", "OTEL_PROM_EXPORTER_ENABLED=\"yes\" is not valid; use true or false" },
+        { "KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS", "-1", "KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS=\"-1\" is not valid; use a whole number, 0 or more" },
+        { "KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS", "many", "KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS=\"many\" is not valid; use a whole number, 0 or more" },
         { "KEDA_HTTP_MAX_IDLE_CONNS", "lots", "KEDA_HTTP_MAX_IDLE_CONNS=\"lots\" is not valid; use a whole number, 0 or more" },
         { "UPDRAFT_BIND_ADDRESS", "nowhere", "UPDRAFT_BIND_ADDRESS=\"nowhere\" is not valid; use an IP address, localhost, or * for all interfaces" },
     };

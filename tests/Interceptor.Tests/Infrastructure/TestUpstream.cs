@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -39,6 +40,14 @@ internal sealed class TestUpstream : IAsyncDisposable
         await app.StartAsync();
         var address = app.Urls.First();
         return new TestUpstream(app, new Uri(address).Port);
+    }
+
+    /// <summary>A loopback port nothing listens on (yet): connects to it are refused until an upstream starts there.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>An upstream that answers 200 with its own name, so tests can tell upstreams apart.</summary>

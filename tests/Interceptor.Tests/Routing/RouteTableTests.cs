@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
+using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Forwarding;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Counting;
@@ -23,9 +24,12 @@ public sealed class RouteTableTests
 
     private static readonly OptionsWrapper<InterceptorOptions> Settings = new(new InterceptorOptions());
     private static readonly InterceptorMetrics SharedMetrics = new();
+    private static readonly TcpProbeReadiness Readiness = new(Settings, TimeProvider.System, NullLogger<TcpProbeReadiness>.Instance);
     private static readonly UpstreamTargetFactory Upstreams = new(
         Settings,
-        new ForwarderClients(Settings, new ConnectionFailures(TimeProvider.System), TimeProvider.System, NullLogger<ForwarderClients>.Instance));
+        new ForwarderClients(Settings, new ConnectionFailures(TimeProvider.System), Readiness, TimeProvider.System, NullLogger<ForwarderClients>.Instance),
+        Readiness);
+    private static readonly ColdStartPolicyFactory ColdStarts = new(Settings, Upstreams, NullLogger<ColdStartPolicyFactory>.Instance);
 
     /// <summary>One table with every host and path rule side by side, so rules also prove they do not interfere.</summary>
     private static readonly RouteTable Shared = Build(
@@ -387,7 +391,7 @@ public sealed class RouteTableTests
     {
         var parsed = RouteFileParser.Parse(Routes.Documents(documents), RouteEnvironment.Standalone);
         Assert.True(parsed.Succeeded, string.Join("\n", parsed.Problems));
-        return new RouteTablePublisher(new RouteTableHolder(), Upstreams, SharedMetrics, new ActivitySignal()).Publish(parsed.Routes);
+        return new RouteTablePublisher(new RouteTableHolder(), Upstreams, ColdStarts, SharedMetrics, new ActivitySignal()).Publish(parsed.Routes);
     }
 
     private static string Ir(

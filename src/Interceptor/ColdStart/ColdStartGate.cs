@@ -1,0 +1,143 @@
+using Updraft.Interceptor.Forwarding;
+using Updraft.Interceptor.Routing;
+using Updraft.Interceptor.Telemetry;
+using Updraft.Shared.Routes;
+
+namespace Updraft.Interceptor.ColdStart;
+
+/// <summary>What became of a request that found its target not ready.</summary>
+internal enum HoldOutcome
+{
+    /// <summary>The target became ready while the request waited: forward it.</summary>
+    Ready,
+
+    /// <summary>The readiness timeout passed and the route has a fallback: forward it there.</summary>
+    Fallback,
+
+    /// <summary>The request has been answered (placeholder, overflow, 504) or the client left (499).</summary>
+    Answered,
+}
+
+/// <summary>
+/// The cold-start path of a counted request whose target is not ready: placeholder, bounded hold queue, readiness
+/// wait, fallback. Off the hot path: a request to a ready target never gets here.
+/// </summary>
+/// <remarks>
+/// Order: a placeholder answers at once (unless the route holds up to an explicit <c>maxPendingRequests</c> with
+/// <c>overflow: Placeholder</c>); otherwise the request takes a slot in the route's <see cref="HoldQueue"/> or, when
+/// it is full, gets 503 (<c>overflow: Reject</c>) or the placeholder, counted in
+/// <c>interceptor_cold_start_rejections_total</c>. A held request waits until the first of: the target is ready
+/// (forwarded at once), the readiness timeout (fallback if configured, else 504), the request deadline (504, even with
+/// a fallback), the client leaving (499).
+/// </remarks>
+internal sealed class ColdStartGate(TimeProvider time, ILogger<ColdStartGate> logger)
+{
+    public const string TooManyPendingBody = "too many pending requests\n";
+
+    private static readonly byte[] TooManyPending = System.Text.Encoding.ASCII.GetBytes(TooManyPendingBody);
+    private static readonly byte[] GatewayTimeoutBody = "Gateway Timeout\n"u8.ToArray();
+
+    /// <param name="context">The request; its <see cref="HttpContext.RequestAborted"/> already carries the request deadline.</param>
+    /// <param name="route">The selected route.</param>
+    /// <param name="holdStartedAt">When the request first found the target not ready (<see cref="TimeProvider.GetTimestamp"/>);
+    /// the readiness timeout runs from there even when a forward attempt sends the request back to wait.</param>
+    /// <param name="clientAborted">The client's own abort token, to tell the client leaving from the deadline passing.</param>
+    public async Task<HoldOutcome> HoldAsync(HttpContext context, Route route, long holdStartedAt, CancellationToken clientAborted)
+    {
+        var policy = route.ColdStart;
+        var readiness = route.Upstream.Readiness;
+        if (policy.Placeholder is not null && !policy.PlaceholderOnlyOnOverflow)
+        {
+            readiness.Want();
+            await policy.Placeholder.WriteAsync(context);
+            return HoldOutcome.Answered;
+        }
+
+        if (!route.HoldQueue.TryEnter(policy.MaxPendingRequests))
+        {
+            readiness.Want();
+            route.Metrics.RecordColdStartRejection();
+            Log.ColdStartRejected(logger, route.Key, policy.MaxPendingRequests);
+            if (policy.Overflow == ColdStartOverflow.Placeholder && policy.Placeholder is not null)
+            {
+                await policy.Placeholder.WriteAsync(context);
+            }
+            else
+            {
+                await ProxyHandler.WritePlainAsync(context, StatusCodes.Status503ServiceUnavailable, TooManyPending);
+            }
+
+            return HoldOutcome.Answered;
+        }
+
+        try
+        {
+            return await WaitAsync(context, route, policy, holdStartedAt, clientAborted);
+        }
+        finally
+        {
+            route.HoldQueue.Exit();
+        }
+    }
+
+    private async Task<HoldOutcome> WaitAsync(HttpContext context, Route route, ColdStartPolicy policy, long holdStartedAt, CancellationToken clientAborted)
+    {
+        CancellationTokenSource? readinessDeadline = null;
+        var token = context.RequestAborted;
+        if (policy.ReadinessTimeout > TimeSpan.Zero)
+        {
+            var remaining = policy.ReadinessTimeout - time.GetElapsedTime(holdStartedAt);
+            readinessDeadline = CancellationTokenSource.CreateLinkedTokenSource(token);
+            if (remaining > TimeSpan.Zero)
+            {
+                readinessDeadline.CancelAfter(remaining);
+            }
+            else
+            {
+                await readinessDeadline.CancelAsync();
+            }
+
+            token = readinessDeadline.Token;
+        }
+
+        try
+        {
+            Log.ColdStartWaiting(logger, route.Key, route.Upstream.Endpoint);
+            await route.Upstream.Readiness.WaitUntilReadyAsync(token);
+            return HoldOutcome.Ready;
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            if (clientAborted.IsCancellationRequested)
+            {
+                Log.ClientClosedRequest(logger, route.Key);
+                context.Response.StatusCode = ProxyHandler.ClientClosedRequest;
+                return HoldOutcome.Answered;
+            }
+
+            if (!context.RequestAborted.IsCancellationRequested && policy.Fallback is not null)
+            {
+                Log.ColdStartFallback(logger, route.Key, policy.Fallback.DestinationPrefix);
+                return HoldOutcome.Fallback;
+            }
+
+            Log.ColdStartTimedOut(logger, route.Key, route.Upstream.Endpoint);
+            var requestAborted = context.RequestAborted;
+            context.RequestAborted = clientAborted;
+            try
+            {
+                await ProxyHandler.WritePlainAsync(context, StatusCodes.Status504GatewayTimeout, GatewayTimeoutBody);
+            }
+            finally
+            {
+                context.RequestAborted = requestAborted;
+            }
+
+            return HoldOutcome.Answered;
+        }
+        finally
+        {
+            readinessDeadline?.Dispose();
+        }
+    }
+}
