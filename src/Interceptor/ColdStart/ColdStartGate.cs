@@ -1,4 +1,5 @@
 using Updraft.Interceptor.Forwarding;
+using Updraft.Interceptor.Hosting;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
 using Updraft.Shared.Routes;
@@ -30,12 +31,13 @@ internal enum HoldOutcome
 /// (forwarded at once), the readiness timeout (fallback if configured, else 504), the request deadline (504, even with
 /// a fallback), the client leaving (499).
 /// </remarks>
-internal sealed class ColdStartGate(TimeProvider time, ILogger<ColdStartGate> logger)
+internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILogger<ColdStartGate> logger)
 {
     public const string TooManyPendingBody = "too many pending requests\n";
 
     private static readonly byte[] TooManyPending = System.Text.Encoding.ASCII.GetBytes(TooManyPendingBody);
     private static readonly byte[] GatewayTimeoutBody = "Gateway Timeout\n"u8.ToArray();
+    private static readonly byte[] ShuttingDownBody = "Service Unavailable\n"u8.ToArray();
 
     /// <param name="context">The request; its <see cref="HttpContext.RequestAborted"/> already carries the request deadline.</param>
     /// <param name="route">The selected route.</param>
@@ -82,12 +84,12 @@ internal sealed class ColdStartGate(TimeProvider time, ILogger<ColdStartGate> lo
 
     private async Task<HoldOutcome> WaitAsync(HttpContext context, Route route, ColdStartPolicy policy, long holdStartedAt, CancellationToken clientAborted)
     {
-        CancellationTokenSource? readinessDeadline = null;
-        var token = context.RequestAborted;
+        // The request deadline (in RequestAborted), the readiness timeout and the end of a shutdown drain.
+        using var readinessDeadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Token);
+        var token = readinessDeadline.Token;
         if (policy.ReadinessTimeout > TimeSpan.Zero)
         {
             var remaining = policy.ReadinessTimeout - time.GetElapsedTime(holdStartedAt);
-            readinessDeadline = CancellationTokenSource.CreateLinkedTokenSource(token);
             if (remaining > TimeSpan.Zero)
             {
                 readinessDeadline.CancelAfter(remaining);
@@ -96,8 +98,6 @@ internal sealed class ColdStartGate(TimeProvider time, ILogger<ColdStartGate> lo
             {
                 await readinessDeadline.CancelAsync();
             }
-
-            token = readinessDeadline.Token;
         }
 
         try
@@ -115,6 +115,13 @@ internal sealed class ColdStartGate(TimeProvider time, ILogger<ColdStartGate> lo
                 return HoldOutcome.Answered;
             }
 
+            if (drain.Token.IsCancellationRequested)
+            {
+                // Shutting down and the target never came up: answer instead of being cut off.
+                await WriteWithClientTokenAsync(context, StatusCodes.Status503ServiceUnavailable, ShuttingDownBody, clientAborted);
+                return HoldOutcome.Answered;
+            }
+
             if (!context.RequestAborted.IsCancellationRequested && policy.Fallback is not null)
             {
                 Log.ColdStartFallback(logger, route.Key, policy.Fallback.DestinationPrefix);
@@ -122,22 +129,23 @@ internal sealed class ColdStartGate(TimeProvider time, ILogger<ColdStartGate> lo
             }
 
             Log.ColdStartTimedOut(logger, route.Key, route.Upstream.Endpoint);
-            var requestAborted = context.RequestAborted;
-            context.RequestAborted = clientAborted;
-            try
-            {
-                await ProxyHandler.WritePlainAsync(context, StatusCodes.Status504GatewayTimeout, GatewayTimeoutBody);
-            }
-            finally
-            {
-                context.RequestAborted = requestAborted;
-            }
-
+            await WriteWithClientTokenAsync(context, StatusCodes.Status504GatewayTimeout, GatewayTimeoutBody, clientAborted);
             return HoldOutcome.Answered;
+        }
+    }
+
+    // The request deadline has passed, so write under the client's own token.
+    private static async Task WriteWithClientTokenAsync(HttpContext context, int status, byte[] body, CancellationToken clientAborted)
+    {
+        var requestAborted = context.RequestAborted;
+        context.RequestAborted = clientAborted;
+        try
+        {
+            await ProxyHandler.WritePlainAsync(context, status, body);
         }
         finally
         {
-            readinessDeadline?.Dispose();
+            context.RequestAborted = requestAborted;
         }
     }
 }

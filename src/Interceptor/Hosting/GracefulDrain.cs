@@ -11,7 +11,7 @@ namespace Updraft.Interceptor.Hosting;
 /// with HTTP/1 responses carrying <c>Connection: close</c> so clients move on; then the listener stops accepting and
 /// in-flight, held and upgraded requests get <c>KEDA_HTTP_DRAIN_TIMEOUT</c> to finish (the host's shutdown timeout).
 /// </summary>
-internal sealed class GracefulDrain(ReadinessState readiness, IOptions<InterceptorOptions> options, TimeProvider time, ILogger<GracefulDrain> logger)
+internal sealed class GracefulDrain(ReadinessState readiness, DrainDeadline deadline, IOptions<InterceptorOptions> options, TimeProvider time, ILogger<GracefulDrain> logger)
     : IHostedLifecycleService
 {
     /// <summary>The host's shutdown timeout: the delay plus the drain (unbounded when the drain timeout is 0).</summary>
@@ -21,6 +21,7 @@ internal sealed class GracefulDrain(ReadinessState readiness, IOptions<Intercept
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         readiness.BeginDraining();
+        deadline.Start(options.Value.ShutdownDelay, options.Value.DrainTimeout, time);
         Log.Draining(logger, options.Value.ShutdownDelay, options.Value.DrainTimeout);
         if (options.Value.ShutdownDelay > TimeSpan.Zero)
         {
@@ -37,4 +38,30 @@ internal sealed class GracefulDrain(ReadinessState readiness, IOptions<Intercept
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// Fires shortly before the drain ends, so requests still held for a target that never became ready are answered
+/// 503 instead of being cut off when the listener is torn down. Never fires when the drain is unbounded.
+/// </summary>
+internal sealed class DrainDeadline : IDisposable
+{
+    private readonly CancellationTokenSource _fired = new();
+
+    public CancellationToken Token => _fired.Token;
+
+    public void Start(TimeSpan shutdownDelay, TimeSpan drainTimeout, TimeProvider time)
+    {
+        if (drainTimeout <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        // Leave a tenth of the drain, at most a second, to write the answers.
+        var margin = TimeSpan.FromTicks(Math.Min(drainTimeout.Ticks / 10, TimeSpan.TicksPerSecond));
+        var timer = time.CreateTimer(static state => ((CancellationTokenSource)state!).Cancel(), _fired, shutdownDelay + drainTimeout - margin, Timeout.InfiniteTimeSpan);
+        _fired.Token.Register(static state => ((IDisposable)state!).Dispose(), timer);
+    }
+
+    public void Dispose() => _fired.Dispose();
 }

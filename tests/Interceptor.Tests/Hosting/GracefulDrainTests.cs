@@ -61,4 +61,29 @@ public sealed class GracefulDrainTests
             response.Dispose();
         }
     }
+
+    [Fact]
+    public async Task Sigterm_RequestHeldForTargetThatNeverComesUp_Answered503BeforeExit()
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", Routes.InterceptorRoute("cold", TestUpstream.FreePort()));
+        await using var process = InterceptorProcess.Start(directory.Path, ["--routes", "routes.yaml"], new Dictionary<string, string>
+        {
+            ["KEDA_HTTP_SHUTDOWN_DELAY"] = "1s",
+            ["KEDA_HTTP_DRAIN_TIMEOUT"] = "3s",
+        });
+        var (proxyPort, adminPort) = await process.WaitForPortsAsync();
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}"), Timeout = TimeSpan.FromSeconds(90) };
+        using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") };
+        var held = client.GetAsync(new Uri("/", UriKind.Relative));
+        await TestInterceptor.WaitUntilAsync(async () => (await admin.GetStringAsync(new Uri("/queue", UriKind.Relative))).Contains("\"Concurrency\":1", StringComparison.Ordinal), "the request is held");
+
+        process.Terminate();
+        using var response = await held;
+        var exitCode = await process.WaitForExitAsync();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("Service Unavailable\n", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, exitCode);
+    }
 }
