@@ -29,7 +29,7 @@ internal static class ConstantRateClient
     private const long NanosecondsPerSecond = 1_000_000_000;
 
     /// <summary>A connection more than this far behind its schedule stops sending (the target cannot keep up).</summary>
-    private static readonly long LagLimit = 5 * NanosecondsPerSecond;
+    private static readonly long LagLimit = 2 * NanosecondsPerSecond;
 
     private const int ErrorLimitPerConnection = 1000;
 

@@ -8,7 +8,7 @@ using Updraft.Bench.Load;
 // one route; and again with 10,000 routes), nginx (upstream keep-alive), HAProxy and a plain YARP app, all on
 // 127.0.0.1, then measures in one run with interleaved repetitions:
 //   1. throughput: wrk, HTTP/1.1 keep-alive, fixed connection count, as fast as each target answers;
-//   2. latency: this program's open-loop constant-rate client at 50% and 25% of the direct maximum from pass 1;
+//   2. latency: this program's open-loop constant-rate client at 50% and 10% of the direct maximum from pass 1;
 //   3. h2c throughput: h2load with prior knowledge, where the target speaks h2c ("n/a" where it does not);
 // and the CPU time and peak working set of every target's process from /proc.
 // Usage: Updraft.Bench.Load [Release|Debug] [--smoke] [--out FILE]
