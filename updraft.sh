@@ -2,7 +2,7 @@
 # Updraft's developer entry point.
 #   ./updraft.sh demo   run the interceptor and the scaler in standalone mode in front of a bundled echo app
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
-#   ./updraft.sh bench  run the benchmarks (bench/README.md)
+#   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,12 +16,12 @@ need_dotnet() {
   export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 }
 
-# Debian packages the tests use; installed only when missing.
+# Debian packages the tests and benchmarks use; installed only when missing.
 ensure_packages() {
   local missing=()
   for pair in "$@"; do
     local command=${pair%%:*} package=${pair##*:}
-    command -v "$command" >/dev/null 2>&1 || missing+=("$package")
+    command -v "$command" >/dev/null 2>&1 || [ -x "/usr/sbin/$command" ] || missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "updraft: installing ${missing[*]}" >&2
@@ -80,14 +80,34 @@ run_tests() {
   return $status
 }
 
+# Builds the solution in Release quietly; prints the build output only when it fails.
+build_release() {
+  local log
+  log=$(mktemp)
+  if ! dotnet build Updraft.slnx -c Release -v quiet -nologo >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
 # Benchmarks: ratios to a baseline measured in the same run; results under bench/results/.
 bench() {
   need_dotnet
-  local what=${1:-scaler}
-  dotnet build Updraft.slnx -c Release -v quiet -nologo >/dev/null
+  local what=${1:-load}
+  [ $# -eq 0 ] || shift
   case "$what" in
-    scaler) dotnet bench/ScalerBench/bin/Release/net10.0/Updraft.Bench.Scaler.dll Release ;;
-    *) echo "usage: ./updraft.sh bench [scaler]" >&2; return 2 ;;
+    load)
+      ensure_packages wrk:wrk h2load:nghttp2-client nginx:nginx-light haproxy:haproxy
+      build_release
+      dotnet bench/LoadBench/bin/Release/net10.0/Updraft.Bench.Load.dll Release "$@"
+      ;;
+    scaler)
+      build_release
+      dotnet bench/ScalerBench/bin/Release/net10.0/Updraft.Bench.Scaler.dll Release
+      ;;
+    *) echo "usage: ./updraft.sh bench [load [--smoke]|scaler]" >&2; return 2 ;;
   esac
 }
 
