@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Options;
+using Updraft.Interceptor.Tls;
 
 namespace Updraft.Interceptor.Forwarding;
 
@@ -18,7 +20,13 @@ internal sealed class ForwarderClients : IDisposable
     private readonly HttpMessageInvoker _withoutTimeout;
     private readonly ConcurrentDictionary<TimeSpan, HttpMessageInvoker> _byTimeout = new();
 
-    public ForwarderClients(IOptions<InterceptorOptions> options, ConnectionFailures failures, IEndpointReadiness readiness, TimeProvider time, ILogger<ForwarderClients> logger)
+    public ForwarderClients(
+        IOptions<InterceptorOptions> options,
+        ConnectionFailures failures,
+        IEndpointReadiness readiness,
+        CertificateStore certificates,
+        TimeProvider time,
+        ILogger<ForwarderClients> logger)
     {
         var connector = new RetryingConnector(options.Value.ConnectTimeout, failures, readiness, time, logger);
         _pool = new SocketsHttpHandler
@@ -34,6 +42,12 @@ internal sealed class ForwarderClients : IDisposable
             Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
             ConnectTimeout = Timeout.InfiniteTimeSpan, // RetryingConnector bounds attempts itself
             ConnectCallback = connector.ConnectAsync,
+            // Only requests that came in over TLS go out over TLS (SNI: the target's host name).
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                    UpstreamCertificates.Accept(certificate, errors, options.Value.Tls.SkipVerify, certificates),
+            },
         };
         _handler = new FlushingRequestBodyHandler(_pool);
         _withoutTimeout = new HttpMessageInvoker(_handler, disposeHandler: false);

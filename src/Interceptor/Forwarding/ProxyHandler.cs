@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Primitives;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
+using Updraft.Interceptor.Hosting;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
 using Updraft.Shared.Routes;
@@ -154,7 +155,8 @@ internal sealed class ProxyHandler(
                         : (upstream, transformers.Cold);
                 }
 
-                var error = await forwarder.SendAsync(context, target.DestinationPrefix, target.Invoker, target.RequestConfig, transformer);
+                var prefix = H2cPriorKnowledge.TransportScheme(context) == "https" ? target.TlsDestinationPrefix : target.DestinationPrefix;
+                var error = await forwarder.SendAsync(context, prefix, target.Invoker, target.RequestConfig, transformer);
                 if (error == ForwarderError.None)
                 {
                     return;

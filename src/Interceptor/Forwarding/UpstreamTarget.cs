@@ -11,6 +11,7 @@ namespace Updraft.Interceptor.Forwarding;
 
 /// <summary>Everything the forwarder needs for a route, resolved when the routing table is built.</summary>
 /// <param name="DestinationPrefix">Scheme, host and port, e.g. <c>http://10.0.0.7:8080</c>.</param>
+/// <param name="TlsDestinationPrefix">The same over TLS, for requests that came in on the TLS listener (the add-on's rule).</param>
 /// <param name="Endpoint"><c>host:port</c> as the connector sees it.</param>
 /// <param name="Invoker">The shared pool behind this route's response-header timeout.</param>
 /// <param name="RequestConfig">HTTP version policy for the upstream protocol.</param>
@@ -18,6 +19,7 @@ namespace Updraft.Interceptor.Forwarding;
 /// <param name="Readiness">Whether the endpoint can take requests now (shared by every route that sends there).</param>
 internal sealed record UpstreamTarget(
     string DestinationPrefix,
+    string TlsDestinationPrefix,
     string Endpoint,
     HttpMessageInvoker Invoker,
     ForwarderRequestConfig RequestConfig,
@@ -57,6 +59,7 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
         var endpoint = target.Service + ":" + port;
         return new UpstreamTarget(
             "http://" + host + ":" + port,
+            "https://" + host + ":" + port,
             endpoint,
             clients.ForResponseHeaderTimeout(timeouts.ResponseHeader ?? settings.ResponseHeaderTimeout),
             target.Protocol == UpstreamProtocol.H2c ? H2c : Http1,

@@ -47,7 +47,8 @@ internal sealed class CertificateStore : IDisposable
 
         if (!_pairs.ContainsKey(_settings.CertificatePath))
         {
-            return problems.Count > 0 ? problems : [$"KEDA_HTTP_PROXY_TLS_CERT_PATH: no certificate at {_settings.CertificatePath}"];
+            var why = problems.FirstOrDefault(p => p.StartsWith(_settings.CertificatePath + ":", StringComparison.Ordinal)) ?? "not found";
+            return [$"KEDA_HTTP_PROXY_TLS_CERT_PATH=\"{_settings.CertificatePath}\", KEDA_HTTP_PROXY_TLS_KEY_PATH=\"{_settings.KeyPath}\": the TLS listener needs a readable PEM certificate and key there ({why})"];
         }
 
         foreach (var problem in problems)

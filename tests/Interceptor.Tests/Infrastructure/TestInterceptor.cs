@@ -42,6 +42,9 @@ internal sealed class TestInterceptor : IAsyncDisposable
 
     public Uri ProxyUri => new($"http://127.0.0.1:{ProxyPort}");
 
+    /// <summary>The TLS listener's port, or 0 when it is off.</summary>
+    public int TlsPort => _app.TlsPort();
+
     public IServiceProvider Services => _app.Services;
 
     public RouteTable Table => _app.Services.GetRequiredService<RouteTableHolder>().Current;
@@ -150,4 +153,10 @@ internal sealed record QueueEntry(int Concurrency, long RequestCount);
 internal static class Json
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
+}
+
+internal static class TestInterceptorServices
+{
+    public static Updraft.Interceptor.Tls.CertificateStore GetCertificateStore(this IServiceProvider services) =>
+        services.GetRequiredService<Updraft.Interceptor.Tls.CertificateStore>();
 }

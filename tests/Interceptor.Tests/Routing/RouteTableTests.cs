@@ -8,6 +8,7 @@ using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
+using Updraft.Interceptor.Tls;
 using Updraft.Interceptor.Tests.Infrastructure;
 using Updraft.Shared.Routes;
 
@@ -27,7 +28,7 @@ public sealed class RouteTableTests
     private static readonly TcpProbeReadiness Readiness = new(Settings, TimeProvider.System, NullLogger<TcpProbeReadiness>.Instance);
     private static readonly UpstreamTargetFactory Upstreams = new(
         Settings,
-        new ForwarderClients(Settings, new ConnectionFailures(TimeProvider.System), Readiness, TimeProvider.System, NullLogger<ForwarderClients>.Instance),
+        new ForwarderClients(Settings, new ConnectionFailures(TimeProvider.System), Readiness, new CertificateStore(Settings, NullLogger<CertificateStore>.Instance), TimeProvider.System, NullLogger<ForwarderClients>.Instance),
         Readiness);
     private static readonly ColdStartPolicyFactory ColdStarts = new(Settings, Upstreams, NullLogger<ColdStartPolicyFactory>.Instance);
 
