@@ -81,13 +81,27 @@ run_tests() {
 }
 
 # Benchmarks: ratios to a baseline measured in the same run; results under bench/results/.
+#   ./updraft.sh bench scaler               the scaler benchmark (the default)
+#   ./updraft.sh bench micro [FILTER|ARGS]  BenchmarkDotNet micro benchmarks (bench/Microbenchmarks/README.md);
+#                                           FILTER is a BenchmarkDotNet glob ('*RouteLookup*'), 'allocations' runs
+#                                           only the process-wide allocation report, '--'-options go to BenchmarkDotNet
 bench() {
   need_dotnet
   local what=${1:-scaler}
+  if [ $# -gt 0 ]; then shift; fi
   dotnet build Updraft.slnx -c Release -v quiet -nologo >/dev/null
   case "$what" in
     scaler) dotnet bench/ScalerBench/bin/Release/net10.0/Updraft.Bench.Scaler.dll Release ;;
-    *) echo "usage: ./updraft.sh bench [scaler]" >&2; return 2 ;;
+    micro)
+      local args=("$@")
+      if [ $# -eq 0 ]; then
+        args=(--filter '*')
+      elif [ "$1" != allocations ] && [ "${1#-}" = "$1" ]; then
+        args=(--filter "$@")
+      fi
+      dotnet bench/Microbenchmarks/bin/Release/net10.0/Updraft.Microbenchmarks.dll "${args[@]}"
+      ;;
+    *) echo "usage: ./updraft.sh bench [scaler | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
   esac
 }
 
