@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Updraft.Microbenchmarks;
@@ -22,7 +23,7 @@ internal static class ProcessAllocations
     private const int Rounds = 5;
     private const int ProfiledRequests = 20_000;
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <param name="repository">The checkout; results go to its bench/results/.</param>
     /// <param name="settings">
@@ -67,6 +68,7 @@ internal static class ProcessAllocations
                 ["min"] = Math.Round(difference.Min()),
                 ["max"] = Math.Round(difference.Max()),
             },
+            ["interceptorBytesPerRequestByRound"] = difference.Select(bytes => Math.Round(bytes)).ToArray(),
             ["processBytesPerProxiedRequest"] = Math.Round(Median(proxied)),
             ["processBytesPerDirectRequest"] = Math.Round(Median(direct)),
             ["proxiedRoundTripMicroseconds"] = Math.Round(Median(proxiedMicroseconds), 1),
@@ -85,7 +87,7 @@ internal static class ProcessAllocations
 
         var report = new StringBuilder();
         report.AppendLine($"Interceptor allocations per proxied request (whole process, proxied minus direct): median {perRequest:F0} B " +
-            $"(min {difference.Min():F0}, max {difference.Max():F0}); target <= {TargetBytes} B: {(perRequest <= TargetBytes ? "met" : "MISSED")}");
+            $"(rounds: {string.Join(", ", difference.Select(bytes => bytes.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}); target <= {TargetBytes} B: {(perRequest <= TargetBytes ? "met" : "MISSED")}");
         report.AppendLine($"  process bytes per request: proxied {Median(proxied):F0} B, direct {Median(direct):F0} B; proxied round trip {Median(proxiedMicroseconds):F1} us");
         report.AppendLine("  sampled types (AllocationTick, approximate, proxied minus direct, B/request):");
         foreach (var (type, bytes) in types)
