@@ -93,6 +93,11 @@ build_release() {
 }
 
 # Benchmarks: ratios to a baseline measured in the same run; results under bench/results/.
+#   ./updraft.sh bench [load] [--smoke]     the load benchmark against nginx, HAProxy and YARP (the default)
+#   ./updraft.sh bench scaler               the scaler benchmark
+#   ./updraft.sh bench micro [FILTER|ARGS]  BenchmarkDotNet micro benchmarks (bench/Microbenchmarks/README.md);
+#                                           FILTER is a BenchmarkDotNet glob ('*RouteLookup*'), 'allocations' runs
+#                                           only the process-wide allocation report, '--'-options go to BenchmarkDotNet
 bench() {
   need_dotnet
   local what=${1:-load}
@@ -107,7 +112,17 @@ bench() {
       build_release
       dotnet bench/ScalerBench/bin/Release/net10.0/Updraft.Bench.Scaler.dll Release
       ;;
-    *) echo "usage: ./updraft.sh bench [load [--smoke]|scaler]" >&2; return 2 ;;
+    micro)
+      build_release
+      local args=("$@")
+      if [ $# -eq 0 ]; then
+        args=(--filter '*')
+      elif [ "$1" != allocations ] && [ "${1#-}" = "$1" ]; then
+        args=(--filter "$@")
+      fi
+      dotnet bench/Microbenchmarks/bin/Release/net10.0/Updraft.Microbenchmarks.dll "${args[@]}"
+      ;;
+    *) echo "usage: ./updraft.sh bench [load [--smoke] | scaler | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
   esac
 }
 

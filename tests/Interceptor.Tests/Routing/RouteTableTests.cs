@@ -1,14 +1,6 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
-using Updraft.Interceptor.ColdStart;
-using Updraft.Interceptor.Forwarding;
-using Updraft.Interceptor.Options;
-using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Routing;
-using Updraft.Interceptor.Telemetry;
-using Updraft.Interceptor.Tls;
 using Updraft.Interceptor.Tests.Infrastructure;
 using Updraft.Shared.Routes;
 
@@ -23,14 +15,6 @@ public sealed class RouteTableTests
     private const string Older = "2020-01-01T00:00:00Z";
     private const string Newer = "2024-06-01T12:00:00Z";
 
-    private static readonly OptionsWrapper<InterceptorOptions> Settings = new(new InterceptorOptions());
-    private static readonly InterceptorMetrics SharedMetrics = new();
-    private static readonly TcpProbeReadiness Readiness = new(Settings, TimeProvider.System, NullLogger<TcpProbeReadiness>.Instance);
-    private static readonly UpstreamTargetFactory Upstreams = new(
-        Settings,
-        new ForwarderClients(Settings, new ConnectionFailures(TimeProvider.System), Readiness, new CertificateStore(Settings, NullLogger<CertificateStore>.Instance), TimeProvider.System, NullLogger<ForwarderClients>.Instance),
-        Readiness);
-    private static readonly ColdStartPolicyFactory ColdStarts = new(Settings, Upstreams, NullLogger<ColdStartPolicyFactory>.Instance);
 
     /// <summary>One table with every host and path rule side by side, so rules also prove they do not interfere.</summary>
     private static readonly RouteTable Shared = Build(
@@ -390,9 +374,7 @@ public sealed class RouteTableTests
 
     private static RouteTable Build(params string[] documents)
     {
-        var parsed = RouteFileParser.Parse(Routes.Documents(documents), RouteEnvironment.Standalone);
-        Assert.True(parsed.Succeeded, string.Join("\n", parsed.Problems));
-        return new RouteTablePublisher(new RouteTableHolder(), Upstreams, ColdStarts, SharedMetrics, new ActivitySignal()).Publish(parsed.Routes);
+        return StandaloneRouteTables.Build(Routes.Documents(documents));
     }
 
     private static string Ir(
