@@ -322,13 +322,7 @@ internal sealed class GroupPoller : IAsyncDisposable
             specs.Add(new TopicPartitionOffsetSpec { TopicPartition = partition, OffsetSpec = spec });
         }
 
-        // Read-committed: the end of the log is the last stable offset, so an open transaction's records (which a
-        // read-committed consumer cannot read yet) are not lag.
-        var result = await _cluster.Admin.ListOffsetsAsync(specs, new ListOffsetsOptions
-        {
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            RequestTimeout = _options.RequestTimeout,
-        });
+        var result = await _cluster.Admin.ListOffsetsAsync(specs, OffsetsQuery(_options.RequestTimeout));
         foreach (var info in result.ResultInfos)
         {
             var entry = info.TopicPartitionOffsetError;
@@ -351,6 +345,16 @@ internal sealed class GroupPoller : IAsyncDisposable
 
         return offsets;
     }
+
+    /// <summary>
+    /// Read-committed: the end of the log is the last stable offset, so an open transaction's records (which a
+    /// read-committed consumer cannot read yet) are not lag. KEDA asks for the high watermark.
+    /// </summary>
+    public static ListOffsetsOptions OffsetsQuery(TimeSpan timeout) => new()
+    {
+        IsolationLevel = IsolationLevel.ReadCommitted,
+        RequestTimeout = timeout,
+    };
 
     public async ValueTask DisposeAsync()
     {

@@ -92,6 +92,18 @@ public sealed class KafkaLagTests
         Assert.Equal(expected, KafkaLag.NextFactor(partitions, lag, threshold));
     }
 
+    /// <summary>
+    /// The end of the log is the last stable offset. librdkafka's mock broker ignores the isolation level, so this
+    /// checks the request the poller sends rather than a broker's answer.
+    /// </summary>
+    [Fact]
+    public void OffsetsQuery_EndOfLog_ReadCommitted()
+    {
+        var query = GroupPoller.OffsetsQuery(TimeSpan.FromSeconds(3));
+
+        Assert.Equal((Confluent.Kafka.IsolationLevel.ReadCommitted, TimeSpan.FromSeconds(3)), (query.IsolationLevel, query.RequestTimeout));
+    }
+
     [Fact]
     public void Total_PersistentPartition_LeftOutOfMetricButCountedForActivity()
     {

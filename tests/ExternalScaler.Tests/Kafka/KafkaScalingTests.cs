@@ -229,7 +229,7 @@ public sealed class KafkaScalingTests
         await kafka.ProduceAsync(Topic, 1, 20);
         kafka.Commit(Group, Topic, (0, 10), (1, 10));
         await using var harness = await StartAsync();
-        var trigger = Trigger(kafka, Group, Topic, ("excludePersistentLag", "true"), ("persistentLagWindow", "1s"), ("lagThreshold", "100"));
+        var trigger = Trigger(kafka, Group, Topic, ("excludePersistentLag", "true"), ("persistentLagWindow", "3s"), ("lagThreshold", "100"));
         await WaitForMetricAsync(harness, trigger, 20);
 
         await WaitForMetricAsync(harness, trigger, 0);
