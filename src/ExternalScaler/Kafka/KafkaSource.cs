@@ -1,0 +1,159 @@
+using Grpc.Core;
+using Updraft.ExternalScaler.Services;
+
+namespace Updraft.ExternalScaler.Kafka;
+
+/// <summary>Consumer-group lag of Kafka topics (<c>source: kafka</c>), with the metadata of KEDA's <c>kafka</c> scaler.</summary>
+internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles, KafkaOptions options, TimeProvider time) : IScalerSource
+{
+    public const string SourceName = "kafka";
+
+    public string Name => SourceName;
+
+    public IReadOnlyList<MetricTarget> Specs(TriggerContext trigger)
+    {
+        var kafka = KafkaTrigger.Parse(trigger.Metadata);
+        return kafka.HottestPartitionLag
+            ? [new MetricTarget(kafka.MetricName, kafka.LagThreshold), new MetricTarget(kafka.HottestMetricName, kafka.LagThreshold)]
+            : [new MetricTarget(kafka.MetricName, kafka.LagThreshold)];
+    }
+
+    public MetricReadings Read(TriggerContext trigger, string? metricName)
+    {
+        var kafka = KafkaTrigger.Parse(trigger.Metadata);
+        var (lag, code, problem) = Evaluate(kafka);
+        if (problem is not null)
+        {
+            return MetricReadings.Fail(code, problem);
+        }
+
+        var main = new MetricReading(kafka.MetricName, lag.Lag);
+        if (!kafka.HottestPartitionLag)
+        {
+            return string.IsNullOrEmpty(metricName) || metricName == kafka.MetricName
+                ? new MetricReadings([main], StatusCode.OK, null)
+                : MetricReadings.Fail(StatusCode.NotFound, $"metric \"{metricName}\" is not one of this trigger's; it has {kafka.MetricName}");
+        }
+
+        var hottest = new MetricReading(kafka.HottestMetricName, lag.HottestPartitionLag);
+        if (string.IsNullOrEmpty(metricName))
+        {
+            return new MetricReadings([main, hottest], StatusCode.OK, null);
+        }
+
+        return metricName == kafka.MetricName ? new MetricReadings([main], StatusCode.OK, null)
+            : metricName == kafka.HottestMetricName ? new MetricReadings([hottest], StatusCode.OK, null)
+            : MetricReadings.Fail(StatusCode.NotFound, $"metric \"{metricName}\" is not one of this trigger's; it has {kafka.MetricName} and {kafka.HottestMetricName}");
+    }
+
+    /// <summary>KEDA's rule: active while the lag including persistent lag is above <c>activationLagThreshold</c>.</summary>
+    public bool IsActive(TriggerContext trigger, MetricReadings readings)
+    {
+        if (!readings.Succeeded)
+        {
+            return false;
+        }
+
+        var kafka = KafkaTrigger.Parse(trigger.Metadata);
+        var (lag, _, problem) = Evaluate(kafka);
+        return problem is null && lag.LagWithPersistent > kafka.ActivationLagThreshold;
+    }
+
+    public Task Changed(TriggerContext trigger)
+    {
+        var kafka = KafkaTrigger.Parse(trigger.Metadata);
+        return kafka.Problem is null && Profile(kafka) is { Problem: null } profile
+            ? Poller(kafka, profile.Profile).Polled
+            : Task.Delay(options.PollInterval, time);
+    }
+
+    // Specs depend on the metadata alone.
+    public Task SpecsChanged(TriggerContext trigger) => Task.Delay(Timeout.Infinite);
+
+    private (KafkaProfile? Profile, string? Problem) Profile(KafkaTrigger kafka) =>
+        kafka.CredentialsProfile is { } name ? profiles.Get(name) : (null, null);
+
+    private GroupPoller Poller(KafkaTrigger kafka, KafkaProfile? profile)
+    {
+        var poller = clusters.Poller(kafka, profile);
+        poller.Want(kafka.Topic);
+        return poller;
+    }
+
+    private (LagResult Lag, StatusCode Code, string? Problem) Evaluate(KafkaTrigger kafka)
+    {
+        if (kafka.Problem is not null)
+        {
+            return (default, StatusCode.InvalidArgument, kafka.Problem);
+        }
+
+        var (profile, profileProblem) = Profile(kafka);
+        if (profileProblem is not null)
+        {
+            return (default, StatusCode.FailedPrecondition, profileProblem);
+        }
+
+        var poller = Poller(kafka, profile);
+        var state = poller.State;
+        var offsets = state.Offsets;
+        if (offsets is null || (state.Problem is not null && time.GetElapsedTime(offsets.PolledAt) > options.StaleAfter))
+        {
+            return (default, state.ProblemCode, state.Problem);
+        }
+
+        var where = $"consumer group \"{kafka.ConsumerGroup}\" on {kafka.Cluster}";
+        var partitions = new List<PartitionOffsets>();
+        var now = time.GetTimestamp();
+        if (kafka.Topic.Length > 0)
+        {
+            if (offsets.Missing.Contains(kafka.Topic))
+            {
+                return (default, StatusCode.NotFound, $"topic \"{kafka.Topic}\" (metadata {KafkaTrigger.TopicKey}) does not exist on {kafka.Cluster}");
+            }
+
+            if (!offsets.Topics.TryGetValue(kafka.Topic, out var polled))
+            {
+                return (default, StatusCode.Unavailable, $"topic \"{kafka.Topic}\" of {where} has not been polled yet");
+            }
+
+            Add(polled, kafka.PartitionLimitation);
+            if (partitions.Count == 0)
+            {
+                return (default, StatusCode.FailedPrecondition, $"topic \"{kafka.Topic}\" has none of the partitions in metadata {KafkaTrigger.PartitionLimitationKey}");
+            }
+        }
+        else
+        {
+            if (!offsets.Discovered)
+            {
+                return (default, StatusCode.Unavailable, $"the topics of {where} have not been polled yet");
+            }
+
+            if (offsets.CommittedTopics.Count == 0)
+            {
+                return (default, StatusCode.NotFound, $"{where} has no committed offsets, so it has no topics to measure; set metadata {KafkaTrigger.TopicKey} to scale a group that has not committed yet");
+            }
+
+            foreach (var topic in offsets.CommittedTopics)
+            {
+                if (offsets.Topics.TryGetValue(topic, out var polled))
+                {
+                    Add(polled, null);
+                }
+            }
+        }
+
+        return (KafkaLag.Total(kafka, partitions), StatusCode.OK, null);
+
+        void Add(PolledPartition[] polled, IReadOnlySet<int>? only)
+        {
+            foreach (var p in polled)
+            {
+                if (only is null || only.Contains(p.Partition))
+                {
+                    partitions.Add(new PartitionOffsets(p.Partition, p.Committed, p.LogStart, p.Latest, time.GetElapsedTime(p.CommittedSince, now)));
+                }
+            }
+        }
+    }
+}
