@@ -21,10 +21,6 @@ internal sealed class RouteCatalog
     {
         Volatile.Write(ref _current, new Snapshot(routes, loaded: true));
         Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
-
-        // Reading thousands of routes leaves tens of megabytes of parser garbage that a workstation GC keeps
-        // committed; route sets change rarely, so return it to the OS now.
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -125,6 +125,9 @@ internal static class InterceptorApplication
             : LogLevel.Information;
         builder.Logging.SetMinimumLevel(level);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // With this category enabled at any level, ASP.NET Core starts an Activity and a log scope for every request
+        // (about 800 bytes each); the proxy logs what matters itself.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         // A start-up failure is reported by Program as one line per problem; the host's own report repeats it with a stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
