@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Prometheus;
 using Updraft.ExternalScaler.Http;
+using Updraft.ExternalScaler.Nats;
 using Updraft.ExternalScaler.Options;
 using Updraft.ExternalScaler.Routes;
 using Updraft.ExternalScaler.Services;
@@ -65,6 +66,7 @@ internal static class ScalerApplication
         }
 
         var bindAddress = ParseBindAddress(options.BindAddress, problems);
+        var natsOptions = NatsOptions.Bind(name => builder.Configuration[name], problems);
         if (problems.Count > 0)
         {
             throw new StartupProblemsException(problems);
@@ -79,6 +81,7 @@ internal static class ScalerApplication
         services.AddSingleton<InterceptorFleet>();
         services.AddSingleton<CountsAggregator>();
         services.AddSingleton<IScalerSource, HttpSource>();
+        services.AddNatsSources(natsOptions);
         services.AddSingleton<ScalerSources>();
         services.AddHostedService<RoutesFileRouteSource>();
         services.AddHostedService(provider => provider.GetRequiredService<InterceptorFleet>());
