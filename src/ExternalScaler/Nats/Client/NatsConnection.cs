@@ -23,8 +23,8 @@ internal sealed class NatsConnectionException(string message, bool authorization
 }
 
 /// <summary>
-/// The part of the NATS client protocol the scaler needs (CONNECT with user/password or token, PUB, one wildcard
-/// inbox subscription for request/reply, PING/PONG, MSG and HMSG), over plain TCP. The scaler uses it only for
+/// The part of the NATS client protocol the scaler needs (CONNECT with user/password or token, PUB, a one-message
+/// inbox subscription per request, PING/PONG, MSG and HMSG), over plain TCP. The scaler uses it only for
 /// JetStream's JSON API (<c>$JS.API.CONSUMER.INFO.…</c>); tests use it to create streams, publish and acknowledge.
 /// Written here because the maintained .NET client (NATS.Net) cannot be restored from the project's package source.
 /// </summary>
@@ -35,7 +35,7 @@ internal sealed class NatsConnection : IAsyncDisposable
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<NatsMessage>> _requests = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<NatsMessage>> _requests = new();
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _closing = new();
     private readonly string _inboxPrefix = "_INBOX." + Guid.NewGuid().ToString("N") + ".";
@@ -67,13 +67,33 @@ internal sealed class NatsConnection : IAsyncDisposable
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
+        var address = $"{host}:{port}";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var connection = new NatsConnection(socket, $"{host}:{port}");
+        try
+        {
+            await socket.ConnectAsync(host, port, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new NatsConnectionException($"cannot connect to {address} within {timeout.TotalSeconds:0.###} s");
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new NatsConnectionException($"cannot connect to {address}: {e.Message}", inner: e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var connection = new NatsConnection(socket, address);
         try
         {
             try
             {
-                await socket.ConnectAsync(host, port, deadline.Token);
                 var info = await connection.ReadLineAsync(deadline.Token);
                 if (!info.StartsWith("INFO ", StringComparison.Ordinal))
                 {
@@ -81,7 +101,7 @@ internal sealed class NatsConnection : IAsyncDisposable
                 }
 
                 connection._reader = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
-                await connection.WriteAsync(Encoding.UTF8.GetBytes(ConnectLine(credentials) + "PING\r\n" + $"SUB {connection._inboxPrefix}* 1\r\n"), deadline.Token);
+                await connection.WriteAsync(Encoding.UTF8.GetBytes(ConnectLine(credentials) + "PING\r\n"), deadline.Token);
                 await connection._handshake.Task.WaitAsync(deadline.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -107,18 +127,8 @@ internal sealed class NatsConnection : IAsyncDisposable
     }
 
     /// <summary>Publishes <paramref name="payload"/> to <paramref name="subject"/>, optionally with a reply subject.</summary>
-    public Task PublishAsync(string subject, string? replyTo, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
-    {
-        var header = replyTo is null
-            ? $"PUB {subject} {payload.Length.ToString(CultureInfo.InvariantCulture)}\r\n"
-            : $"PUB {subject} {replyTo} {payload.Length.ToString(CultureInfo.InvariantCulture)}\r\n";
-        var frame = new byte[Encoding.UTF8.GetByteCount(header) + payload.Length + 2];
-        var written = Encoding.UTF8.GetBytes(header, frame);
-        payload.Span.CopyTo(frame.AsSpan(written));
-        frame[^2] = (byte)'\r';
-        frame[^1] = (byte)'\n';
-        return WriteAsync(frame, cancellationToken);
-    }
+    public Task PublishAsync(string subject, string? replyTo, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        WriteAsync(Frame(subject, replyTo, payload), cancellationToken);
 
     /// <summary>Publishes a request and waits for the first reply (a 503 status means no one subscribes to the subject).</summary>
     /// <exception cref="TimeoutException">No reply within <paramref name="timeout"/>.</exception>
@@ -126,21 +136,35 @@ internal sealed class NatsConnection : IAsyncDisposable
     public async Task<NatsMessage> RequestAsync(string subject, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ThrowIfClosed();
-        var id = Interlocked.Increment(ref _nextRequest);
+        // One subscription per request, ended by the server after one message: JetStream delivers fetched messages
+        // under their own subject, so replies are told apart by subscription id, not by subject.
+        var sid = Interlocked.Increment(ref _nextRequest).ToString(CultureInfo.InvariantCulture);
         var reply = new TaskCompletionSource<NatsMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _requests[id] = reply;
+        _requests[sid] = reply;
         try
         {
-            await PublishAsync(subject, _inboxPrefix + id.ToString(CultureInfo.InvariantCulture), payload, cancellationToken);
+            var inbox = _inboxPrefix + sid;
+            var subscribe = Encoding.UTF8.GetBytes($"SUB {inbox} {sid}\r\nUNSUB {sid} 1\r\n");
+            var publish = Frame(subject, inbox, payload);
+            var frame = new byte[subscribe.Length + publish.Length];
+            subscribe.CopyTo(frame, 0);
+            publish.CopyTo(frame, subscribe.Length);
+            await WriteAsync(frame, cancellationToken);
             return await reply.Task.WaitAsync(timeout, cancellationToken);
         }
         catch (TimeoutException)
         {
+            await TryWriteAsync($"UNSUB {sid}\r\n");
             throw new TimeoutException($"no reply to {subject} from {Address} within {timeout.TotalSeconds:0.###} s");
+        }
+        catch (OperationCanceledException)
+        {
+            await TryWriteAsync($"UNSUB {sid}\r\n");
+            throw;
         }
         finally
         {
-            _requests.TryRemove(id, out _);
+            _requests.TryRemove(sid, out _);
         }
     }
 
@@ -208,6 +232,19 @@ internal sealed class NatsConnection : IAsyncDisposable
         }
 
         return "CONNECT " + Encoding.UTF8.GetString(buffer.ToArray()) + "\r\n";
+    }
+
+    private static byte[] Frame(string subject, string? replyTo, ReadOnlyMemory<byte> payload)
+    {
+        var header = replyTo is null
+            ? $"PUB {subject} {payload.Length.ToString(CultureInfo.InvariantCulture)}\r\n"
+            : $"PUB {subject} {replyTo} {payload.Length.ToString(CultureInfo.InvariantCulture)}\r\n";
+        var frame = new byte[Encoding.UTF8.GetByteCount(header) + payload.Length + 2];
+        var written = Encoding.UTF8.GetBytes(header, frame);
+        payload.Span.CopyTo(frame.AsSpan(written));
+        frame[^2] = (byte)'\r';
+        frame[^1] = (byte)'\n';
+        return frame;
     }
 
     private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
@@ -287,12 +324,9 @@ internal sealed class NatsConnection : IAsyncDisposable
             }
         }
 
-        var message = new NatsMessage(parts[1], replyTo, status, description, body[headerLength..total]);
-        if (message.Subject.StartsWith(_inboxPrefix, StringComparison.Ordinal)
-            && long.TryParse(message.Subject.AsSpan(_inboxPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var id)
-            && _requests.TryRemove(id, out var pending))
+        if (_requests.TryRemove(parts[2], out var pending))
         {
-            pending.TrySetResult(message);
+            pending.TrySetResult(new NatsMessage(parts[1], replyTo, status, description, body[headerLength..total]));
         }
     }
 
@@ -313,6 +347,17 @@ internal sealed class NatsConnection : IAsyncDisposable
         finally
         {
             _writeLock.Release();
+        }
+    }
+
+    private async Task TryWriteAsync(string line)
+    {
+        try
+        {
+            await WriteAsync(Encoding.UTF8.GetBytes(line), _closing.Token);
+        }
+        catch (Exception e) when (e is NatsConnectionException or OperationCanceledException or ObjectDisposedException)
+        {
         }
     }
 
