@@ -50,6 +50,9 @@ internal sealed class ScalerHarness : IAsyncDisposable
 
     public CountsAggregator Aggregator => _scaler.Services.GetRequiredService<CountsAggregator>();
 
+    /// <summary>The scaler's services (sources' state that KEDA cannot see, such as how many pollers run).</summary>
+    public IServiceProvider Services => _scaler.Services;
+
     /// <param name="routesYaml">The routes file both the interceptors and the scaler read.</param>
     /// <param name="interceptors">How many interceptor replicas to start.</param>
     /// <param name="extraInterceptorAddresses">More admin addresses for the scaler (fake or broken replicas).</param>

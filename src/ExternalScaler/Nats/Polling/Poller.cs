@@ -67,9 +67,6 @@ internal sealed class Poller<T> : Poller
         }
     }
 
-    /// <summary>How many polls have ended.</summary>
-    public long Polls { get; private set; }
-
     public override async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -105,7 +102,6 @@ internal sealed class Poller<T> : Poller
             }
 
             Volatile.Write(ref _current, result);
-            Polls++;
             var changed = Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             changed.TrySetResult();
             await Task.Delay(interval, time, cancellationToken);
