@@ -24,15 +24,22 @@ internal sealed class JetStreamAdmin : IAsyncDisposable
         new(await NatsConnection.ConnectAsync(server.Host, server.ClientPort, credentials, RequestTimeout, CancellationToken.None));
 
     /// <summary>A stream on <c>&lt;name&gt;.&gt;</c>, file storage; retried while a cluster is still electing its leaders.</summary>
-    public async Task CreateStreamAsync(string name, int replicas = 1)
+    /// <param name="node">Places the stream on the cluster node with this name (its tag <c>node:&lt;name&gt;</c>).</param>
+    public async Task CreateStreamAsync(string name, int replicas = 1, string? node = null)
     {
-        var config = JsonSerializer.Serialize(new Dictionary<string, object>
+        var settings = new Dictionary<string, object>
         {
             ["name"] = name,
             ["subjects"] = new[] { name + ".>" },
             ["storage"] = "file",
             ["num_replicas"] = replicas,
-        });
+        };
+        if (node is not null)
+        {
+            settings["placement"] = new Dictionary<string, object> { ["tags"] = new[] { "node:" + node } };
+        }
+
+        var config = JsonSerializer.Serialize(settings);
         await RetryAsync($"$JS.API.STREAM.CREATE.{name}", config, $"stream {name} created");
     }
 

@@ -63,6 +63,25 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task GetMetrics_SingleReplicaStreamOnAnotherNode_MonitoringFindsIt()
+    {
+        var stream = StreamName();
+        await using var admin = await JetStreamAdmin.ConnectAsync(Cluster.Nodes[0]);
+        await admin.CreateStreamAsync(stream, replicas: 1, node: Cluster.Nodes[2].Name);
+        await admin.CreateConsumerAsync(stream, "worker");
+        await admin.PublishAsync(stream, 7);
+        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 2));
+        await WaitForConsumerLeaderAsync(admin, stream, 5);
+        await using var harness = await StartScalerAsync();
+        // The endpoint's node does not hold the stream at all.
+        var reference = JetStream(Monitoring, Cluster.Nodes[0], stream, "worker");
+
+        await WaitForMetricAsync(harness, reference, 5);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => JszPendingAsync(Cluster.Nodes[0], stream));
+    }
+
+    [Fact]
     public async Task GetMetrics_ApiOnACluster_ReportsTheLeadersLagThroughAnyNode()
     {
         var stream = StreamName();
@@ -122,9 +141,11 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
     {
         using var http = new HttpClient();
         using var document = JsonDocument.Parse(await http.GetStringAsync(new Uri($"http://{node.MonitoringEndpoint}/jsz?acc=%24G&config=true&consumers=true")));
-        foreach (var account in document.RootElement.GetProperty("account_details").EnumerateArray())
+        var accounts = document.RootElement.TryGetProperty("account_details", out var details) ? details.EnumerateArray().ToList() : [];
+        foreach (var account in accounts)
         {
-            foreach (var candidate in account.GetProperty("stream_detail").EnumerateArray())
+            var streams = account.TryGetProperty("stream_detail", out var list) ? list.EnumerateArray().ToList() : [];
+            foreach (var candidate in streams)
             {
                 if (candidate.GetProperty("name").GetString() == stream)
                 {

@@ -64,6 +64,7 @@ internal sealed class NatsServer : IAsyncDisposable
     /// <summary>A node of a cluster whose route listeners are <paramref name="routes"/>.</summary>
     public static NatsServer CreateClusterNode(string name, string host, int clientPort, int monitoringPort, int routePort, IEnumerable<string> routes) =>
         Create(name, host, clientPort, monitoringPort, extra: $$"""
+            server_tags: ["node:{{name}}"]
             cluster {
               name: updraft-test
               listen: {{host}}:{{routePort}}

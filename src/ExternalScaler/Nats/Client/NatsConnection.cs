@@ -100,6 +100,11 @@ internal sealed class NatsConnection : IAsyncDisposable
                     throw new NatsConnectionException($"{connection.Address} is not a NATS server (it sent \"{Shorten(info)}\")");
                 }
 
+                if (RequiresTls(info[5..]))
+                {
+                    throw new NatsConnectionException($"{connection.Address} requires TLS, which the scaler's NATS client does not support yet (read the consumer through natsServerMonitoringEndpoint instead)");
+                }
+
                 connection._reader = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
                 await connection.WriteAsync(Encoding.UTF8.GetBytes(ConnectLine(credentials) + "PING\r\n"), deadline.Token);
                 await connection._handshake.Task.WaitAsync(deadline.Token);
@@ -245,6 +250,19 @@ internal sealed class NatsConnection : IAsyncDisposable
         frame[^2] = (byte)'\r';
         frame[^1] = (byte)'\n';
         return frame;
+    }
+
+    private static bool RequiresTls(string info)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(info);
+            return document.RootElement.TryGetProperty("tls_required", out var required) && required.ValueKind == JsonValueKind.True;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
