@@ -10,7 +10,7 @@ namespace Updraft.ExternalScaler.Tests.Nats;
 public sealed class NatsPollingTests
 {
     [Fact]
-    public async Task Pollers_TwoScaledObjectsOnOneConsumer_SharedThenDroppedWhenUnused()
+    public async Task Pollers_TwoScaledObjectsOnOneConsumer_StartedBySpecSharedAndDroppedWhenUnused()
     {
         await using var server = await NatsServer.StartAsync();
         var stream = StreamName();
@@ -27,12 +27,15 @@ public sealed class NatsPollingTests
         var second = JetStream(Api, server, stream, "worker", ("activationLagThreshold", "50"));
         second.Name = "another";
 
+        await harness.Client.GetMetricSpecAsync(first);
+        var startedBySpec = pollers.Count;
         await WaitForMetricAsync(harness, first, 30);
         await WaitForMetricAsync(harness, second, 30);
         var shared = pollers.Count;
         var activeFirst = await harness.Client.IsActiveAsync(first);
         var activeSecond = await harness.Client.IsActiveAsync(second);
 
+        Assert.Equal(1, startedBySpec);
         Assert.Equal(1, shared);
         Assert.True(activeFirst.Result);
         Assert.False(activeSecond.Result);

@@ -25,6 +25,12 @@ internal sealed class JetStreamSource(
     public IReadOnlyList<MetricTarget> Specs(TriggerContext trigger)
     {
         var parsed = JetStreamTrigger.Parse(trigger.Metadata);
+        if (parsed.Problem is null)
+        {
+            // KEDA asks for the spec first: start polling now, so the first GetMetrics finds a value.
+            Poller(parsed);
+        }
+
         return [new MetricTarget(parsed.MetricName, parsed.LagThreshold)];
     }
 

@@ -20,6 +20,12 @@ internal sealed class StanSource(NatsPollers pollers, MonitoringClient http) : I
     public IReadOnlyList<MetricTarget> Specs(TriggerContext trigger)
     {
         var parsed = StanTrigger.Parse(trigger.Metadata);
+        if (parsed.Problem is null)
+        {
+            // KEDA asks for the spec first: start polling now, so the first GetMetrics finds a value.
+            Poller(parsed);
+        }
+
         return [new MetricTarget(parsed.MetricName, parsed.LagThreshold)];
     }
 
