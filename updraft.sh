@@ -67,6 +67,8 @@ MSG
 run_tests() {
   need_dotnet
   ensure_packages curl:curl
+  # NATS JetStream tests run a real nats-server; Debian installs it in /usr/sbin, which may not be on PATH.
+  PATH="$PATH:/usr/sbin:/usr/local/sbin" ensure_packages nats-server:nats-server
   local log
   log=$(mktemp)
   local status=0

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Prometheus;
 using Updraft.ExternalScaler.Http;
 using Updraft.ExternalScaler.Kafka;
+using Updraft.ExternalScaler.Nats;
 using Updraft.ExternalScaler.Options;
 using Updraft.ExternalScaler.Routes;
 using Updraft.ExternalScaler.Services;
@@ -67,6 +68,7 @@ internal static class ScalerApplication
 
         var bindAddress = ParseBindAddress(options.BindAddress, problems);
         builder.Services.AddKafkaSource(name => builder.Configuration[name], problems);
+        var natsOptions = NatsOptions.Bind(name => builder.Configuration[name], problems);
         if (problems.Count > 0)
         {
             throw new StartupProblemsException(problems);
@@ -81,6 +83,7 @@ internal static class ScalerApplication
         services.AddSingleton<InterceptorFleet>();
         services.AddSingleton<CountsAggregator>();
         services.AddSingleton<IScalerSource, HttpSource>();
+        services.AddNatsSources(natsOptions);
         services.AddSingleton<ScalerSources>();
         services.AddHostedService<RoutesFileRouteSource>();
         services.AddHostedService(provider => provider.GetRequiredService<InterceptorFleet>());

@@ -1,0 +1,159 @@
+using System.Text.Json;
+using Updraft.ExternalScaler.Tests.Infrastructure;
+using static Updraft.ExternalScaler.Tests.Nats.NatsTesting;
+
+namespace Updraft.ExternalScaler.Tests.Nats;
+
+/// <summary>
+/// <c>source: nats-jetstream</c> on a real 3-node JetStream cluster (R3 streams and consumers), where only the
+/// consumer's leader reports current numbers: the monitoring mode must find and follow the leader, the API mode is
+/// answered by it.
+/// </summary>
+public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFixture<NatsClusterFixture>
+{
+    private NatsCluster Cluster => fixture.Cluster;
+
+    [Fact]
+    public async Task GetMetrics_MonitoringEndpointIsAFollower_ReportsTheLeadersLag()
+    {
+        var stream = StreamName();
+        await using var admin = await JetStreamAdmin.ConnectAsync(Cluster.Nodes[0]);
+        await admin.CreateStreamAsync(stream, replicas: 3);
+        await admin.CreateConsumerAsync(stream, "worker");
+        await admin.PublishAsync(stream, 12);
+        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 4));
+        var leader = await WaitForConsumerLeaderAsync(admin, stream, 8);
+        var follower = Cluster.Nodes.First(n => n.Name != leader);
+        await using var harness = await StartScalerAsync();
+        var reference = JetStream(Monitoring, follower, stream, "worker");
+
+        await WaitForMetricAsync(harness, reference, 8);
+
+        // The follower the trigger names does not know the consumer's current numbers: its own /jsz still says 12.
+        Assert.Equal(12, await JszPendingAsync(follower, stream));
+        Assert.Equal(8, await JszPendingAsync(Cluster.Nodes.First(n => n.Name == leader), stream));
+    }
+
+    [Fact]
+    public async Task GetMetrics_ConsumerLeaderMoves_MonitoringFollowsTheNewLeader()
+    {
+        var stream = StreamName();
+        await using var admin = await JetStreamAdmin.ConnectAsync(Cluster.Nodes[0]);
+        await admin.CreateStreamAsync(stream, replicas: 3);
+        await admin.CreateConsumerAsync(stream, "worker");
+        await admin.PublishAsync(stream, 10);
+        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 2));
+        var first = await WaitForConsumerLeaderAsync(admin, stream, 8);
+        await using var harness = await StartScalerAsync();
+        var reference = JetStream(Monitoring, Cluster.Nodes.First(n => n.Name != first), stream, "worker");
+        await WaitForMetricAsync(harness, reference, 8);
+
+        await admin.StepDownConsumerLeaderAsync(stream, "worker");
+        string? second = null;
+        await ScalerHarness.WaitUntilAsync(async () =>
+        {
+            second = await LeaderAsync(admin, stream);
+            return second is not null && second != first;
+        }, "another node leads the consumer");
+        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 3));
+
+        // The old leader is a follower now and keeps its stale 8 (keda#6042 read it forever).
+        await WaitForMetricAsync(harness, reference, 5);
+        Assert.NotEqual(first, second);
+    }
+
+    [Fact]
+    public async Task GetMetrics_SingleReplicaStreamOnAnotherNode_MonitoringFindsIt()
+    {
+        var stream = StreamName();
+        await using var admin = await JetStreamAdmin.ConnectAsync(Cluster.Nodes[0]);
+        await admin.CreateStreamAsync(stream, replicas: 1, node: Cluster.Nodes[2].Name);
+        await admin.CreateConsumerAsync(stream, "worker");
+        await admin.PublishAsync(stream, 7);
+        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 2));
+        await WaitForConsumerLeaderAsync(admin, stream, 5);
+        await using var harness = await StartScalerAsync();
+        // The endpoint's node does not hold the stream at all.
+        var reference = JetStream(Monitoring, Cluster.Nodes[0], stream, "worker");
+
+        await WaitForMetricAsync(harness, reference, 5);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => JszPendingAsync(Cluster.Nodes[0], stream));
+    }
+
+    [Fact]
+    public async Task GetMetrics_ApiOnACluster_ReportsTheLeadersLagThroughAnyNode()
+    {
+        var stream = StreamName();
+        await using var admin = await JetStreamAdmin.ConnectAsync(Cluster.Nodes[0]);
+        await admin.CreateStreamAsync(stream, replicas: 3);
+        await admin.CreateConsumerAsync(stream, "worker");
+        await admin.PublishAsync(stream, 9);
+        var fetched = await admin.FetchAsync(stream, "worker", 3);
+        await admin.AckAsync(fetched.Take(1));
+        var leader = await WaitForConsumerLeaderAsync(admin, stream, 6);
+        var follower = Cluster.Nodes.First(n => n.Name != leader);
+        await using var harness = await StartScalerAsync();
+        var reference = JetStream(Api, follower, stream, "worker");
+
+        // 6 pending + 2 delivered and not acknowledged.
+        await WaitForMetricAsync(harness, reference, 8);
+    }
+
+    /// <summary>Waits until the leader reports <paramref name="pending"/>; returns its name.</summary>
+    private static async Task<string> WaitForConsumerLeaderAsync(JetStreamAdmin admin, string stream, long pending)
+    {
+        string? leader = null;
+        await ScalerHarness.WaitUntilAsync(async () =>
+        {
+            JsonElement info;
+            try
+            {
+                info = await admin.ConsumerInfoAsync(stream, "worker");
+            }
+            catch (TimeoutException)
+            {
+                // No leader while one is being elected.
+                return false;
+            }
+
+            leader = info.GetProperty("cluster").TryGetProperty("leader", out var name) ? name.GetString() : null;
+            return leader is not null && info.TryGetProperty("num_pending", out var value) && value.GetInt64() == pending;
+        }, $"the consumer's leader reports {pending} pending");
+        return leader!;
+    }
+
+    private static async Task<string?> LeaderAsync(JetStreamAdmin admin, string stream)
+    {
+        try
+        {
+            var info = await admin.ConsumerInfoAsync(stream, "worker");
+            return info.TryGetProperty("cluster", out var cluster) && cluster.TryGetProperty("leader", out var name) ? name.GetString() : null;
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>What <paramref name="node"/>'s own <c>/jsz</c> says the consumer has pending.</summary>
+    private static async Task<long> JszPendingAsync(NatsServer node, string stream)
+    {
+        using var http = new HttpClient();
+        using var document = JsonDocument.Parse(await http.GetStringAsync(new Uri($"http://{node.MonitoringEndpoint}/jsz?acc=%24G&config=true&consumers=true")));
+        var accounts = document.RootElement.TryGetProperty("account_details", out var details) ? details.EnumerateArray().ToList() : [];
+        foreach (var account in accounts)
+        {
+            var streams = account.TryGetProperty("stream_detail", out var list) ? list.EnumerateArray().ToList() : [];
+            foreach (var candidate in streams)
+            {
+                if (candidate.GetProperty("name").GetString() == stream)
+                {
+                    return candidate.GetProperty("consumer_detail")[0].GetProperty("num_pending").GetInt64();
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"{node.Name} does not list stream {stream}");
+    }
+}
