@@ -29,7 +29,8 @@ const int ColdStarts = 50;
 await using var upstream = await Upstream.StartAsync();
 var work = Directory.CreateTempSubdirectory("updraft-bench-scaler-");
 var routesFile = Path.Combine(work.FullName, "routes.yaml");
-await File.WriteAllTextAsync(routesFile, RoutesYaml(Routes, upstream.Port));
+var wakePorts = Enumerable.Range(0, ColdStarts).Select(_ => FreePort()).ToArray();
+await File.WriteAllTextAsync(routesFile, RoutesYaml(Routes, upstream.Port, wakePorts));
 
 int proxyPort = FreePort(), adminPort = FreePort(), scalerPort = FreePort();
 using var interceptor = ChildProcess.Start(repo, $"src/Interceptor/bin/{configuration}/net10.0/Updraft.Interceptor.dll", new()
@@ -84,6 +85,18 @@ for (var i = 0; i < ColdStarts; i++)
     pushes.Add(await ColdStartAsync(client, proxy, i));
 }
 
+// Endpoint ready -> held request forwarded: a request waits for a target nothing listens on; then a listener opens
+// there and the time until the request's bytes arrive is measured. Baseline: a request to an already-listening
+// target of the same kind (connect + forward on a warm interceptor).
+var wakeUps = new List<double>();
+var warmForwards = new List<double>();
+for (var i = 0; i < ColdStarts; i++)
+{
+    var (wake, warm) = await ReadinessToForwardAsync(proxy, $"wake-{i}.bench", wakePorts[i]);
+    wakeUps.Add(wake);
+    warmForwards.Add(warm);
+}
+
 scaler.Process.Refresh();
 var scalerMemory = scaler.Process.WorkingSet64 / (1024.0 * 1024.0);
 
@@ -102,6 +115,8 @@ var results = new Dictionary<string, object>
     ["baselineHealthCheck16Pollers"] = Summary(stressHealth),
     ["firstRequestToStreamIsActive"] = Summary(pushes),
     ["baselineProxiedRequest"] = Summary(proxied),
+    ["endpointReadyToForwarded"] = Summary(wakeUps),
+    ["baselineWarmForward"] = Summary(warmForwards),
     ["scalerWorkingSetMiB"] = Math.Round(steadyMemory, 1),
     ["scalerWorkingSetAfterStressMiB"] = Math.Round(scalerMemory, 1),
 };
@@ -119,6 +134,7 @@ Row("GetMetrics (KEDA-style poll, one poller)", getMetrics, healthLatencies, "gR
 Row("GetMetricSpec + GetMetrics + IsActive, each", allRpcs, healthLatencies, "gRPC health Check", "");
 Row("GetMetrics, 16 concurrent pollers (stress)", stressGetMetrics, stressHealth, "gRPC health Check, 16 pollers", "");
 Row("first request on a cold route → StreamIsActive true", pushes, proxied, "proxied request round trip", "≤ 50 ms");
+Row("endpoint ready → held request forwarded (interceptor)", wakeUps, warmForwards, "request → warm target receives it", "p99 ≤ 20 ms");
 table.AppendLine();
 table.AppendLine(Invariant($"Scaler working set with {Routes} routes, polled KEDA-style: {steadyMemory:F1} MiB (target ≤ 80 MB); after the 16-poller stress: {scalerMemory:F1} MiB."));
 table.AppendLine($"Results: {Path.GetRelativePath(repo, file)}");
@@ -209,6 +225,49 @@ static async Task<double> ColdStartAsync(Scaler.ExternalScalerClient client, Htt
     return elapsed;
 }
 
+static async Task<(double Wake, double Warm)> ReadinessToForwardAsync(HttpClient proxy, string host, int port)
+{
+    using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+    var pending = proxy.SendAsync(Request(host), cancel.Token);
+    // Let the request reach the hold queue and the readiness probe start (nothing listens yet).
+    await Task.Delay(200, cancel.Token);
+    using var listener = new TcpListener(IPAddress.Loopback, port);
+    listener.Start();
+    var listening = Stopwatch.GetTimestamp();
+    var wake = await ReceiveOneRequestAsync(listener, listening, cancel.Token);
+    (await pending).Dispose();
+
+    // The same target, now listening: how long a forward takes when nothing waits.
+    var sent = Stopwatch.GetTimestamp();
+    var again = proxy.SendAsync(Request(host), cancel.Token);
+    var warm = await ReceiveOneRequestAsync(listener, sent, cancel.Token);
+    (await again).Dispose();
+    return (wake, warm);
+}
+
+// Accepts connections until one carries a request head (the readiness probe's connects carry none), answers it,
+// and returns the milliseconds from `since` to the arrival of the request's first bytes.
+static async Task<double> ReceiveOneRequestAsync(TcpListener listener, long since, CancellationToken cancellationToken)
+{
+    var buffer = new byte[4096];
+    while (true)
+    {
+        var socket = await listener.AcceptSocketAsync(cancellationToken);
+        var read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+        if (read == 0)
+        {
+            socket.Dispose();
+            continue;
+        }
+
+        var arrived = Stopwatch.GetElapsedTime(since, Stopwatch.GetTimestamp()).TotalMilliseconds;
+        await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"u8.ToArray(), SocketFlags.None, cancellationToken);
+        socket.Shutdown(SocketShutdown.Send);
+        socket.Dispose();
+        return arrived;
+    }
+}
+
 static object Summary(List<double> values) => new Dictionary<string, double>
 {
     ["count"] = values.Count,
@@ -223,7 +282,7 @@ static double Percentile(List<double> values, double quantile)
     return sorted[Math.Clamp((int)Math.Ceiling(quantile * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
 
-static string RoutesYaml(int routes, int upstreamPort)
+static string RoutesYaml(int routes, int upstreamPort, int[] wakePorts)
 {
     var yaml = new StringBuilder();
     void Add(string name, string host, string metric)
@@ -250,6 +309,21 @@ static string RoutesYaml(int routes, int upstreamPort)
     {
         Add($"cold-{i}", $"cold-{i}.bench", "{concurrency: {targetValue: 10}}");
         Add($"fast-{i}", $"fast-{i}.bench", "{concurrency: {targetValue: 10}}");
+    }
+
+    for (var i = 0; i < wakePorts.Length; i++)
+    {
+        yaml.Append(CultureInfo.InvariantCulture, $"""
+            apiVersion: http.keda.sh/v1beta1
+            kind: InterceptorRoute
+            metadata: {"{"}name: wake-{i}, namespace: bench{"}"}
+            spec:
+              target: {"{"}service: 127.0.0.1, port: {wakePorts[i]}{"}"}
+              scalingMetric: {"{"}concurrency: {"{"}targetValue: 10{"}"}{"}"}
+              rules: [{"{"}hosts: [wake-{i}.bench]{"}"}]
+            ---
+
+            """);
     }
 
     return yaml.ToString();
