@@ -77,6 +77,8 @@ internal static class InterceptorApplication
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestLineSize = MaxRequestLineBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = MaxRequestHeadersBytes;
+            // Slow clients cannot hold a connection open by dribbling a request head (Kestrel's guard, default 30 s).
+            kestrel.Limits.RequestHeadersTimeout = options.Value.RequestHeadersTimeout;
             // A proxy streams bodies of any size at the pace of both ends, as the add-on does.
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.MinRequestBodyDataRate = null;

@@ -55,6 +55,9 @@ internal sealed class InterceptorOptions
     /// <summary><c>KEDA_HTTP_SHUTDOWN_DELAY</c>: SIGTERM → listener close, while <c>/readyz</c> already says 503.</summary>
     public TimeSpan ShutdownDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary><c>UPDRAFT_REQUEST_HEADERS_TIMEOUT</c>: how long a client may take to send a request head (slowloris guard).</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The TLS listener (<c>KEDA_HTTP_PROXY_TLS_*</c>).</summary>
     public Tls.TlsSettings Tls { get; } = new();
 

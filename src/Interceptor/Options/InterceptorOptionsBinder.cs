@@ -27,6 +27,7 @@ internal static class InterceptorOptionsBinder
         options.DrainTimeout = reader.Duration("KEDA_HTTP_DRAIN_TIMEOUT", options.DrainTimeout);
         options.ShutdownDelay = reader.Duration("KEDA_HTTP_SHUTDOWN_DELAY", options.ShutdownDelay);
 
+        options.RequestHeadersTimeout = reader.Duration("UPDRAFT_REQUEST_HEADERS_TIMEOUT", options.RequestHeadersTimeout, minimum: TimeSpan.FromMilliseconds(100));
         Tls.TlsSettings.Bind(reader, options.Tls, options.BindingProblems);
 
         // The add-on's deprecated names still win when set above zero, as they do there.

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using Updraft.Interceptor.Tests.Infrastructure;
 
@@ -46,53 +44,4 @@ internal sealed class FakeInterceptor : IAsyncDisposable
     public void ReportRaw(string body) => _body = body;
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
-}
-
-/// <summary>Accepts connections and never answers: an interceptor that is wedged.</summary>
-internal sealed class SilentServer : IDisposable
-{
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly List<Socket> _held = [];
-    private readonly CancellationTokenSource _stop = new();
-
-    public SilentServer()
-    {
-        _listener.Start();
-        _ = AcceptAsync();
-    }
-
-    public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
-
-    private async Task AcceptAsync()
-    {
-        try
-        {
-            while (true)
-            {
-                var socket = await _listener.AcceptSocketAsync(_stop.Token);
-                lock (_held)
-                {
-                    _held.Add(socket);
-                }
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-    }
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-        lock (_held)
-        {
-            foreach (var socket in _held)
-            {
-                socket.Dispose();
-            }
-        }
-
-        _stop.Dispose();
-    }
 }
