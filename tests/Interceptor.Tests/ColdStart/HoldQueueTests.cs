@@ -157,6 +157,34 @@ public sealed class HoldQueueTests
         Assert.Equal(0, interceptor.Table.ByKey[Key].HoldQueue.Pending);
     }
 
+    [Fact]
+    public async Task Hold_TenThousandRequestsWithLimit100_Exactly100HeldRestTurnedAwayAllHeldForwarded()
+    {
+        const int limit = 100;
+        const int requests = 10_000;
+        var port = TestUpstream.FreePort();
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: $"coldStart: {{maxPendingRequests: {limit}, overflow: Reject}}"));
+        using var holders = interceptor.NewClient();
+        // The overflow goes through 64 connections, so 10,000 requests need no more sockets than the machine allows.
+        using var overflow = interceptor.NewClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 64 });
+
+        var held = Enumerable.Range(0, limit).Select(_ => SendAsync(holders)).ToArray();
+        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(interceptor.Table.ByKey[Key].HoldQueue.Pending == limit), "the first 100 are held");
+        var turnedAway = await Task.WhenAll(Enumerable.Range(0, requests - limit).Select(_ => SendAsync(overflow)));
+
+        Assert.All(turnedAway, r => Assert.Equal((503, "too many pending requests\n"), (r.Status, r.Body)));
+        Assert.Equal(limit, interceptor.Table.ByKey[Key].HoldQueue.Pending);
+        Assert.All(held, p => Assert.False(p.IsCompleted));
+        Assert.Equal(new QueueEntry(limit, requests), (await interceptor.GetQueueAsync())[Key]);
+
+        await using var upstream = await TestUpstream.StartOnPortAsync(port, context => context.Response.WriteAsync("up"));
+        var forwarded = await Task.WhenAll(held);
+
+        Assert.All(forwarded, r => Assert.Equal((200, "up", "true"), (r.Status, r.Body, r.ColdStart)));
+        await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())[Key] == new QueueEntry(0, requests), "every request is released");
+    }
+
     [Theory]
     // KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS applies to routes that do not set their own; the route's value wins; 0 is unlimited.
     [InlineData("3", null, 3)]
