@@ -61,10 +61,6 @@ internal static class ScalerApplication
         var options = new ScalerOptions();
         ScalerOptions.Bind(name => builder.Configuration[name], options);
         var problems = new List<string>(options.BindingProblems);
-        if (string.IsNullOrEmpty(options.RoutesFile))
-        {
-            problems.Add($"no route source: pass --routes FILE or set {ScalerOptions.RoutesFileVariable} (standalone mode)");
-        }
 
         var bindAddress = ParseBindAddress(options.BindAddress, problems);
         builder.Services.AddKafkaSource(name => builder.Configuration[name], problems);
@@ -85,7 +81,15 @@ internal static class ScalerApplication
         services.AddSingleton<IScalerSource, HttpSource>();
         services.AddNatsSources(natsOptions);
         services.AddSingleton<ScalerSources>();
-        services.AddHostedService<RoutesFileRouteSource>();
+        if (string.IsNullOrEmpty(options.RoutesFile))
+        {
+            // A scaler for Kafka/NATS triggers alone needs no routes; HTTP triggers then name routes that do not exist.
+            services.AddHostedService<NoRouteSource>();
+        }
+        else
+        {
+            services.AddHostedService<RoutesFileRouteSource>();
+        }
         services.AddHostedService(provider => provider.GetRequiredService<InterceptorFleet>());
         services.AddHostedService(provider => provider.GetRequiredService<CountsAggregator>());
         services.AddGrpc();
@@ -177,6 +181,8 @@ internal sealed class CountsFreshness(RouteCatalog routes, CountsAggregator coun
             return Task.FromResult(HealthCheckResult.Unhealthy("the routes are not loaded yet"));
         }
 
-        return Task.FromResult(counts.Current.Problem is { } problem ? HealthCheckResult.Unhealthy(problem) : HealthCheckResult.Healthy());
+        // With no interceptor configured there is nothing to wait for (a scaler for backlog sources only).
+        var current = counts.Current;
+        return Task.FromResult(current.Replicas > 0 && current.Problem is { } problem ? HealthCheckResult.Unhealthy(problem) : HealthCheckResult.Healthy());
     }
 }

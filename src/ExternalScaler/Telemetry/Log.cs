@@ -9,6 +9,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Loaded {RouteCount} routes from {RoutesFile}")]
     public static partial void RoutesLoaded(ILogger logger, int routeCount, string routesFile);
 
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "No routes file (--routes / UPDRAFT_ROUTES_FILE): HTTP triggers have no routes; backlog sources work as usual")]
+    public static partial void NoRouteSource(ILogger logger);
+
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Routes file {RoutesFile} was not applied; the previous routes stay in force: {Problem}")]
     public static partial void RoutesReloadFailed(ILogger logger, string routesFile, string problem);
 
