@@ -2,7 +2,7 @@
 # Updraft's developer entry point.
 #   ./updraft.sh demo   run the interceptor and the scaler in standalone mode in front of a bundled echo app
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
-#   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler
+#   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler, "bench backlog" for Kafka/NATS polling
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -97,6 +97,7 @@ build_release() {
 # Benchmarks: ratios to a baseline measured in the same run; results under bench/results/.
 #   ./updraft.sh bench [load] [--smoke]     the load benchmark against nginx, HAProxy and YARP (the default)
 #   ./updraft.sh bench scaler               the scaler benchmark
+#   ./updraft.sh bench backlog              the backlog sources (Kafka, NATS JetStream): 500 ScaledObjects, broker requests per poll
 #   ./updraft.sh bench micro [FILTER|ARGS]  BenchmarkDotNet micro benchmarks (bench/Microbenchmarks/README.md);
 #                                           FILTER is a BenchmarkDotNet glob ('*RouteLookup*'), 'allocations' runs
 #                                           only the process-wide allocation report, '--'-options go to BenchmarkDotNet
@@ -114,6 +115,11 @@ bench() {
       build_release
       dotnet bench/ScalerBench/bin/Release/net10.0/Updraft.Bench.Scaler.dll Release
       ;;
+    backlog)
+      ensure_packages nats-server:nats-server
+      build_release
+      dotnet bench/BacklogBench/bin/Release/net10.0/Updraft.Bench.Backlog.dll Release
+      ;;
     micro)
       build_release
       local args=("$@")
@@ -124,7 +130,7 @@ bench() {
       fi
       dotnet bench/Microbenchmarks/bin/Release/net10.0/Updraft.Microbenchmarks.dll "${args[@]}"
       ;;
-    *) echo "usage: ./updraft.sh bench [load [--smoke] | scaler | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
+    *) echo "usage: ./updraft.sh bench [load [--smoke] | scaler | backlog | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
   esac
 }
 
