@@ -1,0 +1,260 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Updraft.Shared.Crds;
+using YamlDotNet.RepresentationModel;
+
+namespace Updraft.Shared.Tests.Crds;
+
+/// <summary>
+/// Checks the chart's CRD manifests (<c>charts/updraft/crds</c>) against the KEDA HTTP add-on's CRDs and against the
+/// C# types the routes file binds, so the two cannot drift apart.
+/// </summary>
+public sealed class CrdManifestTests
+{
+    private const string HttpScaledObjectFile = "http.keda.sh_httpscaledobjects.yaml";
+    private const string InterceptorRouteFile = "http.keda.sh_interceptorroutes.yaml";
+
+    // Spec paths the C# types bind on purpose although the cluster CRD does not have them.
+    private static readonly Dictionary<string, string[]> CSharpOnlySpecPaths = new(StringComparer.Ordinal)
+    {
+        [HttpScaledObjectFile] = [],
+
+        // target.appProtocol is an Updraft extension for standalone mode (routes file): in a cluster the protocol
+        // comes from the Service port's appProtocol, so the CRD keeps the add-on's TargetRef.
+        [InterceptorRouteFile] = ["target.appProtocol"],
+    };
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile, "HTTPScaledObject", "httpscaledobjects", "httpscaledobject", "httpso")]
+    [InlineData(InterceptorRouteFile, "InterceptorRoute", "interceptorroutes", "interceptorroute", "")]
+    public void Manifest_Header_IsNamespacedCrdOfTheAddOnGroup(
+        string file, string kind, string plural, string singular, string shortNames)
+    {
+        var crd = LoadCrd(file);
+
+        Assert.Equal("apiextensions.k8s.io/v1", Scalar(crd, "apiVersion"));
+        Assert.Equal("CustomResourceDefinition", Scalar(crd, "kind"));
+        Assert.Equal($"{plural}.http.keda.sh", Scalar(crd, "metadata", "name"));
+        Assert.Equal("http.keda.sh", Scalar(crd, "spec", "group"));
+        Assert.Equal("Namespaced", Scalar(crd, "spec", "scope"));
+        Assert.Equal(kind, Scalar(crd, "spec", "names", "kind"));
+        Assert.Equal(plural, Scalar(crd, "spec", "names", "plural"));
+        Assert.Equal(singular, Scalar(crd, "spec", "names", "singular"));
+        var actualShortNames = TryGet(crd, "spec", "names", "shortNames") is YamlSequenceNode seq
+            ? seq.Children.Select(n => ((YamlScalarNode)n).Value!).ToArray()
+            : [];
+        Assert.Equal(shortNames.Split(',', StringSplitOptions.RemoveEmptyEntries), actualShortNames);
+    }
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile, HttpScaledObject.Version)]
+    [InlineData(InterceptorRouteFile, InterceptorRoute.Version)]
+    public void Manifest_Version_IsTheOnlyServedStorageVersionWithStatusSubresource(string file, string version)
+    {
+        var versions = (YamlSequenceNode)Get(LoadCrd(file), "spec", "versions");
+
+        var only = Assert.Single(versions.Children);
+        Assert.Equal(version, Scalar(only, "name"));
+        Assert.Equal("true", Scalar(only, "served"));
+        Assert.Equal("true", Scalar(only, "storage"));
+        var status = Assert.IsType<YamlMappingNode>(Get(only, "subresources", "status"));
+        Assert.Empty(status.Children);
+    }
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile, "TargetWorkload,TargetService,MinReplicas,MaxReplicas,Age,Ready")]
+    [InlineData(InterceptorRouteFile, "TargetService,Ready,Age")]
+    public void Manifest_PrinterColumns_AreTheAddOnsInOrder(string file, string names)
+    {
+        var actual = PrinterColumns(file).Select(c => Scalar(c, "name")).ToArray();
+
+        Assert.Equal(names.Split(','), actual);
+    }
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile, "TargetWorkload", "string", ".status.targetWorkload")]
+    [InlineData(HttpScaledObjectFile, "TargetService", "string", ".status.targetService")]
+    [InlineData(HttpScaledObjectFile, "MinReplicas", "integer", ".spec.replicas.min")]
+    [InlineData(HttpScaledObjectFile, "MaxReplicas", "integer", ".spec.replicas.max")]
+    [InlineData(HttpScaledObjectFile, "Age", "date", ".metadata.creationTimestamp")]
+    [InlineData(HttpScaledObjectFile, "Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status")]
+    [InlineData(InterceptorRouteFile, "TargetService", "string", ".spec.target.service")]
+    [InlineData(InterceptorRouteFile, "Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status")]
+    [InlineData(InterceptorRouteFile, "Age", "date", ".metadata.creationTimestamp")]
+    public void Manifest_PrinterColumn_HasTypeAndJsonPath(string file, string name, string type, string jsonPath)
+    {
+        var column = Assert.Single(PrinterColumns(file), c => Scalar(c, "name") == name);
+
+        Assert.Equal(type, Scalar(column, "type"));
+        Assert.Equal(jsonPath, Scalar(column, "jsonPath"));
+    }
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile, "", "scaleTargetRef")]
+    [InlineData(HttpScaledObjectFile, "scaleTargetRef", "service")]
+    [InlineData(HttpScaledObjectFile, "coldStartTimeoutFailoverRef", "service")]
+    [InlineData(HttpScaledObjectFile, "headers[]", "name")]
+    [InlineData(InterceptorRouteFile, "", "target,scalingMetric")]
+    [InlineData(InterceptorRouteFile, "target", "service")]
+    [InlineData(InterceptorRouteFile, "scalingMetric.concurrency", "targetValue")]
+    [InlineData(InterceptorRouteFile, "scalingMetric.requestRate", "targetValue")]
+    [InlineData(InterceptorRouteFile, "coldStart.fallback.service", "name")]
+    [InlineData(InterceptorRouteFile, "staticRoutes[]", "rules,response")]
+    [InlineData(InterceptorRouteFile, "rules[].headers[]", "name")]
+    public void Manifest_SpecObject_RequiresTheAddOnsFields(string file, string specPath, string required)
+    {
+        var node = SpecSchemaAt(file, specPath);
+
+        var actual = TryGet(node, "required") is YamlSequenceNode seq
+            ? seq.Children.Select(n => ((YamlScalarNode)n).Value!).ToArray()
+            : [];
+        Assert.Equal(required.Split(','), actual);
+    }
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile, "coldStartTimeoutFailoverRef.timeoutSeconds", "30")]
+    [InlineData(HttpScaledObjectFile, "scalingMetric.concurrency.targetValue", "100")]
+    [InlineData(HttpScaledObjectFile, "scalingMetric.requestRate.targetValue", "100")]
+    [InlineData(HttpScaledObjectFile, "scalingMetric.requestRate.window", "1m")]
+    [InlineData(HttpScaledObjectFile, "scalingMetric.requestRate.granularity", "1s")]
+    [InlineData(InterceptorRouteFile, "scalingMetric.requestRate.window", "1m")]
+    [InlineData(InterceptorRouteFile, "scalingMetric.requestRate.granularity", "1s")]
+    [InlineData(InterceptorRouteFile, "staticRoutes[].responseMode", "WhenUnavailable")]
+    public void Manifest_SpecField_HasTheAddOnsDefault(string file, string specPath, string expected)
+    {
+        Assert.Equal(expected, Scalar(SpecSchemaAt(file, specPath), "default"));
+    }
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile, typeof(HttpScaledObjectSpec))]
+    [InlineData(InterceptorRouteFile, typeof(InterceptorRouteSpec))]
+    public void Manifest_SpecSchemaPaths_EqualThePathsTheCSharpTypesBind(string file, Type specType)
+    {
+        var schemaPaths = new SortedSet<string>(StringComparer.Ordinal);
+        CollectSchemaPaths(Get(LoadSchema(file), "properties", "spec"), "", schemaPaths);
+        var typePaths = new SortedSet<string>(StringComparer.Ordinal);
+        CollectTypePaths(specType, "", typePaths);
+
+        // Each allowed extension must really be C#-only, or the allowance is stale.
+        foreach (var path in CSharpOnlySpecPaths[file])
+        {
+            Assert.Contains(path, typePaths);
+            Assert.DoesNotContain(path, schemaPaths);
+        }
+
+        typePaths.ExceptWith(CSharpOnlySpecPaths[file]);
+        Assert.Equal(typePaths, schemaPaths);
+    }
+
+    // Path syntax: "a.b" for nested objects, "a[].b" for fields of list elements; every prefix is a path too.
+    private static void CollectSchemaPaths(YamlNode schema, string prefix, ISet<string> paths)
+    {
+        if (TryGet(schema, "properties") is YamlMappingNode properties)
+        {
+            foreach (var (key, value) in properties.Children)
+            {
+                var path = prefix + ((YamlScalarNode)key).Value;
+                paths.Add(path);
+                CollectSchemaPaths(value, path + ".", paths);
+            }
+        }
+
+        if (TryGet(schema, "items") is { } items)
+        {
+            CollectSchemaPaths(items, prefix.TrimEnd('.') + "[].", paths);
+        }
+    }
+
+    private static void CollectTypePaths(Type type, string prefix, ISet<string> paths)
+    {
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            var name = property.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name
+                ?? JsonNamingPolicy.CamelCase.ConvertName(property.Name);
+            var path = prefix + name;
+            paths.Add(path);
+
+            var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (IsCrdType(propertyType))
+            {
+                CollectTypePaths(propertyType, path + ".", paths);
+            }
+            else if (propertyType.IsGenericType && propertyType.GetGenericTypeDefinition() == typeof(List<>)
+                && IsCrdType(propertyType.GetGenericArguments()[0]))
+            {
+                CollectTypePaths(propertyType.GetGenericArguments()[0], path + "[].", paths);
+            }
+        }
+    }
+
+    // Classes of the CRD model recurse; strings, numbers and string maps are leaves, as in the schema.
+    private static bool IsCrdType(Type type) =>
+        type.IsClass && type.Namespace == typeof(InterceptorRoute).Namespace;
+
+    private static IEnumerable<YamlNode> PrinterColumns(string file) =>
+        ((YamlSequenceNode)Get(SingleVersion(file), "additionalPrinterColumns")).Children;
+
+    private static YamlNode SingleVersion(string file) =>
+        Assert.Single(((YamlSequenceNode)Get(LoadCrd(file), "spec", "versions")).Children);
+
+    private static YamlNode LoadSchema(string file) => Get(SingleVersion(file), "schema", "openAPIV3Schema");
+
+    private static YamlNode SpecSchemaAt(string file, string specPath)
+    {
+        var node = Get(LoadSchema(file), "properties", "spec");
+        foreach (var segment in specPath.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var isList = segment.EndsWith("[]", StringComparison.Ordinal);
+            node = Get(node, "properties", isList ? segment[..^2] : segment);
+            if (isList)
+            {
+                node = Get(node, "items");
+            }
+        }
+
+        return node;
+    }
+
+    private static YamlNode LoadCrd(string file)
+    {
+        var path = Path.Combine(RepoRoot(), "charts", "updraft", "crds", file);
+        using var reader = new StreamReader(path);
+        var stream = new YamlStream();
+        stream.Load(reader);
+        return Assert.Single(stream.Documents).RootNode;
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Updraft.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Updraft.slnx not found above " + AppContext.BaseDirectory);
+    }
+
+    private static YamlNode? TryGet(YamlNode node, params string[] keys)
+    {
+        foreach (var key in keys)
+        {
+            if (node is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode(key), out var next))
+            {
+                return null;
+            }
+
+            node = next;
+        }
+
+        return node;
+    }
+
+    private static YamlNode Get(YamlNode node, params string[] keys) =>
+        TryGet(node, keys) ?? throw new KeyNotFoundException(string.Join('.', keys));
+
+    private static string? Scalar(YamlNode node, params string[] keys) => ((YamlScalarNode)Get(node, keys)).Value;
+}
