@@ -47,6 +47,9 @@ internal sealed class GracefulDrain(ReadinessState readiness, DrainDeadline dead
 internal sealed class DrainDeadline : IDisposable
 {
     private readonly CancellationTokenSource _fired = new();
+    private readonly Lock _gate = new();
+    private ITimer? _timer;
+    private bool _disposed;
 
     public CancellationToken Token => _fired.Token;
 
@@ -59,9 +62,40 @@ internal sealed class DrainDeadline : IDisposable
 
         // Leave a tenth of the drain, at most a second, to write the answers.
         var margin = TimeSpan.FromTicks(Math.Min(drainTimeout.Ticks / 10, TimeSpan.TicksPerSecond));
-        var timer = time.CreateTimer(static state => ((CancellationTokenSource)state!).Cancel(), _fired, shutdownDelay + drainTimeout - margin, Timeout.InfiniteTimeSpan);
-        _fired.Token.Register(static state => ((IDisposable)state!).Dispose(), timer);
+        lock (_gate)
+        {
+            if (!_disposed && _timer is null)
+            {
+                _timer = time.CreateTimer(static state => ((DrainDeadline)state!).Fire(), this, shutdownDelay + drainTimeout - margin, Timeout.InfiniteTimeSpan);
+            }
+        }
     }
 
-    public void Dispose() => _fired.Dispose();
+    // The host may be disposed before the deadline (a drain that finished early): then there is nothing to fire.
+    private void Fire()
+    {
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                _fired.Cancel();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _timer?.Dispose();
+        }
+
+        _fired.Dispose();
+    }
 }
