@@ -107,12 +107,13 @@ internal sealed class InterceptorReplica : IAsyncDisposable
 
         // The replica sends at least every interval; silence for several intervals means it is stuck.
         var silenceLimit = TimeSpan.FromTicks(Math.Max(_tick.Ticks * 2, _streamInterval.Ticks * 5));
-        using var watchdog = new Timer(static state => ((CancellationTokenSource)state!).Cancel(), call, silenceLimit, Timeout.InfiniteTimeSpan);
+        // A watchdog on the call itself: re-armed by every snapshot (CancelAfter is safe against the call's disposal).
+        call.CancelAfter(silenceLimit);
         try
         {
             while (await stream.ResponseStream.MoveNext(call.Token))
             {
-                watchdog.Change(silenceLimit, Timeout.InfiniteTimeSpan);
+                call.CancelAfter(silenceLimit);
                 var snapshot = stream.ResponseStream.Current;
                 if (!delivered)
                 {
