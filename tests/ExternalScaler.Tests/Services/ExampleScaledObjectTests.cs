@@ -1,0 +1,92 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Updraft.ExternalScaler.Hosting;
+using Updraft.Protos.ExternalScaler;
+using YamlDotNet.RepresentationModel;
+using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
+
+namespace Updraft.ExternalScaler.Tests.Services;
+
+/// <summary>
+/// The ScaledObjects under <c>examples/keda/</c> stay valid: every trigger aimed at the scaler gets a metric spec, and
+/// its metadata is accepted (with no broker or route behind them the values are unavailable or not found, but never
+/// rejected as invalid metadata). Broker addresses are pointed at a closed loopback port: tests never leave loopback.
+/// </summary>
+public sealed class ExampleScaledObjectTests
+{
+    public static TheoryData<string, string, string> Triggers()
+    {
+        var data = new TheoryData<string, string, string>();
+        foreach (var file in Directory.GetFiles(Path.Combine(RepositoryRoot(), "examples", "keda"), "*.yaml"))
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(File.ReadAllText(file)));
+            foreach (var document in stream.Documents)
+            {
+                var root = (YamlMappingNode)document.RootNode;
+                var metadata = (YamlMappingNode)root["metadata"];
+                var triggers = (YamlSequenceNode)((YamlMappingNode)root["spec"])["triggers"];
+                foreach (var trigger in triggers.Cast<YamlMappingNode>())
+                {
+                    var values = ((YamlMappingNode)trigger["metadata"]).Children.ToDictionary(e => e.Key.ToString(), e => e.Value.ToString());
+                    data.Add(Path.GetFileName(file), $"{metadata["namespace"]}/{metadata["name"]}", string.Join("\n", values.Select(e => e.Key + "=" + e.Value)));
+                }
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Triggers))]
+    public async Task ExampleTrigger_MetadataAccepted(string file, string scaledObject, string metadata)
+    {
+        await using var scaler = ScalerApplication.Build([], new Dictionary<string, string?>
+        {
+            ["KEDA_HTTP_SCALER_PORT"] = "0",
+            ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
+            ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+            ["UPDRAFT_LOG_LEVEL"] = "Critical",
+        });
+        await scaler.StartAsync();
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{ScalerApplication.BoundPorts(scaler)[0]}");
+        var client = new Scaler.ExternalScalerClient(channel);
+        var reference = new ScaledObjectRef { Namespace = scaledObject.Split('/')[0], Name = scaledObject.Split('/')[1] };
+        foreach (var line in metadata.Split('\n'))
+        {
+            var equals = line.IndexOf('=', StringComparison.Ordinal);
+            var key = line[..equals];
+            reference.ScalerMetadata[key] = key switch
+            {
+                "bootstrapServers" or "natsServerMonitoringEndpoint" => "127.0.0.1:1",
+                "natsServerUrl" => "nats://127.0.0.1:1",
+                _ => line[(equals + 1)..],
+            };
+        }
+
+        var spec = await client.GetMetricSpecAsync(reference);
+        var error = await Record.ExceptionAsync(async () => await client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = reference }));
+
+        Assert.NotEmpty(spec.MetricSpecs);
+        Assert.True(spec.MetricSpecs.All(s => s.TargetSizeFloat > 0), file);
+        if (error is RpcException rpc)
+        {
+            Assert.NotEqual(StatusCode.InvalidArgument, rpc.StatusCode);
+        }
+
+        await scaler.StopAsync();
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Updraft.slnx")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("the tests run from outside the repository");
+    }
+}
