@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Grpc.Core;
@@ -10,6 +9,7 @@ using Grpc.Net.Client;
 using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Tests.Kafka;
 using Updraft.Protos.ExternalScaler;
+using Updraft.Bench;
 using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
 
 // Backlog benchmark: the cost of a poll cycle for 500 ScaledObjects on one cluster. For each backlog source (Kafka on
@@ -21,7 +21,7 @@ using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
 //      counted by the cluster itself (librdkafka's mock request log; nats-server's /jsz API counter and /varz HTTP stats);
 //   3. the scaler's clients, connections to the cluster, pollers and threads.
 // Results: bench/results/<date>-<commit>-backlog.json and Markdown tables on stdout.
-var repo = FindRepoRoot();
+var repo = BenchSupport.RepositoryRoot();
 var configuration = args.Length > 0 ? args[0] : "Release";
 const int ScaledObjects = 500;
 const int Groups = 10;
@@ -90,8 +90,8 @@ using (var cluster = MockKafkaCluster.Start())
 }
 
 // NATS JetStream: 10 streams, each with one durable pull consumer and 20 unacknowledged messages: lag 20.
-var natsClientPort = FreePort();
-var natsMonitoringPort = FreePort();
+var natsClientPort = BenchSupport.FreePort();
+var natsMonitoringPort = BenchSupport.FreePort();
 var natsConfig = Path.Combine(work.FullName, "nats.conf");
 await File.WriteAllTextAsync(natsConfig, $$"""
     listen: 127.0.0.1:{{natsClientPort}}
@@ -151,7 +151,7 @@ using (var monitoring = new HttpClient { BaseAddress = new Uri($"http://127.0.0.
         Settings: natsEnvironment)));
 }
 
-var commit = Git(repo, "rev-parse --short HEAD");
+var commit = BenchSupport.ShortCommit(repo);
 var minutes = Stopwatch.GetElapsedTime(started).TotalMinutes;
 var json = new Dictionary<string, object>
 {
@@ -179,7 +179,7 @@ table.AppendLine("| source | GetMetrics p50 | GetMetrics p99 | all three RPCs p5
 table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
 foreach (var r in results)
 {
-    table.AppendLine(Invariant($"| {r.Name} | {Percentile(r.GetMetrics, 0.50):F3} | {Percentile(r.GetMetrics, 0.99):F3} | {Percentile(r.AllRpcs, 0.50):F3} / {Percentile(r.AllRpcs, 0.99):F3} | {Percentile(r.Health, 0.50):F3} / {Percentile(r.Health, 0.99):F3} | {Percentile(r.GetMetrics, 0.99) / Percentile(r.Health, 0.99):F2} | {r.AllRpcs.Count} | {r.WrongAnswers} |"));
+    table.AppendLine(Invariant($"| {r.Name} | {BenchSupport.Percentile(r.GetMetrics, 0.50):F3} | {BenchSupport.Percentile(r.GetMetrics, 0.99):F3} | {BenchSupport.Percentile(r.AllRpcs, 0.50):F3} / {BenchSupport.Percentile(r.AllRpcs, 0.99):F3} | {BenchSupport.Percentile(r.Health, 0.50):F3} / {BenchSupport.Percentile(r.Health, 0.99):F3} | {BenchSupport.Percentile(r.GetMetrics, 0.99) / BenchSupport.Percentile(r.Health, 0.99):F2} | {r.AllRpcs.Count} | {r.WrongAnswers} |"));
 }
 
 table.AppendLine();
@@ -217,7 +217,7 @@ return results.Any(r => r.WrongAnswers > 0) ? 1 : 0;
 async Task<SourceResult> MeasureAsync(Source source)
 {
     Console.Error.WriteLine($"backlog bench: {source.Name}");
-    int scalerPort = FreePort(), metricsPort = FreePort();
+    int scalerPort = BenchSupport.FreePort(), metricsPort = BenchSupport.FreePort();
     var environment = new Dictionary<string, string>(source.Settings)
     {
         ["KEDA_HTTP_SCALER_PORT"] = Port(scalerPort),
@@ -365,19 +365,6 @@ static string Invariant(FormattableString text) => text.ToString(CultureInfo.Inv
 
 static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 
-static double Percentile(List<double> values, double quantile)
-{
-    var sorted = values.Order().ToArray();
-    return sorted[Math.Clamp((int)Math.Ceiling(quantile * sorted.Length) - 1, 0, sorted.Length - 1)];
-}
-
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}
-
 static async Task WaitAsync(Func<Task<bool>> condition, string what, ChildProcess? process = null)
 {
     var deadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
@@ -400,34 +387,6 @@ static async Task WaitAsync(Func<Task<bool>> condition, string what, ChildProces
         }
 
         await Task.Delay(100);
-    }
-}
-
-static string FindRepoRoot()
-{
-    for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-    {
-        if (File.Exists(Path.Combine(directory.FullName, "Updraft.slnx")))
-        {
-            return directory.FullName;
-        }
-    }
-
-    throw new InvalidOperationException("run from inside the Updraft repository");
-}
-
-static string Git(string repo, string arguments)
-{
-    try
-    {
-        using var git = Process.Start(new ProcessStartInfo("git", arguments) { WorkingDirectory = repo, RedirectStandardOutput = true })!;
-        var output = git.StandardOutput.ReadToEnd().Trim();
-        git.WaitForExit();
-        return output.Length > 0 ? output : "unknown";
-    }
-    catch (System.ComponentModel.Win32Exception)
-    {
-        return "unknown";
     }
 }
 

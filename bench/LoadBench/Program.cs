@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Updraft.Bench;
 using Updraft.Bench.Load;
 
 // Load benchmark (bench/README.md). Starts a minimal Kestrel backend and, in front of it, the interceptor (standalone,
@@ -12,7 +13,7 @@ using Updraft.Bench.Load;
 //   3. h2c throughput: h2load with prior knowledge, where the target speaks h2c ("n/a" where it does not);
 // and the CPU time and peak working set of every target's process from /proc.
 // Usage: Updraft.Bench.Load [Release|Debug] [--smoke] [--out FILE]
-var repo = FindRepoRoot();
+var repo = BenchSupport.RepositoryRoot();
 var configuration = args.FirstOrDefault(a => !a.StartsWith('-')) ?? "Release";
 var smoke = args.Contains("--smoke");
 var outIndex = Array.IndexOf(args, "--out");
@@ -45,7 +46,7 @@ finally
 
 int Run()
 {
-    var commit = Git("rev-parse --short HEAD");
+    var commit = BenchSupport.ShortCommit(repo);
     var tools = new Dictionary<string, string>
     {
         ["wrk"] = LoadTools.Version("wrk", "-v"),
@@ -184,34 +185,6 @@ static (long Busy, long Total) MachineCpu()
         .Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
     var total = fields.Sum();
     return (total - fields[3] - fields[4], total);
-}
-
-static string FindRepoRoot()
-{
-    for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-    {
-        if (File.Exists(Path.Combine(directory.FullName, "Updraft.slnx")))
-        {
-            return directory.FullName;
-        }
-    }
-
-    throw new InvalidOperationException("run from inside the Updraft repository");
-}
-
-string Git(string arguments)
-{
-    try
-    {
-        using var git = Process.Start(new ProcessStartInfo("git", arguments) { WorkingDirectory = repo, RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = git.StandardOutput.ReadToEnd().Trim();
-        git.WaitForExit();
-        return output.Length > 0 ? output : "unknown";
-    }
-    catch (System.ComponentModel.Win32Exception)
-    {
-        return "unknown";
-    }
 }
 
 static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

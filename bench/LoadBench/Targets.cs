@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Updraft.Bench.Load;
@@ -20,7 +19,7 @@ internal sealed class Targets(string repo, string work, string configuration)
 
     public Target StartBackend()
     {
-        int port = FreePort(), h2c = FreePort();
+        int port = BenchSupport.FreePort(), h2c = BenchSupport.FreePort();
         var process = StartDotnet("backend", "bench/Backend", "Updraft.Bench.Backend", [Invariant(port), Invariant(h2c)], null);
         return Ready(new Target("direct", "direct to the backend (Kestrel)", false, port, h2c, process));
     }
@@ -29,7 +28,7 @@ internal sealed class Targets(string repo, string work, string configuration)
     {
         var routesFile = System.IO.Path.Combine(work, $"{name}-routes.yaml");
         File.WriteAllText(routesFile, RoutesYaml(routes, backendPort));
-        int port = FreePort(), admin = FreePort();
+        int port = BenchSupport.FreePort(), admin = BenchSupport.FreePort();
         var process = StartDotnet(name, "src/Interceptor", "Updraft.Interceptor", [], new Dictionary<string, string>
         {
             ["KEDA_HTTP_PROXY_PORT"] = Invariant(port),
@@ -45,14 +44,14 @@ internal sealed class Targets(string repo, string work, string configuration)
 
     public Target StartYarp(int backendPort)
     {
-        int port = FreePort(), h2c = FreePort();
+        int port = BenchSupport.FreePort(), h2c = BenchSupport.FreePort();
         var process = StartDotnet("yarp", "bench/YarpProxy", "Updraft.Bench.YarpProxy", [Invariant(port), Invariant(h2c), $"http://127.0.0.1:{Invariant(backendPort)}"], null);
         return Ready(new Target("yarp", "YARP, LoadFromMemory, 1 route", true, port, h2c, process));
     }
 
     public Target StartNginx(int backendPort)
     {
-        int port = FreePort(), h2c = FreePort();
+        int port = BenchSupport.FreePort(), h2c = BenchSupport.FreePort();
         var prefix = Directory.CreateDirectory(System.IO.Path.Combine(work, "nginx")).FullName;
         var config = System.IO.Path.Combine(prefix, "nginx.conf");
         // One process (master_process off: the single worker is the process we start, measure and stop by pid),
@@ -95,7 +94,7 @@ internal sealed class Targets(string repo, string work, string configuration)
 
     public Target StartHaproxy(int backendPort)
     {
-        int port = FreePort(), h2c = FreePort();
+        int port = BenchSupport.FreePort(), h2c = BenchSupport.FreePort();
         var config = System.IO.Path.Combine(work, "haproxy.cfg");
         File.WriteAllText(config, $"""
             global
@@ -209,13 +208,6 @@ internal sealed class Targets(string repo, string work, string configuration)
 
             Thread.Sleep(100);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);

@@ -3,6 +3,7 @@ using System.Diagnostics.Tracing;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Updraft.Bench;
 
 namespace Updraft.Microbenchmarks;
 
@@ -57,7 +58,7 @@ internal static class ProcessAllocations
         var perRequest = Median(difference);
         var results = new Dictionary<string, object>
         {
-            ["commit"] = Repository.ShortCommit(repository),
+            ["commit"] = BenchSupport.ShortCommit(repository),
             ["date"] = DateTime.UtcNow.ToString("O"),
             ["machine"] = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC",
             ["requestsPerRound"] = RequestsPerRound,

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using Updraft.Microbenchmarks;
+using Updraft.Bench;
 
 // Updraft's micro benchmarks (bench/Microbenchmarks/README.md).
 //   dotnet Updraft.Microbenchmarks.dll [BenchmarkDotNet arguments]   e.g. --filter '*RouteLookup*' (default: every benchmark)
@@ -8,7 +9,7 @@ using Updraft.Microbenchmarks;
 //                                    with extra interceptor settings (printed, not written)
 // BenchmarkDotNet's artifacts go to bench/results/micro/; a run that includes the hot path benchmarks, and the
 // 'allocations' command, also write bench/results/<date>-<commit>-micro-allocations.json.
-var repo = Repository.FindRoot();
+var repo = BenchSupport.RepositoryRoot();
 if (args is ["allocations", .. var options])
 {
     var settings = new Dictionary<string, string?>();

@@ -7,6 +7,7 @@ using System.Text.Json;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
+using Updraft.Bench;
 using Updraft.Protos.ExternalScaler;
 using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
 
@@ -18,7 +19,7 @@ using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
 //      request round trip as the baseline;
 //   3. the scaler's working set with those routes.
 // Results: bench/results/<date>-<commit>-scaler.json and a Markdown table on stdout.
-var repo = FindRepoRoot();
+var repo = BenchSupport.RepositoryRoot();
 var configuration = args.Length > 0 ? args[0] : "Release";
 const int Routes = 1000;
 const int Pollers = 16;
@@ -29,10 +30,10 @@ const int ColdStarts = 50;
 await using var upstream = await Upstream.StartAsync();
 var work = Directory.CreateTempSubdirectory("updraft-bench-scaler-");
 var routesFile = Path.Combine(work.FullName, "routes.yaml");
-var wakePorts = Enumerable.Range(0, ColdStarts).Select(_ => FreePort()).ToArray();
+var wakePorts = Enumerable.Range(0, ColdStarts).Select(_ => BenchSupport.FreePort()).ToArray();
 await File.WriteAllTextAsync(routesFile, RoutesYaml(Routes, upstream.Port, wakePorts));
 
-int proxyPort = FreePort(), adminPort = FreePort(), scalerPort = FreePort();
+int proxyPort = BenchSupport.FreePort(), adminPort = BenchSupport.FreePort(), scalerPort = BenchSupport.FreePort();
 using var interceptor = ChildProcess.Start(repo, $"src/Interceptor/bin/{configuration}/net10.0/Updraft.Interceptor.dll", new()
 {
     ["KEDA_HTTP_PROXY_PORT"] = Port(proxyPort),
@@ -100,7 +101,7 @@ for (var i = 0; i < ColdStarts; i++)
 scaler.Process.Refresh();
 var scalerMemory = scaler.Process.WorkingSet64 / (1024.0 * 1024.0);
 
-var commit = Git(repo, "rev-parse --short HEAD");
+var commit = BenchSupport.ShortCommit(repo);
 var results = new Dictionary<string, object>
 {
     ["commit"] = commit,
@@ -144,9 +145,9 @@ return 0;
 
 void Row(string what, List<double> values, List<double> baseline, string baselineName, string target)
 {
-    var p50 = Percentile(values, 0.50);
-    var p99 = Percentile(values, 0.99);
-    table.AppendLine(Invariant($"| {what} | {p50:F3} | {p99:F3} | {baselineName}: {Percentile(baseline, 0.50):F3} / {Percentile(baseline, 0.99):F3} | {p99 / Percentile(baseline, 0.99):F2} | {target} |"));
+    var p50 = BenchSupport.Percentile(values, 0.50);
+    var p99 = BenchSupport.Percentile(values, 0.99);
+    table.AppendLine(Invariant($"| {what} | {p50:F3} | {p99:F3} | {baselineName}: {BenchSupport.Percentile(baseline, 0.50):F3} / {BenchSupport.Percentile(baseline, 0.99):F3} | {p99 / BenchSupport.Percentile(baseline, 0.99):F2} | {target} |"));
 }
 
 static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
@@ -271,16 +272,10 @@ static async Task<double> ReceiveOneRequestAsync(TcpListener listener, long sinc
 static object Summary(List<double> values) => new Dictionary<string, double>
 {
     ["count"] = values.Count,
-    ["p50Ms"] = Math.Round(Percentile(values, 0.50), 4),
-    ["p99Ms"] = Math.Round(Percentile(values, 0.99), 4),
+    ["p50Ms"] = Math.Round(BenchSupport.Percentile(values, 0.50), 4),
+    ["p99Ms"] = Math.Round(BenchSupport.Percentile(values, 0.99), 4),
     ["maxMs"] = Math.Round(values.Max(), 4),
 };
-
-static double Percentile(List<double> values, double quantile)
-{
-    var sorted = values.Order().ToArray();
-    return sorted[Math.Clamp((int)Math.Ceiling(quantile * sorted.Length) - 1, 0, sorted.Length - 1)];
-}
 
 static string RoutesYaml(int routes, int upstreamPort, int[] wakePorts)
 {
@@ -329,13 +324,6 @@ static string RoutesYaml(int routes, int upstreamPort, int[] wakePorts)
     return yaml.ToString();
 }
 
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}
-
 static async Task WaitAsync(Func<Task<bool>> condition, string what)
 {
     var deadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
@@ -361,30 +349,3 @@ static async Task WaitAsync(Func<Task<bool>> condition, string what)
     }
 }
 
-static string FindRepoRoot()
-{
-    for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-    {
-        if (File.Exists(Path.Combine(directory.FullName, "Updraft.slnx")))
-        {
-            return directory.FullName;
-        }
-    }
-
-    throw new InvalidOperationException("run from inside the Updraft repository");
-}
-
-static string Git(string repo, string arguments)
-{
-    try
-    {
-        using var git = Process.Start(new ProcessStartInfo("git", arguments) { WorkingDirectory = repo, RedirectStandardOutput = true })!;
-        var output = git.StandardOutput.ReadToEnd().Trim();
-        git.WaitForExit();
-        return output.Length > 0 ? output : "unknown";
-    }
-    catch (System.ComponentModel.Win32Exception)
-    {
-        return "unknown";
-    }
-}
