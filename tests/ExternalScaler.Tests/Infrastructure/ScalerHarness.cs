@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,6 +5,7 @@ using Updraft.ExternalScaler.Hosting;
 using Updraft.ExternalScaler.Http;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.Hosting;
+using Updraft.Interceptor.Tests.Infrastructure;
 using Updraft.Protos.ExternalScaler;
 using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
 
@@ -150,6 +149,9 @@ internal sealed class ScalerHarness : IAsyncDisposable
         return reference;
     }
 
+    /// <summary>A free loopback port (the tests' one helper for it).</summary>
+    public static int FreePort() => TestUpstream.FreePort();
+
     /// <summary>Polls until <paramref name="condition"/> holds (20 s cap).</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
@@ -163,13 +165,6 @@ internal sealed class ScalerHarness : IAsyncDisposable
 
             await Task.Delay(20);
         }
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -3,6 +3,7 @@ using Grpc.Net.Client;
 using Updraft.ExternalScaler.Hosting;
 using Updraft.Protos.ExternalScaler;
 using YamlDotNet.RepresentationModel;
+using Updraft.Tests.Common;
 using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
 
 namespace Updraft.ExternalScaler.Tests.Services;
@@ -17,7 +18,7 @@ public sealed class ExampleScaledObjectTests
     public static TheoryData<string, string, string> Triggers()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (var file in Directory.GetFiles(Path.Combine(RepositoryRoot(), "examples", "keda"), "*.yaml"))
+        foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root(), "examples", "keda"), "*.yaml"))
         {
             var stream = new YamlStream();
             stream.Load(new StringReader(File.ReadAllText(file)));
@@ -77,16 +78,4 @@ public sealed class ExampleScaledObjectTests
         await scaler.StopAsync();
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Updraft.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("the tests run from outside the repository");
-    }
 }

@@ -10,7 +10,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Updraft.Interceptor.Tests.Infrastructure;
 
 namespace Updraft.Interceptor.Tests.Forwarding;
@@ -51,7 +50,10 @@ public sealed class ProtocolTests
     {
         var health = new HealthServiceImpl();
         health.SetStatus("ready", HealthCheckResponse.Types.ServingStatus.Serving);
-        await using var upstream = await GrpcUpstream.StartAsync(health);
+        await using var upstream = await TestUpstream.StartAppAsync(
+            app => app.MapGrpcService<HealthServiceImpl>(),
+            listen => listen.Protocols = HttpProtocols.Http2,
+            services => services.AddGrpc().Services.AddSingleton(health));
         await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("grpc", upstream.Port, appProtocol: "h2c"));
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{interceptor.ProxyPort}");
         var client = new Health.HealthClient(channel);
@@ -78,7 +80,7 @@ public sealed class ProtocolTests
     [Fact]
     public async Task Forward_WebSocket_EchoesAndCountsWhileOpen()
     {
-        await using var upstream = await WebSocketUpstream.StartAsync();
+        await using var upstream = await TestUpstream.StartAppAsync(WebSocketEcho);
         await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("ws", upstream.Port));
         using var socket = new ClientWebSocket();
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -98,7 +100,7 @@ public sealed class ProtocolTests
     [Fact]
     public async Task Forward_WebSocketClientVanishes_CountReleased()
     {
-        await using var upstream = await WebSocketUpstream.StartAsync();
+        await using var upstream = await TestUpstream.StartAppAsync(WebSocketEcho);
         await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("ws", upstream.Port));
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var socket = new ClientWebSocket();
@@ -111,95 +113,39 @@ public sealed class ProtocolTests
         await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())["default/ws"].Concurrency == 0, "the vanished client is released");
     }
 
-    private sealed class GrpcUpstream : IAsyncDisposable
+    /// <summary>An upstream that echoes every WebSocket text message as <c>echo: …</c>.</summary>
+    private static void WebSocketEcho(WebApplication app)
     {
-        private readonly WebApplication _app;
-
-        private GrpcUpstream(WebApplication app, int port)
+        app.UseWebSockets();
+        app.Run(async context =>
         {
-            _app = app;
-            Port = port;
-        }
-
-        public int Port { get; }
-
-        public static async Task<GrpcUpstream> StartAsync(HealthServiceImpl health)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.Services.AddGrpc();
-            builder.Services.AddSingleton(health);
-            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
-            var app = builder.Build();
-            app.MapGrpcService<HealthServiceImpl>();
-            await app.StartAsync();
-            return new GrpcUpstream(app, new Uri(app.Urls.First()).Port);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-    }
-
-    private sealed class WebSocketUpstream : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-
-        private WebSocketUpstream(WebApplication app, int port)
-        {
-            _app = app;
-            Port = port;
-        }
-
-        public int Port { get; }
-
-        public static async Task<WebSocketUpstream> StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-            var app = builder.Build();
-            app.UseWebSockets();
-            app.Run(async context =>
+            if (!context.WebSockets.IsWebSocketRequest)
             {
-                if (!context.WebSockets.IsWebSocketRequest)
-                {
-                    context.Response.StatusCode = StatusCodes.Status400BadRequest;
-                    return;
-                }
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                return;
+            }
 
-                using var socket = await context.WebSockets.AcceptWebSocketAsync();
-                var buffer = new byte[1024];
-                try
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[1024];
+            try
+            {
+                while (true)
                 {
-                    while (true)
+                    var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+                    if (received.MessageType == WebSocketMessageType.Close)
                     {
-                        var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
-                        if (received.MessageType == WebSocketMessageType.Close)
-                        {
-                            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", context.RequestAborted);
-                            return;
-                        }
-
-                        var reply = Encoding.UTF8.GetBytes("echo: " + Encoding.UTF8.GetString(buffer, 0, received.Count));
-                        await socket.SendAsync(reply, WebSocketMessageType.Text, endOfMessage: true, context.RequestAborted);
+                        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", context.RequestAborted);
+                        return;
                     }
-                }
-                catch (Exception e) when (e is WebSocketException or OperationCanceledException)
-                {
-                    // The client vanished.
-                }
-            });
-            await app.StartAsync();
-            return new WebSocketUpstream(app, new Uri(app.Urls.First()).Port);
-        }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
+                    var reply = Encoding.UTF8.GetBytes("echo: " + Encoding.UTF8.GetString(buffer, 0, received.Count));
+                    await socket.SendAsync(reply, WebSocketMessageType.Text, endOfMessage: true, context.RequestAborted);
+                }
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            {
+                // The client vanished.
+            }
+        });
     }
 }

@@ -52,7 +52,7 @@ public sealed class UpstreamFailureTests
     [Fact]
     public async Task Forward_ConnectionRefusedUntilDeadline_Returns504()
     {
-        var port = FreePort();
+        var port = TestUpstream.FreePort();
         await using var interceptor = await TestInterceptor.StartAsync(
             Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 400ms}"));
 
@@ -68,7 +68,7 @@ public sealed class UpstreamFailureTests
     [Fact]
     public async Task Forward_UpstreamStartsListeningWhileConnectsRetry_Succeeds()
     {
-        var port = FreePort();
+        var port = TestUpstream.FreePort();
         await using var interceptor = await TestInterceptor.StartAsync(
             Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 30s}"));
         var pending = interceptor.GetAsync(Host, "/");
@@ -207,12 +207,5 @@ public sealed class UpstreamFailureTests
         var metrics = await interceptor.GetMetricsTextAsync();
         Assert.Contains("interceptor_request_count_total{code=\"499\",method=\"GET\",route_name=\"app\",route_namespace=\"default\"} 1", metrics);
         Assert.DoesNotContain("code=\"502\"", metrics);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Updraft.Interceptor.Tests.Infrastructure;
@@ -24,19 +25,32 @@ internal sealed class TestUpstream : IAsyncDisposable
     public static Task<TestUpstream> StartAsync(RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1) =>
         StartOnPortAsync(0, handler, protocols);
 
-    public static async Task<TestUpstream> StartOnPortAsync(int port, RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1)
+    public static Task<TestUpstream> StartOnPortAsync(int port, RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1) =>
+        StartAppAsync(app => app.Run(handler), listen => listen.Protocols = protocols, port: port);
+
+    /// <summary>An upstream with its own services, listener options (HTTP/2 only, TLS) and pipeline (gRPC, WebSockets).</summary>
+    /// <param name="configure">Maps the app's endpoints or middleware.</param>
+    /// <param name="listen">Configures the loopback listener.</param>
+    /// <param name="services">Adds services before the app is built.</param>
+    /// <param name="port">The port; 0 picks a free one.</param>
+    public static async Task<TestUpstream> StartAppAsync(
+        Action<WebApplication> configure,
+        Action<ListenOptions>? listen = null,
+        Action<IServiceCollection>? services = null,
+        int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        services?.Invoke(builder.Services);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.MaxRequestLineSize = 64 * 1024;
             kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
-            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = protocols);
+            kestrel.Listen(IPAddress.Loopback, port, options => listen?.Invoke(options));
         });
         var app = builder.Build();
-        app.Run(handler);
+        configure(app);
         await app.StartAsync();
         var address = app.Urls.First();
         return new TestUpstream(app, new Uri(address).Port);

@@ -3,7 +3,6 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Tests.Infrastructure;
 using Updraft.Shared.Hosting;
@@ -30,7 +29,7 @@ public sealed class TlsListenerTests : IDisposable
         Directory.CreateDirectory(Path.Combine(Store, "nested"));
         TestCertificates.Write(TestCertificates.Create("shop", "shop.example.com"), Path.Combine(Store, "shop.crt"), Path.Combine(Store, "shop.key"));
         TestCertificates.Write(TestCertificates.Create("wild", "*.apps.example.com"), Path.Combine(Store, "nested", "wild.pem"), Path.Combine(Store, "nested", "wild-key.pem"));
-        await using var upstream = await TlsUpstream.StartAsync(TestCertificates.Create("upstream", "127.0.0.1"), context => context.Request.Headers["X-Forwarded-Proto"].ToString());
+        await using var upstream = await StartTlsUpstreamAsync(TestCertificates.Create("upstream", "127.0.0.1"), context => context.Request.Headers["X-Forwarded-Proto"].ToString());
         await using var interceptor = await StartAsync(upstream.Port, SkipVerify);
 
         var (shop, _, _) = await GetAsync(interceptor, "shop.example.com");
@@ -50,7 +49,7 @@ public sealed class TlsListenerTests : IDisposable
     public async Task TlsListener_AlpnH2_ServesHttp2()
     {
         TestCertificates.Write(TestCertificates.Create("default", "default.example.com"), DefaultCertificate, DefaultKey);
-        await using var upstream = await TlsUpstream.StartAsync(TestCertificates.Create("upstream", "127.0.0.1"), _ => "up");
+        await using var upstream = await StartTlsUpstreamAsync(TestCertificates.Create("upstream", "127.0.0.1"), _ => "up");
         await using var interceptor = await StartAsync(upstream.Port, SkipVerify);
 
         using var client = Client(_ => { });
@@ -65,7 +64,7 @@ public sealed class TlsListenerTests : IDisposable
     public async Task TlsListener_CertificateRotated_NewConnectionsGetNewPairAndHalfWrittenPairIsIgnored()
     {
         TestCertificates.Write(TestCertificates.Create("first", "app.example.com"), DefaultCertificate, DefaultKey);
-        await using var upstream = await TlsUpstream.StartAsync(TestCertificates.Create("upstream", "127.0.0.1"), _ => "up");
+        await using var upstream = await StartTlsUpstreamAsync(TestCertificates.Create("upstream", "127.0.0.1"), _ => "up");
         await using var interceptor = await StartAsync(upstream.Port, SkipVerify);
         Assert.Equal("CN=first", (await GetAsync(interceptor, "app.example.com")).Subject);
 
@@ -87,7 +86,7 @@ public sealed class TlsListenerTests : IDisposable
     {
         TestCertificates.Write(TestCertificates.Create("default", "default.example.com"), DefaultCertificate, DefaultKey);
         using var upstreamCertificate = TestCertificates.Create("upstream", "127.0.0.1");
-        await using var upstream = await TlsUpstream.StartAsync(upstreamCertificate, context => $"tls upstream: {context.Request.IsHttps}");
+        await using var upstream = await StartTlsUpstreamAsync(upstreamCertificate, context => $"tls upstream: {context.Request.IsHttps}");
         await using (var skipping = await StartAsync(upstream.Port, SkipVerify))
         {
             var (_, status, body) = await GetAsync(skipping, sni: null);
@@ -179,33 +178,6 @@ public sealed class TlsListenerTests : IDisposable
             },
         });
 
-    private sealed class TlsUpstream : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-
-        private TlsUpstream(WebApplication app, int port)
-        {
-            _app = app;
-            Port = port;
-        }
-
-        public int Port { get; }
-
-        public static async Task<TlsUpstream> StartAsync(X509Certificate2 certificate, Func<HttpContext, string> answer)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
-            var app = builder.Build();
-            app.Run(context => context.Response.WriteAsync(answer(context)));
-            await app.StartAsync();
-            return new TlsUpstream(app, new Uri(app.Urls.First()).Port);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-    }
+    private static Task<TestUpstream> StartTlsUpstreamAsync(X509Certificate2 certificate, Func<HttpContext, string> answer) =>
+        TestUpstream.StartAppAsync(app => app.Run(context => context.Response.WriteAsync(answer(context))), listen => listen.UseHttps(certificate));
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Updraft.Shared.Crds;
 using YamlDotNet.RepresentationModel;
+using Updraft.Tests.Common;
 
 namespace Updraft.Shared.Tests.Crds;
 
@@ -218,24 +219,11 @@ public sealed class CrdManifestTests
 
     private static YamlNode LoadCrd(string file)
     {
-        var path = Path.Combine(RepoRoot(), "charts", "updraft", "crds", file);
+        var path = Path.Combine(Repository.Root(), "charts", "updraft", "crds", file);
         using var reader = new StreamReader(path);
         var stream = new YamlStream();
         stream.Load(reader);
         return Assert.Single(stream.Documents).RootNode;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Updraft.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Updraft.slnx not found above " + AppContext.BaseDirectory);
     }
 
     private static YamlNode? TryGet(YamlNode node, params string[] keys)
