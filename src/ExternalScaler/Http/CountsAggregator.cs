@@ -22,7 +22,8 @@ internal sealed class CountsAggregator : BackgroundService
     private readonly ScalerOptions _options;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _wake = new(0, 1);
-    private readonly Dictionary<string, ReplicaBaseline> _baselines = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>Each replica's report as of the last round: the base its next counter deltas are taken from.</summary>
+    private readonly Dictionary<string, ReplicaReport> _baselines = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (RequestRateTarget Config, RequestRateWindow Window)> _windows = new(StringComparer.Ordinal);
     private HttpLoadSnapshot _current = HttpLoadSnapshot.Initial;
     private TaskCompletionSource _published = NewSignal();
@@ -146,13 +147,13 @@ internal sealed class CountsAggregator : BackgroundService
     private void AddDeltas(string address, ReplicaReport report, Dictionary<string, long> deltas)
     {
         if (_baselines.TryGetValue(address, out var baseline)
-            && ReferenceEquals(baseline.Report.Routes, report.Routes)
-            && baseline.Report.InstanceId == report.InstanceId)
+            && ReferenceEquals(baseline.Routes, report.Routes)
+            && baseline.InstanceId == report.InstanceId)
         {
             return; // no count moved on this replica since the last round
         }
 
-        var restarted = baseline is not null && report.InstanceId is not null && baseline.Report.InstanceId != report.InstanceId;
+        var restarted = baseline is not null && report.InstanceId is not null && baseline.InstanceId != report.InstanceId;
         if (baseline is not null)
         {
             foreach (var (key, counts) in report.Routes)
@@ -162,7 +163,7 @@ internal sealed class CountsAggregator : BackgroundService
                 {
                     delta = counts.RequestCount; // a new process counts from zero
                 }
-                else if (baseline.Report.Routes.TryGetValue(key, out var before))
+                else if (baseline.Routes.TryGetValue(key, out var before))
                 {
                     delta = counts.RequestCount - before.RequestCount;
                     if (delta < 0)
@@ -183,7 +184,7 @@ internal sealed class CountsAggregator : BackgroundService
         }
 
         // A replica seen for the first time only sets the baseline: its totals since start are not a burst now.
-        _baselines[address] = new ReplicaBaseline(report);
+        _baselines[address] = report;
     }
 
     private void ForgetGoneReplicas(IReadOnlyList<InterceptorReplica> replicas)
@@ -227,6 +228,4 @@ internal sealed class CountsAggregator : BackgroundService
         _wake.Dispose();
         base.Dispose();
     }
-
-    private sealed record ReplicaBaseline(ReplicaReport Report);
 }
