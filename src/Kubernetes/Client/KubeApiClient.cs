@@ -1,0 +1,132 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using k8s;
+
+namespace Updraft.Kubernetes.Client;
+
+/// <summary>
+/// An authenticated HTTP client for the Kubernetes API, configured from a kubeconfig or the in-cluster service
+/// account (KubernetesClient reads both; the requests themselves are plain HTTP so that list, watch, resource
+/// versions and errors are handled exactly as Updraft needs).
+/// </summary>
+public sealed class KubeApiClient : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly KubernetesClientConfiguration _configuration;
+
+    public KubeApiClient(KubernetesClientConfiguration configuration)
+    {
+        _configuration = configuration;
+        BaseAddress = new Uri(configuration.Host.TrimEnd('/') + "/");
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            // Watches are long-lived streams; one HTTP/1.1 connection each keeps them independent.
+            EnableMultipleHttp2Connections = true,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                TargetHost = configuration.TlsServerName,
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) => ValidateServer(configuration, certificate, errors),
+            },
+        };
+        if (configuration.ClientCertificateData is not null || configuration.ClientCertificateFilePath is not null)
+        {
+            handler.SslOptions.ClientCertificates = [ClientCertificate(configuration)];
+        }
+
+        _http = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("updraft");
+        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+    }
+
+    public Uri BaseAddress { get; }
+
+    /// <summary>
+    /// The client for where this process runs: the in-cluster service account inside a pod, otherwise
+    /// <paramref name="kubeconfig"/> (or <c>KUBECONFIG</c>, or <c>~/.kube/config</c>).
+    /// </summary>
+    public static KubeApiClient Create(string? kubeconfig)
+    {
+        if (!string.IsNullOrEmpty(kubeconfig))
+        {
+            return new KubeApiClient(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
+        }
+
+        return new KubeApiClient(KubernetesClientConfiguration.IsInCluster()
+            ? KubernetesClientConfiguration.InClusterConfig()
+            : KubernetesClientConfiguration.BuildDefaultConfig());
+    }
+
+    /// <summary>True when running in a pod (the service account and <c>KUBERNETES_SERVICE_HOST</c> are present).</summary>
+    public static bool IsInCluster() => KubernetesClientConfiguration.IsInCluster();
+
+    /// <summary>Sends a GET; the response is returned as soon as its headers arrive (watches stream their body).</summary>
+    public async Task<HttpResponseMessage> GetAsync(string pathAndQuery, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, pathAndQuery.TrimStart('/'));
+        await AuthenticateAsync(request, cancellationToken);
+        return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+    }
+
+    private async Task AuthenticateAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (_configuration.TokenProvider is { } provider)
+        {
+            request.Headers.Authorization = await provider.GetAuthenticationHeaderAsync(cancellationToken);
+        }
+        else if (!string.IsNullOrEmpty(_configuration.AccessToken))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _configuration.AccessToken);
+        }
+        else if (!string.IsNullOrEmpty(_configuration.Username))
+        {
+            var basic = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(_configuration.Username + ":" + _configuration.Password));
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic);
+        }
+    }
+
+    private static X509Certificate2 ClientCertificate(KubernetesClientConfiguration configuration)
+    {
+        if (configuration.ClientCertificateData is { } data && configuration.ClientCertificateKeyData is { } key)
+        {
+            static string Pem(string base64) => System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+            return X509Certificate2.CreateFromPem(Pem(data), Pem(key));
+        }
+
+        return X509Certificate2.CreateFromPemFile(configuration.ClientCertificateFilePath!, configuration.ClientKeyFilePath);
+    }
+
+    private static bool ValidateServer(KubernetesClientConfiguration configuration, X509Certificate? certificate, SslPolicyErrors errors)
+    {
+        if (configuration.SkipTlsVerify || errors == SslPolicyErrors.None)
+        {
+            return true;
+        }
+
+        if (certificate is null || configuration.SslCaCerts is not { Count: > 0 } authorities || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+        {
+            return false;
+        }
+
+        // The cluster's own CA, not the machine's trust store.
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var leaf = new X509Certificate2(certificate);
+        return chain.Build(leaf);
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+/// <summary>A non-success answer from the API server.</summary>
+public sealed class KubeApiException(HttpStatusCode status, string path, string? message)
+    : Exception($"{(int)status} {status} from {path}{(string.IsNullOrEmpty(message) ? "" : ": " + message)}")
+{
+    public HttpStatusCode Status { get; } = status;
+}

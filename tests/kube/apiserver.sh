@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# A real kube-apiserver (v1.20.2) + etcd on loopback for Updraft's Kubernetes tests.
+#
+#   tests/kube/apiserver.sh build        build kube-apiserver once from Debian's `kubernetes` source package and cache it
+#   tests/kube/apiserver.sh start DIR    start etcd + kube-apiserver with state in DIR; writes DIR/kubeconfig and DIR/env
+#   tests/kube/apiserver.sh stop DIR     stop both by the process ids recorded in DIR
+#
+# The binary is cached outside the repository, in $UPDRAFT_CACHE (default ~/.cache/updraft), so only the first run
+# on a machine pays the ~8 minute build. Debian ships v1.20 (API level 1.20: discovery.k8s.io/v1beta1 EndpointSlices).
+set -euo pipefail
+
+VERSION=1.20.2
+CACHE=${UPDRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/updraft}
+BINARY="$CACHE/kube-apiserver-v$VERSION/kube-apiserver"
+TOKEN=updraft-test-token
+
+say() { echo "apiserver: $*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# apt-get source needs a deb-src entry; add one next to the machine's own Debian entry for the download only.
+download_source() {
+  local into=$1 list=/etc/apt/sources.list.d/updraft-kube-src.sources
+  local uris
+  uris=$(awk '/^URIs:/ && !/security/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  if [ -z "$uris" ]; then
+    uris=$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
+  fi
+  if [ -z "$uris" ]; then
+    say "cannot find the machine's Debian package source (debian.sources or sources.list) to add a deb-src entry"
+    exit 1
+  fi
+  printf 'Types: deb-src\nURIs: %s\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uris" |
+    as_root tee "$list" >/dev/null
+  trap 'as_root rm -f "'"$list"'"; as_root apt-get update -qq || true' RETURN
+  as_root apt-get update -qq
+  (cd "$into" && apt-get source --download-only kubernetes >/dev/null)
+}
+
+build() {
+  if [ -x "$BINARY" ]; then
+    say "using cached $BINARY"
+    return 0
+  fi
+  install_packages rsync golang-go golang-github-modern-go-reflect2-dev etcd-server openssl curl
+  local work
+  work=$(mktemp -d "${TMPDIR:-/tmp}/updraft-kube-build.XXXXXX")
+  say "building kube-apiserver v$VERSION in $work (about 8 minutes on 2 cores, once per machine)"
+  download_source "$work"
+  tar xzf "$work"/kubernetes_*.orig.tar.gz -C "$work"
+  local tree="$work/kubernetes-$VERSION"
+  # The vendored reflect2 1.0.1 crashes under Go >= 1.18 on the first custom resource write; Debian's 1.0.2 does not.
+  local reflect2="$tree/vendor/github.com/modern-go/reflect2"
+  find "$reflect2" -maxdepth 1 \( -name '*.go' -o -name '*.s' \) -delete
+  cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.go /usr/share/gocode/src/github.com/modern-go/reflect2/*.s "$reflect2/"
+  mkdir -p "$tree/.go/src/k8s.io" "$work/home"
+  ln -sfn ../../.. "$tree/.go/src/k8s.io/kubernetes"
+  (cd "$tree" && GOPATH="$tree/.go" CGO_ENABLED=0 HOME="$work/home" GOFLAGS=-buildvcs=false make WHAT=cmd/kube-apiserver >"$work/build.log" 2>&1) || {
+    tail -40 "$work/build.log" >&2
+    say "build failed; the full log is $work/build.log"
+    exit 1
+  }
+  mkdir -p "$(dirname "$BINARY")"
+  cp "$tree/_output/bin/kube-apiserver" "$BINARY.partial"
+  mv "$BINARY.partial" "$BINARY"
+  chmod -R u+w "$work" && rm -rf "$work"
+  say "cached $BINARY"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
+    echo $((20000 + RANDOM % 20000))
+}
+
+wait_for() {
+  local what=$1 tries=$2
+  shift 2
+  for _ in $(seq "$tries"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.25
+  done
+  say "$what did not become ready"
+  return 1
+}
+
+start() {
+  local dir=${1:?usage: apiserver.sh start DIR}
+  build
+  install_packages etcd-server openssl curl
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  local etcd_port etcd_peer_port api_port
+  etcd_port=$(free_port)
+  etcd_peer_port=$(free_port)
+  api_port=$(free_port)
+  openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
+  echo "$TOKEN,updraft-admin,1,system:masters" >"$dir/tokens.csv"
+
+  local etcd=etcd
+  command -v etcd >/dev/null 2>&1 || etcd=/usr/bin/etcd
+  "$etcd" --name updraft-test --data-dir "$dir/etcd-data" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
+    --initial-cluster "updraft-test=http://127.0.0.1:$etcd_peer_port" >"$dir/etcd.log" 2>&1 &
+  echo $! >"$dir/etcd.pid"
+  wait_for etcd 80 curl -sf "http://127.0.0.1:$etcd_port/health"
+
+  "$BINARY" --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --secure-port "$api_port" \
+    --advertise-address 127.0.0.1 --cert-dir "$dir/certs" --authorization-mode AlwaysAllow \
+    --token-auth-file "$dir/tokens.csv" --service-cluster-ip-range 10.96.0.0/24 \
+    --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$dir/sa.pub" \
+    --service-account-signing-key-file "$dir/sa.key" --disable-admission-plugins ServiceAccount \
+    >"$dir/apiserver.log" 2>&1 &
+  echo $! >"$dir/apiserver.pid"
+  if ! wait_for kube-apiserver 240 curl -skf -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$api_port/readyz"; then
+    tail -20 "$dir/apiserver.log" >&2
+    stop "$dir"
+    exit 1
+  fi
+
+  cat >"$dir/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: updraft-test
+  cluster:
+    server: https://127.0.0.1:$api_port
+    insecure-skip-tls-verify: true
+users:
+- name: updraft-admin
+  user:
+    token: $TOKEN
+contexts:
+- name: updraft-test
+  context:
+    cluster: updraft-test
+    user: updraft-admin
+current-context: updraft-test
+EOF
+  printf 'UPDRAFT_TEST_KUBECONFIG=%s\n' "$dir/kubeconfig" >"$dir/env"
+  say "ready on https://127.0.0.1:$api_port (kubeconfig $dir/kubeconfig)"
+}
+
+stop() {
+  local dir=${1:?usage: apiserver.sh stop DIR}
+  for name in apiserver etcd; do
+    local file="$dir/$name.pid"
+    [ -f "$file" ] || continue
+    local pid
+    pid=$(cat "$file")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$file"
+  done
+}
+
+case "${1:-}" in
+  build) build ;;
+  start) start "${2:-}" ;;
+  stop) stop "${2:-}" ;;
+  *) echo "usage: $0 build | start DIR | stop DIR" >&2; exit 2 ;;
+esac
