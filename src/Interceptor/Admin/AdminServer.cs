@@ -87,10 +87,14 @@ internal static class QueueSnapshot
 internal sealed class ReadinessState
 {
     private volatile bool _draining;
+    private Task _sourceSynced = Task.CompletedTask;
+
+    /// <summary>A route source that lists more than routes (Kubernetes mode) holds readiness until it has synced.</summary>
+    public void WaitFor(Task synced) => _sourceSynced = synced;
 
     public void BeginDraining() => _draining = true;
 
     public bool IsDraining => _draining;
 
-    public bool IsReady(RouteTableHolder tables) => tables.HasTable && !_draining;
+    public bool IsReady(RouteTableHolder tables) => tables.HasTable && _sourceSynced.IsCompletedSuccessfully && !_draining;
 }

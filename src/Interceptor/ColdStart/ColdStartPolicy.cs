@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Forwarding;
+using Updraft.Interceptor.Kubernetes;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Telemetry;
 using Updraft.Shared.Routes;
@@ -33,14 +34,15 @@ internal sealed class ColdStartPolicy
     public required StaticRoute[] StaticRoutes { get; init; }
 }
 
-internal sealed class ColdStartPolicyFactory(IOptions<InterceptorOptions> options, UpstreamTargetFactory upstreams, ILogger<ColdStartPolicyFactory> logger)
+internal sealed class ColdStartPolicyFactory(IOptions<InterceptorOptions> options, UpstreamTargetFactory upstreams, ModeInfo mode, ConfigMapBodies configMaps, ILogger<ColdStartPolicyFactory> logger)
 {
     public ColdStartPolicy Create(RouteDefinition route)
     {
         var settings = options.Value;
         var coldStart = route.ColdStart;
-        var placeholder = coldStart?.Placeholder is { } response ? new PreparedResponse(response, StatusCodes.Status503ServiceUnavailable) : null;
-        var fallback = coldStart?.Fallback is { } fallbackRef ? upstreams.Create(fallbackRef, route.Timeouts) : null;
+        var bodies = mode.IsKubernetes ? configMaps : null;
+        var placeholder = coldStart?.Placeholder is { } response ? new PreparedResponse(response, StatusCodes.Status503ServiceUnavailable, route.Namespace, bodies) : null;
+        var fallback = coldStart?.Fallback is { } fallbackRef ? upstreams.Create(fallbackRef, route.Timeouts, route.Namespace) : null;
         var readiness = route.Timeouts.Readiness ?? settings.ReadinessTimeout;
         if (readiness <= TimeSpan.Zero && fallback is not null)
         {
@@ -50,14 +52,14 @@ internal sealed class ColdStartPolicyFactory(IOptions<InterceptorOptions> option
         var staticRoutes = new StaticRoute[route.StaticRoutes.Count];
         for (var i = 0; i < staticRoutes.Length; i++)
         {
-            staticRoutes[i] = new StaticRoute(route.StaticRoutes[i]);
-            if (staticRoutes[i].Response.NeedsConfigMap)
+            staticRoutes[i] = new StaticRoute(route.StaticRoutes[i], route.Namespace, bodies);
+            if (staticRoutes[i].Response is { NeedsConfigMap: true, CanReadConfigMaps: false })
             {
                 Log.ConfigMapBodyUnavailable(logger, route.Key, $"spec.staticRoutes[{i}].response.bodyFromConfigMap");
             }
         }
 
-        if (placeholder is { NeedsConfigMap: true })
+        if (placeholder is { NeedsConfigMap: true, CanReadConfigMaps: false })
         {
             Log.ConfigMapBodyUnavailable(logger, route.Key, "spec.coldStart.placeholder.response.bodyFromConfigMap");
         }

@@ -1,3 +1,4 @@
+using Updraft.Interceptor.Kubernetes;
 using Updraft.Interceptor.Routing;
 using Updraft.Shared.Routes;
 
@@ -12,10 +13,10 @@ internal sealed class StaticRoute
 {
     private readonly Rule[] _rules;
 
-    public StaticRoute(StaticRouteDefinition definition)
+    public StaticRoute(StaticRouteDefinition definition, string @namespace = "", ConfigMapBodies? bodies = null)
     {
         Mode = definition.Mode;
-        Response = new PreparedResponse(definition.Response, StatusCodes.Status200OK);
+        Response = new PreparedResponse(definition.Response, StatusCodes.Status200OK, @namespace, bodies);
         _rules = new Rule[definition.Rules.Count];
         for (var i = 0; i < _rules.Length; i++)
         {

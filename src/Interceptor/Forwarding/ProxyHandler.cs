@@ -155,7 +155,7 @@ internal sealed class ProxyHandler(
                         : (upstream, transformers.Cold);
                 }
 
-                var prefix = H2cPriorKnowledge.TransportScheme(context) == "https" ? target.TlsDestinationPrefix : target.DestinationPrefix;
+                var prefix = target.Destination(H2cPriorKnowledge.TransportScheme(context) == "https");
                 var error = await forwarder.SendAsync(context, prefix, target.Invoker, target.RequestConfig, transformer);
                 if (error == ForwarderError.None)
                 {

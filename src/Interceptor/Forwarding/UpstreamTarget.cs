@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.ColdStart;
+using Updraft.Interceptor.Kubernetes;
 using Updraft.Interceptor.Options;
 using Updraft.Shared.Routes;
 using Yarp.ReverseProxy.Forwarder;
@@ -17,6 +18,7 @@ namespace Updraft.Interceptor.Forwarding;
 /// <param name="RequestConfig">HTTP version policy for the upstream protocol.</param>
 /// <param name="RequestTimeout">Whole-request deadline; zero is off.</param>
 /// <param name="Readiness">Whether the endpoint can take requests now (shared by every route that sends there).</param>
+/// <param name="Cluster">Kubernetes mode: the Service port whose live state picks each request's destination.</param>
 internal sealed record UpstreamTarget(
     string DestinationPrefix,
     string TlsDestinationPrefix,
@@ -24,9 +26,14 @@ internal sealed record UpstreamTarget(
     HttpMessageInvoker Invoker,
     ForwarderRequestConfig RequestConfig,
     TimeSpan RequestTimeout,
-    EndpointReadiness Readiness);
+    EndpointReadiness Readiness,
+    ClusterTarget? Cluster = null)
+{
+    /// <summary>Where this request goes: a ready pod or the Service (Kubernetes mode), else the fixed address.</summary>
+    public string Destination(bool tls) => Cluster?.Pick(tls) ?? (tls ? TlsDestinationPrefix : DestinationPrefix);
+}
 
-internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients, IEndpointReadiness readiness)
+internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients, IEndpointReadiness readiness, ModeInfo mode, ClusterTargets clusterTargets)
 {
     // YARP's default activity timeout (100 s) would cut idle streams and long polls; the add-on has no idle limit,
     // so streams are bounded only by the request deadline.
@@ -46,12 +53,28 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
 
-    public UpstreamTarget Create(RouteDefinition route) => Create(route.Target, route.Timeouts);
+    public UpstreamTarget Create(RouteDefinition route) => Create(route.Target, route.Timeouts, route.Namespace);
 
-    /// <summary>The target of a route, or its cold-start fallback (same timeouts).</summary>
-    public UpstreamTarget Create(UpstreamRef target, RouteTimeouts timeouts)
+    /// <summary>The target of a route, or its cold-start fallback (same timeouts, same namespace).</summary>
+    public UpstreamTarget Create(UpstreamRef target, RouteTimeouts timeouts, string @namespace)
     {
         var settings = options.Value;
+        if (mode.IsKubernetes)
+        {
+            var cluster = clusterTargets.For(@namespace, target);
+            // Until the port resolves, the placeholder address is never used: the target is not ready, so requests wait.
+            var service = cluster.ServicePrefix ?? "http://" + target.Service + "." + @namespace + ":" + (target.Port ?? 80).ToString(CultureInfo.InvariantCulture);
+            return new UpstreamTarget(
+                service,
+                "https://" + service["http://".Length..],
+                cluster.Key,
+                clients.ForResponseHeaderTimeout(timeouts.ResponseHeader ?? settings.ResponseHeaderTimeout),
+                target.Protocol == UpstreamProtocol.H2c ? H2c : Http1,
+                timeouts.Request ?? settings.RequestTimeout,
+                cluster.Readiness,
+                cluster);
+        }
+
         var host = IPAddress.TryParse(target.Service, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6
             ? "[" + ip + "]"
             : target.Service;

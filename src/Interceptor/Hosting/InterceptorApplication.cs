@@ -5,12 +5,16 @@ using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Forwarding;
+using Updraft.Interceptor.Kubernetes;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Standalone;
 using Updraft.Interceptor.Telemetry;
 using Updraft.Interceptor.Tls;
+using Updraft.Kubernetes.Client;
+using Updraft.Kubernetes.Hosting;
 using Updraft.Shared.Hosting;
+using Updraft.Shared.Settings;
 
 namespace Updraft.Interceptor.Hosting;
 
@@ -51,7 +55,19 @@ internal static class InterceptorApplication
         services.AddSingleton<ForwarderClients>();
         services.AddSingleton<UpstreamTargetFactory>();
         services.AddSingleton(provider => new ProxyTransformers(provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.EnableColdStartHeader));
-        services.AddSingleton<IEndpointReadiness, TcpProbeReadiness>();
+        var mode = new ModeInfo(ResolveMode(builder.Configuration));
+        services.AddSingleton(mode);
+        services.AddSingleton<ClusterTargets>();
+        services.AddSingleton<ConfigMapBodies>();
+        if (mode.IsKubernetes)
+        {
+            services.AddSingleton<IEndpointReadiness>(provider => provider.GetRequiredService<ClusterTargets>());
+        }
+        else
+        {
+            services.AddSingleton<IEndpointReadiness, TcpProbeReadiness>();
+        }
+
         services.AddSingleton<ColdStartPolicyFactory>();
         services.AddSingleton<ColdStartGate>();
         services.AddSingleton<ProxyHandler>();
@@ -59,6 +75,7 @@ internal static class InterceptorApplication
         services.AddSingleton<AdminServer>();
         services.AddSingleton<MetricsServer>();
         services.AddSingleton<RoutesFileSource>();
+        services.AddSingleton<ClusterRouteSource>();
 
         // Start order: routes, then admin and metrics, then (last, added by the web host) the proxy listener.
         // Stop order is the reverse, so the proxy drains while /readyz still answers.
@@ -107,6 +124,14 @@ internal static class InterceptorApplication
         return app;
     }
 
+    /// <summary>The mode from <c>UPDRAFT_MODE</c>, whether a routes file is given, and whether this runs in a pod.</summary>
+    private static RunMode? ResolveMode(ConfigurationManager configuration)
+    {
+        var settings = ClusterSettings.Read(new SettingReader(name => configuration[name], []), []);
+        var routesFile = configuration[InterceptorOptionsBinder.RoutesFileVariable];
+        return settings.Resolve(!string.IsNullOrWhiteSpace(routesFile), KubeApiClient.IsInCluster());
+    }
+
     /// <summary>The proxy listener's bound port (the chosen one when configured as 0).</summary>
     public static int ProxyPort(this WebApplication app) => ListenerPorts.First(app.Services.GetRequiredService<IServer>());
 
@@ -140,17 +165,24 @@ internal static class InterceptorApplication
     }
 }
 
-/// <summary>Chooses where routes come from. Standalone mode (a routes file) is the only source so far.</summary>
-internal sealed class RouteSourceSelector(IOptions<InterceptorOptions> options)
+/// <summary>Chooses where routes come from: a routes file (standalone mode) or the cluster (Kubernetes mode).</summary>
+internal sealed class RouteSourceSelector(IOptions<InterceptorOptions> options, ModeInfo mode, ReadinessState readiness)
 {
     public IHostedService Create(IServiceProvider provider)
     {
-        if (string.IsNullOrEmpty(options.Value.RoutesFile))
+        switch (mode.Mode)
         {
-            throw new StartupProblemsException([$"no route source: pass --routes FILE or set {InterceptorOptionsBinder.RoutesFileVariable} (standalone mode)"]);
+            case RunMode.Kubernetes:
+                var cluster = provider.GetRequiredService<ClusterRouteSource>();
+                readiness.WaitFor(cluster.Synced);
+                return cluster;
+            case RunMode.Standalone when !string.IsNullOrEmpty(options.Value.RoutesFile):
+                return provider.GetRequiredService<RoutesFileSource>();
+            case RunMode.Standalone:
+                throw new StartupProblemsException([$"{ClusterSettings.ModeVariable}=standalone needs a routes file: pass --routes FILE or set {InterceptorOptionsBinder.RoutesFileVariable}"]);
+            default:
+                throw new StartupProblemsException([$"no route source: pass --routes FILE or set {InterceptorOptionsBinder.RoutesFileVariable} (standalone mode), or run in a Kubernetes pod or set {ClusterSettings.ModeVariable}=kubernetes (Kubernetes mode)"]);
         }
-
-        return provider.GetRequiredService<RoutesFileSource>();
     }
 }
 

@@ -58,6 +58,17 @@ internal sealed class InterceptorOptions
     /// <summary><c>UPDRAFT_REQUEST_HEADERS_TIMEOUT</c>: how long a client may take to send a request head (slowloris guard).</summary>
     public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary><c>KEDA_HTTP_DIRECT_POD_ROUTING</c> (Kubernetes mode): forward to a ready pod's address rather than the
+    /// Service's DNS name (the add-on's v0.16 default).</summary>
+    public bool DirectPodRouting { get; set; } = true;
+
+    /// <summary>Mode switch, kubeconfig and watched namespace (<c>UPDRAFT_MODE</c>, <c>UPDRAFT_KUBECONFIG</c>,
+    /// <c>KEDA_HTTP_WATCH_NAMESPACE</c>).</summary>
+    public Updraft.Kubernetes.Hosting.ClusterSettings Cluster { get; set; } = new();
+
+    /// <summary>Watch timings (tests shorten the back-off).</summary>
+    public Updraft.Kubernetes.Watching.WatchTuning? WatchTuning { get; set; }
+
     /// <summary>The TLS listener (<c>KEDA_HTTP_PROXY_TLS_*</c>).</summary>
     public Tls.TlsSettings Tls { get; } = new();
 

@@ -27,6 +27,8 @@ internal static class InterceptorOptionsBinder
         options.DrainTimeout = reader.Duration("KEDA_HTTP_DRAIN_TIMEOUT", options.DrainTimeout);
         options.ShutdownDelay = reader.Duration("KEDA_HTTP_SHUTDOWN_DELAY", options.ShutdownDelay);
 
+        options.DirectPodRouting = reader.Boolean("KEDA_HTTP_DIRECT_POD_ROUTING", options.DirectPodRouting);
+        options.Cluster = Updraft.Kubernetes.Hosting.ClusterSettings.Read(reader, options.BindingProblems);
         options.RequestHeadersTimeout = reader.Duration("UPDRAFT_REQUEST_HEADERS_TIMEOUT", options.RequestHeadersTimeout, minimum: TimeSpan.FromMilliseconds(100));
         Tls.TlsSettings.Bind(reader, options.Tls, options.BindingProblems);
 

@@ -12,6 +12,7 @@ internal sealed class InterceptorMetrics
     private static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
     private readonly Gauge _routes;
+    private readonly Gauge _rejectedRoutes;
     private readonly Counter _routeReloads;
 
     public InterceptorMetrics()
@@ -28,6 +29,7 @@ internal sealed class InterceptorMetrics
         ColdStartRejections = factory.CreateCounter("interceptor_cold_start_rejections_total", "Requests turned away because the route's cold-start hold queue was full.",
             new CounterConfiguration { LabelNames = ["route_name", "route_namespace"] });
         _routes = factory.CreateGauge("interceptor_routes", "Routes in the current routing table.");
+        _rejectedRoutes = factory.CreateGauge("interceptor_routes_rejected", "Route objects in the cluster that are skipped because Updraft's rules reject them (each is logged with its namespace/name).");
         _routeReloads = factory.CreateCounter("interceptor_route_reloads_total", "Route set reloads, by result (success or error).",
             new CounterConfiguration { LabelNames = ["result"] });
         Unrouted = new RouteMetrics(this, "", "", tracksConcurrency: false);
@@ -49,6 +51,10 @@ internal sealed class InterceptorMetrics
     public RouteMetrics ForRoute(string @namespace, string name) => new(this, name, @namespace);
 
     public void SetRouteCount(int count) => _routes.Set(count);
+
+    public void SetRejectedRoutes(int count) => _rejectedRoutes.Set(count);
+
+    public double RejectedRoutes => _rejectedRoutes.Value;
 
     public void RouteReloadSucceeded() => _routeReloads.WithLabels("success").Inc();
 

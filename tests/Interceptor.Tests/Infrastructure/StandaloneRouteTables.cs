@@ -3,10 +3,12 @@ using Microsoft.Extensions.Options;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Forwarding;
+using Updraft.Interceptor.Kubernetes;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
 using Updraft.Interceptor.Tls;
+using Updraft.Kubernetes.Hosting;
 using Updraft.Shared.Routes;
 
 namespace Updraft.Interceptor.Tests.Infrastructure;
@@ -19,12 +21,15 @@ internal static class StandaloneRouteTables
 {
     private static readonly OptionsWrapper<InterceptorOptions> Settings = new(new InterceptorOptions());
     private static readonly InterceptorMetrics Metrics = new();
+    private static readonly ModeInfo Standalone = new(RunMode.Standalone);
     private static readonly TcpProbeReadiness Readiness = new(Settings, TimeProvider.System, NullLogger<TcpProbeReadiness>.Instance);
     private static readonly UpstreamTargetFactory Upstreams = new(
         Settings,
         new ForwarderClients(Settings, new ConnectionFailures(TimeProvider.System), Readiness, new CertificateStore(Settings, NullLogger<CertificateStore>.Instance), TimeProvider.System, NullLogger<ForwarderClients>.Instance),
-        Readiness);
-    private static readonly ColdStartPolicyFactory ColdStarts = new(Settings, Upstreams, NullLogger<ColdStartPolicyFactory>.Instance);
+        Readiness,
+        Standalone,
+        new ClusterTargets(Settings));
+    private static readonly ColdStartPolicyFactory ColdStarts = new(Settings, Upstreams, Standalone, new ConfigMapBodies(), NullLogger<ColdStartPolicyFactory>.Instance);
 
     /// <exception cref="InvalidOperationException">The YAML has problems (their lines are the message).</exception>
     public static RouteTable Build(string routesYaml)

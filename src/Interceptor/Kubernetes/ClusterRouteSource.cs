@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Options;
+using Updraft.Interceptor.Options;
+using Updraft.Interceptor.Routing;
+using Updraft.Interceptor.Telemetry;
+using Updraft.Kubernetes.Client;
+using Updraft.Kubernetes.Endpoints;
+using Updraft.Kubernetes.Model;
+using Updraft.Kubernetes.Routes;
+using Updraft.Kubernetes.Watching;
+
+namespace Updraft.Interceptor.Kubernetes;
+
+/// <summary>
+/// Kubernetes mode's source of routes and endpoints: InterceptorRoutes and HTTPScaledObjects build the routing table
+/// (one atomic swap per coalesced burst of changes); Services and EndpointSlices keep each
+/// <see cref="ClusterTarget"/>'s port, pods and readiness current without rebuilding the table; labelled ConfigMaps
+/// provide response bodies. <see cref="Synced"/> completes once all of them have been listed, which is when
+/// <c>/readyz</c> starts answering 200.
+/// </summary>
+/// <remarks>
+/// API calls (for RBAC): list and watch <c>interceptorroutes</c>, <c>httpscaledobjects</c> (<c>http.keda.sh</c>),
+/// <c>services</c>, <c>configmaps</c> (label <c>http.keda.sh/response-body=true</c>), <c>endpointslices</c>
+/// (<c>discovery.k8s.io</c>), in <c>KEDA_HTTP_WATCH_NAMESPACE</c> or cluster-wide; and get on the
+/// <c>/apis/discovery.k8s.io</c> discovery document.
+/// </remarks>
+internal sealed class ClusterRouteSource : BackgroundService
+{
+    private readonly KubeApiClient _client;
+    private readonly KubernetesRoutes _routes;
+    private readonly EndpointSliceCatalog _endpoints;
+    private readonly ResourceWatch<Service> _services;
+    private readonly ResourceWatch<ConfigMap> _configMaps;
+    private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ClusterRouteSource(
+        IOptions<InterceptorOptions> options,
+        RouteTablePublisher publisher,
+        ClusterTargets targets,
+        ConfigMapBodies bodies,
+        InterceptorMetrics metrics,
+        TimeProvider time,
+        ILoggerFactory loggers)
+    {
+        var cluster = options.Value.Cluster;
+        var watchNamespace = cluster.WatchNamespace;
+        _client = KubeApiClient.Create(cluster.Kubeconfig);
+        var tuning = options.Value.WatchTuning;
+        _routes = new KubernetesRoutes(_client, watchNamespace, time, loggers, tuning);
+        _endpoints = new EndpointSliceCatalog(_client, watchNamespace, null, time, loggers, tuning);
+        _services = new ResourceWatch<Service>(_client, ApiResource.Services, watchNamespace, null, time, loggers.CreateLogger<ResourceWatch<Service>>(), tuning);
+        _configMaps = new ResourceWatch<ConfigMap>(_client, ApiResource.ConfigMaps, watchNamespace, ConfigMap.ResponseBodyLabel + "=true", time, loggers.CreateLogger<ResourceWatch<ConfigMap>>(), tuning);
+
+        targets.Attach(key => _services.Items.TryGetValue(key, out var service) ? service : null, _endpoints.Get);
+        _services.Changed = change =>
+        {
+            if (change.Kind == WatchChangeKind.Reset)
+            {
+                targets.RefreshAll();
+            }
+            else
+            {
+                targets.ServiceChanged(change.Key, change.Kind == WatchChangeKind.Delete ? null : change.Value);
+            }
+        };
+        _endpoints.ServiceChanged = targets.EndpointsChanged;
+        _configMaps.Changed = change => bodies.Apply(_configMaps, change);
+        _routes.Built = build =>
+        {
+            publisher.Publish(build.Routes);
+            metrics.SetRejectedRoutes(build.Rejected.Count);
+            metrics.RouteReloadSucceeded();
+        };
+    }
+
+    /// <summary>Completes when routes, Services, EndpointSlices and ConfigMaps have all been listed once.</summary>
+    public Task Synced => _synced.Task;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var running = Task.WhenAll(
+            _routes.RunAsync(stoppingToken),
+            _endpoints.RunAsync(stoppingToken),
+            _services.RunAsync(stoppingToken),
+            _configMaps.RunAsync(stoppingToken));
+        try
+        {
+            await Task.WhenAll(_services.Synced, _endpoints.Synced, _configMaps.Synced).WaitAsync(stoppingToken);
+            // Targets created before the Services and slices arrived read them now.
+            await _routes.Synced.WaitAsync(stoppingToken);
+            _synced.TrySetResult();
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        await running;
+    }
+
+    public override void Dispose()
+    {
+        _client.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Updraft.Interceptor.ColdStart;
+using Updraft.Kubernetes.Endpoints;
+using Updraft.Kubernetes.Model;
+
+namespace Updraft.Interceptor.Kubernetes;
+
+/// <summary>
+/// A route's upstream in Kubernetes mode: one Service port (<c>port</c> or <c>portName</c>) in the route's namespace,
+/// kept current from the Service and its EndpointSlices. Shared by every route that names the same Service port and
+/// kept across routing-table rebuilds, so requests held on it are released by the EndpointSlice watch itself.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>Ready: the port resolves (a numeric port always does; a name needs the Service to have it) and the Service has
+/// a ready endpoint.</item>
+/// <item>Destination: with direct-pod routing, a ready pod's address for the Service port's endpoint port, taken in
+/// turn across pods; otherwise (or while the pod port is unknown) the Service's cluster DNS name.</item>
+/// </list>
+/// The state is an immutable snapshot swapped atomically; the request path reads it once.
+/// </remarks>
+internal sealed class ClusterTarget
+{
+    private readonly bool _directPods;
+    private volatile State _state;
+    private int _next;
+
+    public ClusterTarget(string @namespace, string service, int? port, string? portName, bool directPods)
+    {
+        Namespace = @namespace;
+        Service = service;
+        Port = port;
+        PortName = portName;
+        ServiceKey = @namespace + "/" + service;
+        Key = ServiceKey + ":" + (port?.ToString(CultureInfo.InvariantCulture) ?? portName);
+        _directPods = directPods;
+        Readiness = new EndpointReadiness(Key);
+        _state = State.Unresolved;
+    }
+
+    public string Namespace { get; }
+
+    public string Service { get; }
+
+    public int? Port { get; }
+
+    public string? PortName { get; }
+
+    /// <summary><c>namespace/service</c>.</summary>
+    public string ServiceKey { get; }
+
+    /// <summary><c>namespace/service:port</c> or <c>namespace/service:portName</c>.</summary>
+    public string Key { get; }
+
+    public EndpointReadiness Readiness { get; }
+
+    /// <summary>The destination for the next request (scheme, host, port), or null while the port does not resolve.</summary>
+    public string? Pick(bool tls)
+    {
+        var state = _state;
+        var pods = tls ? state.TlsPods : state.Pods;
+        if (pods.Length > 0)
+        {
+            var turn = (uint)Interlocked.Increment(ref _next);
+            return pods[turn % (uint)pods.Length];
+        }
+
+        return tls ? state.TlsServicePrefix : state.ServicePrefix;
+    }
+
+    /// <summary>The Service's DNS destination, for logs (null while unresolved).</summary>
+    public string? ServicePrefix => _state.ServicePrefix;
+
+    /// <summary>Recomputes the state from the Service (null: unknown) and its merged endpoints.</summary>
+    public void Update(Service? service, ServiceEndpoints endpoints)
+    {
+        var servicePort = Resolve(service);
+        State next;
+        if (servicePort is not { } resolved)
+        {
+            next = State.Unresolved;
+        }
+        else
+        {
+            var host = Service + "." + Namespace;
+            var pods = _directPods && endpoints.AddressesByPort.TryGetValue(resolved.EndpointPortName, out var addresses) ? addresses : [];
+            next = new State(
+                "http://" + host + ":" + resolved.Port.ToString(CultureInfo.InvariantCulture),
+                "https://" + host + ":" + resolved.Port.ToString(CultureInfo.InvariantCulture),
+                Prefixes("http://", pods),
+                Prefixes("https://", pods));
+        }
+
+        _state = next;
+        Readiness.Set(next.ServicePrefix is not null && endpoints.Ready ? EndpointState.Ready : EndpointState.NotReady);
+    }
+
+    /// <summary>
+    /// The Service port this target names and the name its endpoints use for it (<c>""</c> when unnamed). A numeric
+    /// port the Service does not list still resolves (the endpoint port is then unknown, so the DNS name is used).
+    /// </summary>
+    private (int Port, string EndpointPortName)? Resolve(Service? service)
+    {
+        foreach (var candidate in service?.Spec?.Ports ?? [])
+        {
+            if (candidate.Port is { } number && (Port is { } wanted ? number == wanted : candidate.Name == PortName))
+            {
+                return (number, candidate.Name ?? "");
+            }
+        }
+
+        return Port is { } port ? (port, service is null ? "" : "\0unlisted") : null;
+    }
+
+    private static string[] Prefixes(string scheme, PodAddress[] pods)
+    {
+        var prefixes = new string[pods.Length];
+        for (var i = 0; i < pods.Length; i++)
+        {
+            var ip = IPAddress.TryParse(pods[i].Ip, out var parsed) && parsed.AddressFamily == AddressFamily.InterNetworkV6 ? "[" + pods[i].Ip + "]" : pods[i].Ip;
+            prefixes[i] = scheme + ip + ":" + pods[i].Port.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return prefixes;
+    }
+
+    private sealed record State(string? ServicePrefix, string? TlsServicePrefix, string[] Pods, string[] TlsPods)
+    {
+        public static readonly State Unresolved = new(null, null, [], []);
+    }
+}
