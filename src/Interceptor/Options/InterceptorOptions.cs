@@ -66,7 +66,7 @@ internal sealed class InterceptorOptions
     /// <c>KEDA_HTTP_WATCH_NAMESPACE</c>).</summary>
     public Updraft.Kubernetes.Hosting.ClusterSettings Cluster { get; set; } = new();
 
-    /// <summary>Watch timings (tests shorten the back-off).</summary>
+    /// <summary>Watch timings; <c>UPDRAFT_KUBE_RETRY_MAX</c> caps the back-off between failed API calls (default 5 s).</summary>
     public Updraft.Kubernetes.Watching.WatchTuning? WatchTuning { get; set; }
 
     /// <summary>The TLS listener (<c>KEDA_HTTP_PROXY_TLS_*</c>).</summary>

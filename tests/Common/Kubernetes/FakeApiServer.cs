@@ -166,7 +166,7 @@ public sealed class FakeApiServer : IAsyncDisposable
         string line;
         lock (_gate)
         {
-            line = $$"""{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"{{_version}}"}}}""";
+            line = """{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":""" + "\"" + _version.ToString(CultureInfo.InvariantCulture) + "\"}}}";
         }
 
         foreach (var watcher in _watchers.Keys)
@@ -183,6 +183,9 @@ public sealed class FakeApiServer : IAsyncDisposable
             _failures.Enqueue(status);
         }
     }
+
+    /// <summary>Drops failures queued by <see cref="FailNext"/> that have not been used.</summary>
+    public void StopFailing() => _failures.Clear();
 
     private Dictionary<string, JsonObject> Collection(string collection)
     {
@@ -225,9 +228,9 @@ public sealed class FakeApiServer : IAsyncDisposable
         if (path == "/apis/discovery.k8s.io")
         {
             var versions = new JsonArray();
-            foreach (var version in DiscoveryVersions)
+            foreach (var served in DiscoveryVersions)
             {
-                versions.Add(new JsonObject { ["groupVersion"] = "discovery.k8s.io/" + version, ["version"] = version });
+                versions.Add(new JsonObject { ["groupVersion"] = "discovery.k8s.io/" + served, ["version"] = served });
             }
 
             await context.Response.WriteAsJsonAsync(new JsonObject { ["kind"] = "APIGroup", ["name"] = "discovery.k8s.io", ["versions"] = versions });

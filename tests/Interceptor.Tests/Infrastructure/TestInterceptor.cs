@@ -71,6 +71,35 @@ internal sealed class TestInterceptor : IAsyncDisposable
             all[key] = value;
         }
 
+        return await StartCoreAsync(directory, routesFile, all);
+    }
+
+    /// <summary>An interceptor in Kubernetes mode, reading the cluster that <paramref name="kubeconfig"/> points at.</summary>
+    public static async Task<TestInterceptor> StartInClusterAsync(string kubeconfig, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var directory = Directory.CreateTempSubdirectory("updraft-test-").FullName;
+        var all = new Dictionary<string, string?>
+        {
+            ["KEDA_HTTP_PROXY_PORT"] = "0",
+            ["KEDA_HTTP_ADMIN_PORT"] = "0",
+            ["OTEL_PROM_EXPORTER_PORT"] = "0",
+            ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+            ["UPDRAFT_MODE"] = "kubernetes",
+            ["UPDRAFT_KUBECONFIG"] = kubeconfig,
+            ["UPDRAFT_KUBE_RETRY_MAX"] = "200ms",
+            ["UPDRAFT_LOG_LEVEL"] = "Warning",
+            ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+
+        return await StartCoreAsync(directory, "", all);
+    }
+
+    private static async Task<TestInterceptor> StartCoreAsync(string directory, string routesFile, Dictionary<string, string?> all)
+    {
         var app = InterceptorApplication.Build([], all);
         try
         {
@@ -110,6 +139,14 @@ internal sealed class TestInterceptor : IAsyncDisposable
     {
         using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}") };
         return (await admin.GetFromJsonAsync<Dictionary<string, QueueEntry>>("/queue"))!;
+    }
+
+    /// <summary>The status of <c>GET /readyz</c> on the admin port.</summary>
+    public async Task<int> GetReadyStatusAsync()
+    {
+        using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}") };
+        using var response = await admin.GetAsync("/readyz");
+        return (int)response.StatusCode;
     }
 
     public async Task<string> GetMetricsTextAsync()
