@@ -69,6 +69,9 @@ run_tests() {
   ensure_packages curl:curl
   # NATS JetStream tests run a real nats-server; Debian installs it in /usr/sbin, which may not be on PATH.
   PATH="$PATH:/usr/sbin:/usr/local/sbin" ensure_packages nats-server:nats-server
+  # Kubernetes tests run a real kube-apiserver (v1.20.2, built once from Debian's source package and cached
+  # outside the repository; about 4-8 minutes the first time on a machine, seconds afterwards) with etcd.
+  tests/kube/apiserver.sh build
   local log
   log=$(mktemp)
   local status=0

@@ -1,0 +1,79 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+using Updraft.Interceptor.ColdStart;
+using Updraft.Interceptor.Kubernetes;
+using Updraft.Kubernetes.Endpoints;
+using Updraft.Kubernetes.Model;
+
+namespace Updraft.Interceptor.Tests.Kubernetes;
+
+public sealed class ClusterTargetTests
+{
+    private static Service Service(params (string? Name, int Port)[] ports) => new()
+    {
+        Metadata = new KubeMetadata { Name = "app", Namespace = "shop" },
+        Spec = new ServiceSpec { Ports = [.. ports.Select(p => new ServicePort { Name = p.Name, Port = p.Port, TargetPort = JsonSerializer.SerializeToElement(8080) })] },
+    };
+
+    private static ServiceEndpoints Endpoints(string portName, params PodAddress[] pods) =>
+        new("shop/app", new Dictionary<string, PodAddress[]> { [portName] = pods }.ToFrozenDictionary());
+
+    [Fact]
+    public void Pick_DirectPodRouting_TakesReadyPodsInTurn()
+    {
+        var target = new ClusterTarget("shop", "app", port: 80, portName: null, directPods: true);
+        target.Update(Service(("http", 80)), Endpoints("http", new PodAddress("10.0.0.1", 8080), new PodAddress("10.0.0.2", 8080)));
+
+        Assert.Equal(EndpointState.Ready, target.Readiness.State);
+        var picks = Enumerable.Range(0, 4).Select(_ => target.Pick(tls: false)).ToList();
+        Assert.Equal(2, picks.Count(p => p == "http://10.0.0.1:8080"));
+        Assert.Equal(2, picks.Count(p => p == "http://10.0.0.2:8080"));
+        Assert.StartsWith("https://10.0.0.", target.Pick(tls: true), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Pick_DirectPodRoutingOff_UsesTheServiceDnsNameAndServicePort()
+    {
+        var target = new ClusterTarget("shop", "app", port: null, portName: "http", directPods: false);
+        target.Update(Service(("http", 8000)), Endpoints("http", new PodAddress("10.0.0.1", 8080)));
+
+        Assert.Equal("http://app.shop:8000", target.Pick(tls: false));
+        Assert.Equal("https://app.shop:8000", target.Pick(tls: true));
+    }
+
+    [Fact]
+    public void Update_PortNameMissingFromService_IsNotReadyEvenWithReadyPods()
+    {
+        var target = new ClusterTarget("shop", "app", port: null, portName: "web", directPods: true);
+        target.Update(Service(("http", 80)), Endpoints("http", new PodAddress("10.0.0.1", 8080)));
+
+        Assert.Equal(EndpointState.NotReady, target.Readiness.State);
+        Assert.Null(target.Pick(tls: false));
+    }
+
+    [Fact]
+    public void Update_NumericPortNotListedByTheService_FallsBackToTheServiceName()
+    {
+        var target = new ClusterTarget("shop", "app", port: 9999, portName: null, directPods: true);
+        target.Update(Service(("http", 80)), Endpoints("http", new PodAddress("10.0.0.1", 8080)));
+
+        Assert.Equal(EndpointState.Ready, target.Readiness.State);
+        Assert.Equal("http://app.shop:9999", target.Pick(tls: false));
+    }
+
+    [Fact]
+    public void Update_ServiceLosesItsEndpoints_FlipsToNotReadyAndWakesNobodyEarly()
+    {
+        var target = new ClusterTarget("shop", "app", port: 80, portName: null, directPods: true);
+        target.Update(Service(("http", 80)), Endpoints("http", new PodAddress("10.0.0.1", 8080)));
+        target.Update(Service(("http", 80)), ServiceEndpoints.Empty("shop/app"));
+
+        Assert.Equal(EndpointState.NotReady, target.Readiness.State);
+        var waiting = target.Readiness.WaitUntilReadyAsync(CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+
+        target.Update(Service(("http", 80)), Endpoints("http", new PodAddress("10.0.0.3", 8080)));
+        Assert.True(waiting.IsCompletedSuccessfully);
+        Assert.Equal("http://10.0.0.3:8080", target.Pick(tls: false));
+    }
+}
