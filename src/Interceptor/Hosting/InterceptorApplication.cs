@@ -172,6 +172,8 @@ internal sealed class RouteSourceSelector(IOptions<InterceptorOptions> options, 
     {
         switch (mode.Mode)
         {
+            case RunMode.Kubernetes when !string.IsNullOrEmpty(options.Value.RoutesFile):
+                throw new StartupProblemsException([$"{ClusterSettings.ModeVariable}=kubernetes reads routes from the cluster; remove --routes / {InterceptorOptionsBinder.RoutesFileVariable}, or use {ClusterSettings.ModeVariable}=standalone"]);
             case RunMode.Kubernetes:
                 var cluster = provider.GetRequiredService<ClusterRouteSource>();
                 readiness.WaitFor(cluster.Synced);

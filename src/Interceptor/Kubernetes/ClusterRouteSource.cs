@@ -7,6 +7,7 @@ using Updraft.Kubernetes.Endpoints;
 using Updraft.Kubernetes.Model;
 using Updraft.Kubernetes.Routes;
 using Updraft.Kubernetes.Watching;
+using Updraft.Shared.Hosting;
 
 namespace Updraft.Interceptor.Kubernetes;
 
@@ -43,7 +44,15 @@ internal sealed class ClusterRouteSource : BackgroundService
     {
         var cluster = options.Value.Cluster;
         var watchNamespace = cluster.WatchNamespace;
-        _client = KubeApiClient.Create(cluster.Kubeconfig);
+        try
+        {
+            _client = KubeApiClient.Create(cluster.Kubeconfig);
+        }
+        catch (KubeConfigurationException e)
+        {
+            throw new StartupProblemsException([e.Message]);
+        }
+
         var tuning = options.Value.WatchTuning;
         _routes = new KubernetesRoutes(_client, watchNamespace, time, loggers, tuning);
         _endpoints = new EndpointSliceCatalog(_client, watchNamespace, null, time, loggers, tuning);

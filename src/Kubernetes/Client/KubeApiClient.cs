@@ -49,16 +49,27 @@ public sealed class KubeApiClient : IDisposable
     /// The client for where this process runs: the in-cluster service account inside a pod, otherwise
     /// <paramref name="kubeconfig"/> (or <c>KUBECONFIG</c>, or <c>~/.kube/config</c>).
     /// </summary>
+    /// <exception cref="KubeConfigurationException">The configuration is missing or unreadable (the message says which).</exception>
     public static KubeApiClient Create(string? kubeconfig)
     {
-        if (!string.IsNullOrEmpty(kubeconfig))
+        var source = !string.IsNullOrEmpty(kubeconfig) ? $"UPDRAFT_KUBECONFIG={kubeconfig}"
+            : KubernetesClientConfiguration.IsInCluster() ? "the pod's service account"
+            : "KUBECONFIG or ~/.kube/config";
+        try
         {
-            return new KubeApiClient(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
-        }
+            if (!string.IsNullOrEmpty(kubeconfig))
+            {
+                return new KubeApiClient(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
+            }
 
-        return new KubeApiClient(KubernetesClientConfiguration.IsInCluster()
-            ? KubernetesClientConfiguration.InClusterConfig()
-            : KubernetesClientConfiguration.BuildDefaultConfig());
+            return new KubeApiClient(KubernetesClientConfiguration.IsInCluster()
+                ? KubernetesClientConfiguration.InClusterConfig()
+                : KubernetesClientConfiguration.BuildDefaultConfig());
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            throw new KubeConfigurationException($"Kubernetes mode cannot read the cluster configuration from {source}: {e.Message}", e);
+        }
     }
 
     /// <summary>True when running in a pod (the service account and <c>KUBERNETES_SERVICE_HOST</c> are present).</summary>
@@ -123,6 +134,9 @@ public sealed class KubeApiClient : IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>The kubeconfig or in-cluster configuration could not be loaded.</summary>
+public sealed class KubeConfigurationException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>A non-success answer from the API server.</summary>
 public sealed class KubeApiException(HttpStatusCode status, string path, string? message)

@@ -170,7 +170,7 @@ public sealed partial class StartupFailureTests
         var result = await InterceptorProcess.RunToExitAsync(directory.Path, []);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal(["updraft-interceptor: no route source: pass --routes FILE or set UPDRAFT_ROUTES_FILE (standalone mode)"], result.StderrLines);
+        Assert.Equal(["updraft-interceptor: no route source: pass --routes FILE or set UPDRAFT_ROUTES_FILE (standalone mode), or run in a Kubernetes pod or set UPDRAFT_MODE=kubernetes (Kubernetes mode)"], result.StderrLines);
     }
 
     // The control for every test above: the same launch with good input starts, serves, and keeps running, also
@@ -207,4 +207,41 @@ public sealed partial class StartupFailureTests
 
     [GeneratedRegex(@"Interceptor listening: proxy port ([0-9]+),")]
     private static partial Regex ListeningLine();
+
+    [Fact]
+    public async Task Start_KubernetesModeWithAnUnreadableKubeconfig_ExitsWith2NamingTheSetting()
+    {
+        using var directory = new TempDirectory();
+        var missing = Path.Combine(directory.Path, "missing-kubeconfig");
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, [], new() { ["UPDRAFT_MODE"] = "kubernetes", ["UPDRAFT_KUBECONFIG"] = missing });
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith($"{Prefix}Kubernetes mode cannot read the cluster configuration from UPDRAFT_KUBECONFIG={missing}: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_KubernetesModeWithARoutesFile_ExitsWith2SayingTheyConflict()
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", "");
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "routes.yaml"], new() { ["UPDRAFT_MODE"] = "kubernetes" });
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal([$"{Prefix}UPDRAFT_MODE=kubernetes reads routes from the cluster; remove --routes / UPDRAFT_ROUTES_FILE, or use UPDRAFT_MODE=standalone"], result.StderrLines);
+    }
+
+    [Fact]
+    public async Task Start_UnknownMode_ExitsWith2ListingTheModes()
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", "");
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "routes.yaml"], new() { ["UPDRAFT_MODE"] = "cluster" });
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal([$"{Prefix}UPDRAFT_MODE=\"cluster\" is not a mode; use auto, standalone or kubernetes"], result.StderrLines);
+    }
 }
