@@ -3,6 +3,7 @@
 #
 #   tests/kube/apiserver.sh build        build kube-apiserver once from Debian's `kubernetes` source package and cache it
 #   tests/kube/apiserver.sh start DIR    start etcd + kube-apiserver with state in DIR; writes DIR/kubeconfig and DIR/env
+#   tests/kube/apiserver.sh restart DIR  stop and start kube-apiserver only, on the same port (etcd keeps its data)
 #   tests/kube/apiserver.sh stop DIR     stop both by the process ids recorded in DIR
 #
 # The binary is cached outside the repository, in $UPDRAFT_CACHE (default ~/.cache/updraft), so only the first run
@@ -116,15 +117,9 @@ start() {
   echo $! >"$dir/etcd.pid"
   wait_for etcd 80 curl -sf "http://127.0.0.1:$etcd_port/health"
 
-  "$BINARY" --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --secure-port "$api_port" \
-    --advertise-address 127.0.0.1 --cert-dir "$dir/certs" --authorization-mode AlwaysAllow \
-    --token-auth-file "$dir/tokens.csv" --service-cluster-ip-range 10.96.0.0/24 \
-    --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$dir/sa.pub" \
-    --service-account-signing-key-file "$dir/sa.key" --disable-admission-plugins ServiceAccount \
-    >"$dir/apiserver.log" 2>&1 &
-  echo $! >"$dir/apiserver.pid"
-  if ! wait_for kube-apiserver 240 curl -skf -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$api_port/readyz"; then
-    tail -20 "$dir/apiserver.log" >&2
+  echo "$etcd_port" >"$dir/etcd.port"
+  echo "$api_port" >"$dir/apiserver.port"
+  if ! start_apiserver "$dir"; then
     stop "$dir"
     exit 1
   fi
@@ -152,23 +147,52 @@ EOF
   say "ready on https://127.0.0.1:$api_port (kubeconfig $dir/kubeconfig)"
 }
 
+start_apiserver() {
+  local dir=$1 etcd_port api_port
+  etcd_port=$(cat "$dir/etcd.port")
+  api_port=$(cat "$dir/apiserver.port")
+  "$BINARY" --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --secure-port "$api_port" \
+    --advertise-address 127.0.0.1 --cert-dir "$dir/certs" --authorization-mode AlwaysAllow \
+    --token-auth-file "$dir/tokens.csv" --service-cluster-ip-range 10.96.0.0/24 \
+    --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$dir/sa.pub" \
+    --service-account-signing-key-file "$dir/sa.key" --disable-admission-plugins ServiceAccount \
+    >>"$dir/apiserver.log" 2>&1 &
+  echo $! >"$dir/apiserver.pid"
+  if ! wait_for kube-apiserver 240 curl -skf -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$api_port/readyz"; then
+    tail -20 "$dir/apiserver.log" >&2
+    return 1
+  fi
+}
+
+stop_process() {
+  local file=$1
+  [ -f "$file" ] || return 0
+  local pid
+  pid=$(cat "$file")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$file"
+}
+
+restart() {
+  local dir=${1:?usage: apiserver.sh restart DIR}
+  stop_process "$dir/apiserver.pid"
+  start_apiserver "$dir"
+  say "restarted on port $(cat "$dir/apiserver.port")"
+}
+
 stop() {
   local dir=${1:?usage: apiserver.sh stop DIR}
   for name in apiserver etcd; do
-    local file="$dir/$name.pid"
-    [ -f "$file" ] || continue
-    local pid
-    pid=$(cat "$file")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$file"
+    stop_process "$dir/$name.pid"
   done
 }
 
 case "${1:-}" in
   build) build ;;
   start) start "${2:-}" ;;
+  restart) restart "${2:-}" ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: $0 build | start DIR | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 build | start DIR | restart DIR | stop DIR" >&2; exit 2 ;;
 esac
