@@ -11,7 +11,6 @@ using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Standalone;
 using Updraft.Interceptor.Telemetry;
 using Updraft.Interceptor.Tls;
-using Updraft.Kubernetes.Client;
 using Updraft.Kubernetes.Hosting;
 using Updraft.Shared.Hosting;
 using Updraft.Shared.Settings;
@@ -129,7 +128,7 @@ internal static class InterceptorApplication
     {
         var settings = ClusterSettings.Read(new SettingReader(name => configuration[name], []), []);
         var routesFile = configuration[InterceptorOptionsBinder.RoutesFileVariable];
-        return settings.Resolve(!string.IsNullOrWhiteSpace(routesFile), KubeApiClient.IsInCluster());
+        return settings.Resolve(!string.IsNullOrWhiteSpace(routesFile), ClusterSettings.InCluster());
     }
 
     /// <summary>The proxy listener's bound port (the chosen one when configured as 0).</summary>

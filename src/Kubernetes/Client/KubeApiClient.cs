@@ -73,7 +73,7 @@ public sealed class KubeApiClient : IDisposable
     }
 
     /// <summary>True when running in a pod (the service account and <c>KUBERNETES_SERVICE_HOST</c> are present).</summary>
-    public static bool IsInCluster() => KubernetesClientConfiguration.IsInCluster();
+    public static bool IsInCluster() => Hosting.ClusterSettings.InCluster();
 
     /// <summary>Sends a GET; the response is returned as soon as its headers arrive (watches stream their body).</summary>
     public async Task<HttpResponseMessage> GetAsync(string pathAndQuery, CancellationToken cancellationToken)

@@ -57,6 +57,15 @@ public sealed class ClusterSettings
         return settings;
     }
 
+    /// <summary>
+    /// True in a pod: <c>KUBERNETES_SERVICE_HOST</c>/<c>_PORT</c> are set and the service account token is mounted
+    /// (the same test KubernetesClient makes, without loading it in standalone mode).
+    /// </summary>
+    public static bool InCluster() =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST"))
+        && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_PORT"))
+        && File.Exists("/var/run/secrets/kubernetes.io/serviceaccount/token");
+
     /// <summary>The mode in effect, or null when auto finds neither a routes file nor a cluster.</summary>
     public RunMode? Resolve(bool hasRoutesFile, bool inCluster) => Mode ?? (hasRoutesFile ? RunMode.Standalone : inCluster ? RunMode.Kubernetes : null);
 }

@@ -140,13 +140,17 @@ internal sealed partial class InterceptorProcess : IAsyncDisposable
     public async Task<string> WaitForStdoutAsync(Regex pattern)
     {
         string? found = null;
-        await TestInterceptor.WaitUntilAsync(
-            () =>
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((found = Snapshot(_stdout).FirstOrDefault(pattern.IsMatch)) is null && !_process.HasExited)
+        {
+            if (DateTime.UtcNow > deadline)
             {
-                found = Snapshot(_stdout).FirstOrDefault(pattern.IsMatch);
-                return Task.FromResult(found is not null || _process.HasExited);
-            },
-            $"the interceptor logs a line matching {pattern}");
+                throw new TimeoutException($"Timed out waiting until the interceptor logs a line matching {pattern}.");
+            }
+
+            await Task.Delay(20);
+        }
+
         if (found is null)
         {
             Assert.Fail($"The interceptor exited ({_process.ExitCode}) before logging {pattern}: {string.Join("\n", Snapshot(_stderr))}");
