@@ -4,12 +4,16 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Prometheus;
 using Updraft.ExternalScaler.Http;
 using Updraft.ExternalScaler.Kafka;
+using Updraft.ExternalScaler.Kubernetes;
 using Updraft.ExternalScaler.Nats;
 using Updraft.ExternalScaler.Options;
 using Updraft.ExternalScaler.Routes;
 using Updraft.ExternalScaler.Services;
 using Updraft.ExternalScaler.Telemetry;
+using Updraft.Kubernetes.Client;
+using Updraft.Kubernetes.Hosting;
 using Updraft.Shared.Hosting;
+using Updraft.Shared.Settings;
 
 namespace Updraft.ExternalScaler.Hosting;
 
@@ -27,6 +31,11 @@ internal static class ScalerApplication
 
     /// <param name="args">Command-line arguments (<c>--routes FILE</c>, <c>--interceptors host:port,…</c>).</param>
     /// <param name="settings">When given, the only configuration source (tests); otherwise environment variables.</param>
+    /// <remarks>
+    /// The mode (<c>UPDRAFT_MODE</c>, auto by default): standalone with a routes file, Kubernetes in a pod without one
+    /// (routes from the cluster, interceptor replicas from <c>KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE</c>), and
+    /// otherwise standalone without routes (backlog sources only).
+    /// </remarks>
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
@@ -58,37 +67,49 @@ internal static class ScalerApplication
         // of the replicas that cause it.
         builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);
 
+        var lookup = (string name) => builder.Configuration[name];
         var options = new ScalerOptions();
-        ScalerOptions.Bind(name => builder.Configuration[name], options);
+        ScalerOptions.Bind(lookup, options);
         var problems = new List<string>(options.BindingProblems);
 
         var bindAddress = ParseBindAddress(options.BindAddress, problems);
-        builder.Services.AddKafkaSource(name => builder.Configuration[name], problems);
-        var natsOptions = NatsOptions.Bind(name => builder.Configuration[name], problems);
+        builder.Services.AddKafkaSource(lookup, problems);
+        var natsOptions = NatsOptions.Bind(lookup, problems);
+        var cluster = ClusterSettings.Read(new SettingReader(lookup, problems), problems);
+        var mode = cluster.Resolve(hasRoutesFile: !string.IsNullOrEmpty(options.RoutesFile), inCluster: InCluster(lookup));
+        var services = builder.Services;
+        if (mode == RunMode.Kubernetes)
+        {
+            // Last, so it can see every other problem: it connects nothing unless start-up will go on.
+            services.AddKubernetesMode(options, cluster, problems);
+        }
+
         if (problems.Count > 0)
         {
             throw new StartupProblemsException(problems);
         }
 
-        var services = builder.Services;
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ScalerMetrics>();
         services.AddSingleton<RouteCatalog>();
-        services.AddSingleton<IInterceptorAddresses, StaticInterceptorAddresses>();
         services.AddSingleton<InterceptorFleet>();
         services.AddSingleton<CountsAggregator>();
         services.AddSingleton<IScalerSource, HttpSource>();
         services.AddNatsSources(natsOptions);
         services.AddSingleton<ScalerSources>();
-        if (string.IsNullOrEmpty(options.RoutesFile))
+        if (mode != RunMode.Kubernetes)
         {
-            // A scaler for Kafka/NATS triggers alone needs no routes; HTTP triggers then name routes that do not exist.
-            services.AddHostedService<NoRouteSource>();
-        }
-        else
-        {
-            services.AddHostedService<RoutesFileRouteSource>();
+            services.AddSingleton<IInterceptorAddresses, StaticInterceptorAddresses>();
+            if (string.IsNullOrEmpty(options.RoutesFile))
+            {
+                // A scaler for Kafka/NATS triggers alone needs no routes; HTTP triggers then name routes that do not exist.
+                services.AddHostedService<NoRouteSource>();
+            }
+            else
+            {
+                services.AddHostedService<RoutesFileRouteSource>();
+            }
         }
         services.AddHostedService(provider => provider.GetRequiredService<InterceptorFleet>());
         services.AddHostedService(provider => provider.GetRequiredService<CountsAggregator>());
@@ -154,6 +175,13 @@ internal static class ScalerApplication
         }
     }
 
+    /// <summary>
+    /// In a pod (its service account mounted and <c>KUBERNETES_SERVICE_HOST</c> set). The variable is read through
+    /// the configuration, so a test's settings, not the machine the tests run on, decide the mode.
+    /// </summary>
+    private static bool InCluster(Func<string, string?> lookup) =>
+        !string.IsNullOrEmpty(lookup("KUBERNETES_SERVICE_HOST")) && KubeApiClient.IsInCluster();
+
     private static IPAddress? ParseBindAddress(string text, List<string> problems)
     {
         if (text is "*" or "")
@@ -171,14 +199,22 @@ internal static class ScalerApplication
     }
 }
 
-/// <summary>Ready while the routes are loaded and at least one interceptor replica reported recently.</summary>
-internal sealed class CountsFreshness(RouteCatalog routes, CountsAggregator counts) : IHealthCheck
+/// <summary>
+/// Ready while the routes are loaded, the interceptor replicas are known (Kubernetes mode: the admin Service's
+/// EndpointSlices were listed), and at least one replica reported recently.
+/// </summary>
+internal sealed class CountsFreshness(RouteCatalog routes, IInterceptorAddresses addresses, CountsAggregator counts) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         if (!routes.Current.Loaded)
         {
             return Task.FromResult(HealthCheckResult.Unhealthy("the routes are not loaded yet"));
+        }
+
+        if (!addresses.Synced)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("the interceptor replicas are not listed yet"));
         }
 
         // With no interceptor configured there is nothing to wait for (a scaler for backlog sources only).

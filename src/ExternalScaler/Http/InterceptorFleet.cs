@@ -4,10 +4,16 @@ using Updraft.ExternalScaler.Telemetry;
 
 namespace Updraft.ExternalScaler.Http;
 
-/// <summary>Where interceptor replicas' admin addresses come from (a fixed list in standalone mode).</summary>
+/// <summary>
+/// Where interceptor replicas' admin addresses come from: a fixed list in standalone mode, the admin Service's
+/// EndpointSlices in Kubernetes mode.
+/// </summary>
 internal interface IInterceptorAddresses
 {
     public IReadOnlyList<string> Current { get; }
+
+    /// <summary>False until <see cref="Current"/> holds a complete first list (the scaler is not ready before).</summary>
+    public bool Synced { get; }
 
     /// <summary>Completes when <see cref="Current"/> changes.</summary>
     public Task Changed { get; }
@@ -17,6 +23,8 @@ internal interface IInterceptorAddresses
 internal sealed class StaticInterceptorAddresses(IOptions<ScalerOptions> options) : IInterceptorAddresses
 {
     public IReadOnlyList<string> Current => options.Value.Interceptors;
+
+    public bool Synced => true;
 
     public Task Changed => Task.Delay(Timeout.Infinite);
 }

@@ -1,3 +1,5 @@
+using Updraft.ExternalScaler.Kubernetes;
+using Updraft.Kubernetes.Watching;
 using Updraft.Shared.Settings;
 
 namespace Updraft.ExternalScaler.Options;
@@ -7,6 +9,10 @@ internal sealed class ScalerOptions
 {
     public const string RoutesFileVariable = "UPDRAFT_ROUTES_FILE";
     public const string InterceptorsVariable = "UPDRAFT_INTERCEPTORS";
+    public const string AdminServiceVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE";
+    public const string AdminNamespaceVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_NAMESPACE";
+    public const string AdminPortVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_PORT";
+    public const string AdminDeploymentVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_DEPLOYMENT";
 
     /// <summary><c>KEDA_HTTP_SCALER_PORT</c>: the gRPC listener KEDA dials.</summary>
     public int GrpcPort { get; set; } = 9090;
@@ -31,8 +37,33 @@ internal sealed class ScalerOptions
     /// <summary><c>--routes</c> / <c>UPDRAFT_ROUTES_FILE</c> (standalone mode).</summary>
     public string? RoutesFile { get; set; }
 
-    /// <summary><c>--interceptors</c> / <c>UPDRAFT_INTERCEPTORS</c>: admin addresses <c>host:port</c> (standalone mode).</summary>
+    /// <summary>
+    /// <c>--interceptors</c> / <c>UPDRAFT_INTERCEPTORS</c>: admin addresses <c>host:port</c> (standalone mode). In
+    /// Kubernetes mode the replicas are discovered from <see cref="AdminService"/>; setting both fails start-up
+    /// rather than silently ignoring one (a fixed list would miss every replica the Deployment adds).
+    /// </summary>
     public IReadOnlyList<string> Interceptors { get; set; } = [];
+
+    /// <summary>
+    /// <c>KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE</c> (Kubernetes mode): the interceptors' admin Service, whose
+    /// EndpointSlices list the replicas.
+    /// </summary>
+    public string AdminService { get; set; } = "keda-add-ons-http-interceptor-admin";
+
+    /// <summary>
+    /// <c>KEDA_HTTP_SCALER_TARGET_ADMIN_NAMESPACE</c> (Kubernetes mode): the admin Service's namespace; when unset, the
+    /// pod's own namespace (required outside a pod).
+    /// </summary>
+    public string? AdminNamespace { get; set; }
+
+    /// <summary><c>KEDA_HTTP_SCALER_TARGET_ADMIN_PORT</c> (Kubernetes mode): the admin port dialled on each replica's pod IP.</summary>
+    public int AdminPort { get; set; } = 9090;
+
+    /// <summary><c>KEDA_HTTP_SCALER_TARGET_ADMIN_DEPLOYMENT</c>: accepted for the add-on's manifests and unused, as there.</summary>
+    public string? AdminDeployment { get; set; }
+
+    /// <summary>Watch timings (Kubernetes mode); <c>UPDRAFT_KUBE_RETRY_MAX</c> caps the back-off between failed API calls, as for the interceptor.</summary>
+    public WatchTuning WatchTuning { get; set; } = WatchTuning.Default;
 
     /// <summary>Problems found while binding, reported by validation at start-up.</summary>
     public List<string> BindingProblems { get; } = [];
@@ -59,6 +90,44 @@ internal sealed class ScalerOptions
         {
             options.Interceptors = ParseAddresses(interceptors, options.BindingProblems);
         }
+
+        options.AdminService = reader.Text(AdminServiceVariable) ?? options.AdminService;
+        if (!KubernetesNames.IsDns1035Label(options.AdminService))
+        {
+            options.BindingProblems.Add($"{AdminServiceVariable}=\"{options.AdminService}\" is not a Service name; use lower-case letters, digits and '-', starting with a letter, at most 63 characters");
+        }
+
+        options.AdminNamespace = reader.Text(AdminNamespaceVariable) ?? options.AdminNamespace;
+        if (options.AdminNamespace is { } ns && !KubernetesNames.IsDns1123Label(ns))
+        {
+            options.BindingProblems.Add($"{AdminNamespaceVariable}=\"{ns}\" is not a namespace name; use lower-case letters, digits and '-', at most 63 characters");
+        }
+
+        options.AdminPort = AdminPortSetting(reader.Text(AdminPortVariable), options.AdminPort, options.BindingProblems);
+        options.AdminDeployment = reader.Text(AdminDeploymentVariable) ?? options.AdminDeployment;
+        var retryMax = reader.Duration("UPDRAFT_KUBE_RETRY_MAX", WatchTuning.Default.MaxBackoff, minimum: TimeSpan.FromMilliseconds(10));
+        options.WatchTuning = WatchTuning.Default with
+        {
+            MaxBackoff = retryMax,
+            MinBackoff = retryMax < WatchTuning.Default.MinBackoff ? retryMax : WatchTuning.Default.MinBackoff,
+        };
+    }
+
+    /// <summary>A port dialled on other pods: 0 (pick a free port) makes no sense here, unlike for our own listeners.</summary>
+    private static int AdminPortSetting(string? text, int fallback, List<string> problems)
+    {
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535)
+        {
+            return port;
+        }
+
+        problems.Add($"{AdminPortVariable}=\"{text}\" is not a valid port; use a number from 1 to 65535");
+        return fallback;
     }
 
     /// <summary><c>host:port</c> entries separated by commas; IPv6 hosts in brackets.</summary>

@@ -3,8 +3,8 @@ using Updraft.ExternalScaler.Telemetry;
 namespace Updraft.ExternalScaler.Routes;
 
 /// <summary>
-/// Used when no routes file is given (and, until Kubernetes mode exists, no other route source): publishes an empty
-/// route set, so backlog-source triggers work and HTTP triggers get <c>NotFound</c> naming their route.
+/// Used in standalone mode without a routes file (no cluster either): publishes an empty route set, so backlog-source
+/// triggers work and HTTP triggers get <c>NotFound</c> naming their route.
 /// </summary>
 internal sealed class NoRouteSource(RouteCatalog catalog, ILogger<NoRouteSource> logger) : IHostedService
 {

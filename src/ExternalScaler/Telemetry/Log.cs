@@ -26,4 +26,19 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "{Rpc} for {Namespace}/{Name} failed: {Status} {Detail}")]
     public static partial void RpcFailed(ILogger logger, string rpc, string @namespace, string name, Grpc.Core.StatusCode status, string detail);
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "Kubernetes mode: watching InterceptorRoutes and HTTPScaledObjects in {Scope}")]
+    public static partial void WatchingRoutes(ILogger logger, string scope);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Information, Message = "Routes from the cluster: {RouteCount} routes, {RejectedCount} objects skipped")]
+    public static partial void ClusterRoutesSynced(ILogger logger, int routeCount, int rejectedCount);
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Debug, Message = "Routes rebuilt: {RouteCount} routes, {RejectedCount} objects skipped")]
+    public static partial void ClusterRoutesBuilt(ILogger logger, int routeCount, int rejectedCount);
+
+    [LoggerMessage(EventId = 33, Level = LogLevel.Information, Message = "Kubernetes mode: interceptor replicas are the endpoints of Service {Service}, admin port {Port}")]
+    public static partial void WatchingInterceptorService(ILogger logger, string service, int port);
+
+    [LoggerMessage(EventId = 34, Level = LogLevel.Information, Message = "Interceptor Service {Service} listed: {Count} replicas")]
+    public static partial void InterceptorsListed(ILogger logger, string service, int count);
 }

@@ -9,6 +9,8 @@ internal sealed class ScalerMetrics
     private readonly Histogram _rpcDuration;
     private readonly Counter _rpcFailures;
     private readonly Gauge _openStreams;
+    private readonly Counter _routeRejections;
+    private readonly Gauge _rejectedRoutes;
 
     public ScalerMetrics()
     {
@@ -21,6 +23,8 @@ internal sealed class ScalerMetrics
         });
         _rpcFailures = factory.CreateCounter("updraft_scaler_rpc_errors_total", "KEDA RPCs answered with a gRPC error.", "method", "code");
         _openStreams = factory.CreateGauge("updraft_scaler_open_streams", "Open StreamIsActive / StreamMetricSpec streams.", "method");
+        _routeRejections = factory.CreateCounter("updraft_scaler_route_rejections_total", "Kubernetes mode: InterceptorRoute / HTTPScaledObject versions skipped as invalid.", "kind");
+        _rejectedRoutes = factory.CreateGauge("updraft_scaler_routes_rejected", "Kubernetes mode: route objects in the cluster skipped now because Updraft's rules reject them (each is logged).");
     }
 
     public CollectorRegistry Registry { get; }
@@ -28,6 +32,10 @@ internal sealed class ScalerMetrics
     public Prometheus.ITimer Time(string method) => _rpcDuration.WithLabels(method).NewTimer();
 
     public void Failed(string method, StatusCode code) => _rpcFailures.WithLabels(method, code.ToString()).Inc();
+
+    public void RouteRejected(string kind) => _routeRejections.WithLabels(kind).Inc();
+
+    public void SetRejectedRoutes(int count) => _rejectedRoutes.Set(count);
 
     public IDisposable OpenStream(string method)
     {

@@ -32,6 +32,7 @@ public sealed class FakeApiServer : IAsyncDisposable
     private readonly List<(long Version, string Collection, string Type, JsonObject Object)> _log = [];
     private readonly ConcurrentDictionary<Channel<string?>, string> _watchers = new();
     private readonly ConcurrentQueue<int> _failures = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _held = new(StringComparer.Ordinal);
     private long _version = 100;
     private long _compactedBefore;
 
@@ -187,6 +188,18 @@ public sealed class FakeApiServer : IAsyncDisposable
     /// <summary>Drops failures queued by <see cref="FailNext"/> that have not been used.</summary>
     public void StopFailing() => _failures.Clear();
 
+    /// <summary>Requests for <paramref name="collection"/> (lists and watches) wait until <see cref="Release"/>, as on a slow server.</summary>
+    public void Hold(string collection) => _held.TryAdd(collection, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    /// <summary>Answers the requests <see cref="Hold"/> kept waiting, and those that follow.</summary>
+    public void Release(string collection)
+    {
+        if (_held.TryRemove(collection, out var gate))
+        {
+            gate.TrySetResult();
+        }
+    }
+
     private Dictionary<string, JsonObject> Collection(string collection)
     {
         if (!_collections.TryGetValue(collection, out var items))
@@ -247,6 +260,11 @@ public sealed class FakeApiServer : IAsyncDisposable
         {
             await WriteStatusAsync(context, 404, "not found");
             return;
+        }
+
+        if (_held.TryGetValue(collection, out var held))
+        {
+            await held.Task.WaitAsync(context.RequestAborted);
         }
 
         if (Unserved.ContainsKey(collection))

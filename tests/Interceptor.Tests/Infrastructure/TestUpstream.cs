@@ -33,11 +33,13 @@ internal sealed class TestUpstream : IAsyncDisposable
     /// <param name="listen">Configures the loopback listener.</param>
     /// <param name="services">Adds services before the app is built.</param>
     /// <param name="port">The port; 0 picks a free one.</param>
+    /// <param name="address">The loopback address (default 127.0.0.1; any of 127.0.0.0/8 works on Linux).</param>
     public static async Task<TestUpstream> StartAppAsync(
         Action<WebApplication> configure,
         Action<ListenOptions>? listen = null,
         Action<IServiceCollection>? services = null,
-        int port = 0)
+        int port = 0,
+        IPAddress? address = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -47,13 +49,12 @@ internal sealed class TestUpstream : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.MaxRequestLineSize = 64 * 1024;
             kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
-            kestrel.Listen(IPAddress.Loopback, port, options => listen?.Invoke(options));
+            kestrel.Listen(address ?? IPAddress.Loopback, port, options => listen?.Invoke(options));
         });
         var app = builder.Build();
         configure(app);
         await app.StartAsync();
-        var address = app.Urls.First();
-        return new TestUpstream(app, new Uri(address).Port);
+        return new TestUpstream(app, new Uri(app.Urls.First()).Port);
     }
 
     /// <summary>A loopback port nothing listens on (yet): connects to it are refused until an upstream starts there.</summary>
