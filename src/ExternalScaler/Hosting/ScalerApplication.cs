@@ -10,7 +10,6 @@ using Updraft.ExternalScaler.Options;
 using Updraft.ExternalScaler.Routes;
 using Updraft.ExternalScaler.Services;
 using Updraft.ExternalScaler.Telemetry;
-using Updraft.Kubernetes.Client;
 using Updraft.Kubernetes.Hosting;
 using Updraft.Shared.Hosting;
 using Updraft.Shared.Settings;
@@ -176,11 +175,11 @@ internal static class ScalerApplication
     }
 
     /// <summary>
-    /// In a pod (its service account mounted and <c>KUBERNETES_SERVICE_HOST</c> set). The variable is read through
+    /// In a pod (see <see cref="ClusterSettings.InCluster"/>). <c>KUBERNETES_SERVICE_HOST</c> is also read through
     /// the configuration, so a test's settings, not the machine the tests run on, decide the mode.
     /// </summary>
     private static bool InCluster(Func<string, string?> lookup) =>
-        !string.IsNullOrEmpty(lookup("KUBERNETES_SERVICE_HOST")) && KubeApiClient.IsInCluster();
+        !string.IsNullOrEmpty(lookup("KUBERNETES_SERVICE_HOST")) && ClusterSettings.InCluster();
 
     private static IPAddress? ParseBindAddress(string text, List<string> problems)
     {
