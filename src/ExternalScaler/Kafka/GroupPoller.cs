@@ -6,8 +6,11 @@ using Grpc.Core;
 
 namespace Updraft.ExternalScaler.Kafka;
 
-/// <summary>One partition as polled; <see cref="CommittedSince"/> is the timestamp from which the commit stayed put.</summary>
-internal readonly record struct PolledPartition(int Partition, long Committed, long LogStart, long Latest, long CommittedSince);
+/// <summary>
+/// One partition as polled; <see cref="CommittedSince"/> is the timestamp from which the commit stayed put, and
+/// <see cref="History"/> the recent polls (null unless a trigger asked for rates).
+/// </summary>
+internal readonly record struct PolledPartition(int Partition, long Committed, long LogStart, long Latest, long CommittedSince, RateSample[]? History = null);
 
 /// <summary>What one successful poll of a group found.</summary>
 /// <param name="PolledAt">When the poll finished (a <see cref="TimeProvider"/> timestamp).</param>
@@ -43,6 +46,7 @@ internal sealed class GroupPoller : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private readonly long _startedAt;
     private TaskCompletionSource _polled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private GroupState _state;
     private long _lastUsed;
@@ -50,6 +54,9 @@ internal sealed class GroupPoller : IAsyncDisposable
     private long _discoveredAtVersion = -1;
     private string[] _committedTopics = [];
     private bool _failing;
+
+    /// <summary>The longest rate window any trigger asked for, in ticks; 0 keeps no history.</summary>
+    private long _historyTicks;
 
     public GroupPoller(KafkaCluster cluster, string group, KafkaOptions options, TimeProvider time, ILogger logger)
     {
@@ -59,6 +66,7 @@ internal sealed class GroupPoller : IAsyncDisposable
         _time = time;
         _logger = logger;
         _lastUsed = time.GetTimestamp();
+        _startedAt = _lastUsed;
         _state = new GroupState(null, StatusCode.Unavailable, $"the first poll of consumer group \"{group}\" on {cluster.Cluster} has not finished yet");
         _loop = Task.Run(RunAsync);
     }
@@ -81,6 +89,22 @@ internal sealed class GroupPoller : IAsyncDisposable
         if (_wanted.TryAdd(topic, 0))
         {
             Wake();
+        }
+    }
+
+    /// <summary>Records that a trigger measures rates over <paramref name="window"/>: from the next poll on, each partition keeps that much history.</summary>
+    public void WantRates(TimeSpan window)
+    {
+        var current = Volatile.Read(ref _historyTicks);
+        while (window.Ticks > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _historyTicks, window.Ticks, current);
+            if (seen == current)
+            {
+                break;
+            }
+
+            current = seen;
         }
     }
 
@@ -242,6 +266,8 @@ internal sealed class GroupPoller : IAsyncDisposable
         var latest = await ends;
 
         var now = _time.GetTimestamp();
+        var keep = TimeSpan.FromTicks(Volatile.Read(ref _historyTicks));
+        var sampledAt = _time.GetElapsedTime(_startedAt, now);
         var result = new Dictionary<string, PolledPartition[]>(StringComparer.Ordinal);
         foreach (var topic in topics)
         {
@@ -254,12 +280,17 @@ internal sealed class GroupPoller : IAsyncDisposable
                 var tp = new TopicPartition(topic, ids[i]);
                 var offset = committed.TryGetValue(tp, out var c) ? c : KafkaLag.NoCommit;
                 var since = now;
-                if (before is not null && Array.FindIndex(before, p => p.Partition == ids[i]) is var at and >= 0 && before[at].Committed == offset)
+                var at = before is null ? -1 : Array.FindIndex(before, p => p.Partition == ids[i]);
+                if (at >= 0 && before![at].Committed == offset)
                 {
                     since = before[at].CommittedSince;
                 }
 
-                polled[i] = new PolledPartition(ids[i], offset, logStart[tp], latest[tp], since);
+                // A partition new to the poll starts its history here; one that left the topic takes its history along.
+                var history = keep > TimeSpan.Zero
+                    ? KafkaRates.Append(at >= 0 ? before![at].History : null, new RateSample(sampledAt, latest[tp], offset), keep)
+                    : null;
+                polled[i] = new PolledPartition(ids[i], offset, logStart[tp], latest[tp], since, history);
             }
 
             result[topic] = polled;

@@ -6,7 +6,8 @@ namespace Updraft.ExternalScaler.Kafka;
 /// <param name="LogStart">The first offset still in the log (retention moves it forward).</param>
 /// <param name="Latest">The read-committed end of the log (the last stable offset).</param>
 /// <param name="CommittedUnchangedFor">How long the committed offset has stayed at its value, as far as the poller saw.</param>
-internal readonly record struct PartitionOffsets(int Partition, long Committed, long LogStart, long Latest, TimeSpan CommittedUnchangedFor);
+/// <param name="History">Recent polls of the partition, oldest first (null unless a trigger asked for rates).</param>
+internal readonly record struct PartitionOffsets(int Partition, long Committed, long LogStart, long Latest, TimeSpan CommittedUnchangedFor, RateSample[]? History = null);
 
 /// <summary>The lag of a trigger's partitions.</summary>
 /// <param name="Lag">The scaling metric: summed lag without persistent lag, capped by the partition count.</param>

@@ -20,4 +20,7 @@ internal static partial class KafkaLog
 
     [LoggerMessage(EventId = 305, Level = LogLevel.Information, Message = "Polling consumer group {Group} on {Cluster} works again")]
     public static partial void PollRecovered(ILogger logger, string group, string cluster);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Debug, Message = "Consumer group {Group} (topic {Topic}): arrival {Arrival:F1}/s, consume {Consume:F1}/s, lag {Lag}, rate metric {Value}")]
+    public static partial void Rates(ILogger logger, string group, string topic, double arrival, double consume, long lag, double value);
 }

@@ -4,7 +4,7 @@ using Updraft.ExternalScaler.Services;
 namespace Updraft.ExternalScaler.Kafka;
 
 /// <summary>Consumer-group lag of Kafka topics (<c>source: kafka</c>), with the metadata of KEDA's <c>kafka</c> scaler.</summary>
-internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles, KafkaOptions options, TimeProvider time) : IScalerSource
+internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles, KafkaOptions options, TimeProvider time, ILogger<KafkaSource> logger) : IScalerSource
 {
     public const string SourceName = "kafka";
 
@@ -12,38 +12,57 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
 
     public IReadOnlyList<MetricTarget> Specs(TriggerContext trigger)
     {
-        var kafka = KafkaTrigger.Parse(trigger.Metadata);
-        return kafka.HottestPartitionLag
-            ? [new MetricTarget(kafka.MetricName, kafka.LagThreshold), new MetricTarget(kafka.HottestMetricName, kafka.LagThreshold)]
-            : [new MetricTarget(kafka.MetricName, kafka.LagThreshold)];
+        var kafka = KafkaTrigger.Parse(trigger.Metadata, options.PollInterval);
+        var specs = new List<MetricTarget>(3) { new(kafka.MetricName, kafka.LagThreshold) };
+        if (kafka.HottestPartitionLag)
+        {
+            specs.Add(new MetricTarget(kafka.HottestMetricName, kafka.LagThreshold));
+        }
+
+        if (kafka.ConsumerRate is { } consumerRate)
+        {
+            specs.Add(new MetricTarget(kafka.RateMetricName, consumerRate));
+        }
+
+        return specs;
     }
 
     public MetricReadings Read(TriggerContext trigger, string? metricName)
     {
-        var kafka = KafkaTrigger.Parse(trigger.Metadata);
-        var (lag, code, problem) = Evaluate(kafka);
+        var kafka = KafkaTrigger.Parse(trigger.Metadata, options.PollInterval);
+        var (lag, partitions, code, problem) = Evaluate(kafka);
         if (problem is not null)
         {
             return MetricReadings.Fail(code, problem);
         }
 
-        var main = new MetricReading(kafka.MetricName, lag.Lag);
-        if (!kafka.HottestPartitionLag)
+        var readings = new List<MetricReading>(3) { new(kafka.MetricName, lag.Lag) };
+        if (kafka.HottestPartitionLag)
         {
-            return string.IsNullOrEmpty(metricName) || metricName == kafka.MetricName
-                ? new MetricReadings([main], StatusCode.OK, null)
-                : MetricReadings.Fail(StatusCode.NotFound, $"metric \"{metricName}\" is not one of this trigger's; it has {kafka.MetricName}");
+            readings.Add(new MetricReading(kafka.HottestMetricName, lag.HottestPartitionLag));
         }
 
-        var hottest = new MetricReading(kafka.HottestMetricName, lag.HottestPartitionLag);
+        if (kafka.ConsumerRate is not null)
+        {
+            var rates = KafkaRates.Total(kafka, partitions);
+            KafkaLog.Rates(logger, kafka.ConsumerGroup, kafka.Topic, rates.Arrival, rates.Consume, rates.Lag, rates.Value);
+            readings.Add(new MetricReading(kafka.RateMetricName, rates.Value));
+        }
+
         if (string.IsNullOrEmpty(metricName))
         {
-            return new MetricReadings([main, hottest], StatusCode.OK, null);
+            return new MetricReadings(readings, StatusCode.OK, null);
         }
 
-        return metricName == kafka.MetricName ? new MetricReadings([main], StatusCode.OK, null)
-            : metricName == kafka.HottestMetricName ? new MetricReadings([hottest], StatusCode.OK, null)
-            : MetricReadings.Fail(StatusCode.NotFound, $"metric \"{metricName}\" is not one of this trigger's; it has {kafka.MetricName} and {kafka.HottestMetricName}");
+        foreach (var reading in readings)
+        {
+            if (reading.Name == metricName)
+            {
+                return new MetricReadings([reading], StatusCode.OK, null);
+            }
+        }
+
+        return MetricReadings.Fail(StatusCode.NotFound, $"metric \"{metricName}\" is not one of this trigger's; it has {string.Join(", ", readings.Select(r => r.Name))}");
     }
 
     /// <summary>KEDA's rule: active while the lag including persistent lag is above <c>activationLagThreshold</c>.</summary>
@@ -54,14 +73,14 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
             return false;
         }
 
-        var kafka = KafkaTrigger.Parse(trigger.Metadata);
-        var (lag, _, problem) = Evaluate(kafka);
+        var kafka = KafkaTrigger.Parse(trigger.Metadata, options.PollInterval);
+        var (lag, _, _, problem) = Evaluate(kafka);
         return problem is null && lag.LagWithPersistent > kafka.ActivationLagThreshold;
     }
 
     public Task Changed(TriggerContext trigger)
     {
-        var kafka = KafkaTrigger.Parse(trigger.Metadata);
+        var kafka = KafkaTrigger.Parse(trigger.Metadata, options.PollInterval);
         return kafka.Problem is null && Profile(kafka) is { Problem: null } profile
             ? Poller(kafka, profile.Profile).Polled
             : Task.Delay(options.PollInterval, time);
@@ -76,21 +95,26 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
     private GroupPoller Poller(KafkaTrigger kafka, KafkaProfile? profile)
     {
         var poller = clusters.Poller(kafka, profile);
+        if (kafka.ConsumerRate is not null)
+        {
+            poller.WantRates(kafka.RateWindow);
+        }
+
         poller.Want(kafka.Topic);
         return poller;
     }
 
-    private (LagResult Lag, StatusCode Code, string? Problem) Evaluate(KafkaTrigger kafka)
+    private (LagResult Lag, List<PartitionOffsets> Partitions, StatusCode Code, string? Problem) Evaluate(KafkaTrigger kafka)
     {
         if (kafka.Problem is not null)
         {
-            return (default, StatusCode.InvalidArgument, kafka.Problem);
+            return (default, [], StatusCode.InvalidArgument, kafka.Problem);
         }
 
         var (profile, profileProblem) = Profile(kafka);
         if (profileProblem is not null)
         {
-            return (default, StatusCode.FailedPrecondition, profileProblem);
+            return (default, [], StatusCode.FailedPrecondition, profileProblem);
         }
 
         var poller = Poller(kafka, profile);
@@ -98,7 +122,7 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
         var offsets = state.Offsets;
         if (offsets is null || (state.Problem is not null && time.GetElapsedTime(offsets.PolledAt) > options.StaleAfter))
         {
-            return (default, state.ProblemCode, state.Problem);
+            return (default, [], state.ProblemCode, state.Problem);
         }
 
         var where = $"consumer group \"{kafka.ConsumerGroup}\" on {kafka.Cluster}";
@@ -108,30 +132,30 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
         {
             if (offsets.Missing.Contains(kafka.Topic))
             {
-                return (default, StatusCode.NotFound, $"topic \"{kafka.Topic}\" (metadata {KafkaTrigger.TopicKey}) does not exist on {kafka.Cluster}");
+                return (default, [], StatusCode.NotFound, $"topic \"{kafka.Topic}\" (metadata {KafkaTrigger.TopicKey}) does not exist on {kafka.Cluster}");
             }
 
             if (!offsets.Topics.TryGetValue(kafka.Topic, out var polled))
             {
-                return (default, StatusCode.Unavailable, $"topic \"{kafka.Topic}\" of {where} has not been polled yet");
+                return (default, [], StatusCode.Unavailable, $"topic \"{kafka.Topic}\" of {where} has not been polled yet");
             }
 
             Add(polled, kafka.PartitionLimitation);
             if (partitions.Count == 0)
             {
-                return (default, StatusCode.FailedPrecondition, $"topic \"{kafka.Topic}\" has none of the partitions in metadata {KafkaTrigger.PartitionLimitationKey}");
+                return (default, [], StatusCode.FailedPrecondition, $"topic \"{kafka.Topic}\" has none of the partitions in metadata {KafkaTrigger.PartitionLimitationKey}");
             }
         }
         else
         {
             if (!offsets.Discovered)
             {
-                return (default, StatusCode.Unavailable, $"the topics of {where} have not been polled yet");
+                return (default, [], StatusCode.Unavailable, $"the topics of {where} have not been polled yet");
             }
 
             if (offsets.CommittedTopics.Count == 0)
             {
-                return (default, StatusCode.NotFound, $"{where} has no committed offsets, so it has no topics to measure; set metadata {KafkaTrigger.TopicKey} to scale a group that has not committed yet");
+                return (default, [], StatusCode.NotFound, $"{where} has no committed offsets, so it has no topics to measure; set metadata {KafkaTrigger.TopicKey} to scale a group that has not committed yet");
             }
 
             foreach (var topic in offsets.CommittedTopics)
@@ -143,7 +167,7 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
             }
         }
 
-        return (KafkaLag.Total(kafka, partitions), StatusCode.OK, null);
+        return (KafkaLag.Total(kafka, partitions), partitions, StatusCode.OK, null);
 
         void Add(PolledPartition[] polled, IReadOnlySet<int>? only)
         {
@@ -151,7 +175,7 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
             {
                 if (only is null || only.Contains(p.Partition))
                 {
-                    partitions.Add(new PartitionOffsets(p.Partition, p.Committed, p.LogStart, p.Latest, time.GetElapsedTime(p.CommittedSince, now)));
+                    partitions.Add(new PartitionOffsets(p.Partition, p.Committed, p.LogStart, p.Latest, time.GetElapsedTime(p.CommittedSince, now), p.History));
                 }
             }
         }

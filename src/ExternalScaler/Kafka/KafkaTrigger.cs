@@ -41,8 +41,22 @@ internal sealed record KafkaTrigger
     /// <summary>Updraft's key: how long a committed offset must stay put before its lag counts as persistent.</summary>
     public const string PersistentLagWindowKey = "persistentLagWindow";
 
+    /// <summary>Updraft's key: messages per second one replica handles; turns on the rate-aware second metric.</summary>
+    public const string ConsumerRateKey = "consumerRate";
+
+    /// <summary>Updraft's key: how fast the rate-aware metric wants the current backlog drained.</summary>
+    public const string DrainWithinKey = "drainWithin";
+
+    /// <summary>Updraft's key: the window over which arrival and consume rates are measured.</summary>
+    public const string RateWindowKey = "rateWindow";
+
     public const long DefaultLagThreshold = 10;
     public static readonly TimeSpan DefaultPersistentLagWindow = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan DefaultDrainWithin = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan DefaultRateWindow = TimeSpan.FromSeconds(30);
+
+    /// <summary>The HPA target of the rate metric when <c>consumerRate</c> is given but unusable (GetMetricSpec still answers).</summary>
+    public const double FallbackConsumerRate = 1;
 
     public IReadOnlyList<string> BootstrapServers { get; init; } = [];
 
@@ -79,6 +93,13 @@ internal sealed record KafkaTrigger
 
     public TimeSpan PersistentLagWindow { get; init; } = DefaultPersistentLagWindow;
 
+    /// <summary>Null: no rate metric. Given but unusable: <see cref="FallbackConsumerRate"/>, and a <see cref="Problem"/>.</summary>
+    public double? ConsumerRate { get; init; }
+
+    public TimeSpan DrainWithin { get; init; } = DefaultDrainWithin;
+
+    public TimeSpan RateWindow { get; init; } = DefaultRateWindow;
+
     /// <summary>Why the metadata cannot be used (each problem names its key), or null.</summary>
     public string? Problem { get; init; }
 
@@ -87,7 +108,14 @@ internal sealed record KafkaTrigger
 
     public string HottestMetricName => MetricName + "-hottest-partition";
 
-    public static KafkaTrigger Parse(IReadOnlyDictionary<string, string> metadata)
+    public string RateMetricName => MetricName + "-rate";
+
+    /// <summary>Parses with the default poll interval (which bounds <c>rateWindow</c> from below).</summary>
+    public static KafkaTrigger Parse(IReadOnlyDictionary<string, string> metadata) => Parse(metadata, new KafkaOptions().PollInterval);
+
+    /// <param name="metadata">The trigger's metadata.</param>
+    /// <param name="pollInterval">The scaler's poll interval: a rate window needs at least two polls in it.</param>
+    public static KafkaTrigger Parse(IReadOnlyDictionary<string, string> metadata, TimeSpan pollInterval)
     {
         var problems = new List<string>();
         string Text(string key) => metadata.TryGetValue(key, out var value) ? value.Trim() : "";
@@ -163,6 +191,37 @@ internal sealed record KafkaTrigger
             window = DefaultPersistentLagWindow;
         }
 
+        double? consumerRate = null;
+        if (Text(ConsumerRateKey) is { Length: > 0 } rateText)
+        {
+            if (double.TryParse(rateText, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && double.IsFinite(rate) && rate > 0)
+            {
+                consumerRate = rate;
+            }
+            else
+            {
+                problems.Add($"metadata {ConsumerRateKey}=\"{rateText}\" is not valid; use the messages per second one replica handles, a number above 0");
+                consumerRate = FallbackConsumerRate;
+            }
+        }
+
+        var drainWithin = DefaultDrainWithin;
+        if (Text(DrainWithinKey) is { Length: > 0 } drainText && (!GoDuration.TryParse(drainText, out drainWithin) || drainWithin <= TimeSpan.Zero))
+        {
+            problems.Add($"metadata {DrainWithinKey}=\"{drainText}\" is not valid; use a Go duration above 0 such as 30s, 5m or 1h30m");
+            drainWithin = DefaultDrainWithin;
+        }
+
+        // A rate needs two polls inside the window; the default grows with a long poll interval.
+        var shortestWindow = 2 * pollInterval;
+        var defaultWindow = DefaultRateWindow > shortestWindow ? DefaultRateWindow : shortestWindow;
+        var rateWindow = defaultWindow;
+        if (Text(RateWindowKey) is { Length: > 0 } rateWindowText && (!GoDuration.TryParse(rateWindowText, out rateWindow) || rateWindow < shortestWindow))
+        {
+            problems.Add($"metadata {RateWindowKey}=\"{rateWindowText}\" is not valid; use a Go duration of at least {GoDuration.Format(shortestWindow)} (two of the scaler's polls, UPDRAFT_KAFKA_POLL_INTERVAL) such as 30s or 2m");
+            rateWindow = defaultWindow;
+        }
+
         var profile = Text(CredentialsProfileKey);
         if (profile.Length > 0 && !KafkaProfiles.IsValidName(profile))
         {
@@ -198,6 +257,9 @@ internal sealed record KafkaTrigger
             CredentialsProfile = profile.Length > 0 ? profile : null,
             HottestPartitionLag = hottest,
             PersistentLagWindow = window,
+            ConsumerRate = consumerRate,
+            DrainWithin = drainWithin,
+            RateWindow = rateWindow,
             Problem = problems.Count > 0 ? string.Join("; ", problems) : null,
         };
 

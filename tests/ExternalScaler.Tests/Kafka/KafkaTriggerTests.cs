@@ -62,4 +62,75 @@ public sealed class KafkaTriggerTests
 
         Assert.Equal(expected, trigger.MetricName);
     }
+
+    private static KafkaTrigger ParseWith(TimeSpan pollInterval, params (string Key, string Value)[] metadata)
+    {
+        var all = new Dictionary<string, string> { ["bootstrapServers"] = "b:1", ["consumerGroup"] = "g", ["topic"] = "orders" };
+        foreach (var (key, value) in metadata)
+        {
+            all[key] = value;
+        }
+
+        return KafkaTrigger.Parse(all, pollInterval);
+    }
+
+    [Fact]
+    public void Parse_NoConsumerRate_NoRateMetricAndDefaultWindows()
+    {
+        var trigger = ParseWith(TimeSpan.FromSeconds(1));
+
+        Assert.Null(trigger.Problem);
+        Assert.Equal(((double?)null, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(30)), (trigger.ConsumerRate, trigger.DrainWithin, trigger.RateWindow));
+    }
+
+    [Fact]
+    public void Parse_RateKeys_ParsedAndRateMetricNamed()
+    {
+        var trigger = ParseWith(TimeSpan.FromSeconds(1), ("consumerRate", "12.5"), ("drainWithin", "2m"), ("rateWindow", "1m30s"));
+
+        Assert.Null(trigger.Problem);
+        Assert.Equal((12.5, TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(90)), (trigger.ConsumerRate, trigger.DrainWithin, trigger.RateWindow));
+        Assert.Equal("kafka-orders-rate", trigger.RateMetricName);
+    }
+
+    [Fact]
+    public void Parse_PollIntervalLongerThanHalfTheDefaultWindow_DefaultWindowIsTwoPolls()
+    {
+        var trigger = ParseWith(TimeSpan.FromSeconds(20), ("consumerRate", "5"));
+
+        Assert.Null(trigger.Problem);
+        Assert.Equal(TimeSpan.FromSeconds(40), trigger.RateWindow);
+    }
+
+    [Theory]
+    [InlineData("consumerRate", "0")]
+    [InlineData("consumerRate", "-2")]
+    [InlineData("consumerRate", "abc")]
+    [InlineData("consumerRate", "NaN")]
+    [InlineData("consumerRate", "Infinity")]
+    [InlineData("drainWithin", "-1s")]
+    [InlineData("drainWithin", "0s")]
+    [InlineData("drainWithin", "10")]
+    [InlineData("rateWindow", "1s")]
+    [InlineData("rateWindow", "1999ms")]
+    [InlineData("rateWindow", "-30s")]
+    [InlineData("rateWindow", "soon")]
+    public void Parse_BadRateKey_ProblemNamesTheKeyAndDefaultsStand(string key, string value)
+    {
+        var trigger = ParseWith(TimeSpan.FromSeconds(1), ("consumerRate", "10"), (key, value));
+
+        Assert.NotNull(trigger.Problem);
+        Assert.Contains($"{key}=\"{value}\"", trigger.Problem, StringComparison.Ordinal);
+        Assert.Equal(key == "consumerRate" ? KafkaTrigger.FallbackConsumerRate : 10, trigger.ConsumerRate);
+        Assert.Equal((TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(30)), (trigger.DrainWithin, trigger.RateWindow));
+    }
+
+    [Fact]
+    public void Parse_RateWindowOfExactlyTwoPolls_Accepted()
+    {
+        var trigger = ParseWith(TimeSpan.FromSeconds(1), ("consumerRate", "10"), ("rateWindow", "2s"));
+
+        Assert.Null(trigger.Problem);
+        Assert.Equal(TimeSpan.FromSeconds(2), trigger.RateWindow);
+    }
 }
