@@ -108,7 +108,9 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         // The replica sends at least every interval; silence for several intervals means it is stuck.
         var silenceLimit = TimeSpan.FromTicks(Math.Max(_tick.Ticks * 2, _streamInterval.Ticks * 5));
         // A watchdog on the call itself: re-armed by every snapshot (CancelAfter is safe against the call's disposal).
-        call.CancelAfter(silenceLimit);
+        // The first snapshot also waits for the connection, so a replica that is slow to start gets three times as
+        // long before it is polled at /queue for PollBeforeStreamRetry instead.
+        call.CancelAfter(silenceLimit * 3);
         try
         {
             while (await stream.ResponseStream.MoveNext(call.Token))
