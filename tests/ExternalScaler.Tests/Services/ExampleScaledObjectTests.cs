@@ -2,7 +2,11 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Updraft.ExternalScaler.Hosting;
 using Updraft.Protos.ExternalScaler;
-using YamlDotNet.RepresentationModel;
+using Updraft.Shared.Crds;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
 using Updraft.Tests.Common;
 using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
 
@@ -18,19 +22,23 @@ public sealed class ExampleScaledObjectTests
     public static TheoryData<string, string, string> Triggers()
     {
         var data = new TheoryData<string, string, string>();
+        var yaml = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).IgnoreUnmatchedProperties().Build();
         foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root(), "examples", "keda"), "*.yaml"))
         {
-            var stream = new YamlStream();
-            stream.Load(new StringReader(File.ReadAllText(file)));
-            foreach (var document in stream.Documents)
+            var parser = new Parser(new StringReader(File.ReadAllText(file)));
+            parser.Consume<StreamStart>();
+            while (parser.Accept<DocumentStart>(out _))
             {
-                var root = (YamlMappingNode)document.RootNode;
-                var metadata = (YamlMappingNode)root["metadata"];
-                var triggers = (YamlSequenceNode)((YamlMappingNode)root["spec"])["triggers"];
-                foreach (var trigger in triggers.Cast<YamlMappingNode>())
+                var scaledObject = yaml.Deserialize<ScaledObject>(parser);
+                Assert.Equal(ScaledObject.ApiVersionValue, scaledObject.ApiVersion);
+                Assert.Equal(ScaledObject.KindValue, scaledObject.Kind);
+                foreach (var trigger in scaledObject.Spec!.Triggers!)
                 {
-                    var values = ((YamlMappingNode)trigger["metadata"]).Children.ToDictionary(e => e.Key.ToString(), e => e.Value.ToString());
-                    data.Add(Path.GetFileName(file), $"{metadata["namespace"]}/{metadata["name"]}", string.Join("\n", values.Select(e => e.Key + "=" + e.Value)));
+                    Assert.True(trigger.IsExternal, $"{file}: trigger type {trigger.Type}");
+                    Assert.False(string.IsNullOrEmpty(trigger.Metadata![ScaleTrigger.ScalerAddressKey]), $"{file}: no {ScaleTrigger.ScalerAddressKey}");
+                    // KEDA passes the whole trigger metadata, scalerAddress included.
+                    var values = trigger.Metadata;
+                    data.Add(Path.GetFileName(file), $"{scaledObject.Metadata!.Namespace}/{scaledObject.Metadata.Name}", string.Join("\n", values.Select(e => e.Key + "=" + e.Value)));
                 }
             }
         }
