@@ -196,12 +196,29 @@ public sealed class EndpointSliceCatalog
         var merged = Merge(service, slices);
         var services = Services;
         var known = services.TryGetValue(service, out var existing);
-        if (known ? existing!.SameAs(merged) : slices.Count == 0)
+        if (slices.Count == 0)
+        {
+            if (!known)
+            {
+                return;
+            }
+
+            // Leave the catalog even when nothing observable changed (a Service whose slices had no TCP ports).
+            Volatile.Write(ref _services, services.Remove(service));
+            if (!existing!.SameAs(merged))
+            {
+                ServiceChanged?.Invoke(merged);
+            }
+
+            return;
+        }
+
+        if (known && existing!.SameAs(merged))
         {
             return;
         }
 
-        Volatile.Write(ref _services, slices.Count == 0 ? services.Remove(service) : services.SetItem(service, merged));
+        Volatile.Write(ref _services, services.SetItem(service, merged));
         ServiceChanged?.Invoke(merged);
     }
 

@@ -26,7 +26,7 @@ public sealed record RejectedRoute(string Kind, string Key, string? ResourceVers
 /// </summary>
 /// <remarks>
 /// The API server enforces the CRD schema; rules it cannot (CEL on old clusters: both <c>port</c> and
-/// <c>portName</c>, wildcard shape, paths starting with <c>/</c>, durations) are checked by
+/// <c>portName</c>, wildcard shape, path characters, durations, names) are checked by
 /// <see cref="RouteConversion"/>, as for a routes file. A rejected object is reported through
 /// <see cref="RouteBuild.Rejected"/> and logged once per resource version.
 /// </remarks>

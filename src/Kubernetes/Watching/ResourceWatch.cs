@@ -185,8 +185,9 @@ public sealed class ResourceWatch<T>
             throw new JsonException($"the list from {_path} has no resourceVersion");
         }
 
-        Replace(builder.ToImmutable(), version);
+        // Counted before the swap completes Synced, so that Lists is already 1 for whoever awaited Synced.
         Interlocked.Increment(ref _lists);
+        Replace(builder.ToImmutable(), version);
         Log.Listed(_logger, _name, builder.Count, version);
         return version;
     }

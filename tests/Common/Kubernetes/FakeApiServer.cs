@@ -29,7 +29,7 @@ public sealed class FakeApiServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Dictionary<string, JsonObject>> _collections = new(StringComparer.Ordinal);
-    private readonly List<(long Version, string Collection, string Type, JsonObject Object)> _log = [];
+    private readonly List<(long Version, string Collection, string Type, JsonObject Object, JsonObject? Previous)> _log = [];
     private readonly ConcurrentDictionary<Channel<string?>, string> _watchers = new();
     private readonly ConcurrentQueue<int> _failures = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _held = new(StringComparer.Ordinal);
@@ -51,6 +51,9 @@ public sealed class FakeApiServer : IAsyncDisposable
 
     /// <summary>Collections answered with 404, as for a CRD that is not installed.</summary>
     public ConcurrentDictionary<string, bool> Unserved { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Collections whose every list and watch is answered with the given status (e.g. 500) until removed.</summary>
+    public ConcurrentDictionary<string, int> Failing { get; } = new(StringComparer.Ordinal);
 
     public Uri Address { get; private set; } = null!;
 
@@ -95,18 +98,20 @@ public sealed class FakeApiServer : IAsyncDisposable
     /// <summary>Creates or replaces an object (by namespace/name) in <paramref name="collection"/> (e.g. <c>/api/v1/services</c>).</summary>
     public long Upsert(string collection, object value)
     {
-        var node = value as JsonObject ?? JsonSerializer.SerializeToNode(value, JsonSerializerOptions.Web)!.AsObject();
+        // A copy, so that a caller changing its object afterwards does not change what the server holds.
+        var node = value is JsonObject given ? given.DeepClone().AsObject() : JsonSerializer.SerializeToNode(value, JsonSerializerOptions.Web)!.AsObject();
         lock (_gate)
         {
             var items = Collection(collection);
             var key = KeyOf(node);
-            var type = items.ContainsKey(key) ? "MODIFIED" : "ADDED";
+            items.TryGetValue(key, out var previous);
+            var type = previous is null ? "ADDED" : "MODIFIED";
             var version = ++_version;
             var metadata = node["metadata"]!.AsObject();
             metadata["resourceVersion"] = version.ToString(CultureInfo.InvariantCulture);
             metadata["creationTimestamp"] ??= DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
             items[key] = node;
-            Publish(version, collection, type, node);
+            Publish(version, collection, type, node, previous);
             return version;
         }
     }
@@ -125,7 +130,7 @@ public sealed class FakeApiServer : IAsyncDisposable
             var version = ++_version;
             node = node.DeepClone().AsObject();
             node["metadata"]!["resourceVersion"] = version.ToString(CultureInfo.InvariantCulture);
-            Publish(version, collection, "DELETED", node);
+            Publish(version, collection, "DELETED", node, null);
             return true;
         }
     }
@@ -211,17 +216,33 @@ public sealed class FakeApiServer : IAsyncDisposable
         return items;
     }
 
-    private void Publish(long version, string collection, string type, JsonObject node)
+    private void Publish(long version, string collection, string type, JsonObject node, JsonObject? previous)
     {
-        _log.Add((version, collection, type, node));
-        var line = Event(type, node);
-        foreach (var (watcher, path) in _watchers)
+        _log.Add((version, collection, type, node, previous));
+        foreach (var (watcher, filter) in _watchers)
         {
-            if (Matches(path, collection, node))
+            if (EventFor(filter, collection, type, node, previous) is { } line)
             {
                 watcher.Writer.TryWrite(line);
             }
         }
+    }
+
+    /// <summary>
+    /// The event a watch with <paramref name="filter"/> sees, as the real server does for selectors: an object modified
+    /// into the selection is ADDED, one modified out of it is DELETED.
+    /// </summary>
+    private static string? EventFor(string filter, string collection, string type, JsonObject node, JsonObject? previous)
+    {
+        var now = Matches(filter, collection, node);
+        var before = previous is not null && Matches(filter, collection, previous);
+        return (type, now, before) switch
+        {
+            ("MODIFIED", true, false) => Event("ADDED", node),
+            ("MODIFIED", false, true) => Event("DELETED", node),
+            (_, true, _) => Event(type, node),
+            _ => null,
+        };
     }
 
     private static string Event(string type, JsonObject node) =>
@@ -273,6 +294,12 @@ public sealed class FakeApiServer : IAsyncDisposable
             return;
         }
 
+        if (Failing.TryGetValue(collection, out var failingStatus))
+        {
+            await WriteStatusAsync(context, failingStatus, "injected failure of " + collection);
+            return;
+        }
+
         var selector = request.Query["labelSelector"].ToString();
         if (request.Query["watch"] == "true" || request.Query["watch"] == "1")
         {
@@ -316,11 +343,11 @@ public sealed class FakeApiServer : IAsyncDisposable
             }
             else
             {
-                foreach (var (version, eventCollection, type, node) in _log)
+                foreach (var (version, eventCollection, type, node, previous) in _log)
                 {
-                    if (version > from && Matches(filter, eventCollection, node))
+                    if (version > from && EventFor(filter, eventCollection, type, node, previous) is { } line)
                     {
-                        channel.Writer.TryWrite(Event(type, node));
+                        channel.Writer.TryWrite(line);
                     }
                 }
 

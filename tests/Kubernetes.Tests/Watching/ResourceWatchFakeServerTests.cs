@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using Updraft.Kubernetes.Model;
+using Updraft.Kubernetes.Tests.Infrastructure;
+using Updraft.Kubernetes.Watching;
+using Updraft.Tests.Common.Kubernetes;
+
+namespace Updraft.Kubernetes.Tests.Watching;
+
+/// <summary>The shared scenarios against the in-process fake, plus the faults only the fake can cause on demand.</summary>
+public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
+{
+    private static readonly string Services = ApiResource.Services.Path(null);
+
+    private FakeApiServer Server => ((FakeCluster)Cluster).Server;
+
+    private protected override async Task<ITestCluster> StartClusterAsync() => await FakeCluster.StartAsync();
+
+    [Fact]
+    public async Task RunAsync_Bookmark_AdvancesResourceVersionWithoutChangingItems()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        await using var started = await StartAsync("mine");
+        var watch = started.Watch;
+        var changes = started.Changes;
+        var items = watch.Items;
+
+        // A write the watch does not see (another namespace), then a bookmark at the server's version.
+        var latest = Server.Upsert(Services, KubeObjects.Service("other", "b"));
+        Server.Bookmark();
+        await Eventually.TrueAsync(() => watch.ResourceVersion == Version(latest), () => $"version {watch.ResourceVersion}, expected {latest}");
+
+        Assert.Same(items, watch.Items);
+        Assert.Equal([WatchChangeKind.Reset], changes.Select(c => c.Kind));
+
+        // The next watch resumes from the bookmark, not from the list's version.
+        Server.CloseWatches();
+        await Eventually.TrueAsync(() => Watches().Any(r => r.Contains("resourceVersion=" + latest, StringComparison.Ordinal)), () => string.Join(", ", Watches()));
+        Assert.Equal(1, watch.Lists);
+    }
+
+    [Fact]
+    public async Task RunAsync_WatchClosedMidStream_ResumesFromLastVersionWithoutRelist()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        await using var started = await StartAsync("mine");
+        var watch = started.Watch;
+        var seen = Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+        await Eventually.TrueAsync(() => watch.ResourceVersion == Version(seen), () => "b seen");
+
+        Server.CloseWatches();
+        Server.Upsert(Services, KubeObjects.Service("mine", "c"));
+        await Eventually.TrueAsync(() => Watches().Count == 2 && watch.Items.ContainsKey("mine/c"), () => $"{Watches().Count} watches, items {string.Join(", ", watch.Items.Keys)}");
+        Server.Upsert(Services, KubeObjects.Service("mine", "d"));
+        await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/d"), () => "d seen after the reconnect");
+
+        Assert.Contains("resourceVersion=" + seen, Watches()[1], StringComparison.Ordinal);
+        Assert.Equal(1, watch.Lists);
+        Assert.Equal(0, watch.Failures);
+        Assert.Equal(["mine/a", "mine/b", "mine/c", "mine/d"], watch.Items.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task RunAsync_WatchSilentPastItsTimeout_IsDroppedAndResumedWithoutRelist()
+    {
+        // The fake never ends a watch on its own, so a 1 s watch with 200 ms grace goes silent for too long.
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        var watch = Watch<Service>(ApiResource.Services, "mine", tuning: Fast with { WatchTimeout = TimeSpan.FromSeconds(1), SilenceGrace = TimeSpan.FromMilliseconds(200) });
+        await using var running = Runner.Start(watch.RunAsync);
+        await watch.Synced.WithinTimeout();
+
+        await Eventually.TrueAsync(() => Watches().Count >= 2, () => $"{Watches().Count} watch requests");
+        Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+        await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/b"), () => "b seen on the new watch");
+
+        Assert.Contains("timeoutSeconds=1", Watches()[0], StringComparison.Ordinal);
+        Assert.Equal(1, watch.Lists);
+    }
+
+    [Fact]
+    public async Task RunAsync_GoneAsHttpStatus_RelistsToExactlyTheServersObjects()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "kept"));
+        Server.Upsert(Services, KubeObjects.Service("mine", "deleted"));
+        await using var started = await StartAsync("mine");
+        var watch = started.Watch;
+        var changes = started.Changes;
+
+        // History the watch has not seen (another namespace) is compacted away, so its version is too old; then the
+        // watch drops and cannot reconnect for a while, during which objects change.
+        Server.Upsert(Services, KubeObjects.Service("other", "unseen"));
+        Server.Compact();
+        Server.FailNext(3);
+        Server.CloseWatches();
+        await Eventually.TrueAsync(() => watch.Failures >= 1, () => "the reconnect failed");
+        Server.Delete(Services, "mine", "deleted");
+        Server.Upsert(Services, KubeObjects.Service("mine", "kept", ("tier", "web")));
+        Server.Upsert(Services, KubeObjects.Service("mine", "added"));
+
+        await Eventually.TrueAsync(() => watch.Lists == 2 && watch.Items.Count == 2, () => $"{watch.Lists} lists, items {string.Join(", ", watch.Items.Keys)}");
+        Assert.Equal(["mine/added", "mine/kept"], watch.Items.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("web", Label(watch.Items["mine/kept"], "tier"));
+        Assert.Equal(2, changes.Count(c => c.Kind == WatchChangeKind.Reset));
+    }
+
+    [Fact]
+    public async Task RunAsync_GoneAsErrorEvent_RelistsWithoutWatchingAgainFirst()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "kept"));
+        Server.Upsert(Services, KubeObjects.Service("mine", "deleted"));
+        await using var started = await StartAsync("mine");
+        var watch = started.Watch;
+
+        Server.FailNext(3);
+        Server.ExpireWatches();
+        await Eventually.TrueAsync(() => watch.Failures >= 1, () => "the re-list failed");
+        Server.Delete(Services, "mine", "deleted");
+        Server.Upsert(Services, KubeObjects.Service("mine", "added"));
+
+        await Eventually.TrueAsync(() => watch.Lists == 2 && watch.Items.Count == 2, () => $"{watch.Lists} lists, items {string.Join(", ", watch.Items.Keys)}");
+        Assert.Equal(["mine/added", "mine/kept"], watch.Items.Keys.Order(StringComparer.Ordinal));
+        // The ERROR event itself triggered the re-list: the request after the expired watch is a list.
+        var afterWatch = Server.Requests.SkipWhile(r => !IsWatch(r)).Skip(1).First();
+        Assert.False(IsWatch(afterWatch), afterWatch);
+    }
+
+    [Fact]
+    public async Task RunAsync_ServerErrors_CountsFailuresAndRecoversWithoutRelist()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        Server.FailNext(2);
+        await using var started = await StartAsync("mine");
+        var watch = started.Watch;
+        Assert.Equal(2, watch.Failures);
+        Assert.Equal(["mine/a"], watch.Items.Keys);
+
+        Server.FailNext(2, 503);
+        Server.CloseWatches();
+        Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+
+        await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/b"), () => "b seen after the failures");
+        Assert.Equal(4, watch.Failures);
+        Assert.Equal(1, watch.Lists);
+    }
+
+    [Fact]
+    public async Task RunAsync_NotServed_IsEmptyAndSyncedThenFillsOnceServed()
+    {
+        Server.Unserved[Services] = true;
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        var watch = Watch<Service>(ApiResource.Services, "mine");
+        await using var running = Runner.Start(watch.RunAsync);
+
+        await watch.Synced.WithinTimeout();
+        Assert.Empty(watch.Items);
+        Assert.Equal(0, watch.Lists);
+
+        Server.Unserved.TryRemove(Services, out _);
+        await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/a"), () => "a seen once served");
+        Assert.Equal(1, watch.Lists);
+        Assert.Equal(0, watch.Failures);
+    }
+
+    [Fact]
+    public async Task RunAsync_ResourceStopsBeingServed_EmptiesItemsUntilServedAgain()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        await using var started = await StartAsync("mine");
+        var watch = started.Watch;
+
+        Server.Unserved[Services] = true;
+        Server.CloseWatches();
+        await Eventually.TrueAsync(() => watch.Items.IsEmpty, () => "emptied when no longer served");
+
+        Server.Unserved.TryRemove(Services, out _);
+        await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/a"), () => "a back once served");
+    }
+
+    /// <summary>Starts a watch of Services in <paramref name="ns"/> and waits until it listed and its watch is open.</summary>
+    private async Task<Started> StartAsync(string ns)
+    {
+        var watch = Watch<Service>(ApiResource.Services, ns);
+        var changes = new ConcurrentQueue<WatchChange<Service>>();
+        watch.Changed = changes.Enqueue;
+        var started = new Started(watch, changes, Runner.Start(watch.RunAsync));
+        await watch.Synced.WithinTimeout();
+        await Eventually.TrueAsync(() => Server.OpenWatches == 1, () => $"{Server.OpenWatches} open watches");
+        return started;
+    }
+
+    private List<string> Watches() => Server.Requests.Where(IsWatch).ToList();
+
+    private static bool IsWatch(string request) => request.Contains("watch=true", StringComparison.Ordinal);
+
+    private static string Version(long version) => version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private sealed record Started(ResourceWatch<Service> Watch, ConcurrentQueue<WatchChange<Service>> Changes, Runner Runner) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Runner.DisposeAsync();
+    }
+}
