@@ -186,6 +186,9 @@ public sealed class RealApiServer : IAsyncLifetime
         return true;
     }
 
+    /// <summary>Stops kube-apiserver and starts it again on the same port with the same etcd (watches break, data stays).</summary>
+    public Task RestartAsync() => RunScriptAsync("restart");
+
     public Task<JsonObject> CreateNamespaceAsync(string name, CancellationToken cancellationToken = default) =>
         CreateAsync("/api/v1/namespaces", new JsonObject
         {

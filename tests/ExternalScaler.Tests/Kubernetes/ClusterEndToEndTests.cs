@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Grpc.Core;
+using Updraft.ExternalScaler.Tests.Infrastructure;
+using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Protos.ExternalScaler;
+using Updraft.Tests.Common.Kubernetes;
+using static Updraft.ExternalScaler.Tests.Infrastructure.ScalerHarness;
+
+namespace Updraft.ExternalScaler.Tests.Kubernetes;
+
+/// <summary>
+/// The whole data plane against a real kube-apiserver (v1.20, so EndpointSlices are <c>discovery.k8s.io/v1beta1</c>):
+/// two real interceptor processes (on 127.0.0.1 and 127.0.0.2, one admin port) in Kubernetes mode, a scaler in
+/// Kubernetes mode that finds them through the admin Service's EndpointSlices, and a real upstream on loopback that
+/// the workload's EndpointSlice lists as its pod.
+/// </summary>
+public sealed class ClusterEndToEndTests(RealApiServer api) : IClassFixture<RealApiServer>
+{
+    private const string AdminNamespace = "updraft-system";
+    private const string AdminService = "updraft-interceptor-admin";
+    private const string Routes = "/apis/http.keda.sh/v1beta1/namespaces/shop/interceptorroutes";
+    private const string Services = "/api/v1/namespaces/shop/services";
+    private const string Slices = "/apis/discovery.k8s.io/v1beta1/namespaces/shop/endpointslices";
+
+    private static JsonObject Route(string name, string host) => new()
+    {
+        ["apiVersion"] = "http.keda.sh/v1beta1",
+        ["kind"] = "InterceptorRoute",
+        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = "shop" },
+        ["spec"] = new JsonObject
+        {
+            ["target"] = new JsonObject { ["service"] = "app", ["port"] = 80 },
+            ["rules"] = new JsonArray(new JsonObject { ["hosts"] = new JsonArray(JsonValue.Create(host)) }),
+            ["scalingMetric"] = new JsonObject { ["concurrency"] = new JsonObject { ["targetValue"] = 10 } },
+        },
+    };
+
+    private static JsonObject Service(string ns, string name, string portName, int port) => new()
+    {
+        ["apiVersion"] = "v1",
+        ["kind"] = "Service",
+        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+        ["spec"] = new JsonObject { ["ports"] = new JsonArray(new JsonObject { ["name"] = portName, ["port"] = port, ["protocol"] = "TCP" }) },
+    };
+
+    private static JsonObject Slice(string ns, string name, string service, string portName, int port, params (string Ip, bool Ready)[] endpoints)
+    {
+        var list = new JsonArray();
+        foreach (var (ip, ready) in endpoints)
+        {
+            list.Add(new JsonObject { ["addresses"] = new JsonArray(JsonValue.Create(ip)), ["conditions"] = new JsonObject { ["ready"] = ready } });
+        }
+
+        return new JsonObject
+        {
+            ["apiVersion"] = "discovery.k8s.io/v1beta1",
+            ["kind"] = "EndpointSlice",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["labels"] = new JsonObject { ["kubernetes.io/service-name"] = service } },
+            ["addressType"] = "IPv4",
+            ["endpoints"] = list,
+            ["ports"] = new JsonArray(new JsonObject { ["name"] = portName, ["port"] = port, ["protocol"] = "TCP" }),
+        };
+    }
+
+    [Fact]
+    public async Task ColdRequest_HeldUntilTheSliceIsReady_CountedByTheScalerAcrossTwoDiscoveredReplicas_AndRouteChangesApply()
+    {
+        await api.ApplyCrdsAsync();
+        await api.CreateNamespaceAsync("shop");
+        await api.CreateNamespaceAsync(AdminNamespace);
+        await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
+        await api.CreateAsync(Services, Service("shop", "app", "http", 80));
+        await api.CreateAsync(Slices, Slice("shop", "app-1", "app", "http", upstream.Port, ("127.0.0.1", false)));
+        await api.CreateAsync(Routes, Route("web", "web.test"));
+
+        var adminPort = TestUpstream.FreePort();
+        await api.CreateAsync($"/api/v1/namespaces/{AdminNamespace}/services", Service(AdminNamespace, AdminService, "admin", adminPort));
+        await api.CreateAsync(
+            $"/apis/discovery.k8s.io/v1beta1/namespaces/{AdminNamespace}/endpointslices",
+            Slice(AdminNamespace, AdminService + "-1", AdminService, "admin", adminPort, ("127.0.0.1", true), ("127.0.0.2", true)));
+
+        using var directory = new TempDirectory();
+        await using var first = StartInterceptor(directory.Path, "127.0.0.1", adminPort);
+        await using var second = StartInterceptor(directory.Path, "127.0.0.2", adminPort);
+        var (firstProxy, _) = await first.WaitForPortsAsync();
+        var (secondProxy, _) = await second.WaitForPortsAsync();
+        await WaitUntilReadyAsync("127.0.0.1", adminPort);
+        await WaitUntilReadyAsync("127.0.0.2", adminPort);
+
+        await using var scaler = await ScalerHarness.StartAsync("", interceptors: 0, waitForCounts: false, settings: new Dictionary<string, string?>
+        {
+            ["UPDRAFT_MODE"] = "kubernetes",
+            ["UPDRAFT_KUBECONFIG"] = api.Kubeconfig,
+            ["UPDRAFT_ROUTES_FILE"] = null,
+            ["UPDRAFT_INTERCEPTORS"] = null,
+            ["KEDA_HTTP_SCALER_TARGET_ADMIN_NAMESPACE"] = AdminNamespace,
+            ["KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE"] = AdminService,
+            ["KEDA_HTTP_SCALER_TARGET_ADMIN_PORT"] = adminPort.ToString(CultureInfo.InvariantCulture),
+            ["KEDA_HTTP_QUEUE_TICK_DURATION"] = "500ms",
+        });
+
+        // One cold request through each replica: both wait, and the scaler sees both.
+        using var firstClient = Client("127.0.0.1", firstProxy);
+        using var secondClient = Client("127.0.0.2", secondProxy);
+        var heldOnFirst = firstClient.SendAsync(Get("web.test"));
+        var heldOnSecond = secondClient.SendAsync(Get("web.test"));
+        var web = Named("web");
+        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler, web) == 2, "the scaler reports both held requests");
+        Assert.False(heldOnFirst.IsCompleted);
+        Assert.False(heldOnSecond.IsCompleted);
+
+        // The pod turns ready: both requests are forwarded to it.
+        await api.ReplaceAsync(Slices + "/app-1", Slice("shop", "app-1", "app", "http", upstream.Port, ("127.0.0.1", true)));
+        foreach (var held in new[] { heldOnFirst, heldOnSecond })
+        {
+            using var response = await held.WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("pod-a", await response.Content.ReadAsStringAsync());
+        }
+
+        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler, web) == 0, "the scaler sees the requests finish");
+
+        // An update moves the route to another host; a delete removes it everywhere.
+        await api.ReplaceAsync(Routes + "/web", Route("web", "shop.test"));
+        await WaitForStatusAsync(firstClient, "shop.test", HttpStatusCode.OK);
+        await WaitForStatusAsync(secondClient, "shop.test", HttpStatusCode.OK);
+        await WaitForStatusAsync(firstClient, "web.test", HttpStatusCode.NotFound);
+
+        // The API server restarts (watches break, etcd keeps the data): routes stay served, and changes made after
+        // the restart arrive.
+        await api.CreateAsync(Routes, Route("api", "api.test"));
+        await WaitForStatusAsync(firstClient, "api.test", HttpStatusCode.OK);
+        await api.RestartAsync();
+        using (var during = await firstClient.SendAsync(Get("shop.test")))
+        {
+            Assert.Equal(HttpStatusCode.OK, during.StatusCode);
+        }
+
+        await api.CreateAsync(Routes, Route("late", "late.test"));
+        await WaitForStatusAsync(firstClient, "late.test", HttpStatusCode.OK);
+        await WaitForStatusAsync(secondClient, "late.test", HttpStatusCode.OK);
+        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler, Named("late"), "http_late_concurrency") == 0, "the scaler knows the route created after the restart");
+
+        Assert.True(await api.DeleteAsync(Routes + "/web"));
+        await WaitForStatusAsync(firstClient, "shop.test", HttpStatusCode.NotFound);
+        await WaitForStatusAsync(secondClient, "shop.test", HttpStatusCode.NotFound);
+        await WaitUntilAsync(async () =>
+        {
+            try
+            {
+                await scaler.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = web, MetricName = "http_web_concurrency" });
+                return false;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+            {
+                return true;
+            }
+        }, "the scaler no longer knows the deleted route");
+    }
+
+    private InterceptorProcess StartInterceptor(string directory, string address, int adminPort) =>
+        InterceptorProcess.Start(directory, [], new Dictionary<string, string>
+        {
+            ["UPDRAFT_MODE"] = "kubernetes",
+            ["UPDRAFT_KUBECONFIG"] = api.Kubeconfig,
+            ["UPDRAFT_BIND_ADDRESS"] = address,
+            ["KEDA_HTTP_ADMIN_PORT"] = adminPort.ToString(CultureInfo.InvariantCulture),
+            ["UPDRAFT_KUBE_RETRY_MAX"] = "500ms",
+        });
+
+    private static async Task WaitUntilReadyAsync(string address, int adminPort)
+    {
+        using var admin = new HttpClient { BaseAddress = new Uri($"http://{address}:{adminPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        await WaitUntilAsync(async () =>
+        {
+            try
+            {
+                using var response = await admin.GetAsync("/readyz");
+                return response.StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, $"the interceptor on {address} is ready");
+    }
+
+    private static HttpClient Client(string address, int port) =>
+        new(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://{address}:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+
+    private static HttpRequestMessage Get(string host)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Host = host;
+        return request;
+    }
+
+    private static Task WaitForStatusAsync(HttpClient client, string host, HttpStatusCode status) =>
+        WaitUntilAsync(async () =>
+        {
+            using var response = await client.SendAsync(Get(host));
+            return response.StatusCode == status;
+        }, $"{host} answers {(int)status}");
+
+    private static ScaledObjectRef Named(string route)
+    {
+        var reference = Ref(route + "-so", ("interceptorRoute", route));
+        reference.Namespace = "shop";
+        return reference;
+    }
+
+    private static async Task<double> ConcurrencyAsync(ScalerHarness scaler, ScaledObjectRef reference, string metric = "http_web_concurrency")
+    {
+        try
+        {
+            var response = await scaler.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = reference, MetricName = metric });
+            return response.MetricValues.Single().MetricValueFloat;
+        }
+        catch (RpcException)
+        {
+            return -1;
+        }
+    }
+}
