@@ -106,7 +106,13 @@ start() {
   api_port=$(free_port)
   openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
   openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
-  echo "$TOKEN,updraft-admin,1,system:masters" >"$dir/tokens.csv"
+  # The admin (system:masters) may do anything; the two component users only what RBAC grants them, so tests can
+  # check that the documented roles are enough.
+  {
+    echo "$TOKEN,updraft-admin,1,system:masters"
+    echo "updraft-interceptor-token,updraft-interceptor,2"
+    echo "updraft-scaler-token,updraft-scaler,3"
+  } >"$dir/tokens.csv"
 
   local etcd=etcd
   command -v etcd >/dev/null 2>&1 || etcd=/usr/bin/etcd
@@ -152,7 +158,7 @@ start_apiserver() {
   etcd_port=$(cat "$dir/etcd.port")
   api_port=$(cat "$dir/apiserver.port")
   "$BINARY" --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --secure-port "$api_port" \
-    --advertise-address 127.0.0.1 --cert-dir "$dir/certs" --authorization-mode AlwaysAllow \
+    --advertise-address 127.0.0.1 --cert-dir "$dir/certs" --authorization-mode RBAC \
     --token-auth-file "$dir/tokens.csv" --service-cluster-ip-range 10.96.0.0/24 \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$dir/sa.pub" \
     --service-account-signing-key-file "$dir/sa.key" --disable-admission-plugins ServiceAccount \

@@ -16,7 +16,8 @@ namespace Updraft.ExternalScaler.Tests.Kubernetes;
 /// Kubernetes mode that finds them through the admin Service's EndpointSlices, and a real upstream on loopback that
 /// the workload's EndpointSlice lists as its pod.
 /// </summary>
-public sealed class ClusterEndToEndTests(RealApiServer api) : IClassFixture<RealApiServer>
+[Collection(SharedRealApiServer.Name)]
+public sealed class ClusterEndToEndTests(RealApiServer api)
 {
     private const string AdminNamespace = "updraft-system";
     private const string AdminService = "updraft-interceptor-admin";
@@ -68,8 +69,8 @@ public sealed class ClusterEndToEndTests(RealApiServer api) : IClassFixture<Real
     public async Task ColdRequest_HeldUntilTheSliceIsReady_CountedByTheScalerAcrossTwoDiscoveredReplicas_AndRouteChangesApply()
     {
         await api.ApplyCrdsAsync();
-        await api.CreateNamespaceAsync("shop");
-        await api.CreateNamespaceAsync(AdminNamespace);
+        await SharedRealApiServer.EnsureNamespaceAsync(api, "shop");
+        await SharedRealApiServer.EnsureNamespaceAsync(api, AdminNamespace);
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
         await api.CreateAsync(Services, Service("shop", "app", "http", 80));
         await api.CreateAsync(Slices, Slice("shop", "app-1", "app", "http", upstream.Port, ("127.0.0.1", false)));

@@ -42,6 +42,8 @@ internal sealed partial class InterceptorProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public IReadOnlyList<string> StdoutLines => Snapshot(_stdout);
+
     public IReadOnlyList<string> StderrLines
     {
         get
