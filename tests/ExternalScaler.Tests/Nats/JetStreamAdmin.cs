@@ -20,8 +20,9 @@ internal sealed class JetStreamAdmin : IAsyncDisposable
         _connection = connection;
     }
 
-    public static async Task<JetStreamAdmin> ConnectAsync(NatsServer server, NatsCredentials? credentials = null) =>
-        new(await NatsConnection.ConnectAsync(server.Host, server.ClientPort, credentials, RequestTimeout, CancellationToken.None));
+    /// <param name="tls">TLS settings for a server that requires TLS (the caller disposes them after the admin).</param>
+    public static async Task<JetStreamAdmin> ConnectAsync(NatsServer server, NatsCredentials? credentials = null, NatsTls? tls = null) =>
+        new(await NatsConnection.ConnectAsync(new NatsServerAddress(server.Host, server.ClientPort), credentials, tls, RequestTimeout, CancellationToken.None));
 
     /// <summary>A stream on <c>&lt;name&gt;.&gt;</c>, file storage; retried while a cluster is still electing its leaders.</summary>
     /// <param name="node">Places the stream on the cluster node with this name (its tag <c>node:&lt;name&gt;</c>).</param>

@@ -160,6 +160,7 @@ public sealed class NatsLagTests
     [Theory]
     [InlineData("nats://a:4222,nats://b:4223", "nats://a:4222,nats://b:4223")]
     [InlineData("a,b:5000", "nats://a:4222,nats://b:5000")]
+    [InlineData("tls://a,nats://b:4223", "tls://a:4222,nats://b:4223")]
     public void JetStreamTriggerParse_ServerList_EveryServer(string text, string servers)
     {
         var trigger = JetStreamTrigger.Parse(new Dictionary<string, string> { ["natsServerUrl"] = text, ["stream"] = "S", ["consumer"] = "c" });

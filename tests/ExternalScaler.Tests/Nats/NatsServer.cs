@@ -43,12 +43,16 @@ internal sealed class NatsServer : IAsyncDisposable
 
     public bool Running => _process is { HasExited: false };
 
-    /// <summary>A single node on 127.0.0.1; with <paramref name="user"/>, clients must log in.</summary>
-    public static async Task<NatsServer> StartAsync(string? user = null, string? password = null, bool jetStream = true)
+    /// <summary>
+    /// A single node on 127.0.0.1; with <paramref name="user"/>, clients must log in. <paramref name="config"/> is added
+    /// to the configuration file (a <c>tls { … }</c> block, for example).
+    /// </summary>
+    public static async Task<NatsServer> StartAsync(string? user = null, string? password = null, bool jetStream = true, string? config = null)
     {
-        var server = Create("n1", "127.0.0.1", ScalerHarness.FreePort(), ScalerHarness.FreePort(), extra: user is null ? "" : $$"""
+        var authorization = user is null ? "" : $$"""
             authorization { user: "{{user}}", password: "{{password}}" }
-            """, jetStream);
+            """;
+        var server = Create("n1", "127.0.0.1", ScalerHarness.FreePort(), ScalerHarness.FreePort(), extra: authorization + "\n" + config, jetStream);
         try
         {
             await server.StartAgainAsync();

@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 
@@ -24,7 +27,8 @@ internal sealed class NatsConnectionException(string message, bool authorization
 
 /// <summary>
 /// The part of the NATS client protocol the scaler needs (CONNECT with user/password or token, PUB, a one-message
-/// inbox subscription per request, PING/PONG, MSG and HMSG), over plain TCP. The scaler uses it only for
+/// inbox subscription per request, PING/PONG, MSG and HMSG), over TCP, upgraded to TLS after the server's INFO as the
+/// NATS protocol does it when the server requires TLS or the client asks for it. The scaler uses it only for
 /// JetStream's JSON API (<c>$JS.API.CONSUMER.INFO.…</c>); tests use it to create streams, publish and acknowledge.
 /// Written here because the maintained .NET client (NATS.Net) cannot be restored from the project's package source.
 /// </summary>
@@ -33,7 +37,7 @@ internal sealed class NatsConnection : IAsyncDisposable
     private const int MaxControlLine = 64 * 1024;
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private Stream _stream;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<NatsMessage>> _requests = new();
     private readonly TaskCompletionSource _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -62,11 +66,19 @@ internal sealed class NatsConnection : IAsyncDisposable
     /// <summary>Why the connection closed (null while open).</summary>
     public Exception? Failure => _failure;
 
-    /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/> and completes the handshake (CONNECT, PING → PONG).</summary>
-    public static async Task<NatsConnection> ConnectAsync(string host, int port, NatsCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/> (TLS only when the server requires it) and completes the handshake.</summary>
+    public static Task<NatsConnection> ConnectAsync(string host, int port, NatsCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken) =>
+        ConnectAsync(new NatsServerAddress(host, port), credentials, tls: null, timeout, cancellationToken);
+
+    /// <summary>
+    /// Connects to <paramref name="server"/> and completes the handshake (INFO, TLS when the server requires it or the
+    /// client asks for it with a <c>tls://</c> address or <paramref name="tls"/> settings, CONNECT, PING → PONG).
+    /// </summary>
+    public static async Task<NatsConnection> ConnectAsync(NatsServerAddress server, NatsCredentials? credentials, NatsTls? tls, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
+        var (host, port) = (server.Host, server.Port);
         var address = $"{host}:{port}";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -100,14 +112,7 @@ internal sealed class NatsConnection : IAsyncDisposable
                     throw new NatsConnectionException($"{connection.Address} is not a NATS server (it sent \"{Shorten(info)}\")");
                 }
 
-                if (RequiresTls(info[5..]))
-                {
-                    throw new NatsConnectionException($"{connection.Address} requires TLS, which the scaler's NATS client does not support yet (read the consumer through natsServerMonitoringEndpoint instead)");
-                }
-
-                connection._reader = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
-                await connection.WriteAsync(Encoding.UTF8.GetBytes(ConnectLine(credentials) + "PING\r\n"), deadline.Token);
-                await connection._handshake.Task.WaitAsync(deadline.Token);
+                await connection.HandshakeAsync(server, TlsOffer.Parse(info[5..]), credentials, tls, deadline.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -207,7 +212,7 @@ internal sealed class NatsConnection : IAsyncDisposable
         _writeLock.Dispose();
     }
 
-    private static string ConnectLine(NatsCredentials? credentials)
+    private static string ConnectLine(NatsCredentials? credentials, bool tls)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -215,7 +220,7 @@ internal sealed class NatsConnection : IAsyncDisposable
             json.WriteStartObject();
             json.WriteBoolean("verbose", false);
             json.WriteBoolean("pedantic", false);
-            json.WriteBoolean("tls_required", false);
+            json.WriteBoolean("tls_required", tls);
             json.WriteString("name", "updraft-external-scaler");
             json.WriteString("lang", "dotnet");
             json.WriteString("version", "1.0");
@@ -252,20 +257,134 @@ internal sealed class NatsConnection : IAsyncDisposable
         return frame;
     }
 
-    private static bool RequiresTls(string info)
+    /// <summary>Why a TLS handshake failed, from what certificate validation saw (certificate details only, never key material).</summary>
+    private static string TlsProblem(string address, string targetHost, NatsTls? tls, SslPolicyErrors errors, string? chainStatus, AuthenticationException e)
     {
-        try
+        var problems = new List<string>();
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
-            using var document = JsonDocument.Parse(info);
-            return document.RootElement.TryGetProperty("tls_required", out var required) && required.ValueKind == JsonValueKind.True;
+            problems.Add($"{address} presented no TLS certificate");
         }
-        catch (JsonException)
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
         {
-            return false;
+            problems.Add($"the TLS certificate of {address} is not issued for \"{targetHost}\" (name mismatch; a {NatsCredentialProfiles.ServerNameFile} file in the credentials profile sets the name to expect)");
+        }
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        {
+            var trust = tls?.Authorities is null
+                ? $"the system trust store (put the server's CA in the credentials profile's {NatsCredentialProfiles.CaFile})"
+                : $"the credentials profile's {NatsCredentialProfiles.CaFile}";
+            problems.Add($"the TLS certificate of {address} is not trusted by {trust}{(chainStatus is null ? "" : $": {chainStatus}")}");
+        }
+
+        return problems.Count > 0
+            ? string.Join("; ", problems)
+            : $"the TLS handshake with {address} failed: {e.Message}{(e.InnerException is { } inner ? $" ({inner.Message})" : "")}";
+    }
+
+    private static string Describe(X509ChainStatusFlags status) => status switch
+    {
+        X509ChainStatusFlags.PartialChain => "its issuer is not among the trusted CAs",
+        X509ChainStatusFlags.UntrustedRoot => "its root CA is not trusted",
+        X509ChainStatusFlags.NotTimeValid => "it has expired or is not valid yet",
+        X509ChainStatusFlags.NotValidForUsage => "it is not issued for server authentication",
+        _ => status.ToString(),
+    };
+
+    private static bool ClosedByServer(Exception e) =>
+        e is IOException or SocketException
+        || e is NatsConnectionException { Authorization: false, InnerException: IOException or SocketException };
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
+
+    /// <summary>What the server's INFO says about TLS: required, available (<c>allow_non_tls</c>), client certificates verified.</summary>
+    private readonly record struct TlsOffer(bool Required, bool Available, bool Verify)
+    {
+        public static TlsOffer Parse(string info)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(info);
+                var root = document.RootElement;
+                return new TlsOffer(IsTrue(root, "tls_required"), IsTrue(root, "tls_available"), IsTrue(root, "tls_verify"));
+            }
+            catch (JsonException)
+            {
+                return default;
+            }
+
+            static bool IsTrue(JsonElement root, string name) => root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
         }
     }
 
-    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
+    /// <summary>After the server's INFO: TLS when either side asks for it, then CONNECT and PING until PONG.</summary>
+    private async Task HandshakeAsync(NatsServerAddress server, TlsOffer offer, NatsCredentials? credentials, NatsTls? tls, CancellationToken cancellationToken)
+    {
+        var wanted = server.Tls ? $"natsServerUrl says {server}" : tls is not null ? "the credentials profile has TLS files" : null;
+        if (wanted is not null && !offer.Required && !offer.Available)
+        {
+            throw new NatsConnectionException($"{Address} does not offer TLS, which the client requires ({wanted})");
+        }
+
+        var useTls = offer.Required || wanted is not null;
+        if (useTls && offer.Verify && tls?.Certificate is null)
+        {
+            throw new NatsConnectionException(
+                $"{Address} requires a TLS client certificate (tls verify), and the scaler has none: put {NatsCredentialProfiles.CertificateFile} and {NatsCredentialProfiles.KeyFile} in the credentials profile",
+                authorization: true);
+        }
+
+        try
+        {
+            if (useTls)
+            {
+                await UpgradeAsync(server.Host, tls, cancellationToken);
+            }
+
+            _reader = Task.Run(ReadLoopAsync, CancellationToken.None);
+            await WriteAsync(Encoding.UTF8.GetBytes(ConnectLine(credentials, useTls) + "PING\r\n"), cancellationToken);
+            await _handshake.Task.WaitAsync(cancellationToken);
+        }
+        catch (Exception e) when (useTls && offer.Verify && ClosedByServer(e))
+        {
+            // With TLS 1.3 the server checks the client certificate after the client has finished its handshake, and
+            // answers a rejection by closing the connection.
+            throw new NatsConnectionException(
+                $"{Address} closed the connection right after the TLS handshake, as a server verifying client certificates does when it rejects one: check that {NatsCredentialProfiles.CertificateFile} is issued for client authentication by a CA in the server's ca_file ({e.Message})",
+                authorization: true,
+                inner: e);
+        }
+    }
+
+    /// <summary>Switches the socket to TLS; the server sends nothing between its INFO and the handshake.</summary>
+    private async Task UpgradeAsync(string host, NatsTls? tls, CancellationToken cancellationToken)
+    {
+        if (_start != _end)
+        {
+            throw new NatsConnectionException($"{Address} sent data after INFO, before the TLS handshake");
+        }
+
+        var errors = SslPolicyErrors.None;
+        string? chainStatus = null;
+        var options = NatsTls.ClientOptions(tls, host, (_, _, chain, policyErrors) =>
+        {
+            errors = policyErrors;
+            chainStatus = chain is null ? null : string.Join(", ", chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NoError).Distinct().Select(Describe));
+            return policyErrors == SslPolicyErrors.None;
+        });
+        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        _stream = ssl;
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(options, cancellationToken);
+        }
+        catch (AuthenticationException e)
+        {
+            throw new NatsConnectionException(TlsProblem(Address, options.TargetHost!, tls, errors, chainStatus is { Length: > 0 } ? chainStatus : null, e), inner: e);
+        }
+    }
 
     private async Task ReadLoopAsync()
     {

@@ -35,7 +35,10 @@ internal sealed class NatsConnections(NatsOptions options, NatsCredentialProfile
         private readonly SemaphoreSlim _lock = new(1, 1);
         private NatsConnection? _current;
 
-        public async Task<NatsConnection> GetAsync(IReadOnlyList<NatsServerAddress> servers, Func<NatsCredentials?> credentials, TimeSpan timeout, CancellationToken cancellationToken)
+        // The profile's certificates live as long as the connection that uses them.
+        private NatsProfile? _profile;
+
+        public async Task<NatsConnection> GetAsync(IReadOnlyList<NatsServerAddress> servers, Func<NatsProfile?> load, TimeSpan timeout, CancellationToken cancellationToken)
         {
             if (Volatile.Read(ref _current) is { IsOpen: true } open)
             {
@@ -50,29 +53,35 @@ internal sealed class NatsConnections(NatsOptions options, NatsCredentialProfile
                     return raced;
                 }
 
-                if (_current is { } closed)
-                {
-                    await closed.DisposeAsync();
-                    _current = null;
-                }
-
-                var login = credentials();
+                await CloseAsync();
+                var profile = load();
                 var failures = new List<string>();
-                foreach (var server in servers)
+                try
                 {
-                    try
+                    foreach (var server in servers)
                     {
-                        var connection = await NatsConnection.ConnectAsync(server.Host, server.Port, login, timeout, cancellationToken);
-                        Volatile.Write(ref _current, connection);
-                        return connection;
+                        try
+                        {
+                            var connection = await NatsConnection.ConnectAsync(server, profile?.Credentials, profile?.Tls, timeout, cancellationToken);
+                            _profile = profile;
+                            Volatile.Write(ref _current, connection);
+                            return connection;
+                        }
+                        catch (NatsConnectionException e) when (e.Authorization)
+                        {
+                            throw;
+                        }
+                        catch (NatsConnectionException e)
+                        {
+                            failures.Add(e.Message);
+                        }
                     }
-                    catch (NatsConnectionException e) when (e.Authorization)
+                }
+                finally
+                {
+                    if (!ReferenceEquals(_profile, profile))
                     {
-                        throw;
-                    }
-                    catch (NatsConnectionException e)
-                    {
-                        failures.Add(e.Message);
+                        profile?.Dispose();
                     }
                 }
 
@@ -84,24 +93,33 @@ internal sealed class NatsConnections(NatsOptions options, NatsCredentialProfile
             }
         }
 
-        public async ValueTask DisposeAsync()
+        public async ValueTask DisposeAsync() => await CloseAsync();
+
+        private async Task CloseAsync()
         {
             if (_current is { } current)
             {
                 await current.DisposeAsync();
+                _current = null;
             }
+
+            _profile?.Dispose();
+            _profile = null;
         }
     }
 }
 
-/// <summary>A NATS server address from <c>natsServerUrl</c>: <c>nats://host:port</c> or <c>host:port</c> (port 4222 by default).</summary>
-internal readonly record struct NatsServerAddress(string Host, int Port)
+/// <summary>
+/// A NATS server address from <c>natsServerUrl</c>: <c>nats://host:port</c>, <c>tls://host:port</c> (TLS required by the
+/// client) or <c>host:port</c> (port 4222 by default).
+/// </summary>
+internal readonly record struct NatsServerAddress(string Host, int Port, bool Tls = false)
 {
     public const int DefaultPort = 4222;
 
-    public override string ToString() => $"nats://{(Host.Contains(':', StringComparison.Ordinal) ? "[" + Host + "]" : Host)}:{Port}";
+    public override string ToString() => $"{(Tls ? "tls" : "nats")}://{(Host.Contains(':', StringComparison.Ordinal) ? "[" + Host + "]" : Host)}:{Port}";
 
-    /// <summary>Parses a comma-separated list; null when any entry is not a <c>nats://</c> address.</summary>
+    /// <summary>Parses a comma-separated list; null when any entry is not a <c>nats://</c> or <c>tls://</c> address.</summary>
     public static IReadOnlyList<NatsServerAddress>? ParseList(string text)
     {
         var addresses = new List<NatsServerAddress>();
@@ -109,7 +127,7 @@ internal readonly record struct NatsServerAddress(string Host, int Port)
         {
             var withScheme = entry.Contains("://", StringComparison.Ordinal) ? entry : "nats://" + entry;
             if (!Uri.TryCreate(withScheme, UriKind.Absolute, out var uri)
-                || uri.Scheme != "nats"
+                || uri.Scheme is not ("nats" or "tls")
                 || string.IsNullOrEmpty(uri.Host)
                 || uri.AbsolutePath is not ("" or "/")
                 || !string.IsNullOrEmpty(uri.UserInfo))
@@ -117,7 +135,7 @@ internal readonly record struct NatsServerAddress(string Host, int Port)
                 return null;
             }
 
-            addresses.Add(new NatsServerAddress(uri.IdnHost.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port));
+            addresses.Add(new NatsServerAddress(uri.IdnHost.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, uri.Scheme == "tls"));
         }
 
         return addresses.Count == 0 ? null : addresses;

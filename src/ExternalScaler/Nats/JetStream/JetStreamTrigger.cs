@@ -93,7 +93,7 @@ internal sealed record JetStreamTrigger(
             }
             else if ((servers = NatsServerAddress.ParseList(serverUrl)) is null)
             {
-                problems.Add($"metadata {ServerUrlKey}=\"{serverUrl}\" is not valid; use nats://host:port, several separated by commas");
+                problems.Add($"metadata {ServerUrlKey}=\"{serverUrl}\" is not valid; use nats://host:port (tls://host:port to require TLS), several separated by commas");
             }
 
             profile = NatsMetadata.Optional(metadata, CredentialsProfileKey);
