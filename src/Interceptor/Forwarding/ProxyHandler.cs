@@ -156,7 +156,7 @@ internal sealed class ProxyHandler(
                 }
 
                 var prefix = target.Destination(H2cPriorKnowledge.TransportScheme(context) == "https");
-                var error = await forwarder.SendAsync(context, prefix, target.Invoker, target.RequestConfig, transformer);
+                var error = await forwarder.SendAsync(context, prefix, target.Invoker, target.Config, transformer);
                 if (error == ForwarderError.None)
                 {
                     return;

@@ -31,6 +31,9 @@ internal sealed record UpstreamTarget(
 {
     /// <summary>Where this request goes: a ready pod or the Service (Kubernetes mode), else the fixed address.</summary>
     public string Destination(bool tls) => Cluster?.Pick(tls) ?? (tls ? TlsDestinationPrefix : DestinationPrefix);
+
+    /// <summary>The HTTP version policy for this request (a Service port's <c>appProtocol</c> may ask for h2c).</summary>
+    public ForwarderRequestConfig Config => Cluster is { UsesH2c: true } ? UpstreamTargetFactory.H2c : RequestConfig;
 }
 
 internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients, IEndpointReadiness readiness, ModeInfo mode, ClusterTargets clusterTargets)
@@ -46,7 +49,7 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
         VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
     };
 
-    private static readonly ForwarderRequestConfig H2c = new()
+    internal static readonly ForwarderRequestConfig H2c = new()
     {
         ActivityTimeout = NoActivityTimeout,
         Version = HttpVersion.Version20,

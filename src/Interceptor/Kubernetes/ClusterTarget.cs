@@ -18,6 +18,8 @@ namespace Updraft.Interceptor.Kubernetes;
 /// a ready endpoint.</item>
 /// <item>Destination: with direct-pod routing, a ready pod's address for the Service port's endpoint port, taken in
 /// turn across pods; otherwise (or while the pod port is unknown) the Service's cluster DNS name.</item>
+/// <item>Protocol: h2c when the Service port says <c>appProtocol: kubernetes.io/h2c</c> (as the add-on decides),
+/// otherwise the route's own choice.</item>
 /// </list>
 /// The state is an immutable snapshot swapped atomically; the request path reads it once.
 /// </remarks>
@@ -73,6 +75,9 @@ internal sealed class ClusterTarget
     /// <summary>The Service's DNS destination, for logs (null while unresolved).</summary>
     public string? ServicePrefix => _state.ServicePrefix;
 
+    /// <summary>The Service port asks for HTTP/2 with prior knowledge (<c>appProtocol: kubernetes.io/h2c</c>).</summary>
+    public bool UsesH2c => _state.H2c;
+
     /// <summary>Recomputes the state from the Service (null: unknown) and its merged endpoints.</summary>
     public void Update(Service? service, ServiceEndpoints endpoints)
     {
@@ -90,7 +95,8 @@ internal sealed class ClusterTarget
                 "http://" + host + ":" + resolved.Port.ToString(CultureInfo.InvariantCulture),
                 "https://" + host + ":" + resolved.Port.ToString(CultureInfo.InvariantCulture),
                 Prefixes("http://", pods),
-                Prefixes("https://", pods));
+                Prefixes("https://", pods),
+                resolved.AppProtocol == H2cAppProtocol);
         }
 
         _state = next;
@@ -101,17 +107,17 @@ internal sealed class ClusterTarget
     /// The Service port this target names and the name its endpoints use for it (<c>""</c> when unnamed). A numeric
     /// port the Service does not list still resolves (the endpoint port is then unknown, so the DNS name is used).
     /// </summary>
-    private (int Port, string EndpointPortName)? Resolve(Service? service)
+    private (int Port, string EndpointPortName, string? AppProtocol)? Resolve(Service? service)
     {
         foreach (var candidate in service?.Spec?.Ports ?? [])
         {
             if (candidate.Port is { } number && (Port is { } wanted ? number == wanted : candidate.Name == PortName))
             {
-                return (number, candidate.Name ?? "");
+                return (number, candidate.Name ?? "", candidate.AppProtocol);
             }
         }
 
-        return Port is { } port ? (port, service is null ? "" : "\0unlisted") : null;
+        return Port is { } port ? (port, service is null ? "" : "\0unlisted", null) : null;
     }
 
     private static string[] Prefixes(string scheme, PodAddress[] pods)
@@ -126,7 +132,9 @@ internal sealed class ClusterTarget
         return prefixes;
     }
 
-    private sealed record State(string? ServicePrefix, string? TlsServicePrefix, string[] Pods, string[] TlsPods)
+    private const string H2cAppProtocol = "kubernetes.io/h2c";
+
+    private sealed record State(string? ServicePrefix, string? TlsServicePrefix, string[] Pods, string[] TlsPods, bool H2c = false)
     {
         public static readonly State Unresolved = new(null, null, [], []);
     }

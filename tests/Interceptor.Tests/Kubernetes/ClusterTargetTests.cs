@@ -76,4 +76,17 @@ public sealed class ClusterTargetTests
         await waiting.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("http://10.0.0.3:8080", target.Pick(tls: false));
     }
+
+    [Fact]
+    public void UsesH2c_FollowsTheServicePortsAppProtocol()
+    {
+        var target = new ClusterTarget("shop", "app", port: null, portName: "grpc", directPods: true);
+        var service = Service(("grpc", 80));
+        target.Update(service, Endpoints("grpc", new PodAddress("10.0.0.1", 9000)));
+        Assert.False(target.UsesH2c);
+
+        service.Spec!.Ports![0].AppProtocol = "kubernetes.io/h2c";
+        target.Update(service, Endpoints("grpc", new PodAddress("10.0.0.1", 9000)));
+        Assert.True(target.UsesH2c);
+    }
 }
