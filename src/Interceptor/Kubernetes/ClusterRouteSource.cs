@@ -68,7 +68,7 @@ internal sealed class ClusterRouteSource : BackgroundService
             }
             else
             {
-                targets.ServiceChanged(change.Key, change.Kind == WatchChangeKind.Delete ? null : change.Value);
+                targets.ServiceChanged(change.Key);
             }
         };
         _endpoints.ServiceChanged = targets.EndpointsChanged;

@@ -18,18 +18,25 @@ internal sealed class ClusterTargets(IOptions<InterceptorOptions> options) : IEn
 {
     private readonly ConcurrentDictionary<string, ClusterTarget> _targets = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EndpointReadiness> _byAddress = new(StringComparer.Ordinal);
+
+    // The route, Service and EndpointSlice watches update targets from their own threads. Each update reads both
+    // sources afresh under this lock, so an update computed from reads made before another source changed can never
+    // land after (and overwrite) the update that change triggered: such a lost update would leave a target not
+    // ready, holding its requests, with no later event to correct it.
+    private readonly Lock _gate = new();
     private Func<string, Service?> _services = static _ => null;
     private Func<string, ServiceEndpoints> _endpoints = ServiceEndpoints.Empty;
 
     /// <summary>Connects the sources once the watches exist (before the first routing table is built).</summary>
     public void Attach(Func<string, Service?> services, Func<string, ServiceEndpoints> endpoints)
     {
-        _services = services;
-        _endpoints = endpoints;
-        foreach (var target in _targets.Values)
+        lock (_gate)
         {
-            target.Update(services(target.ServiceKey), endpoints(target.ServiceKey));
+            _services = services;
+            _endpoints = endpoints;
         }
+
+        RefreshAll();
     }
 
     /// <summary>The target for <paramref name="upstream"/> in <paramref name="namespace"/>; the same object for the same Service port.</summary>
@@ -45,35 +52,43 @@ internal sealed class ClusterTargets(IOptions<InterceptorOptions> options) : IEn
         var target = _targets.GetOrAdd(probe.Key, probe);
         if (target == probe)
         {
-            target.Update(_services(target.ServiceKey), _endpoints(target.ServiceKey));
+            Refresh(target);
         }
 
         return target;
     }
 
-    /// <summary>A Service was added, changed or deleted (null).</summary>
-    public void ServiceChanged(string serviceKey, Service? service) => Refresh(serviceKey, service, _endpoints(serviceKey));
+    /// <summary>The Service <paramref name="serviceKey"/> was added, changed or deleted (already reflected in the source).</summary>
+    public void ServiceChanged(string serviceKey) => Refresh(serviceKey);
 
-    /// <summary>A Service's EndpointSlices changed.</summary>
-    public void EndpointsChanged(ServiceEndpoints endpoints) => Refresh(endpoints.Key, _services(endpoints.Key), endpoints);
+    /// <summary>A Service's EndpointSlices changed (already reflected in the source).</summary>
+    public void EndpointsChanged(ServiceEndpoints endpoints) => Refresh(endpoints.Key);
 
     /// <summary>Re-reads every target (after a re-list).</summary>
     public void RefreshAll()
     {
         foreach (var target in _targets.Values)
         {
-            target.Update(_services(target.ServiceKey), _endpoints(target.ServiceKey));
+            Refresh(target);
         }
     }
 
-    private void Refresh(string serviceKey, Service? service, ServiceEndpoints endpoints)
+    private void Refresh(string serviceKey)
     {
         foreach (var target in _targets.Values)
         {
             if (target.ServiceKey == serviceKey)
             {
-                target.Update(service, endpoints);
+                Refresh(target);
             }
+        }
+    }
+
+    private void Refresh(ClusterTarget target)
+    {
+        lock (_gate)
+        {
+            target.Update(_services(target.ServiceKey), _endpoints(target.ServiceKey));
         }
     }
 

@@ -1,15 +1,19 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Updraft.Kubernetes.Model;
+
 namespace Updraft.Interceptor.Tests.Kubernetes;
 
-/// <summary>Kubernetes objects as the API serves them, for the fake and the real API server.</summary>
+/// <summary>
+/// Kubernetes objects as written to an API server, in shapes both the fake and the real v1.20 server accept (unset
+/// fields are left out rather than written as null, which a CRD schema would not allow).
+/// </summary>
 internal static class ClusterObjects
 {
-    public const string InterceptorRoutes = "/apis/http.keda.sh/v1beta1/interceptorroutes";
-    public const string HttpScaledObjects = "/apis/http.keda.sh/v1alpha1/httpscaledobjects";
-    public const string Services = "/api/v1/services";
-    public const string ConfigMaps = "/api/v1/configmaps";
-    public const string EndpointSlicesV1 = "/apis/discovery.k8s.io/v1/endpointslices";
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
-    public static object Route(string ns, string name, string host, int? port = 80, string? portName = null, string service = "app", object? coldStart = null) => new
+    public static JsonObject Route(string ns, string name, string host, int? port = 80, string? portName = null, string service = "app", object? coldStart = null) => ToJson(new
     {
         apiVersion = "http.keda.sh/v1beta1",
         kind = "InterceptorRoute",
@@ -21,9 +25,9 @@ internal static class ClusterObjects
             scalingMetric = new { concurrency = new { targetValue = 10 } },
             coldStart,
         },
-    };
+    });
 
-    public static object ScaledObject(string ns, string name, string host, int port = 80, string service = "app") => new
+    public static JsonObject ScaledObject(string ns, string name, string host, int port = 80, string service = "app") => ToJson(new
     {
         apiVersion = "http.keda.sh/v1alpha1",
         kind = "HTTPScaledObject",
@@ -33,16 +37,31 @@ internal static class ClusterObjects
             hosts = new[] { host },
             scaleTargetRef = new { name = service, service, port },
         },
-    };
+    });
 
-    public static object Service(string ns, string name, params (string Name, int Port)[] ports) => new
+    public static JsonObject Service(string ns, string name, params (string Name, int Port)[] ports) => ToJson(new
     {
         apiVersion = "v1",
         kind = "Service",
         metadata = new { name, @namespace = ns },
         spec = new { ports = ports.Select(p => new { name = p.Name, port = p.Port, protocol = "TCP" }).ToArray() },
-    };
+    });
 
+    /// <summary>A ConfigMap labelled as a source of response bodies.</summary>
+    public static JsonObject BodyConfigMap(string ns, string name, string key, string body) => ToJson(new
+    {
+        apiVersion = "v1",
+        kind = "ConfigMap",
+        metadata = new { name, @namespace = ns, labels = new Dictionary<string, string> { ["http.keda.sh/response-body"] = "true" } },
+        data = new Dictionary<string, string> { [key] = body },
+    });
+
+    /// <summary>
+    /// An IPv4 EndpointSlice in the version <paramref name="resource"/> names: the fields used here
+    /// (<c>endpoints[].addresses</c>, <c>endpoints[].conditions.ready</c>, <c>ports</c>) are the same in
+    /// <c>discovery.k8s.io/v1</c> and <c>v1beta1</c>.
+    /// </summary>
+    /// <param name="resource">The EndpointSlice resource the server serves.</param>
     /// <param name="ns">Namespace.</param>
     /// <param name="name">Slice name.</param>
     /// <param name="service">The Service it belongs to (its label).</param>
@@ -50,10 +69,9 @@ internal static class ClusterObjects
     /// <param name="ready">Addresses of ready endpoints.</param>
     /// <param name="notReady">Addresses of endpoints that are not ready.</param>
     /// <param name="portName">The endpoint port's name (the Service port's name).</param>
-    /// <param name="apiVersion">discovery.k8s.io/v1 or v1beta1.</param>
-    public static object Slice(string ns, string name, string service, int port, string[] ready, string[]? notReady = null, string portName = "http", string apiVersion = "discovery.k8s.io/v1") => new
+    public static JsonObject Slice(ApiResource resource, string ns, string name, string service, int port, string[] ready, string[]? notReady = null, string portName = "http") => ToJson(new
     {
-        apiVersion,
+        apiVersion = resource.GroupVersion,
         kind = "EndpointSlice",
         metadata = new { name, @namespace = ns, labels = new Dictionary<string, string> { ["kubernetes.io/service-name"] = service } },
         addressType = "IPv4",
@@ -61,5 +79,7 @@ internal static class ClusterObjects
             .Concat((notReady ?? []).Select(a => new { addresses = new[] { a }, conditions = new { ready = false } }))
             .ToArray(),
         ports = new[] { new { name = portName, port, protocol = "TCP" } },
-    };
+    });
+
+    private static JsonObject ToJson(object value) => JsonSerializer.SerializeToNode(value, Options)!.AsObject();
 }

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Kubernetes.Model;
 using Updraft.Tests.Common.Kubernetes;
 
 namespace Updraft.Interceptor.Tests.Kubernetes;
@@ -42,7 +43,7 @@ public sealed class ClusterProtocolTests : IAsyncLifetime
     {
         await using var upstream = await TestUpstream.StartAsync(context => context.Response.WriteAsync(context.Request.Protocol), HttpProtocols.Http2);
         _api.Upsert(Services, Service("kubernetes.io/h2c"));
-        _api.Upsert("/apis/discovery.k8s.io/v1/endpointslices", ClusterObjects.Slice("shop", "grpc-1", "grpc", upstream.Port, ready: ["127.0.0.1"], portName: "h2"));
+        _api.Upsert("/apis/discovery.k8s.io/v1/endpointslices", ClusterObjects.Slice(ApiResource.EndpointSlicesV1, "shop", "grpc-1", "grpc", upstream.Port, ready: ["127.0.0.1"], portName: "h2"));
         _api.Upsert("/apis/http.keda.sh/v1beta1/interceptorroutes", ClusterObjects.Route("shop", "grpc", "grpc.test", service: "grpc"));
         await using var interceptor = await TestInterceptor.StartInClusterAsync(_api.WriteKubeconfig(Path.Combine(_directory, "kubeconfig")));
         await TestInterceptor.WaitUntilAsync(async () => await interceptor.GetReadyStatusAsync() == 200, "/readyz answers 200");

@@ -1,9 +1,12 @@
 using System.Collections.Frozen;
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Kubernetes;
+using Updraft.Interceptor.Options;
 using Updraft.Kubernetes.Endpoints;
 using Updraft.Kubernetes.Model;
+using Updraft.Shared.Routes;
 
 namespace Updraft.Interceptor.Tests.Kubernetes;
 
@@ -88,5 +91,45 @@ public sealed class ClusterTargetTests
         service.Spec!.Ports![0].AppProtocol = "kubernetes.io/h2c";
         target.Update(service, Endpoints("grpc", new PodAddress("10.0.0.1", 9000)));
         Assert.True(target.UsesH2c);
+    }
+
+    [Fact]
+    public async Task Targets_ServiceUpdateReadStaleEndpointsWhileSlicesChanged_TargetEndsReady()
+    {
+        var service = Service(("http", 80));
+        var endpoints = ServiceEndpoints.Empty("shop/app");
+        var pauseNextRead = false;
+        using var paused = new SemaphoreSlim(0);
+        using var resume = new SemaphoreSlim(0);
+        var targets = new ClusterTargets(new OptionsWrapper<InterceptorOptions>(new InterceptorOptions()));
+        targets.Attach(_ => service, _ =>
+        {
+            var read = Volatile.Read(ref endpoints);
+            if (pauseNextRead)
+            {
+                pauseNextRead = false;
+                paused.Release();
+                resume.Wait();
+            }
+
+            return read;
+        });
+        var target = targets.For("shop", new UpstreamRef("app", 80, null));
+        Assert.Equal(EndpointState.NotReady, target.Readiness.State);
+
+        // The Service watch's update has read the (still empty) endpoints when the slice watch reports the pod ready.
+        pauseNextRead = true;
+        var serviceUpdate = Task.Run(() => targets.ServiceChanged("shop/app"));
+        Assert.True(await paused.WaitAsync(TimeSpan.FromSeconds(10)), "the Service update reads the endpoints");
+        var ready = Endpoints("http", new PodAddress("10.0.0.1", 8080));
+        Volatile.Write(ref endpoints, ready);
+        var slicesUpdate = Task.Run(() => targets.EndpointsChanged(ready));
+        // Unserialized, the slice update finishes now and the stale Service update overwrites it; serialized, it waits.
+        await Task.WhenAny(slicesUpdate, Task.Delay(200));
+        resume.Release();
+        await Task.WhenAll(serviceUpdate, slicesUpdate).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(EndpointState.Ready, target.Readiness.State);
+        Assert.Equal("http://10.0.0.1:8080", target.Pick(tls: false));
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Updraft.Kubernetes.Client;
 using Updraft.Kubernetes.Watching;
+using Updraft.Tests.Common.Kubernetes;
 
 namespace Updraft.Kubernetes.Tests.Infrastructure;
 

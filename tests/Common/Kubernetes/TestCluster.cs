@@ -1,9 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Model;
-using Updraft.Tests.Common.Kubernetes;
 
-namespace Updraft.Kubernetes.Tests.Infrastructure;
+namespace Updraft.Tests.Common.Kubernetes;
 
 /// <summary>
 /// What a scenario needs from an API server, so the same scenario runs against the in-process fake (current API

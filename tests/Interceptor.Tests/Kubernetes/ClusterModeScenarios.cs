@@ -1,42 +1,77 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Kubernetes.Model;
 using Updraft.Tests.Common.Kubernetes;
 using static Updraft.Interceptor.Tests.Kubernetes.ClusterObjects;
 
 namespace Updraft.Interceptor.Tests.Kubernetes;
 
 /// <summary>
-/// The interceptor in Kubernetes mode against an in-process API server speaking the list/watch protocol with
-/// <c>discovery.k8s.io/v1</c> EndpointSlices (the shape current clusters serve); requests go over real sockets to real
-/// Kestrel upstreams on loopback, whose addresses the slices carry as pod IPs.
+/// The interceptor in Kubernetes mode against an API server (chosen by the subclass): the in-process fake serving
+/// <c>discovery.k8s.io/v1</c> EndpointSlices (the shape current clusters serve), or a real v1.20 kube-apiserver serving
+/// <c>discovery.k8s.io/v1beta1</c>. Requests go over real sockets to real Kestrel upstreams on loopback, whose
+/// addresses the slices carry as pod IPs. Each test writes into a namespace of its own.
 /// </summary>
-public sealed class ClusterModeTests : IAsyncLifetime
+public abstract class ClusterModeScenarios : IAsyncLifetime
 {
-    private FakeApiServer _api = null!;
-    private string _directory = null!;
-    private string _kubeconfig = null!;
+    private ITestCluster? _cluster;
+
+    private protected ITestCluster Cluster => _cluster!;
+
+    /// <summary>This test's namespace.</summary>
+    private protected string Ns { get; private set; } = "";
+
+    private protected abstract Task<ITestCluster> StartClusterAsync();
+
+    /// <summary>
+    /// Whether the interceptor watches only <see cref="Ns"/> (<c>KEDA_HTTP_WATCH_NAMESPACE</c>) instead of the whole
+    /// cluster: needed on a server shared by tests, where earlier tests' routes for the same hosts remain.
+    /// </summary>
+    private protected abstract bool WatchTestNamespaceOnly { get; }
 
     public async Task InitializeAsync()
     {
-        _api = await FakeApiServer.StartAsync();
-        _directory = Directory.CreateTempSubdirectory("updraft-k8s-").FullName;
-        _kubeconfig = _api.WriteKubeconfig(Path.Combine(_directory, "kubeconfig"));
+        _cluster = await StartClusterAsync();
+        Ns = await _cluster.CreateNamespaceAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await _api.DisposeAsync();
-        Directory.Delete(_directory, recursive: true);
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
     }
 
-    private async Task<TestInterceptor> StartInterceptorAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    private protected Task PutAsync(ApiResource resource, JsonObject value) => Cluster.PutAsync(resource, value);
+
+    /// <summary>Writes an EndpointSlice in the version the server serves, in <see cref="Ns"/> unless <paramref name="ns"/> is given.</summary>
+    private protected Task PutSliceAsync(string name, string service, int port, string[] ready, string[]? notReady = null, string portName = "http", string? ns = null) =>
+        Cluster.PutAsync(Cluster.EndpointSlices, Slice(Cluster.EndpointSlices, ns ?? Ns, name, service, port, ready, notReady, portName));
+
+    private protected Task DeleteSliceAsync(string name) => Cluster.DeleteAsync(Cluster.EndpointSlices, Ns, name);
+
+    /// <summary>Starts the interceptor on <see cref="Cluster"/> without waiting for it to be ready.</summary>
+    private protected Task<TestInterceptor> StartUnreadyInterceptorAsync(IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var interceptor = await TestInterceptor.StartInClusterAsync(_kubeconfig, settings);
+        var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
+        if (WatchTestNamespaceOnly)
+        {
+            all["KEDA_HTTP_WATCH_NAMESPACE"] = Ns;
+        }
+
+        return TestInterceptor.StartInClusterAsync(Cluster.Kubeconfig, all);
+    }
+
+    private protected async Task<TestInterceptor> StartInterceptorAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var interceptor = await StartUnreadyInterceptorAsync(settings);
         await TestInterceptor.WaitUntilAsync(async () => await interceptor.GetReadyStatusAsync() == 200, "/readyz answers 200");
         return interceptor;
     }
 
-    private static async Task WaitForStatusAsync(TestInterceptor interceptor, string host, HttpStatusCode status, string what)
+    private protected static async Task WaitForStatusAsync(TestInterceptor interceptor, string host, HttpStatusCode status, string what)
     {
         await TestInterceptor.WaitUntilAsync(async () =>
         {
@@ -49,16 +84,16 @@ public sealed class ClusterModeTests : IAsyncLifetime
     public async Task Request_NoReadyEndpointThenSliceBecomesReady_IsHeldThenForwardedToThePod()
     {
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
-        _api.Upsert(Services, Service("shop", "app", ("http", 80)));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-1", "app", upstream.Port, ready: [], notReady: ["127.0.0.1"]));
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "web.test"));
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("http", 80)));
+        await PutSliceAsync("app-1", "app", upstream.Port, ready: [], notReady: ["127.0.0.1"]);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test"));
         await using var interceptor = await StartInterceptorAsync();
 
         var held = interceptor.GetAsync("web.test", "/");
-        await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())["shop/web"].Concurrency == 1, "the request is held");
+        await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())[$"{Ns}/web"].Concurrency == 1, "the request is held");
         Assert.False(held.IsCompleted);
 
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-1", "app", upstream.Port, ready: ["127.0.0.1"]));
+        await PutSliceAsync("app-1", "app", upstream.Port, ready: ["127.0.0.1"]);
         using var response = await held.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("pod-a", await response.Content.ReadAsStringAsync());
@@ -69,9 +104,9 @@ public sealed class ClusterModeTests : IAsyncLifetime
     public async Task Request_ReadyEndpointTurnsNotReady_NextRequestIsHeld()
     {
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
-        _api.Upsert(Services, Service("shop", "app", ("http", 80)));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-1", "app", upstream.Port, ready: ["127.0.0.1"]));
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "web.test"));
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("http", 80)));
+        await PutSliceAsync("app-1", "app", upstream.Port, ready: ["127.0.0.1"]);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test"));
         await using var interceptor = await StartInterceptorAsync(new Dictionary<string, string?> { ["KEDA_HTTP_READINESS_TIMEOUT"] = "300ms" });
 
         using (var warm = await interceptor.GetAsync("web.test", "/"))
@@ -81,7 +116,7 @@ public sealed class ClusterModeTests : IAsyncLifetime
         }
 
         // Scaled to zero: the pod's endpoint goes away (terminating pods are not ready).
-        _api.Delete(EndpointSlicesV1, "shop", "app-1");
+        await DeleteSliceAsync("app-1");
         await WaitForStatusAsync(interceptor, "web.test", HttpStatusCode.GatewayTimeout, "a request waits for readiness and times out");
     }
 
@@ -90,11 +125,11 @@ public sealed class ClusterModeTests : IAsyncLifetime
     {
         await using var a = await TestUpstream.StartNamedAsync("pod-a");
         await using var b = await TestUpstream.StartNamedAsync("pod-b");
-        _api.Upsert(Services, Service("shop", "app", ("http", 80)));
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("http", 80)));
         // One pod per slice: each slice carries its own port, as slices for pods with different ports would.
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-a", "app", a.Port, ready: ["127.0.0.1"]));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-b", "app", b.Port, ready: ["127.0.0.1"]));
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "web.test"));
+        await PutSliceAsync("app-a", "app", a.Port, ready: ["127.0.0.1"]);
+        await PutSliceAsync("app-b", "app", b.Port, ready: ["127.0.0.1"]);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test"));
         await using var interceptor = await StartInterceptorAsync();
 
         var seen = new Dictionary<string, int>();
@@ -113,9 +148,9 @@ public sealed class ClusterModeTests : IAsyncLifetime
     public async Task PortName_ResolvesThroughTheService_AndAServiceWithoutItHoldsUntilItAppears()
     {
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
-        _api.Upsert(Services, Service("shop", "app", ("metrics", 9000)));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-1", "app", upstream.Port, ready: ["127.0.0.1"], portName: "web"));
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "web.test", port: null, portName: "web"));
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("metrics", 9000)));
+        await PutSliceAsync("app-1", "app", upstream.Port, ready: ["127.0.0.1"], portName: "web");
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test", port: null, portName: "web"));
         await using var interceptor = await StartInterceptorAsync(new Dictionary<string, string?> { ["KEDA_HTTP_READINESS_TIMEOUT"] = "300ms" });
 
         using (var unresolved = await interceptor.GetAsync("web.test", "/"))
@@ -125,7 +160,7 @@ public sealed class ClusterModeTests : IAsyncLifetime
 
         var held = interceptor.GetAsync("web.test", "/", ("X-Wait", "1"));
         await Task.Delay(50);
-        _api.Upsert(Services, Service("shop", "app", ("metrics", 9000), ("web", 80)));
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("metrics", 9000), ("web", 80)));
         await WaitForStatusAsync(interceptor, "web.test", HttpStatusCode.OK, "the named port resolves once the Service has it");
         using var response = await interceptor.GetAsync("web.test", "/");
         Assert.Equal("pod-a", await response.Content.ReadAsStringAsync());
@@ -136,8 +171,8 @@ public sealed class ClusterModeTests : IAsyncLifetime
     public async Task Routes_CreatedUpdatedAndDeleted_TakeEffect()
     {
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
-        _api.Upsert(Services, Service("shop", "app", ("http", 80)));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-1", "app", upstream.Port, ready: ["127.0.0.1"]));
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("http", 80)));
+        await PutSliceAsync("app-1", "app", upstream.Port, ready: ["127.0.0.1"]);
         await using var interceptor = await StartInterceptorAsync();
 
         using (var none = await interceptor.GetAsync("web.test", "/"))
@@ -145,17 +180,17 @@ public sealed class ClusterModeTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
         }
 
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "web.test"));
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test"));
         await WaitForStatusAsync(interceptor, "web.test", HttpStatusCode.OK, "the new route serves");
 
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "shop.test"));
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "shop.test"));
         await WaitForStatusAsync(interceptor, "shop.test", HttpStatusCode.OK, "the updated host serves");
         using (var old = await interceptor.GetAsync("web.test", "/"))
         {
             Assert.Equal(HttpStatusCode.NotFound, old.StatusCode);
         }
 
-        _api.Delete(InterceptorRoutes, "shop", "web");
+        await Cluster.DeleteAsync(ApiResource.InterceptorRoutes, Ns, "web");
         await WaitForStatusAsync(interceptor, "shop.test", HttpStatusCode.NotFound, "the deleted route is gone");
     }
 
@@ -163,10 +198,10 @@ public sealed class ClusterModeTests : IAsyncLifetime
     public async Task Route_RejectedByOurRules_IsSkippedAndCountedWhileOthersServe()
     {
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
-        _api.Upsert(Services, Service("shop", "app", ("http", 80)));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-1", "app", upstream.Port, ready: ["127.0.0.1"]));
-        _api.Upsert(InterceptorRoutes, Route("shop", "good", "good.test"));
-        _api.Upsert(InterceptorRoutes, Route("shop", "both-ports", "bad.test", port: 80, portName: "http"));
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("http", 80)));
+        await PutSliceAsync("app-1", "app", upstream.Port, ready: ["127.0.0.1"]);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "good", "good.test"));
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "both-ports", "bad.test", port: 80, portName: "http"));
         await using var interceptor = await StartInterceptorAsync();
 
         using (var good = await interceptor.GetAsync("good.test", "/"))
@@ -187,12 +222,12 @@ public sealed class ClusterModeTests : IAsyncLifetime
     {
         await using var ir = await TestUpstream.StartNamedAsync("from-route");
         await using var so = await TestUpstream.StartNamedAsync("from-scaledobject");
-        _api.Upsert(Services, Service("shop", "ir-svc", ("http", 80)));
-        _api.Upsert(Services, Service("shop", "so-svc", ("http", 80)));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "ir-1", "ir-svc", ir.Port, ready: ["127.0.0.1"]));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "so-1", "so-svc", so.Port, ready: ["127.0.0.1"]));
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "web.test", service: "ir-svc"));
-        _api.Upsert(HttpScaledObjects, ScaledObject("shop", "web", "web.test", service: "so-svc"));
+        await PutAsync(ApiResource.Services, Service(Ns, "ir-svc", ("http", 80)));
+        await PutAsync(ApiResource.Services, Service(Ns, "so-svc", ("http", 80)));
+        await PutSliceAsync("ir-1", "ir-svc", ir.Port, ready: ["127.0.0.1"]);
+        await PutSliceAsync("so-1", "so-svc", so.Port, ready: ["127.0.0.1"]);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test", service: "ir-svc"));
+        await PutAsync(ApiResource.HttpScaledObjects, ScaledObject(Ns, "web", "web.test", service: "so-svc"));
         await using var interceptor = await StartInterceptorAsync();
 
         using (var response = await interceptor.GetAsync("web.test", "/"))
@@ -200,7 +235,7 @@ public sealed class ClusterModeTests : IAsyncLifetime
             Assert.Equal("from-route", await response.Content.ReadAsStringAsync());
         }
 
-        _api.Delete(InterceptorRoutes, "shop", "web");
+        await Cluster.DeleteAsync(ApiResource.InterceptorRoutes, Ns, "web");
         await TestInterceptor.WaitUntilAsync(async () =>
         {
             using var response = await interceptor.GetAsync("web.test", "/");
@@ -209,52 +244,19 @@ public sealed class ClusterModeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Watches_ClosedAndExpired_RecoverWithoutLosingRoutes()
-    {
-        await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
-        _api.Upsert(Services, Service("shop", "app", ("http", 80)));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-1", "app", upstream.Port, ready: ["127.0.0.1"]));
-        _api.Upsert(InterceptorRoutes, Route("shop", "one", "one.test"));
-        await using var interceptor = await StartInterceptorAsync();
-        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(_api.OpenWatches >= 5), "every watch is open");
-
-        _api.CloseWatches();
-        _api.Upsert(InterceptorRoutes, Route("shop", "two", "two.test"));
-        await WaitForStatusAsync(interceptor, "two.test", HttpStatusCode.OK, "a route created while watches were closed serves");
-
-        _api.ExpireWatches();
-        _api.Upsert(InterceptorRoutes, Route("shop", "three", "three.test"));
-        _api.FailNext(3);
-        await WaitForStatusAsync(interceptor, "three.test", HttpStatusCode.OK, "a route created after 410 Gone and errors serves");
-        foreach (var host in new[] { "one.test", "two.test", "three.test" })
-        {
-            using var response = await interceptor.GetAsync(host, "/");
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        }
-    }
-
-    [Fact]
-    public async Task Readyz_BeforeTheFirstSync_IsNotReady()
-    {
-        _api.FailNext(100_000, 503);
-        await using var interceptor = await TestInterceptor.StartInClusterAsync(_kubeconfig);
-        Assert.Equal(503, await interceptor.GetReadyStatusAsync());
-
-        _api.StopFailing();
-        await TestInterceptor.WaitUntilAsync(async () => await interceptor.GetReadyStatusAsync() == 200, "/readyz turns 200 after the sync");
-    }
-
-    [Fact]
     public async Task Slices_ForAnUnknownService_AreHarmless()
     {
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
-        _api.Upsert(EndpointSlicesV1, Slice("other", "orphan-1", "nobody", 1, ready: ["127.0.0.9"]));
-        _api.Upsert(Services, Service("shop", "app", ("http", 80)));
-        _api.Upsert(EndpointSlicesV1, Slice("shop", "app-1", "app", upstream.Port, ready: ["127.0.0.1"]));
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "web.test"));
+        var other = await Cluster.CreateNamespaceAsync();
+        await PutSliceAsync("orphan-1", "nobody", 1, ready: ["127.0.0.9"], ns: other);
+        await PutSliceAsync("orphan-2", "nobody", 1, ready: ["127.0.0.9"]);
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("http", 80)));
+        await PutSliceAsync("app-1", "app", upstream.Port, ready: ["127.0.0.1"]);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test"));
         await using var interceptor = await StartInterceptorAsync();
 
-        _api.Upsert(EndpointSlicesV1, Slice("other", "orphan-1", "nobody", 2, ready: []));
+        await PutSliceAsync("orphan-1", "nobody", 2, ready: [], ns: other);
+        await PutSliceAsync("orphan-2", "nobody", 2, ready: []);
         using var response = await interceptor.GetAsync("web.test", "/");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -262,16 +264,10 @@ public sealed class ClusterModeTests : IAsyncLifetime
     [Fact]
     public async Task Placeholder_BodyFromLabelledConfigMap_IsServedAndAMissingConfigMapIs500()
     {
-        _api.Upsert(Services, Service("shop", "app", ("http", 80)));
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("http", 80)));
         var placeholder = new { placeholder = new { response = new { bodyFromConfigMap = new { name = "pages", key = "wait.html" } } } };
-        _api.Upsert(InterceptorRoutes, Route("shop", "web", "web.test", coldStart: placeholder));
-        _api.Upsert(ConfigMaps, new
-        {
-            apiVersion = "v1",
-            kind = "ConfigMap",
-            metadata = new { name = "pages", @namespace = "shop", labels = new Dictionary<string, string> { ["http.keda.sh/response-body"] = "true" } },
-            data = new Dictionary<string, string> { ["wait.html"] = "<p>warming up</p>" },
-        });
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test", coldStart: placeholder));
+        await PutAsync(ApiResource.ConfigMaps, BodyConfigMap(Ns, "pages", "wait.html", "<p>warming up</p>"));
         await using var interceptor = await StartInterceptorAsync();
 
         using (var response = await interceptor.GetAsync("web.test", "/"))
@@ -281,7 +277,7 @@ public sealed class ClusterModeTests : IAsyncLifetime
             Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         }
 
-        _api.Delete(ConfigMaps, "shop", "pages");
+        await Cluster.DeleteAsync(ApiResource.ConfigMaps, Ns, "pages");
         await WaitForStatusAsync(interceptor, "web.test", HttpStatusCode.InternalServerError, "a missing ConfigMap answers 500");
     }
 }
