@@ -15,8 +15,8 @@ internal sealed record NatsMessage(string Subject, string? ReplyTo, int? Status,
     public string Text => Encoding.UTF8.GetString(Payload);
 }
 
-/// <summary>User and password, or a token, for the CONNECT handshake.</summary>
-internal sealed record NatsCredentials(string? User, string? Password, string? Token);
+/// <summary>User and password, a token, or an NKey user key (alone or with its JWT), for the CONNECT handshake.</summary>
+internal sealed record NatsCredentials(string? User, string? Password, string? Token, NatsUserKey? Key = null);
 
 /// <summary>The server refused or broke the connection (<c>-ERR</c>, a closed socket, a bad handshake).</summary>
 internal sealed class NatsConnectionException(string message, bool authorization = false, Exception? inner = null) : Exception(message, inner)
@@ -26,10 +26,11 @@ internal sealed class NatsConnectionException(string message, bool authorization
 }
 
 /// <summary>
-/// The part of the NATS client protocol the scaler needs (CONNECT with user/password or token, PUB, a one-message
-/// inbox subscription per request, PING/PONG, MSG and HMSG), over TCP, upgraded to TLS after the server's INFO as the
-/// NATS protocol does it when the server requires TLS or the client asks for it. The scaler uses it only for
-/// JetStream's JSON API (<c>$JS.API.CONSUMER.INFO.…</c>); tests use it to create streams, publish and acknowledge.
+/// The part of the NATS client protocol the scaler needs (CONNECT with user/password, a token, or an NKey or user JWT
+/// signing the server's nonce; PUB, a one-message inbox subscription per request, PING/PONG, MSG and HMSG), over TCP,
+/// upgraded to TLS after the server's INFO as the NATS protocol does it when the server requires TLS or the client asks
+/// for it. The scaler uses it only for JetStream's JSON API (<c>$JS.API.CONSUMER.INFO.…</c>); tests use it to create
+/// streams, publish and acknowledge.
 /// Written here because the maintained .NET client (NATS.Net) cannot be restored from the project's package source.
 /// </summary>
 internal sealed class NatsConnection : IAsyncDisposable
@@ -112,7 +113,7 @@ internal sealed class NatsConnection : IAsyncDisposable
                     throw new NatsConnectionException($"{connection.Address} is not a NATS server (it sent \"{Shorten(info)}\")");
                 }
 
-                await connection.HandshakeAsync(server, TlsOffer.Parse(info[5..]), credentials, tls, deadline.Token);
+                await connection.HandshakeAsync(server, ServerInfo.Parse(info[5..]), credentials, tls, deadline.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -212,7 +213,7 @@ internal sealed class NatsConnection : IAsyncDisposable
         _writeLock.Dispose();
     }
 
-    private static string ConnectLine(NatsCredentials? credentials, bool tls)
+    private static string ConnectLine(NatsCredentials? credentials, string? nonce, bool tls)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -236,6 +237,21 @@ internal sealed class NatsConnection : IAsyncDisposable
             {
                 json.WriteString("user", user);
                 json.WriteString("pass", credentials.Password ?? "");
+            }
+
+            if (credentials?.Key is { } key && nonce is not null)
+            {
+                // A JWT names its user itself; a bare NKey login names the user by its public key.
+                if (key.Jwt is { } jwt)
+                {
+                    json.WriteString("jwt", jwt);
+                }
+                else
+                {
+                    json.WriteString("nkey", key.PublicKey);
+                }
+
+                json.WriteString("sig", key.Sign(nonce));
             }
 
             json.WriteEndObject();
@@ -299,16 +315,20 @@ internal sealed class NatsConnection : IAsyncDisposable
 
     private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
 
-    /// <summary>What the server's INFO says about TLS: required, available (<c>allow_non_tls</c>), client certificates verified.</summary>
-    private readonly record struct TlsOffer(bool Required, bool Available, bool Verify)
+    /// <summary>
+    /// What the server's INFO says: TLS required, available (<c>allow_non_tls</c>), client certificates verified; the
+    /// nonce an NKey or JWT login signs (sent only by a server with NKey users or an operator).
+    /// </summary>
+    private readonly record struct ServerInfo(bool Required, bool Available, bool Verify, string? Nonce)
     {
-        public static TlsOffer Parse(string info)
+        public static ServerInfo Parse(string info)
         {
             try
             {
                 using var document = JsonDocument.Parse(info);
                 var root = document.RootElement;
-                return new TlsOffer(IsTrue(root, "tls_required"), IsTrue(root, "tls_available"), IsTrue(root, "tls_verify"));
+                var nonce = root.TryGetProperty("nonce", out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text ? text : null;
+                return new ServerInfo(IsTrue(root, "tls_required"), IsTrue(root, "tls_available"), IsTrue(root, "tls_verify"), nonce);
             }
             catch (JsonException)
             {
@@ -320,8 +340,16 @@ internal sealed class NatsConnection : IAsyncDisposable
     }
 
     /// <summary>After the server's INFO: TLS when either side asks for it, then CONNECT and PING until PONG.</summary>
-    private async Task HandshakeAsync(NatsServerAddress server, TlsOffer offer, NatsCredentials? credentials, NatsTls? tls, CancellationToken cancellationToken)
+    private async Task HandshakeAsync(NatsServerAddress server, ServerInfo offer, NatsCredentials? credentials, NatsTls? tls, CancellationToken cancellationToken)
     {
+        if (credentials?.Key is { } key && offer.Nonce is null)
+        {
+            var file = key.Jwt is null ? NatsCredentialProfiles.NKeyFile : NatsCredentialProfiles.CredsFile;
+            throw new NatsConnectionException(
+                $"{Address} sent no nonce in its INFO, so it accepts no NKey or JWT login (it has no nkey users and no operator), and the credentials profile logs in with its {file} file",
+                authorization: true);
+        }
+
         var wanted = server.Tls ? $"natsServerUrl says {server}" : tls is not null ? "the credentials profile has TLS files" : null;
         if (wanted is not null && !offer.Required && !offer.Available)
         {
@@ -344,7 +372,7 @@ internal sealed class NatsConnection : IAsyncDisposable
             }
 
             _reader = Task.Run(ReadLoopAsync, CancellationToken.None);
-            await WriteAsync(Encoding.UTF8.GetBytes(ConnectLine(credentials, useTls) + "PING\r\n"), cancellationToken);
+            await WriteAsync(Encoding.UTF8.GetBytes(ConnectLine(credentials, offer.Nonce, useTls) + "PING\r\n"), cancellationToken);
             await _handshake.Task.WaitAsync(cancellationToken);
         }
         catch (Exception e) when (useTls && offer.Verify && ClosedByServer(e))

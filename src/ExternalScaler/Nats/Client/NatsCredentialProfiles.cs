@@ -15,16 +15,19 @@ internal sealed record NatsProfile(NatsCredentials? Credentials, NatsTls? Tls) :
 /// <summary>
 /// NATS credentials kept in the scaler's own configuration, never in trigger metadata (KEDA passes no
 /// TriggerAuthentication secrets to external scalers): profile <c>p</c> is the directory
-/// <c>UPDRAFT_NATS_CREDENTIALS_DIR/p</c> (a mounted Secret) holding <c>user</c> and <c>password</c>, or <c>token</c>,
-/// and for TLS <c>ca.crt</c> (the CAs to trust instead of the system store), <c>tls.crt</c> + <c>tls.key</c> (a client
-/// certificate) and <c>server-name</c> (the name to expect on the server's certificate). The files are read at every
-/// (re)connection, so a rotated Secret applies at the next one. Their contents are never logged or reported.
+/// <c>UPDRAFT_NATS_CREDENTIALS_DIR/p</c> (a mounted Secret) holding <c>user</c> and <c>password</c>, or <c>token</c>, or
+/// <c>nkey</c> (an NKey user seed), or <c>creds</c> (a <c>.creds</c> file: user JWT and seed), and for TLS <c>ca.crt</c>
+/// (the CAs to trust instead of the system store), <c>tls.crt</c> + <c>tls.key</c> (a client certificate) and
+/// <c>server-name</c> (the name to expect on the server's certificate). The files are read at every (re)connection, so
+/// a rotated Secret applies at the next one. Their contents are never logged or reported.
 /// </summary>
 internal sealed class NatsCredentialProfiles(NatsOptions options)
 {
     public const string UserFile = "user";
     public const string PasswordFile = "password";
     public const string TokenFile = "token";
+    public const string NKeyFile = "nkey";
+    public const string CredsFile = "creds";
     public const string CaFile = "ca.crt";
     public const string CertificateFile = "tls.crt";
     public const string KeyFile = "tls.key";
@@ -56,17 +59,49 @@ internal sealed class NatsCredentialProfiles(NatsOptions options)
             var token = ReadFile(directory, TokenFile);
             var user = ReadFile(directory, UserFile);
             var password = ReadFile(directory, PasswordFile);
+            var key = LoadKey(profile, directory, login: user is not null ? UserFile : token is not null ? TokenFile : null);
             var tls = LoadTls(profile, directory);
-            if (token is null && user is null && tls is null)
+            if (token is null && user is null && key is null && tls is null)
             {
-                throw new NatsProfileException($"credentials profile \"{profile}\" has none of the files {UserFile}, {TokenFile}, {CaFile}, {CertificateFile}");
+                throw new NatsProfileException($"credentials profile \"{profile}\" has none of the files {UserFile}, {TokenFile}, {NKeyFile}, {CredsFile}, {CaFile}, {CertificateFile}");
             }
 
-            return new NatsProfile(token is null && user is null ? null : new NatsCredentials(user, password, token), tls);
+            return new NatsProfile(token is null && user is null && key is null ? null : new NatsCredentials(user, password, token, key), tls);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new NatsProfileException($"credentials profile \"{profile}\" cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary>The profile's <c>nkey</c> or <c>creds</c> file, or null; <paramref name="login"/> names another login file it has.</summary>
+    private static NatsUserKey? LoadKey(string profile, string directory, string? login)
+    {
+        var seed = ReadFile(directory, NKeyFile);
+        var creds = ReadFile(directory, CredsFile);
+        if (seed is null && creds is null)
+        {
+            return null;
+        }
+
+        var file = seed is null ? CredsFile : NKeyFile;
+        if (seed is not null && creds is not null)
+        {
+            throw new NatsProfileException($"credentials profile \"{profile}\" has both {NKeyFile} and {CredsFile}: keep the one the server expects");
+        }
+
+        if (login is not null)
+        {
+            throw new NatsProfileException($"credentials profile \"{profile}\" has both {file} and {login}: a profile logs in one way");
+        }
+
+        try
+        {
+            return seed is not null ? NatsUserKey.FromSeed(seed) : NatsUserKey.FromCreds(creds!);
+        }
+        catch (NatsKeyException e)
+        {
+            throw new NatsProfileException($"credentials profile \"{profile}\": {file} {e.Message}");
         }
     }
 
