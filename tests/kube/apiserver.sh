@@ -78,9 +78,19 @@ build() {
   say "cached $BINARY"
 }
 
+# A port below the kernel's ephemeral range (32768-60999), so that while kube-apiserver restarts nobody's bind(0)
+# or outgoing connection takes its port.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
-    echo $((20000 + RANDOM % 20000))
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "apiserver: no free port found" >&2
+  return 1
 }
 
 wait_for() {
