@@ -66,11 +66,21 @@ public sealed class KubernetesRoutes
             await Task.WhenAll(InterceptorRoutes.Synced, HttpScaledObjects.Synced).WaitAsync(cancellationToken);
             while (true)
             {
-                var build = Build(InterceptorRoutes.Items.Values, HttpScaledObjects.Items.Values);
-                Report(build.Rejected);
-                Builds++;
-                Built?.Invoke(build);
-                _synced.TrySetResult();
+                try
+                {
+                    var build = Build(InterceptorRoutes.Items.Values, HttpScaledObjects.Items.Values);
+                    Report(build.Rejected);
+                    Builds++;
+                    Built?.Invoke(build);
+                    _synced.TrySetResult();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A defect in building one version must not stop the watches: the previous routes stay in force and
+                    // the next change is tried afresh.
+                    Log.BuildFailed(_logger, e);
+                }
+
                 await _signal.Reader.ReadAsync(cancellationToken);
             }
         }

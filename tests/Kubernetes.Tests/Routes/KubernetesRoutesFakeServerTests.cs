@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Updraft.Kubernetes.Model;
+using Updraft.Kubernetes.Routes;
 using Updraft.Kubernetes.Tests.Infrastructure;
 using Updraft.Tests.Common.Kubernetes;
 
@@ -100,5 +101,29 @@ public sealed class KubernetesRoutesFakeServerTests : KubernetesRoutesScenarios
         public void Dispose()
         {
         }
+    }
+
+    [Fact]
+    public async Task RunAsync_ConsumerThrowsOnABuild_WatchingGoesOnAndTheNextChangeBuilds()
+    {
+        await Cluster.PutAsync(ApiResource.InterceptorRoutes, KubeObjects.InterceptorRoute("shop", "first", "first.example.com"));
+        var routes = new KubernetesRoutes(Client, "shop", TimeProvider.System, Loggers, Fast);
+        var builds = new ConcurrentQueue<RouteBuild>();
+        var calls = 0;
+        routes.Built = build =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                throw new InvalidOperationException("a defect in the consumer");
+            }
+
+            builds.Enqueue(build);
+        };
+        await using var runner = Runner.Start(routes.RunAsync);
+        await Eventually.TrueAsync(() => Volatile.Read(ref calls) >= 1, () => "the first build was handed over");
+
+        await Cluster.PutAsync(ApiResource.InterceptorRoutes, KubeObjects.InterceptorRoute("shop", "second", "second.example.com"));
+        await Eventually.TrueAsync(() => builds.Any(b => b.Routes.Any(r => r.Key == "shop/second")), () => "the next change is built");
+        Assert.Equal(["shop/first", "shop/second"], builds.Last().Routes.Select(r => r.Key));
     }
 }
