@@ -13,6 +13,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Watching {Resource} failed: {Error}; retrying in {Delay}")]
     public static partial void WatchFailed(ILogger logger, string resource, string error, TimeSpan delay);
 
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "Handling {Resource} failed unexpectedly; listing again in {Delay}")]
+    public static partial void WatchDefect(ILogger logger, string resource, TimeSpan delay, Exception exception);
+
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "The API server does not serve {Resource} ({Path} answered 404; is the CRD installed?); treating it as empty and checking again later")]
     public static partial void NotServed(ILogger logger, string resource, string path);
 }

@@ -133,6 +133,16 @@ public sealed class ResourceWatch<T>
                 Log.WatchFailed(_logger, _name, e.Message, delay);
                 await DelayAsync(delay, cancellationToken);
             }
+            catch (Exception e)
+            {
+                // A defect (here or in a Changed handler) must not end the watch for good: list afresh, so every
+                // consumer is handed a complete state again.
+                Interlocked.Increment(ref _failures);
+                var delay = backoff.Next();
+                Log.WatchDefect(_logger, _name, delay, e);
+                version = null;
+                await DelayAsync(delay, cancellationToken);
+            }
         }
     }
 

@@ -197,4 +197,29 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
     {
         public ValueTask DisposeAsync() => Runner.DisposeAsync();
     }
+
+    [Fact]
+    public async Task RunAsync_ChangedHandlerThrows_WatchListsAgainAndGoesOn()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        var watch = Watch<Service>(ApiResource.Services, "mine");
+        var thrown = 0;
+        watch.Changed = change =>
+        {
+            if (change.Kind == WatchChangeKind.Upsert && Interlocked.Increment(ref thrown) == 1)
+            {
+                throw new InvalidOperationException("a defect in the handler");
+            }
+        };
+        await using var running = Runner.Start(watch.RunAsync);
+        await watch.Synced.WithinTimeout();
+
+        Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+        await Eventually.TrueAsync(() => watch.Lists >= 2, () => "the watch listed again after the handler failed");
+        Server.Upsert(Services, KubeObjects.Service("mine", "c"));
+        await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/c"), () => "later events still arrive");
+
+        Assert.Equal(["mine/a", "mine/b", "mine/c"], watch.Items.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(1, watch.Failures);
+    }
 }
