@@ -42,7 +42,8 @@ internal sealed class ProxyHandler(
     private static readonly byte[] GatewayTimeoutBody = "Gateway Timeout\n"u8.ToArray();
     private static readonly byte[] BadRequestBody = "Bad Request\n"u8.ToArray();
 
-    public async Task InvokeAsync(HttpContext context)
+    // Only the async methods below allocate a state machine, and a forwarded request passes through exactly one.
+    public Task InvokeAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
         var request = context.Request;
@@ -55,76 +56,76 @@ internal sealed class ProxyHandler(
         var route = tables.Current.Match(request.Host.Value, request.Path.Value, request.Headers);
         if (route is null)
         {
-            Log.NoRoute(logger, request.Host.Value ?? "", request.Path.Value ?? "");
-            await WritePlainAsync(context, StatusCodes.Status404NotFound, NotFoundBody);
-            metrics.Unrouted.Record(request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
-            return;
+            return AnswerUnroutedAsync(context, started);
         }
 
         var staticRoutes = route.ColdStart.StaticRoutes;
         if (staticRoutes.Length > 0 && StaticRoute.FirstMatch(staticRoutes, request) is { } staticRoute)
         {
             // Not counted either way: WhenUnavailable forwards to a ready target directly, as the add-on does.
-            try
+            if (staticRoute.Mode == StaticResponseMode.WhenUnavailable && route.Upstream.Readiness.IsReady)
             {
-                await ServeStaticRouteAsync(context, route, staticRoute);
-            }
-            finally
-            {
-                route.Metrics.Record(request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                return ForwardAsync(context, route, staticRoute, started);
             }
 
-            return;
+            return ServeStaticRouteAsync(context, route, staticRoute, started);
         }
 
-        route.Counter.Begin();
+        return ForwardAsync(context, route, null, started);
+    }
+
+    private async Task AnswerUnroutedAsync(HttpContext context, long started)
+    {
+        var request = context.Request;
+        Log.NoRoute(logger, request.Host.Value ?? "", request.Path.Value ?? "");
+        await WritePlainAsync(context, StatusCodes.Status404NotFound, NotFoundBody);
+        metrics.Unrouted.Record(request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private static async Task ServeStaticRouteAsync(HttpContext context, Route route, StaticRoute staticRoute, long started)
+    {
         try
         {
-            await ForwardAsync(context, route, null);
+            if (staticRoute.Mode == StaticResponseMode.WhenUnavailable)
+            {
+                route.Upstream.Readiness.Want();
+            }
+
+            await staticRoute.Response.WriteAsync(context);
         }
         finally
         {
-            route.Counter.End();
-            route.Metrics.Record(request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            route.Metrics.Record(context.Request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
-    }
-
-    private Task ServeStaticRouteAsync(HttpContext context, Route route, StaticRoute staticRoute)
-    {
-        var readiness = route.Upstream.Readiness;
-        if (staticRoute.Mode == StaticResponseMode.WhenUnavailable && readiness.IsReady)
-        {
-            return ForwardAsync(context, route, staticRoute);
-        }
-
-        if (staticRoute.Mode == StaticResponseMode.WhenUnavailable)
-        {
-            readiness.Want();
-        }
-
-        return staticRoute.Response.WriteAsync(context);
     }
 
     /// <param name="context">The request.</param>
     /// <param name="route">Its route.</param>
     /// <param name="whenUnavailable">A <c>WhenUnavailable</c> static route: answered instead of waiting if the target
-    /// turns out not to be ready.</param>
-    private async Task ForwardAsync(HttpContext context, Route route, StaticRoute? whenUnavailable)
+    /// turns out not to be ready. Such requests are not counted.</param>
+    /// <param name="started">When the request arrived, for the duration metric.</param>
+    private async Task ForwardAsync(HttpContext context, Route route, StaticRoute? whenUnavailable, long started)
     {
+        var counted = whenUnavailable is null;
+        if (counted)
+        {
+            route.Counter.Begin();
+        }
+
         var upstream = route.Upstream;
         var clientAborted = context.RequestAborted;
         var sentAt = time.GetTimestamp();
         CancellationTokenSource? deadline = null;
-        if (upstream.RequestTimeout > TimeSpan.Zero)
-        {
-            // YARP links everything to RequestAborted, so the request deadline rides on it.
-            deadline = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-            deadline.CancelAfter(upstream.RequestTimeout);
-            context.RequestAborted = deadline.Token;
-        }
-
         try
         {
+            if (upstream.RequestTimeout > TimeSpan.Zero)
+            {
+                // YARP links everything to RequestAborted, so the request deadline rides on it.
+                deadline = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+                deadline.CancelAfter(upstream.RequestTimeout);
+                context.RequestAborted = deadline.Token;
+            }
+
             var target = upstream;
             var transformer = transformers.Warm;
             var holdStartedAt = 0L;
@@ -179,6 +180,12 @@ internal sealed class ProxyHandler(
         {
             context.RequestAborted = clientAborted;
             deadline?.Dispose();
+            if (counted)
+            {
+                route.Counter.End();
+            }
+
+            route.Metrics.Record(context.Request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
     }
 

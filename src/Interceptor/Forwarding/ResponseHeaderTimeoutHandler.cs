@@ -8,6 +8,7 @@ namespace Updraft.Interceptor.Forwarding;
 internal sealed class ResponseHeaderTimeoutHandler : DelegatingHandler
 {
     private readonly TimeSpan _timeout;
+    private readonly CancellationSourcePool _sources = new();
 
     public ResponseHeaderTimeoutHandler(TimeSpan timeout, HttpMessageHandler inner)
         : base(inner)
@@ -17,7 +18,11 @@ internal sealed class ResponseHeaderTimeoutHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Once the response headers are in, SocketsHttpHandler holds nothing on the token of a request without a
+        // body, so that token's source can serve the next request. A request body may still be sending with it.
+        var reusable = request.Content is null;
+        var timeout = reusable ? _sources.Rent() : new CancellationTokenSource();
+        var link = cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeout);
         timeout.CancelAfter(_timeout);
         try
         {
@@ -26,6 +31,19 @@ internal sealed class ResponseHeaderTimeoutHandler : DelegatingHandler
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new ResponseHeaderTimeoutException(_timeout);
+        }
+        finally
+        {
+            // Waits for a cancellation callback already running, so nothing cancels the source after this.
+            link.Dispose();
+            if (reusable)
+            {
+                _sources.Return(timeout);
+            }
+            else
+            {
+                timeout.Dispose();
+            }
         }
     }
 }

@@ -116,6 +116,36 @@ public sealed class UpstreamFailureTests
     }
 
     [Fact]
+    public async Task Forward_ResponseHeaderTimeoutAfterFastRequests_TimesOutOnlyTheSlowOne()
+    {
+        // Fast requests hand their timeout sources back for reuse; a reused source must still time out, and one
+        // that did must not leak into later requests.
+        var release = new TaskCompletionSource();
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            if (context.Request.Path == "/slow")
+            {
+                await release.Task.WaitAsync(context.RequestAborted);
+            }
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host], extraSpec: "timeouts: {responseHeader: 300ms}"));
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var fast = await interceptor.GetAsync(Host, "/fast");
+            Assert.Equal(HttpStatusCode.OK, fast.StatusCode);
+        }
+
+        using var slow = await interceptor.GetAsync(Host, "/slow");
+        release.TrySetResult();
+        using var after = await interceptor.GetAsync(Host, "/fast");
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, slow.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
+    [Fact]
     public async Task Forward_RequestDeadlinePasses_Returns504AndUpstreamSeesAbort()
     {
         var upstreamAborted = new TaskCompletionSource();
