@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Net;
-using System.Text.Json.Nodes;
 using Grpc.Core;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Interceptor.Tests.Kubernetes;
+using Updraft.Kubernetes.Model;
 using Updraft.Protos.ExternalScaler;
 using Updraft.Tests.Common.Kubernetes;
 using static Updraft.ExternalScaler.Tests.Infrastructure.ScalerHarness;
@@ -24,46 +25,7 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
     private const string Routes = "/apis/http.keda.sh/v1beta1/namespaces/shop/interceptorroutes";
     private const string Services = "/api/v1/namespaces/shop/services";
     private const string Slices = "/apis/discovery.k8s.io/v1beta1/namespaces/shop/endpointslices";
-
-    private static JsonObject Route(string name, string host) => new()
-    {
-        ["apiVersion"] = "http.keda.sh/v1beta1",
-        ["kind"] = "InterceptorRoute",
-        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = "shop" },
-        ["spec"] = new JsonObject
-        {
-            ["target"] = new JsonObject { ["service"] = "app", ["port"] = 80 },
-            ["rules"] = new JsonArray(new JsonObject { ["hosts"] = new JsonArray(JsonValue.Create(host)) }),
-            ["scalingMetric"] = new JsonObject { ["concurrency"] = new JsonObject { ["targetValue"] = 10 } },
-        },
-    };
-
-    private static JsonObject Service(string ns, string name, string portName, int port) => new()
-    {
-        ["apiVersion"] = "v1",
-        ["kind"] = "Service",
-        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
-        ["spec"] = new JsonObject { ["ports"] = new JsonArray(new JsonObject { ["name"] = portName, ["port"] = port, ["protocol"] = "TCP" }) },
-    };
-
-    private static JsonObject Slice(string ns, string name, string service, string portName, int port, params (string Ip, bool Ready)[] endpoints)
-    {
-        var list = new JsonArray();
-        foreach (var (ip, ready) in endpoints)
-        {
-            list.Add(new JsonObject { ["addresses"] = new JsonArray(JsonValue.Create(ip)), ["conditions"] = new JsonObject { ["ready"] = ready } });
-        }
-
-        return new JsonObject
-        {
-            ["apiVersion"] = "discovery.k8s.io/v1beta1",
-            ["kind"] = "EndpointSlice",
-            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["labels"] = new JsonObject { ["kubernetes.io/service-name"] = service } },
-            ["addressType"] = "IPv4",
-            ["endpoints"] = list,
-            ["ports"] = new JsonArray(new JsonObject { ["name"] = portName, ["port"] = port, ["protocol"] = "TCP" }),
-        };
-    }
+    private static readonly ApiResource SliceApi = ApiResource.EndpointSlicesV1Beta1;
 
     [Fact]
     public async Task ColdRequest_HeldUntilTheSliceIsReady_CountedByTheScalerAcrossTwoDiscoveredReplicas_AndRouteChangesApply()
@@ -72,15 +34,15 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
         await SharedRealApiServer.EnsureNamespaceAsync(api, "shop");
         await SharedRealApiServer.EnsureNamespaceAsync(api, AdminNamespace);
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
-        await api.CreateAsync(Services, Service("shop", "app", "http", 80));
-        await api.CreateAsync(Slices, Slice("shop", "app-1", "app", "http", upstream.Port, ("127.0.0.1", false)));
-        await api.CreateAsync(Routes, Route("web", "web.test"));
+        await api.CreateAsync(Services, ClusterObjects.Service("shop", "app", ("http", 80)));
+        await api.CreateAsync(Slices, ClusterObjects.Slice(SliceApi, "shop", "app-1", "app", upstream.Port, ready: [], notReady: ["127.0.0.1"]));
+        await api.CreateAsync(Routes, ClusterObjects.Route("shop", "web", "web.test"));
 
         var adminPort = TestUpstream.FreePort();
-        await api.CreateAsync($"/api/v1/namespaces/{AdminNamespace}/services", Service(AdminNamespace, AdminService, "admin", adminPort));
+        await api.CreateAsync($"/api/v1/namespaces/{AdminNamespace}/services", ClusterObjects.Service(AdminNamespace, AdminService, ("admin", adminPort)));
         await api.CreateAsync(
             $"/apis/discovery.k8s.io/v1beta1/namespaces/{AdminNamespace}/endpointslices",
-            Slice(AdminNamespace, AdminService + "-1", AdminService, "admin", adminPort, ("127.0.0.1", true), ("127.0.0.2", true)));
+            ClusterObjects.Slice(SliceApi, AdminNamespace, AdminService + "-1", AdminService, adminPort, ready: ["127.0.0.1", "127.0.0.2"], portName: "admin"));
 
         using var directory = new TempDirectory();
         await using var first = StartInterceptor(directory.Path, "127.0.0.1", adminPort);
@@ -113,7 +75,7 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
         Assert.False(heldOnSecond.IsCompleted);
 
         // The pod turns ready: both requests are forwarded to it.
-        await api.ReplaceAsync(Slices + "/app-1", Slice("shop", "app-1", "app", "http", upstream.Port, ("127.0.0.1", true)));
+        await api.ReplaceAsync(Slices + "/app-1", ClusterObjects.Slice(SliceApi, "shop", "app-1", "app", upstream.Port, ready: ["127.0.0.1"]));
         foreach (var held in new[] { heldOnFirst, heldOnSecond })
         {
             using var response = await held.WaitAsync(TimeSpan.FromSeconds(20));
@@ -124,14 +86,14 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
         await WaitUntilAsync(async () => await ConcurrencyAsync(scaler, web) == 0, "the scaler sees the requests finish");
 
         // An update moves the route to another host; a delete removes it everywhere.
-        await api.ReplaceAsync(Routes + "/web", Route("web", "shop.test"));
+        await api.ReplaceAsync(Routes + "/web", ClusterObjects.Route("shop", "web", "shop.test"));
         await WaitForStatusAsync(firstClient, "shop.test", HttpStatusCode.OK);
         await WaitForStatusAsync(secondClient, "shop.test", HttpStatusCode.OK);
         await WaitForStatusAsync(firstClient, "web.test", HttpStatusCode.NotFound);
 
         // The API server restarts (watches break, etcd keeps the data): routes stay served, and changes made after
         // the restart arrive.
-        await api.CreateAsync(Routes, Route("api", "api.test"));
+        await api.CreateAsync(Routes, ClusterObjects.Route("shop", "api", "api.test"));
         await WaitForStatusAsync(firstClient, "api.test", HttpStatusCode.OK);
         await api.RestartAsync();
         using (var during = await firstClient.SendAsync(Get("shop.test")))
@@ -139,7 +101,7 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
             Assert.Equal(HttpStatusCode.OK, during.StatusCode);
         }
 
-        await api.CreateAsync(Routes, Route("late", "late.test"));
+        await api.CreateAsync(Routes, ClusterObjects.Route("shop", "late", "late.test"));
         await WaitForStatusAsync(firstClient, "late.test", HttpStatusCode.OK);
         await WaitForStatusAsync(secondClient, "late.test", HttpStatusCode.OK);
         await WaitUntilAsync(async () => await ConcurrencyAsync(scaler, Named("late"), "http_late_concurrency") == 0, "the scaler knows the route created after the restart");

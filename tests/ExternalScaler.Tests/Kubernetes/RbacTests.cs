@@ -5,6 +5,8 @@ using Grpc.Health.V1;
 using Updraft.ExternalScaler.Hosting;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Interceptor.Tests.Kubernetes;
+using Updraft.Kubernetes.Model;
 using Updraft.Protos.ExternalScaler;
 using Updraft.Tests.Common;
 using Updraft.Tests.Common.Kubernetes;
@@ -22,6 +24,7 @@ public sealed class RbacTests(RealApiServer api)
 {
     private const string AdminNamespace = "updraft-system";
     private const string AdminService = "updraft-interceptor-admin";
+    private static readonly ApiResource SliceApi = ApiResource.EndpointSlicesV1Beta1;
 
     [Fact]
     public async Task DocumentedRoles_AreEnoughForBothComponents_AndTheScalersRoleIsNotEnoughForAnInterceptor()
@@ -32,30 +35,13 @@ public sealed class RbacTests(RealApiServer api)
         await ApplyRolesAsync();
 
         await using var upstream = await TestUpstream.StartNamedAsync("pod-rbac");
-        await api.CreateAsync("/api/v1/namespaces/rbac/services", new JsonObject
-        {
-            ["apiVersion"] = "v1",
-            ["kind"] = "Service",
-            ["metadata"] = new JsonObject { ["name"] = "app", ["namespace"] = "rbac" },
-            ["spec"] = new JsonObject { ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = 80 }) },
-        });
-        await api.CreateAsync("/apis/discovery.k8s.io/v1beta1/namespaces/rbac/endpointslices", Slice("rbac", "app-1", "app", "http", upstream.Port));
-        await api.CreateAsync("/apis/http.keda.sh/v1beta1/namespaces/rbac/interceptorroutes", new JsonObject
-        {
-            ["apiVersion"] = "http.keda.sh/v1beta1",
-            ["kind"] = "InterceptorRoute",
-            ["metadata"] = new JsonObject { ["name"] = "web", ["namespace"] = "rbac" },
-            ["spec"] = new JsonObject
-            {
-                ["target"] = new JsonObject { ["service"] = "app", ["port"] = 80 },
-                ["rules"] = new JsonArray(new JsonObject { ["hosts"] = new JsonArray(JsonValue.Create("rbac.test")) }),
-                ["scalingMetric"] = new JsonObject { ["concurrency"] = new JsonObject { ["targetValue"] = 5 } },
-            },
-        });
+        await api.CreateAsync("/api/v1/namespaces/rbac/services", ClusterObjects.Service("rbac", "app", ("http", 80)));
+        await api.CreateAsync("/apis/discovery.k8s.io/v1beta1/namespaces/rbac/endpointslices", ClusterObjects.Slice(SliceApi, "rbac", "app-1", "app", upstream.Port, ready: ["127.0.0.1"]));
+        await api.CreateAsync("/apis/http.keda.sh/v1beta1/namespaces/rbac/interceptorroutes", ClusterObjects.Route("rbac", "web", "rbac.test"));
         var adminPort = TestUpstream.FreePort();
         await api.CreateAsync(
             $"/apis/discovery.k8s.io/v1beta1/namespaces/{AdminNamespace}/endpointslices",
-            Slice(AdminNamespace, "rbac-admin", AdminService + "-rbac", "admin", adminPort));
+            ClusterObjects.Slice(SliceApi, AdminNamespace, "rbac-admin", AdminService + "-rbac", adminPort, ready: ["127.0.0.1"], portName: "admin"));
 
         using var directory = new TempDirectory();
         var interceptorConfig = KubeconfigFor(directory.Path, "updraft-interceptor-token");
@@ -135,16 +121,6 @@ public sealed class RbacTests(RealApiServer api)
         ["UPDRAFT_KUBECONFIG"] = kubeconfig,
         ["KEDA_HTTP_ADMIN_PORT"] = adminPort.ToString(CultureInfo.InvariantCulture),
         ["UPDRAFT_KUBE_RETRY_MAX"] = "500ms",
-    };
-
-    private static JsonObject Slice(string ns, string name, string service, string portName, int port) => new()
-    {
-        ["apiVersion"] = "discovery.k8s.io/v1beta1",
-        ["kind"] = "EndpointSlice",
-        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["labels"] = new JsonObject { ["kubernetes.io/service-name"] = service } },
-        ["addressType"] = "IPv4",
-        ["endpoints"] = new JsonArray(new JsonObject { ["addresses"] = new JsonArray(JsonValue.Create("127.0.0.1")), ["conditions"] = new JsonObject { ["ready"] = true } }),
-        ["ports"] = new JsonArray(new JsonObject { ["name"] = portName, ["port"] = port, ["protocol"] = "TCP" }),
     };
 
     private static async Task<HttpStatusCode> ReadyzAsync(int adminPort)
