@@ -284,7 +284,7 @@ public static class RouteConversion
             ReadHosts(rule.Hosts, ruleField + ".hosts", hosts, problems);
             result.Add(new RouteRule(
                 hosts.Count == 0 ? [HostNames.CatchAll] : hosts,
-                ReadPaths(rule.Paths?.ConvertAll(p => p?.Value!), ruleField + ".paths", problems, valueSuffix: ".value"),
+                ReadPaths(rule.Paths?.ConvertAll(p => p?.Value!), ruleField + ".paths", problems, valueSuffix: ".value", requireLeadingSlash: true),
                 ReadHeaders(rule.Headers, ruleField + ".headers", problems)));
         }
 
@@ -312,7 +312,13 @@ public static class RouteConversion
         }
     }
 
-    private static List<string> ReadPaths(List<string>? paths, string field, RouteProblemCollector problems, string valueSuffix = "")
+    /// <param name="paths">The prefixes as written.</param>
+    /// <param name="field">Where they are, for problems.</param>
+    /// <param name="problems">Receives what is wrong.</param>
+    /// <param name="valueSuffix">Appended to each item's field (<c>.value</c> for InterceptorRoute path objects).</param>
+    /// <param name="requireLeadingSlash">InterceptorRoute paths must be absolute (<c>/api</c>), as Gateway API paths are;
+    /// HTTPScaledObject keeps the add-on's leniency, where <c>api</c> means <c>/api</c>.</param>
+    private static List<string> ReadPaths(List<string>? paths, string field, RouteProblemCollector problems, string valueSuffix = "", bool requireLeadingSlash = false)
     {
         var result = new List<string>();
         if (paths is null || paths.Count == 0)
@@ -333,6 +339,12 @@ public static class RouteConversion
             if (path.AsSpan().IndexOfAny(" ?#") >= 0)
             {
                 problems.Add($"{field}[{i}]{valueSuffix}", $"\"{path}\" is not a path prefix (no spaces, query or fragment)");
+                continue;
+            }
+
+            if (requireLeadingSlash && path[0] != '/')
+            {
+                problems.Add($"{field}[{i}]{valueSuffix}", $"\"{path}\" must start with '/' (for example \"/{path}\")");
                 continue;
             }
 

@@ -13,6 +13,7 @@ public sealed class KubernetesRoutesBuildTests
         { "neither port nor portName", Ir("bad", target: new TargetRef { Service = "bad" }), "spec.target: exactly one of 'port' or 'portName' must be set" },
         { "wildcard inside a host", Ir("bad", host: "a.*.com"), "spec.rules[0].hosts[0]: \"a.*.com\" is not a valid host" },
         { "path with a query", Ir("bad", path: "/api?v=1"), "spec.rules[0].paths[0].value: \"/api?v=1\" is not a path prefix" },
+        { "path without a leading slash", Ir("bad", path: "api"), "spec.rules[0].paths[0].value: \"api\" must start with '/' (for example \"/api\")" },
         { "duration", Ir("bad", readiness: "5 minutes"), "spec.timeouts.readiness: \"5 minutes\" is not valid" },
         { "name", Ir("Bad_Name"), "metadata.name: \"Bad_Name\" is not a valid Kubernetes name" },
     };
@@ -42,10 +43,9 @@ public sealed class KubernetesRoutesBuildTests
     }
 
     [Fact]
-    public void Build_PathWithoutLeadingSlash_IsTheSamePrefixAsWithOne()
+    public void Build_TrailingAndRepeatedSlashes_AreTheSamePrefix()
     {
-        // The add-on trims slashes from path prefixes ("api" routes like "/api"), so this is not an error.
-        var build = KubernetesRoutes.Build([Ir("bare", path: "api"), Ir("slashed", path: "/api/")], []);
+        var build = KubernetesRoutes.Build([Ir("plain", path: "/api"), Ir("slashed", path: "//api/")], []);
 
         Assert.Empty(build.Rejected);
         Assert.All(build.Routes, r => Assert.Equal(["api"], r.Rules[0].Paths));

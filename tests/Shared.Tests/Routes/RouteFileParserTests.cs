@@ -150,6 +150,7 @@ public sealed class RouteFileParserTests
         },
         { Ir(metadata: "{name: App, namespace: shop}"), "routes.yaml: document 1 (InterceptorRoute shop/App): metadata.name: \"App\" is not a valid Kubernetes name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)" },
         { Ir(more: "  rules: [{paths: [{value: \"\"}]}]"), "routes.yaml: document 1 (InterceptorRoute shop/app): spec.rules[0].paths[0].value: must not be empty; use \"/\" for every path" },
+        { Ir(more: "  rules: [{paths: [{value: api/v1}]}]"), "routes.yaml: document 1 (InterceptorRoute shop/app): spec.rules[0].paths[0].value: \"api/v1\" must start with '/' (for example \"/api/v1\")" },
 
         // Null list items are problems, not crashes.
         { Ir(more: "  rules: [~]"), "routes.yaml: document 1 (InterceptorRoute shop/app): spec.rules[0]: must be an object" },
@@ -571,11 +572,10 @@ public sealed class RouteFileParserTests
     [InlineData("blue", "blue")]
     public void Parse_PlainScalarWhereStringExpected_IsAccepted(string scalar, string expected)
     {
-        var route = ParseOne(Ir(more: $"  rules: [{{headers: [{{name: X-Value, value: {scalar}}}], paths: [{{value: {scalar}}}]}}]"));
+        var route = ParseOne(Ir(more: $"  rules: [{{headers: [{{name: X-Value, value: {scalar}}}]}}]"));
 
         var rule = Assert.Single(route.Rules);
         Assert.Equal(expected, Assert.Single(rule.Headers).Value);
-        Assert.Equal([expected], rule.Paths);
     }
 
     [Fact]
