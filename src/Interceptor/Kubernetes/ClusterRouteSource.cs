@@ -73,6 +73,17 @@ internal sealed class ClusterRouteSource : BackgroundService
         };
         _endpoints.ServiceChanged = targets.EndpointsChanged;
         _configMaps.Changed = change => bodies.Apply(_configMaps, change);
+        metrics.Registry.AddBeforeCollectCallback(() =>
+        {
+            metrics.SetWatchCounts(_routes.InterceptorRoutes.Resource.Plural, _routes.InterceptorRoutes.Lists, _routes.InterceptorRoutes.Failures);
+            metrics.SetWatchCounts(_routes.HttpScaledObjects.Resource.Plural, _routes.HttpScaledObjects.Lists, _routes.HttpScaledObjects.Failures);
+            metrics.SetWatchCounts(_services.Resource.Plural, _services.Lists, _services.Failures);
+            metrics.SetWatchCounts(_configMaps.Resource.Plural, _configMaps.Lists, _configMaps.Failures);
+            if (_endpoints.Watch is { } slices)
+            {
+                metrics.SetWatchCounts(slices.Resource.Plural, slices.Lists, slices.Failures);
+            }
+        });
         _routes.Built = build =>
         {
             publisher.Publish(build.Routes);

@@ -14,6 +14,8 @@ internal sealed class InterceptorMetrics
     private readonly Gauge _routes;
     private readonly Gauge _rejectedRoutes;
     private readonly Counter _routeReloads;
+    private readonly Gauge _watchLists;
+    private readonly Gauge _watchFailures;
 
     public InterceptorMetrics()
     {
@@ -32,6 +34,10 @@ internal sealed class InterceptorMetrics
         _rejectedRoutes = factory.CreateGauge("interceptor_routes_rejected", "Route objects in the cluster that are skipped because Updraft's rules reject them (each is logged with its namespace/name).");
         _routeReloads = factory.CreateCounter("interceptor_route_reloads_total", "Route set reloads, by result (success or error).",
             new CounterConfiguration { LabelNames = ["result"] });
+        _watchLists = factory.CreateGauge("interceptor_kube_watch_lists_total", "Kubernetes mode: full lists per watched resource (1 after the first sync; more after 410 Gone or errors).",
+            new GaugeConfiguration { LabelNames = ["resource"] });
+        _watchFailures = factory.CreateGauge("interceptor_kube_watch_failures_total", "Kubernetes mode: failed list or watch requests per watched resource.",
+            new GaugeConfiguration { LabelNames = ["resource"] });
         Unrouted = new RouteMetrics(this, "", "", tracksConcurrency: false);
     }
 
@@ -55,6 +61,13 @@ internal sealed class InterceptorMetrics
     public void SetRejectedRoutes(int count) => _rejectedRoutes.Set(count);
 
     public double RejectedRoutes => _rejectedRoutes.Value;
+
+    /// <summary>Publishes a watch's counters (read at every scrape; the watch owns the counts).</summary>
+    public void SetWatchCounts(string resource, long lists, long failures)
+    {
+        _watchLists.WithLabels(resource).Set(lists);
+        _watchFailures.WithLabels(resource).Set(failures);
+    }
 
     public void RouteReloadSucceeded() => _routeReloads.WithLabels("success").Inc();
 

@@ -51,7 +51,10 @@ public sealed class EndpointSliceCatalog
     public ImmutableDictionary<string, ServiceEndpoints> Services => Volatile.Read(ref _services);
 
     /// <summary>Which API version is watched, once known.</summary>
-    public ApiResource? Resource => _watch.Task.IsCompletedSuccessfully ? _watch.Task.Result.Resource : null;
+    public ApiResource? Resource => Watch?.Resource;
+
+    /// <summary>The slice watch, once the API version is known.</summary>
+    public ResourceWatch<EndpointSlice>? Watch => _watch.Task.IsCompletedSuccessfully ? _watch.Task.Result : null;
 
     /// <summary>Completes after the first full list of slices.</summary>
     public Task Synced => SyncedAsync();

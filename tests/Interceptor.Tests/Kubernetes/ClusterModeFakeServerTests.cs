@@ -41,6 +41,20 @@ public sealed class ClusterModeFakeServerTests : ClusterModeScenarios
             using var response = await interceptor.GetAsync(host, "/");
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
+
+        // What happened is visible to operators: the re-list after 410 Gone, and each failed request.
+        await TestInterceptor.WaitUntilAsync(async () => WatchMetric(await interceptor.GetMetricsTextAsync(), "failures") == 3, "the three failed requests are counted");
+        var metrics = await interceptor.GetMetricsTextAsync();
+        Assert.Matches(@"interceptor_kube_watch_lists_total\{resource=""interceptorroutes""\} [2-9]", metrics);
+    }
+
+    /// <summary>The sum over resources of <c>interceptor_kube_watch_{kind}_total</c>.</summary>
+    private static double WatchMetric(string metrics, string kind)
+    {
+        var prefix = $"interceptor_kube_watch_{kind}_total{{";
+        return metrics.Split('\n')
+            .Where(line => line.StartsWith(prefix, StringComparison.Ordinal))
+            .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [Fact]
