@@ -36,7 +36,7 @@ internal sealed class ClusterTarget
         Port = port;
         PortName = portName;
         ServiceKey = @namespace + "/" + service;
-        Key = ServiceKey + ":" + (port?.ToString(CultureInfo.InvariantCulture) ?? portName);
+        Key = KeyOf(@namespace, service, port, portName);
         _directPods = directPods;
         Readiness = new EndpointReadiness(Key);
         _state = State.Unresolved;
@@ -55,6 +55,9 @@ internal sealed class ClusterTarget
 
     /// <summary><c>namespace/service:port</c> or <c>namespace/service:portName</c>.</summary>
     public string Key { get; }
+
+    public static string KeyOf(string @namespace, string service, int? port, string? portName) =>
+        @namespace + "/" + service + ":" + (port?.ToString(CultureInfo.InvariantCulture) ?? portName);
 
     public EndpointReadiness Readiness { get; }
 

@@ -17,7 +17,6 @@ namespace Updraft.Interceptor.Kubernetes;
 internal sealed class ClusterTargets(IOptions<InterceptorOptions> options) : IEndpointReadiness
 {
     private readonly ConcurrentDictionary<string, ClusterTarget> _targets = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, EndpointReadiness> _byAddress = new(StringComparer.Ordinal);
 
     // The route, Service and EndpointSlice watches update targets from their own threads. Each update reads both
     // sources afresh under this lock, so an update computed from reads made before another source changed can never
@@ -42,15 +41,15 @@ internal sealed class ClusterTargets(IOptions<InterceptorOptions> options) : IEn
     /// <summary>The target for <paramref name="upstream"/> in <paramref name="namespace"/>; the same object for the same Service port.</summary>
     public ClusterTarget For(string @namespace, UpstreamRef upstream)
     {
-        var directPods = options.Value.DirectPodRouting;
-        var probe = new ClusterTarget(@namespace, upstream.Service, upstream.Port, upstream.PortName, directPods);
-        if (_targets.TryGetValue(probe.Key, out var existing))
+        var key = ClusterTarget.KeyOf(@namespace, upstream.Service, upstream.Port, upstream.PortName);
+        if (_targets.TryGetValue(key, out var existing))
         {
             return existing;
         }
 
-        var target = _targets.GetOrAdd(probe.Key, probe);
-        if (target == probe)
+        var created = new ClusterTarget(@namespace, upstream.Service, upstream.Port, upstream.PortName, options.Value.DirectPodRouting);
+        var target = _targets.GetOrAdd(key, created);
+        if (target == created)
         {
             Refresh(target);
         }
@@ -92,7 +91,9 @@ internal sealed class ClusterTargets(IOptions<InterceptorOptions> options) : IEn
         }
     }
 
-    EndpointReadiness IEndpointReadiness.For(string endpoint) => _byAddress.GetOrAdd(endpoint, static key => new EndpointReadiness(key));
+    // Kubernetes mode resolves targets per Service port (For(namespace, upstream)); nothing asks by address.
+    EndpointReadiness IEndpointReadiness.For(string endpoint) =>
+        throw new NotSupportedException("in Kubernetes mode readiness is per Service port: use ClusterTargets.For(namespace, upstream)");
 
     bool IEndpointReadiness.ConnectionRefused(string endpoint) => false;
 

@@ -186,6 +186,15 @@ public sealed class RealApiServer : IAsyncLifetime
         return true;
     }
 
+    /// <summary>Creates the namespace unless it exists (the server is shared, and namespaces are never deleted).</summary>
+    public async Task EnsureNamespaceAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (await GetAsync("/api/v1/namespaces/" + name, cancellationToken) is null)
+        {
+            await CreateNamespaceAsync(name, cancellationToken);
+        }
+    }
+
     /// <summary>Stops kube-apiserver and starts it again on the same port with the same etcd (watches break, data stays).</summary>
     public Task RestartAsync() => RunScriptAsync("restart");
 

@@ -31,8 +31,8 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
     public async Task ColdRequest_HeldUntilTheSliceIsReady_CountedByTheScalerAcrossTwoDiscoveredReplicas_AndRouteChangesApply()
     {
         await api.ApplyCrdsAsync();
-        await SharedRealApiServer.EnsureNamespaceAsync(api, "shop");
-        await SharedRealApiServer.EnsureNamespaceAsync(api, AdminNamespace);
+        await api.EnsureNamespaceAsync("shop");
+        await api.EnsureNamespaceAsync(AdminNamespace);
         await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
         await api.CreateAsync(Services, ClusterObjects.Service("shop", "app", ("http", 80)));
         await api.CreateAsync(Slices, ClusterObjects.Slice(SliceApi, "shop", "app-1", "app", upstream.Port, ready: [], notReady: ["127.0.0.1"]));

@@ -30,8 +30,8 @@ public sealed class RbacTests(RealApiServer api)
     public async Task DocumentedRoles_AreEnoughForBothComponents_AndTheScalersRoleIsNotEnoughForAnInterceptor()
     {
         await api.ApplyCrdsAsync();
-        await SharedRealApiServer.EnsureNamespaceAsync(api, AdminNamespace);
-        await SharedRealApiServer.EnsureNamespaceAsync(api, "rbac");
+        await api.EnsureNamespaceAsync(AdminNamespace);
+        await api.EnsureNamespaceAsync("rbac");
         await ApplyRolesAsync();
 
         await using var upstream = await TestUpstream.StartNamedAsync("pod-rbac");
