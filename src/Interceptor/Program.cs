@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Hosting;
 using Updraft.Shared.Hosting;
 
+InlineIo.ApplyToRuntime(Environment.GetEnvironmentVariable, Environment.SetEnvironmentVariable);
 try
 {
     var app = InterceptorApplication.Build(args);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
@@ -87,6 +88,7 @@ internal static class InterceptorApplication
         services.AddSingleton<IHostedService, GracefulDrain>();
         services.AddOptions<HostOptions>().Configure<IOptions<InterceptorOptions>>((host, options) => host.ShutdownTimeout = GracefulDrain.ShutdownTimeout(options.Value));
 
+        services.AddOptions<SocketTransportOptions>().Configure<IOptions<InterceptorOptions>>((transport, options) => transport.UnsafePreferInlineScheduling = options.Value.InlineIo);
         services.AddSingleton<CertificateStore>();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<InterceptorOptions>, CertificateStore, ILogger<CertificateStore>>((kestrel, options, certificates, tlsLogger) =>
         {

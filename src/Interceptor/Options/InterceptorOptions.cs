@@ -58,6 +58,9 @@ internal sealed class InterceptorOptions
     /// <summary><c>UPDRAFT_REQUEST_HEADERS_TIMEOUT</c>: how long a client may take to send a request head (slowloris guard).</summary>
     public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary><c>UPDRAFT_INLINE_IO</c>: handle requests on the socket threads (see <see cref="Hosting.InlineIo"/>).</summary>
+    public bool InlineIo { get; set; } = true;
+
     /// <summary><c>KEDA_HTTP_DIRECT_POD_ROUTING</c> (Kubernetes mode): forward to a ready pod's address rather than the
     /// Service's DNS name (the add-on's v0.16 default).</summary>
     public bool DirectPodRouting { get; set; } = true;

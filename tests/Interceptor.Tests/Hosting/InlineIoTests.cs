@@ -1,0 +1,68 @@
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Updraft.Interceptor.Hosting;
+
+namespace Updraft.Interceptor.Tests.Hosting;
+
+/// <summary><c>UPDRAFT_INLINE_IO</c>: the runtime's inline socket completions and Kestrel's inline scheduling follow it.</summary>
+public sealed class InlineIoTests
+{
+    [Fact]
+    public void ApplyToRuntime_SettingUnset_TurnsOnInlineCompletions()
+    {
+        var environment = new Dictionary<string, string>();
+
+        InlineIo.ApplyToRuntime(name => environment.GetValueOrDefault(name), (name, value) => environment[name] = value);
+
+        Assert.Equal("1", environment[InlineIo.RuntimeVariable]);
+    }
+
+    [Theory]
+    [InlineData("false")]
+    [InlineData("0")]
+    public void ApplyToRuntime_SettingOff_LeavesTheRuntimeAlone(string value)
+    {
+        var environment = new Dictionary<string, string> { [InlineIo.Variable] = value };
+
+        InlineIo.ApplyToRuntime(name => environment.GetValueOrDefault(name), (name, value) => environment[name] = value);
+
+        Assert.False(environment.ContainsKey(InlineIo.RuntimeVariable));
+    }
+
+    [Fact]
+    public void ApplyToRuntime_RuntimeVariableGivenByTheOperator_KeepsIt()
+    {
+        var environment = new Dictionary<string, string> { [InlineIo.RuntimeVariable] = "0" };
+
+        InlineIo.ApplyToRuntime(name => environment.GetValueOrDefault(name), (name, value) => environment[name] = value);
+
+        Assert.Equal("0", environment[InlineIo.RuntimeVariable]);
+    }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("true", true)]
+    [InlineData("false", false)]
+    public async Task Build_InlineIoSetting_SetsKestrelsInlineScheduling(string? value, bool expected)
+    {
+        var settings = new Dictionary<string, string?> { ["KEDA_HTTP_PROXY_PORT"] = "0", [InlineIo.Variable] = value };
+        await using var app = InterceptorApplication.Build([], settings);
+
+        var transport = app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
+
+        Assert.Equal(expected, transport.UnsafePreferInlineScheduling);
+    }
+
+    /// <summary>The premise of every in-process interceptor test: this process completes socket operations inline, as the
+    /// interceptor's own process does (set by inline-io.runsettings, read by the runtime once).</summary>
+    [Fact]
+    public void TestProcess_SocketCompletions_RunInlineAsInTheInterceptor()
+    {
+        var engine = typeof(System.Net.Sockets.Socket).Assembly.GetType("System.Net.Sockets.SocketAsyncEngine");
+        var inline = engine?.GetField("InlineSocketCompletionsEnabled", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static);
+
+        Assert.NotNull(inline);
+        Assert.Equal(true, inline.GetValue(null));
+    }
+}
