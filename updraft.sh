@@ -99,6 +99,7 @@ build_release() {
 
 # Benchmarks: ratios to a baseline measured in the same run; results under bench/results/.
 #   ./updraft.sh bench [load] [--smoke]     the load benchmark against nginx, HAProxy and YARP (the default)
+#   ./updraft.sh bench settings [--smoke]   the interceptor under runtime/transport settings variants, against HAProxy and direct
 #   ./updraft.sh bench scaler               the scaler benchmark
 #   ./updraft.sh bench backlog              the backlog sources (Kafka, NATS JetStream): 500 ScaledObjects, broker requests per poll
 #   ./updraft.sh bench micro [FILTER|ARGS]  BenchmarkDotNet micro benchmarks (bench/Microbenchmarks/README.md);
@@ -113,6 +114,11 @@ bench() {
       ensure_packages wrk:wrk h2load:nghttp2-client nginx:nginx-light haproxy:haproxy
       build_release
       dotnet bench/LoadBench/bin/Release/net10.0/Updraft.Bench.Load.dll Release "$@"
+      ;;
+    settings)
+      ensure_packages wrk:wrk haproxy:haproxy
+      build_release
+      dotnet bench/LoadBench/bin/Release/net10.0/Updraft.Bench.Load.dll settings Release "$@"
       ;;
     scaler)
       build_release
@@ -133,7 +139,7 @@ bench() {
       fi
       dotnet bench/Microbenchmarks/bin/Release/net10.0/Updraft.Microbenchmarks.dll "${args[@]}"
       ;;
-    *) echo "usage: ./updraft.sh bench [load [--smoke] | scaler | backlog | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
+    *) echo "usage: ./updraft.sh bench [load [--smoke] | settings [--smoke] | scaler | backlog | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
   esac
 }
 

@@ -12,9 +12,11 @@ using Updraft.Bench.Load;
 //   2. latency: this program's open-loop constant-rate client at 50% and 10% of the direct maximum from pass 1;
 //   3. h2c throughput: h2load with prior knowledge, where the target speaks h2c ("n/a" where it does not);
 // and the CPU time and peak working set of every target's process from /proc.
-// Usage: Updraft.Bench.Load [Release|Debug] [--smoke] [--out FILE]
+// Usage: Updraft.Bench.Load [settings] [Release|Debug] [--smoke] [--out FILE]
+//   settings: compare the interceptor under runtime/transport settings variants instead (SettingsComparison).
 var repo = BenchSupport.RepositoryRoot();
-var configuration = args.FirstOrDefault(a => !a.StartsWith('-')) ?? "Release";
+var compareSettings = args.FirstOrDefault() == "settings";
+var configuration = args.Skip(compareSettings ? 1 : 0).FirstOrDefault(a => !a.StartsWith('-')) ?? "Release";
 var smoke = args.Contains("--smoke");
 var outIndex = Array.IndexOf(args, "--out");
 var plan = smoke ? Plan.Smoke : Plan.Full;
@@ -31,7 +33,9 @@ AppDomain.CurrentDomain.ProcessExit += (_, _) => ChildProcess.StopAll();
 var work = Directory.CreateTempSubdirectory("updraft-bench-load-");
 try
 {
-    return Run();
+    return compareSettings
+        ? SettingsComparison.Run(repo, work.FullName, configuration, smoke, outIndex >= 0 && outIndex + 1 < args.Length ? Path.GetFullPath(args[outIndex + 1]) : null, Log)
+        : Run();
 }
 catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or System.ComponentModel.Win32Exception)
 {

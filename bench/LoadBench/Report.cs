@@ -59,7 +59,7 @@ internal sealed record Report(string Json, string Markdown)
     /// <summary>A target that answered less than this share of the offered rate could not keep up: its latencies are queueing.</summary>
     private const double SaturatedBelow = 0.97;
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+    internal static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
     public static Report Build(string commit, bool smoke, Plan plan, Dictionary<string, string> tools, List<Target> targets, Dictionary<string, TargetResults> results, double directMax, TimeSpan elapsed)
     {

@@ -24,12 +24,13 @@ internal sealed class Targets(string repo, string work, string configuration)
         return Ready(new Target("direct", "direct to the backend (Kestrel)", false, port, h2c, process));
     }
 
-    public Target StartInterceptor(string name, string label, int backendPort, int routes)
+    /// <param name="settings">Extra environment variables for this interceptor process (a settings variant).</param>
+    public Target StartInterceptor(string name, string label, int backendPort, int routes, IReadOnlyDictionary<string, string>? settings = null)
     {
         var routesFile = System.IO.Path.Combine(work, $"{name}-routes.yaml");
         File.WriteAllText(routesFile, RoutesYaml(routes, backendPort));
         int port = BenchSupport.FreePort(), admin = BenchSupport.FreePort();
-        var process = StartDotnet(name, "src/Interceptor", "Updraft.Interceptor", [], new Dictionary<string, string>
+        var process = StartDotnet(name, "src/Interceptor", "Updraft.Interceptor", [], new Dictionary<string, string>(settings ?? new Dictionary<string, string>())
         {
             ["KEDA_HTTP_PROXY_PORT"] = Invariant(port),
             ["KEDA_HTTP_ADMIN_PORT"] = Invariant(admin),

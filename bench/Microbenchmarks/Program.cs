@@ -9,6 +9,8 @@ using Updraft.Bench;
 //                                    with extra interceptor settings (printed, not written)
 // BenchmarkDotNet's artifacts go to bench/results/micro/; a run that includes the hot path benchmarks, and the
 // 'allocations' command, also write bench/results/<date>-<commit>-micro-allocations.json.
+// The in-process interceptor runs as its own Main would start it: with inline socket completions (UPDRAFT_INLINE_IO).
+Updraft.Interceptor.Hosting.InlineIo.ApplyToRuntime(Environment.GetEnvironmentVariable, Environment.SetEnvironmentVariable);
 var repo = BenchSupport.RepositoryRoot();
 if (args is ["allocations", .. var options])
 {
