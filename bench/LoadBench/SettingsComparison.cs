@@ -27,6 +27,8 @@ internal static class SettingsComparison
         new("workstation-gc", "DOTNET_gcServer=0", new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" }),
         new("gen0-64mib", "DOTNET_GCgen0size=0x4000000", new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0x4000000" }),
         new("datas-off", "DOTNET_GCDynamicAdaptationMode=0", new Dictionary<string, string> { ["DOTNET_GCDynamicAdaptationMode"] = "0" }),
+        new("w-xor-x-off", "DOTNET_EnableWriteXorExecute=0 (JIT code mapped once, not twice)", new Dictionary<string, string> { ["DOTNET_EnableWriteXorExecute"] = "0" }),
+        new("metrics-on", "OTEL_PROM_EXPORTER_ENABLED=true (the default; the other rows run without the /metrics listener)", new Dictionary<string, string> { ["OTEL_PROM_EXPORTER_ENABLED"] = "true", ["OTEL_PROM_EXPORTER_PORT"] = "0" }),
     ];
 
     private sealed record Pass(int WarmupSeconds, int Reps, int Seconds, int Threads, int Connections);
@@ -95,6 +97,7 @@ internal static class SettingsComparison
             ratioToHaproxy = median[t.Name] / median["haproxy"],
             cpuMicrosPerRequest = Report.Median(runs[t.Name].CpuMicrosPerRequest),
             idleRssMiB = idleRss[t.Name],
+            peakRssMiB = t.Process.StatusMiB("VmHWM"),
         }).ToList();
         var json = JsonSerializer.Serialize(new
         {
@@ -111,11 +114,11 @@ internal static class SettingsComparison
         var markdown = new StringBuilder();
         markdown.AppendLine(CultureInfo.InvariantCulture, $"Interceptor settings, commit {commit}, {Environment.ProcessorCount} cores, {clock.Elapsed.TotalMinutes:F1} min: wrk -t{pass.Threads} -c{pass.Connections}, HTTP/1.1 keep-alive, median of {pass.Reps} × {pass.Seconds} s, interleaved; one route; CPU: the target process's user+system time per request.");
         markdown.AppendLine();
-        markdown.AppendLine("| variant | settings | req/s | × default | × direct | × HAProxy | CPU µs/req | RSS idle MiB |");
+        markdown.AppendLine("| variant | settings | req/s | × default | × direct | × HAProxy | CPU µs/req | RSS idle / peak MiB |");
         markdown.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var row in rows)
         {
-            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {row.name} | {row.label} | {row.medianRps:F0} | {row.ratioToDefault:F2} | {row.ratioToDirect:F2} | {row.ratioToHaproxy:F2} | {row.cpuMicrosPerRequest:F1} | {row.idleRssMiB:F0} |");
+            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {row.name} | {row.label} | {row.medianRps:F0} | {row.ratioToDefault:F2} | {row.ratioToDirect:F2} | {row.ratioToHaproxy:F2} | {row.cpuMicrosPerRequest:F1} | {row.idleRssMiB:F0} / {row.peakRssMiB:F0} |");
         }
 
         var file = outFile ?? (smoke

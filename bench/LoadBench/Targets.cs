@@ -30,7 +30,7 @@ internal sealed class Targets(string repo, string work, string configuration)
         var routesFile = System.IO.Path.Combine(work, $"{name}-routes.yaml");
         File.WriteAllText(routesFile, RoutesYaml(routes, backendPort));
         int port = BenchSupport.FreePort(), admin = BenchSupport.FreePort();
-        var process = StartDotnet(name, "src/Interceptor", "Updraft.Interceptor", [], new Dictionary<string, string>(settings ?? new Dictionary<string, string>())
+        var environment = new Dictionary<string, string>
         {
             ["KEDA_HTTP_PROXY_PORT"] = Invariant(port),
             ["KEDA_HTTP_ADMIN_PORT"] = Invariant(admin),
@@ -38,8 +38,14 @@ internal sealed class Targets(string repo, string work, string configuration)
             ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
             ["UPDRAFT_ROUTES_FILE"] = routesFile,
             ["UPDRAFT_LOG_LEVEL"] = "Warning",
-        });
-        // The proxy port does not speak h2c (yet); the h2c pass probes it anyway and records n/a when it does not.
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        var process = StartDotnet(name, "src/Interceptor", "Updraft.Interceptor", [], environment);
+        // The proxy port speaks h2c with prior knowledge too.
         return Ready(new Target(name, label, false, port, port, process));
     }
 
