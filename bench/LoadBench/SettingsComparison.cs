@@ -31,17 +31,25 @@ internal static class SettingsComparison
         new("metrics-on", "OTEL_PROM_EXPORTER_ENABLED=true (the default; the other rows run without the /metrics listener)", new Dictionary<string, string> { ["OTEL_PROM_EXPORTER_ENABLED"] = "true", ["OTEL_PROM_EXPORTER_PORT"] = "0" }),
     ];
 
-    private sealed record Pass(int WarmupSeconds, int Reps, int Seconds, int Threads, int Connections);
+    /// <summary>Throughput: wrk repetitions; latency: constant-rate repetitions at <see cref="RateFraction"/> of the direct maximum.</summary>
+    private sealed record Pass(int WarmupSeconds, int Reps, int Seconds, int Threads, int Connections, int LatencyReps, double LatencySeconds);
 
-    private static readonly Pass Full = new(2, 4, 5, 2, 64);
+    /// <summary>10% of direct: below every proxy's maximum on two shared cores, so latencies are the proxy's, not queueing.</summary>
+    private const double RateFraction = 0.10;
 
-    private static readonly Pass Smoke = new(0, 1, 1, 2, 64);
+    private static readonly Pass Full = new(2, 4, 5, 2, 64, 2, 5);
+
+    private static readonly Pass Smoke = new(0, 1, 1, 2, 64, 1, 0.5);
 
     private sealed class Runs
     {
         public List<double> Rps { get; } = [];
 
         public List<double> CpuMicrosPerRequest { get; } = [];
+
+        public List<long> Latencies { get; } = [];
+
+        public long LatencyErrors { get; set; }
     }
 
     public static int Run(string repo, string work, string configuration, bool smoke, string? outFile, Action<string> log)
@@ -85,6 +93,25 @@ internal static class SettingsComparison
         }
 
         var median = runs.ToDictionary(r => r.Key, r => Report.Median(r.Value.Rps));
+        var rate = Math.Round(median[direct.Name] * RateFraction);
+        var request = Encoding.ASCII.GetBytes($"GET {Targets.Path} HTTP/1.1\r\nHost: {Targets.Host}\r\n\r\n");
+        for (var rep = 0; rep < pass.LatencyReps; rep++)
+        {
+            foreach (var target in targets.Skip(rep % targets.Count).Concat(targets.Take(rep % targets.Count)))
+            {
+                var run = ConstantRateClient.Run(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, target.Port), request, rate, 1, pass.LatencySeconds, pass.Connections);
+                runs[target.Name].Latencies.AddRange(run.Latencies);
+                runs[target.Name].LatencyErrors += run.Errors + run.NotSent;
+                log(string.Create(CultureInfo.InvariantCulture, $"latency {rep + 1}/{pass.LatencyReps} at {rate:F0} req/s {target.Name,-20} achieved {run.AchievedRate,7:F0}  errors {run.Errors}"));
+            }
+        }
+
+        double LatencyMs(string name, double quantile)
+        {
+            var sorted = runs[name].Latencies.Order().ToArray();
+            return sorted.Length == 0 ? 0 : Report.Percentile(sorted, quantile) / 1e6;
+        }
+
         var rows = targets.Select(t => new
         {
             name = t.Name,
@@ -98,6 +125,11 @@ internal static class SettingsComparison
             cpuMicrosPerRequest = Report.Median(runs[t.Name].CpuMicrosPerRequest),
             idleRssMiB = idleRss[t.Name],
             peakRssMiB = t.Process.StatusMiB("VmHWM"),
+            latencyRate = rate,
+            latencyP50Ms = LatencyMs(t.Name, 0.50),
+            latencyP99Ms = LatencyMs(t.Name, 0.99),
+            latencyP999Ms = LatencyMs(t.Name, 0.999),
+            latencyErrors = runs[t.Name].LatencyErrors,
         }).ToList();
         var json = JsonSerializer.Serialize(new
         {
@@ -112,13 +144,13 @@ internal static class SettingsComparison
         }, Report.JsonOptions);
 
         var markdown = new StringBuilder();
-        markdown.AppendLine(CultureInfo.InvariantCulture, $"Interceptor settings, commit {commit}, {Environment.ProcessorCount} cores, {clock.Elapsed.TotalMinutes:F1} min: wrk -t{pass.Threads} -c{pass.Connections}, HTTP/1.1 keep-alive, median of {pass.Reps} × {pass.Seconds} s, interleaved; one route; CPU: the target process's user+system time per request.");
+        markdown.AppendLine(CultureInfo.InvariantCulture, $"Interceptor settings, commit {commit}, {Environment.ProcessorCount} cores, {clock.Elapsed.TotalMinutes:F1} min: wrk -t{pass.Threads} -c{pass.Connections}, HTTP/1.1 keep-alive, median of {pass.Reps} × {pass.Seconds} s, interleaved; one route; CPU: the target process's user+system time per request. Latency: open-loop constant rate at {rate:F0} req/s ({RateFraction:P0} of direct), {pass.LatencyReps} × {pass.LatencySeconds} s pooled, from each request's scheduled send time, ms.");
         markdown.AppendLine();
-        markdown.AppendLine("| variant | settings | req/s | × default | × direct | × HAProxy | CPU µs/req | RSS idle / peak MiB |");
-        markdown.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        markdown.AppendLine("| variant | settings | req/s | × default | × direct | × HAProxy | CPU µs/req | RSS idle / peak MiB | p50 | p99 | p99.9 |");
+        markdown.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var row in rows)
         {
-            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {row.name} | {row.label} | {row.medianRps:F0} | {row.ratioToDefault:F2} | {row.ratioToDirect:F2} | {row.ratioToHaproxy:F2} | {row.cpuMicrosPerRequest:F1} | {row.idleRssMiB:F0} / {row.peakRssMiB:F0} |");
+            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {row.name} | {row.label} | {row.medianRps:F0} | {row.ratioToDefault:F2} | {row.ratioToDirect:F2} | {row.ratioToHaproxy:F2} | {row.cpuMicrosPerRequest:F1} | {row.idleRssMiB:F0} / {row.peakRssMiB:F0} | {row.latencyP50Ms:F3} | {row.latencyP99Ms:F3} | {row.latencyP999Ms:F3} |");
         }
 
         var file = outFile ?? (smoke
