@@ -7,7 +7,9 @@ namespace Updraft.Interceptor.Hosting;
 /// (one per core) instead of being handed to the thread pool one by one. A proxied request waits on four socket
 /// operations; each hand-off costs a wake-up and a context switch, about a sixth of the interceptor's CPU per request
 /// (bench/README.md). The price: work that blocks a socket thread stalls every connection on it, so nothing on the
-/// request path may block (it does not: it awaits I/O, and route builds and watch handling hop to the thread pool).
+/// request path may block. It does not: it awaits I/O, and route table builds run on the thread pool (the coalescing
+/// channel hands them over). Kubernetes watch events and list pages are decoded on the socket thread they arrive on;
+/// a first list of thousands of objects occupies it for milliseconds, once.
 /// </summary>
 internal static class InlineIo
 {
