@@ -51,12 +51,8 @@ public sealed class KubernetesModeTests
     public async Task GetMetrics_TwoReplicasInTheAdminServicesSlice_SumsTheirStreamedCounts()
     {
         await using var cluster = await FakeCluster.StartAsync();
-        var port = FreePort();
-        await using var first = await FakeInterceptor.StartAsync(First, port, stream: true);
-        await using var second = await FakeInterceptor.StartAsync(Second, port, stream: true);
-        first.Report(Route, concurrency: 3, requestCount: 0);
-        second.Report(Route, concurrency: 4, requestCount: 0);
-        cluster.UpsertRoute("app");
+        await using var replicas = await StreamingReplicas.StartAsync(cluster);
+        var (port, first, second) = (replicas.Port, replicas.First, replicas.Second);
         cluster.UpsertSlice("admin-1", port, (First, true), (Second, true));
 
         await using var scaler = await cluster.StartScalerAsync(port);
@@ -71,12 +67,8 @@ public sealed class KubernetesModeTests
     public async Task GetMetrics_ReplicaEndpointBecomesNotReady_DroppedAndItsStreamClosed()
     {
         await using var cluster = await FakeCluster.StartAsync();
-        var port = FreePort();
-        await using var first = await FakeInterceptor.StartAsync(First, port, stream: true);
-        await using var second = await FakeInterceptor.StartAsync(Second, port, stream: true);
-        first.Report(Route, concurrency: 3, requestCount: 0);
-        second.Report(Route, concurrency: 4, requestCount: 0);
-        cluster.UpsertRoute("app");
+        await using var replicas = await StreamingReplicas.StartAsync(cluster);
+        var (port, first, second) = (replicas.Port, replicas.First, replicas.Second);
         cluster.UpsertSlice("admin-1", port, (First, true), (Second, true));
         await using var scaler = await cluster.StartScalerAsync(port);
         await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 7, "both replicas are counted");
@@ -94,12 +86,8 @@ public sealed class KubernetesModeTests
     public async Task GetMetrics_SliceOfAReplicaDeleted_DroppedAndItsStreamClosed()
     {
         await using var cluster = await FakeCluster.StartAsync();
-        var port = FreePort();
-        await using var first = await FakeInterceptor.StartAsync(First, port, stream: true);
-        await using var second = await FakeInterceptor.StartAsync(Second, port, stream: true);
-        first.Report(Route, concurrency: 3, requestCount: 0);
-        second.Report(Route, concurrency: 4, requestCount: 0);
-        cluster.UpsertRoute("app");
+        await using var replicas = await StreamingReplicas.StartAsync(cluster);
+        var (port, first, second) = (replicas.Port, replicas.First, replicas.Second);
         cluster.UpsertSlice("admin-1", port, (First, true));
         cluster.UpsertSlice("admin-2", port, (Second, true));
         await using var scaler = await cluster.StartScalerAsync(port);
@@ -117,12 +105,8 @@ public sealed class KubernetesModeTests
     public async Task GetMetrics_ReplicaAddedToTheSliceLater_SubscribedAndCounted()
     {
         await using var cluster = await FakeCluster.StartAsync();
-        var port = FreePort();
-        await using var first = await FakeInterceptor.StartAsync(First, port, stream: true);
-        await using var second = await FakeInterceptor.StartAsync(Second, port, stream: true);
-        first.Report(Route, concurrency: 3, requestCount: 0);
-        second.Report(Route, concurrency: 4, requestCount: 0);
-        cluster.UpsertRoute("app");
+        await using var replicas = await StreamingReplicas.StartAsync(cluster);
+        var (port, first, second) = (replicas.Port, replicas.First, replicas.Second);
         cluster.UpsertSlice("admin-1", port, (First, true));
         await using var scaler = await cluster.StartScalerAsync(port);
         await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 3, "the first replica is counted");
@@ -223,6 +207,36 @@ public sealed class KubernetesModeTests
         catch (RpcException)
         {
             return double.NaN;
+        }
+    }
+
+    /// <summary>Two streaming replicas on one admin port, reporting 3 and 4 requests in flight for the route, which the
+    /// cluster holds; which EndpointSlices list them is up to each test.</summary>
+    private sealed class StreamingReplicas : IAsyncDisposable
+    {
+        private StreamingReplicas(int port, FakeInterceptor first, FakeInterceptor second) => (Port, First, Second) = (port, first, second);
+
+        public int Port { get; }
+
+        public FakeInterceptor First { get; }
+
+        public FakeInterceptor Second { get; }
+
+        public static async Task<StreamingReplicas> StartAsync(FakeCluster cluster)
+        {
+            var port = FreePort();
+            var first = await FakeInterceptor.StartAsync(KubernetesModeTests.First, port, stream: true);
+            var second = await FakeInterceptor.StartAsync(KubernetesModeTests.Second, port, stream: true);
+            first.Report(Route, concurrency: 3, requestCount: 0);
+            second.Report(Route, concurrency: 4, requestCount: 0);
+            cluster.UpsertRoute("app");
+            return new StreamingReplicas(port, first, second);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Second.DisposeAsync();
+            await First.DisposeAsync();
         }
     }
 }
