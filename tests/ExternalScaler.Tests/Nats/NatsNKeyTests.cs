@@ -2,7 +2,6 @@ using System.Buffers.Text;
 using System.Text;
 using Grpc.Core;
 using NATS.NKeys;
-using Updraft.ExternalScaler.Nats;
 using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 using Updraft.Protos.ExternalScaler;
@@ -17,7 +16,7 @@ namespace Updraft.ExternalScaler.Tests.Nats;
 /// </summary>
 public sealed class NatsNKeyFixture : IAsyncLifetime
 {
-    private string _directory = null!;
+    private NatsProfilesDirectory _directory = null!;
 
     internal NatsServer NKey { get; private set; } = null!;
 
@@ -25,15 +24,14 @@ public sealed class NatsNKeyFixture : IAsyncLifetime
 
     internal NatsServer Plain { get; private set; } = null!;
 
-    internal string Profiles { get; private set; } = null!;
+    internal string Profiles => _directory.Profiles;
 
     /// <summary>Every seed written to a profile: none may appear in an error.</summary>
     internal List<string> Seeds { get; } = [];
 
     public async Task InitializeAsync()
     {
-        _directory = Directory.CreateTempSubdirectory("updraft-nats-nkey-").FullName;
-        Profiles = Path.Combine(_directory, "profiles");
+        _directory = new NatsProfilesDirectory("updraft-nats-nkey-");
 
         using var user = KeyPair.CreatePair(PrefixByte.User);
         using var otherUser = KeyPair.CreatePair(PrefixByte.User);
@@ -44,10 +42,10 @@ public sealed class NatsNKeyFixture : IAsyncLifetime
         using var jwtUser = KeyPair.CreatePair(PrefixByte.User);
         Seeds.AddRange([user.GetSeed(), otherUser.GetSeed(), jwtUser.GetSeed()]);
 
-        var ca = Path.Combine(_directory, "ca.crt");
-        var otherCa = Path.Combine(_directory, "other-ca.crt");
-        var serverCertificate = Path.Combine(_directory, "server.crt");
-        var serverKey = Path.Combine(_directory, "server.key");
+        var ca = _directory.Path("ca.crt");
+        var otherCa = _directory.Path("other-ca.crt");
+        var serverCertificate = _directory.Path("server.crt");
+        var serverKey = _directory.Path("server.key");
         using (var authority = TestAuthority.Create("Updraft NKey test CA"))
         using (var other = TestAuthority.Create("Updraft untrusted CA"))
         using (var server = authority.IssueServer("nats", "127.0.0.1"))
@@ -57,18 +55,18 @@ public sealed class NatsNKeyFixture : IAsyncLifetime
             TestAuthority.WritePair(server, serverCertificate, serverKey);
         }
 
-        WriteProfile("nkey", ("nkey", user.GetSeed() + "\n"));
-        WriteProfile("nkey-tls", ("nkey", user.GetSeed()), ("ca.crt", File.ReadAllText(ca)));
-        WriteProfile("nkey-other-ca", ("nkey", user.GetSeed()), ("ca.crt", File.ReadAllText(otherCa)));
-        WriteProfile("other-nkey", ("nkey", otherUser.GetSeed()));
+        _directory.WriteProfile("nkey", ("nkey", user.GetSeed() + "\n"));
+        _directory.WriteProfile("nkey-tls", ("nkey", user.GetSeed()), ("ca.crt", File.ReadAllText(ca)));
+        _directory.WriteProfile("nkey-other-ca", ("nkey", user.GetSeed()), ("ca.crt", File.ReadAllText(otherCa)));
+        _directory.WriteProfile("other-nkey", ("nkey", otherUser.GetSeed()));
 
         var userJwt = TestJwt.User(account, jwtUser.GetPublicKey(), "scaler");
-        WriteProfile("creds", ("creds", TestJwt.Creds(userJwt, jwtUser.GetSeed())));
+        _directory.WriteProfile("creds", ("creds", TestJwt.Creds(userJwt, jwtUser.GetSeed())));
         // The same user vouched for by an account the server does not know, and by a key posing as the right account.
-        WriteProfile("stranger-account", ("creds", TestJwt.Creds(TestJwt.User(strangerAccount, jwtUser.GetPublicKey(), "scaler"), jwtUser.GetSeed())));
-        WriteProfile("forged", ("creds", TestJwt.Creds(Forge(userJwt, account.GetPublicKey(), strangerAccount), jwtUser.GetSeed())));
+        _directory.WriteProfile("stranger-account", ("creds", TestJwt.Creds(TestJwt.User(strangerAccount, jwtUser.GetPublicKey(), "scaler"), jwtUser.GetSeed())));
+        _directory.WriteProfile("forged", ("creds", TestJwt.Creds(Forge(userJwt, account.GetPublicKey(), strangerAccount), jwtUser.GetSeed())));
 
-        var operatorJwt = Path.Combine(_directory, "operator.jwt");
+        var operatorJwt = _directory.Path("operator.jwt");
         File.WriteAllText(operatorJwt, TestJwt.Operator(@operator, "updraft-test"));
         var accounts = new Dictionary<string, string>
         {
@@ -103,11 +101,11 @@ public sealed class NatsNKeyFixture : IAsyncLifetime
             }
         }
 
-        Directory.Delete(_directory, recursive: true);
+        _directory.Dispose();
     }
 
     /// <summary>What <paramref name="profile"/> holds, loaded as the scaler loads it (the caller disposes it).</summary>
-    internal NatsProfile Load(string profile) => new NatsCredentialProfiles(new NatsOptions { CredentialsDirectory = Profiles }).Load(profile)!;
+    internal NatsProfile Load(string profile) => _directory.Load(profile);
 
     /// <summary><paramref name="jwt"/>'s header and claims (naming <paramref name="issuer"/>), signed by <paramref name="signer"/> instead.</summary>
     private static string Forge(string jwt, string issuer, KeyPair signer)
@@ -117,15 +115,6 @@ public sealed class NatsNKeyFixture : IAsyncLifetime
         var signature = new byte[64];
         signer.Sign(Encoding.ASCII.GetBytes(signed), signature);
         return signed + "." + Base64Url.EncodeToString(signature);
-    }
-
-    private void WriteProfile(string name, params (string File, string Content)[] files)
-    {
-        var directory = Directory.CreateDirectory(Path.Combine(Profiles, name)).FullName;
-        foreach (var (file, content) in files)
-        {
-            File.WriteAllText(Path.Combine(directory, file), content);
-        }
     }
 }
 

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Updraft.ExternalScaler.Nats;
 using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 using Updraft.Protos.ExternalScaler;
@@ -17,7 +16,7 @@ public sealed class NatsTlsFixture : IAsyncLifetime
     public const string User = "scaler";
     public const string Password = "tls-Pa55word";
 
-    private string _directory = null!;
+    private NatsProfilesDirectory _directory = null!;
 
     internal NatsServer Tls { get; private set; } = null!;
 
@@ -25,20 +24,19 @@ public sealed class NatsTlsFixture : IAsyncLifetime
 
     internal NatsServer Plain { get; private set; } = null!;
 
-    internal string Profiles { get; private set; } = null!;
+    internal string Profiles => _directory.Profiles;
 
     public async Task InitializeAsync()
     {
-        _directory = Directory.CreateTempSubdirectory("updraft-nats-tls-").FullName;
-        Profiles = Path.Combine(_directory, "profiles");
-        var ca = Path.Combine(_directory, "ca.crt");
-        var serverCertificate = Path.Combine(_directory, "server.crt");
-        var serverKey = Path.Combine(_directory, "server.key");
-        var clientCertificate = Path.Combine(_directory, "client.crt");
-        var clientKey = Path.Combine(_directory, "client.key");
-        var otherCa = Path.Combine(_directory, "other-ca.crt");
-        var strangerCertificate = Path.Combine(_directory, "stranger.crt");
-        var strangerKey = Path.Combine(_directory, "stranger.key");
+        _directory = new NatsProfilesDirectory("updraft-nats-tls-");
+        var ca = _directory.Path("ca.crt");
+        var serverCertificate = _directory.Path("server.crt");
+        var serverKey = _directory.Path("server.key");
+        var clientCertificate = _directory.Path("client.crt");
+        var clientKey = _directory.Path("client.key");
+        var otherCa = _directory.Path("other-ca.crt");
+        var strangerCertificate = _directory.Path("stranger.crt");
+        var strangerKey = _directory.Path("stranger.key");
         using (var authority = TestAuthority.Create("Updraft test CA"))
         using (var other = TestAuthority.Create("Updraft untrusted CA"))
         using (var server = authority.IssueServer("nats", "127.0.0.1", "localhost"))
@@ -53,15 +51,15 @@ public sealed class NatsTlsFixture : IAsyncLifetime
         }
 
         var login = new[] { ("user", User + "\n"), ("password", Password + "\n") };
-        WriteProfile("trusted", [.. login, ("ca.crt", File.ReadAllText(ca))]);
-        WriteProfile("by-name", [.. login, ("ca.crt", File.ReadAllText(ca)), ("server-name", "localhost\n")]);
-        WriteProfile("wrong-name", [.. login, ("ca.crt", File.ReadAllText(ca)), ("server-name", "nats.example.com")]);
-        WriteProfile("other-ca", [.. login, ("ca.crt", File.ReadAllText(otherCa))]);
-        WriteProfile("login-only", login);
-        WriteProfile("mtls", ("ca.crt", File.ReadAllText(ca)), ("tls.crt", File.ReadAllText(clientCertificate)), ("tls.key", File.ReadAllText(clientKey)));
-        WriteProfile("ca-only", ("ca.crt", File.ReadAllText(ca)));
-        WriteProfile("no-key", ("ca.crt", File.ReadAllText(ca)), ("tls.crt", File.ReadAllText(clientCertificate)));
-        WriteProfile("stranger", ("ca.crt", File.ReadAllText(ca)), ("tls.crt", File.ReadAllText(strangerCertificate)), ("tls.key", File.ReadAllText(strangerKey)));
+        _directory.WriteProfile("trusted", [.. login, ("ca.crt", File.ReadAllText(ca))]);
+        _directory.WriteProfile("by-name", [.. login, ("ca.crt", File.ReadAllText(ca)), ("server-name", "localhost\n")]);
+        _directory.WriteProfile("wrong-name", [.. login, ("ca.crt", File.ReadAllText(ca)), ("server-name", "nats.example.com")]);
+        _directory.WriteProfile("other-ca", [.. login, ("ca.crt", File.ReadAllText(otherCa))]);
+        _directory.WriteProfile("login-only", login);
+        _directory.WriteProfile("mtls", ("ca.crt", File.ReadAllText(ca)), ("tls.crt", File.ReadAllText(clientCertificate)), ("tls.key", File.ReadAllText(clientKey)));
+        _directory.WriteProfile("ca-only", ("ca.crt", File.ReadAllText(ca)));
+        _directory.WriteProfile("no-key", ("ca.crt", File.ReadAllText(ca)), ("tls.crt", File.ReadAllText(clientCertificate)));
+        _directory.WriteProfile("stranger", ("ca.crt", File.ReadAllText(ca)), ("tls.crt", File.ReadAllText(strangerCertificate)), ("tls.key", File.ReadAllText(strangerKey)));
 
         // A generous handshake timeout (nats-server's default is 0.5 s): the first .NET handshake on a loaded machine is slow.
         Tls = await NatsServer.StartAsync(User, Password, config: $$"""
@@ -83,20 +81,11 @@ public sealed class NatsTlsFixture : IAsyncLifetime
             }
         }
 
-        Directory.Delete(_directory, recursive: true);
+        _directory.Dispose();
     }
 
     /// <summary>What <paramref name="profile"/> holds, loaded as the scaler loads it (the caller disposes it).</summary>
-    internal NatsProfile Load(string profile) => new NatsCredentialProfiles(new NatsOptions { CredentialsDirectory = Profiles }).Load(profile)!;
-
-    private void WriteProfile(string name, params (string File, string Content)[] files)
-    {
-        var directory = Directory.CreateDirectory(Path.Combine(Profiles, name)).FullName;
-        foreach (var (file, content) in files)
-        {
-            File.WriteAllText(Path.Combine(directory, file), content);
-        }
-    }
+    internal NatsProfile Load(string profile) => _directory.Load(profile);
 }
 
 /// <summary>
