@@ -4,7 +4,6 @@ using Grpc.Core;
 using NATS.NKeys;
 using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Tests.Infrastructure;
-using Updraft.Protos.ExternalScaler;
 using static Updraft.ExternalScaler.Tests.Nats.NatsTesting;
 
 namespace Updraft.ExternalScaler.Tests.Nats;
@@ -132,7 +131,7 @@ public sealed class NatsNKeyTests(NatsNKeyFixture fixture) : IClassFixture<NatsN
         var stream = await CreateStreamAsync(fixture.NKey, profile, messages: 7, acknowledged: 2);
         await using var harness = await StartAsync();
 
-        await WaitForMetricAsync(harness, Trigger(fixture.NKey, stream, profile), 5);
+        await WaitForMetricAsync(harness, ProfileTrigger(fixture.NKey.Url, stream, profile), 5);
     }
 
     [Fact]
@@ -141,7 +140,7 @@ public sealed class NatsNKeyTests(NatsNKeyFixture fixture) : IClassFixture<NatsN
         var stream = await CreateStreamAsync(fixture.NKey, "nkey", messages: 2, acknowledged: 0);
         await using var harness = await StartAsync();
 
-        var error = await WaitForErrorAsync(harness, Trigger(fixture.NKey, stream, "nkey-other-ca"), StatusCode.Unavailable);
+        var error = await WaitForErrorAsync(harness, ProfileTrigger(fixture.NKey.Url, stream, "nkey-other-ca"), StatusCode.Unavailable);
 
         Assert.True(error.Status.Detail.Contains("is not trusted by the credentials profile's ca.crt", StringComparison.Ordinal), error.Status.Detail);
         AssertNoSeed(error);
@@ -152,7 +151,7 @@ public sealed class NatsNKeyTests(NatsNKeyFixture fixture) : IClassFixture<NatsN
     {
         var stream = await CreateStreamAsync(fixture.NKey, "nkey", messages: 3, acknowledged: 0);
         await using var harness = await StartAsync();
-        var reference = Trigger(fixture.NKey, stream, "other-nkey");
+        var reference = ProfileTrigger(fixture.NKey.Url, stream, "other-nkey");
 
         var error = await WaitForErrorAsync(harness, reference, StatusCode.Unauthenticated);
 
@@ -169,7 +168,7 @@ public sealed class NatsNKeyTests(NatsNKeyFixture fixture) : IClassFixture<NatsN
         var stream = await CreateStreamAsync(fixture.Operator, "creds", messages: 6, acknowledged: 1);
         await using var harness = await StartAsync();
 
-        await WaitForMetricAsync(harness, Trigger(fixture.Operator, stream, "creds"), 5);
+        await WaitForMetricAsync(harness, ProfileTrigger(fixture.Operator.Url, stream, "creds"), 5);
     }
 
     [Theory]
@@ -179,7 +178,7 @@ public sealed class NatsNKeyTests(NatsNKeyFixture fixture) : IClassFixture<NatsN
     {
         var stream = await CreateStreamAsync(fixture.Operator, "creds", messages: 4, acknowledged: 0);
         await using var harness = await StartAsync();
-        var reference = Trigger(fixture.Operator, stream, profile);
+        var reference = ProfileTrigger(fixture.Operator.Url, stream, profile);
 
         var error = await WaitForErrorAsync(harness, reference, StatusCode.Unauthenticated);
 
@@ -202,25 +201,15 @@ public sealed class NatsNKeyTests(NatsNKeyFixture fixture) : IClassFixture<NatsN
         }
 
         await using var harness = await StartAsync();
-        await WaitForMetricAsync(harness, Trigger(fixture.Plain, stream, null), 2);
+        await WaitForMetricAsync(harness, ProfileTrigger(fixture.Plain.Url, stream, null), 2);
 
-        var error = await WaitForErrorAsync(harness, Trigger(fixture.Plain, stream, profile), StatusCode.Unauthenticated);
+        var error = await WaitForErrorAsync(harness, ProfileTrigger(fixture.Plain.Url, stream, profile), StatusCode.Unauthenticated);
 
         Assert.True(error.Status.Detail.Contains("sent no nonce in its INFO", StringComparison.Ordinal), error.Status.Detail);
         Assert.Contains(says, error.Status.Detail, StringComparison.Ordinal);
         AssertNoSeed(error);
     }
 
-    private static ScaledObjectRef Trigger(NatsServer server, string stream, string? profile)
-    {
-        var metadata = new List<(string, string)> { ("source", "nats-jetstream"), ("natsServerUrl", server.Url), ("stream", stream), ("consumer", "worker") };
-        if (profile is not null)
-        {
-            metadata.Add(("credentialsProfile", profile));
-        }
-
-        return ScalerHarness.Ref($"so-{stream.ToLowerInvariant()}-{profile ?? "none"}", [.. metadata]);
-    }
 
     private void AssertNoSeed(RpcException error)
     {
@@ -235,16 +224,9 @@ public sealed class NatsNKeyTests(NatsNKeyFixture fixture) : IClassFixture<NatsN
     private Task<ScalerHarness> StartAsync() =>
         StartScalerAsync(new Dictionary<string, string?> { ["UPDRAFT_NATS_CREDENTIALS_DIR"] = fixture.Profiles });
 
-    /// <summary>A stream with a durable consumer "worker" on <paramref name="server"/>, reached with <paramref name="profile"/>'s files.</summary>
     private async Task<string> CreateStreamAsync(NatsServer server, string profile, int messages, int acknowledged)
     {
-        var stream = StreamName();
         using var login = fixture.Load(profile);
-        await using var admin = await JetStreamAdmin.ConnectAsync(server, login.Credentials, login.Tls);
-        await admin.CreateStreamAsync(stream);
-        await admin.CreateConsumerAsync(stream, "worker");
-        await admin.PublishAsync(stream, messages);
-        await admin.AckAsync(await admin.FetchAsync(stream, "worker", acknowledged));
-        return stream;
+        return await NatsTesting.CreateStreamAsync(server, login, messages, acknowledged);
     }
 }

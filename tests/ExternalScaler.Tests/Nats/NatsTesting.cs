@@ -46,6 +46,32 @@ internal static class NatsTesting
         return ScalerHarness.StartAsync(RoutesYaml.InterceptorRoute("unused", 1, "unused.example.com"), interceptors: 0, settings: all);
     }
 
+    /// <summary>An API-mode <c>nats-jetstream</c> trigger on consumer "worker" of <paramref name="stream"/> at
+    /// <paramref name="url"/>, logging in with credentials profile <paramref name="profile"/> when one is given.</summary>
+    public static ScaledObjectRef ProfileTrigger(string url, string stream, string? profile)
+    {
+        var metadata = new List<(string, string)> { ("source", "nats-jetstream"), ("natsServerUrl", url), ("stream", stream), ("consumer", "worker") };
+        if (profile is not null)
+        {
+            metadata.Add(("credentialsProfile", profile));
+        }
+
+        return ScalerHarness.Ref($"so-{stream.ToLowerInvariant()}-{profile ?? "none"}", [.. metadata]);
+    }
+
+    /// <summary>A new stream with a durable consumer "worker" on <paramref name="server"/>, reached with
+    /// <paramref name="login"/>: <paramref name="messages"/> published, the first <paramref name="acknowledged"/> acknowledged.</summary>
+    public static async Task<string> CreateStreamAsync(NatsServer server, Updraft.ExternalScaler.Nats.Client.NatsProfile login, int messages, int acknowledged)
+    {
+        var stream = StreamName();
+        await using var admin = await JetStreamAdmin.ConnectAsync(server, login.Credentials, login.Tls);
+        await admin.CreateStreamAsync(stream);
+        await admin.CreateConsumerAsync(stream, "worker");
+        await admin.PublishAsync(stream, messages);
+        await admin.AckAsync(await admin.FetchAsync(stream, "worker", acknowledged));
+        return stream;
+    }
+
     /// <summary>A unique stream name (stream names are per server; tests share one).</summary>
     public static string StreamName() => "S" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
 

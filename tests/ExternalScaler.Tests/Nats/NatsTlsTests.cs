@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Tests.Infrastructure;
-using Updraft.Protos.ExternalScaler;
 using static Updraft.ExternalScaler.Tests.Nats.NatsTesting;
 
 namespace Updraft.ExternalScaler.Tests.Nats;
@@ -102,7 +101,7 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
     {
         var stream = await CreateStreamAsync(fixture.Tls, "trusted", messages: 6, acknowledged: 2);
         await using var harness = await StartAsync();
-        var reference = Trigger($"{scheme}://127.0.0.1:{fixture.Tls.ClientPort}", stream, profile);
+        var reference = ProfileTrigger($"{scheme}://127.0.0.1:{fixture.Tls.ClientPort}", stream, profile);
 
         await WaitForMetricAsync(harness, reference, 4);
     }
@@ -116,7 +115,7 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
     {
         var stream = await CreateStreamAsync(fixture.Tls, "trusted", messages: 3, acknowledged: 0);
         await using var harness = await StartAsync();
-        var reference = Trigger($"{scheme}://127.0.0.1:{fixture.Tls.ClientPort}", stream, profile);
+        var reference = ProfileTrigger($"{scheme}://127.0.0.1:{fixture.Tls.ClientPort}", stream, profile);
 
         var error = await WaitForErrorAsync(harness, reference, StatusCode.Unavailable);
 
@@ -134,7 +133,7 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
         await using var harness = await StartAsync();
 
         // A profile with TLS files only, no user or token.
-        await WaitForMetricAsync(harness, Trigger($"tls://127.0.0.1:{fixture.Mutual.ClientPort}", stream, "mtls"), 4);
+        await WaitForMetricAsync(harness, ProfileTrigger($"tls://127.0.0.1:{fixture.Mutual.ClientPort}", stream, "mtls"), 4);
     }
 
     [Fact]
@@ -144,9 +143,9 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
         await using var harness = await StartAsync();
         var url = $"tls://127.0.0.1:{fixture.Mutual.ClientPort}";
 
-        var none = await WaitForErrorAsync(harness, Trigger(url, stream, "ca-only"), StatusCode.Unauthenticated);
-        var noKey = await WaitForErrorAsync(harness, Trigger(url, stream, "no-key"), StatusCode.FailedPrecondition);
-        var stranger = await WaitForErrorAsync(harness, Trigger(url, stream, "stranger"), StatusCode.Unauthenticated);
+        var none = await WaitForErrorAsync(harness, ProfileTrigger(url, stream, "ca-only"), StatusCode.Unauthenticated);
+        var noKey = await WaitForErrorAsync(harness, ProfileTrigger(url, stream, "no-key"), StatusCode.FailedPrecondition);
+        var stranger = await WaitForErrorAsync(harness, ProfileTrigger(url, stream, "stranger"), StatusCode.Unauthenticated);
 
         Assert.True(none.Status.Detail.Contains("requires a TLS client certificate", StringComparison.Ordinal), none.Status.Detail);
         Assert.True(noKey.Status.Detail.Contains("has tls.crt but no tls.key", StringComparison.Ordinal), noKey.Status.Detail);
@@ -167,11 +166,11 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
         }
 
         await using var harness = await StartAsync();
-        var plain = Trigger($"nats://127.0.0.1:{fixture.Plain.ClientPort}", stream, null);
+        var plain = ProfileTrigger($"nats://127.0.0.1:{fixture.Plain.ClientPort}", stream, null);
         await WaitForMetricAsync(harness, plain, 2);
 
-        var error = await WaitForErrorAsync(harness, Trigger($"tls://127.0.0.1:{fixture.Plain.ClientPort}", stream, null), StatusCode.Unavailable);
-        var profileAsks = await WaitForErrorAsync(harness, Trigger($"nats://127.0.0.1:{fixture.Plain.ClientPort}", stream, "ca-only"), StatusCode.Unavailable);
+        var error = await WaitForErrorAsync(harness, ProfileTrigger($"tls://127.0.0.1:{fixture.Plain.ClientPort}", stream, null), StatusCode.Unavailable);
+        var profileAsks = await WaitForErrorAsync(harness, ProfileTrigger($"nats://127.0.0.1:{fixture.Plain.ClientPort}", stream, "ca-only"), StatusCode.Unavailable);
 
         Assert.True(error.Status.Detail.Contains("does not offer TLS", StringComparison.Ordinal), error.Status.Detail);
         Assert.Contains("tls://127.0.0.1", error.Status.Detail, StringComparison.Ordinal);
@@ -193,7 +192,7 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
             }
 
             await using var harness = await StartScalerAsync(new Dictionary<string, string?> { ["UPDRAFT_NATS_CREDENTIALS_DIR"] = profiles });
-            var reference = Trigger($"tls://127.0.0.1:{fixture.Tls.ClientPort}", stream, "rotating");
+            var reference = ProfileTrigger($"tls://127.0.0.1:{fixture.Tls.ClientPort}", stream, "rotating");
             await WaitForMetricAsync(harness, reference, 3);
 
             File.Copy(Path.Combine(fixture.Profiles, "other-ca", "ca.crt"), Path.Combine(copy, "ca.crt"), overwrite: true);
@@ -222,16 +221,6 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
         }
     }
 
-    private static ScaledObjectRef Trigger(string url, string stream, string? profile)
-    {
-        var metadata = new List<(string, string)> { ("source", "nats-jetstream"), ("natsServerUrl", url), ("stream", stream), ("consumer", "worker") };
-        if (profile is not null)
-        {
-            metadata.Add(("credentialsProfile", profile));
-        }
-
-        return ScalerHarness.Ref($"so-{stream.ToLowerInvariant()}-{profile ?? "none"}", [.. metadata]);
-    }
 
     /// <summary>Closes the scaler's connections to <paramref name="server"/> by restarting it, so that the next poll reconnects.</summary>
     private static async Task KickScalerConnectionsAsync(NatsServer server)
@@ -243,16 +232,9 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
     private Task<ScalerHarness> StartAsync() =>
         StartScalerAsync(new Dictionary<string, string?> { ["UPDRAFT_NATS_CREDENTIALS_DIR"] = fixture.Profiles });
 
-    /// <summary>A stream with a durable consumer "worker" on <paramref name="server"/>, reached with <paramref name="profile"/>'s files.</summary>
     private async Task<string> CreateStreamAsync(NatsServer server, string profile, int messages, int acknowledged)
     {
-        var stream = StreamName();
         using var login = fixture.Load(profile);
-        await using var admin = await JetStreamAdmin.ConnectAsync(server, login.Credentials, login.Tls);
-        await admin.CreateStreamAsync(stream);
-        await admin.CreateConsumerAsync(stream, "worker");
-        await admin.PublishAsync(stream, messages);
-        await admin.AckAsync(await admin.FetchAsync(stream, "worker", acknowledged));
-        return stream;
+        return await NatsTesting.CreateStreamAsync(server, login, messages, acknowledged);
     }
 }
