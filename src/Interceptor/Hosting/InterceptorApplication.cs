@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
@@ -148,6 +149,9 @@ internal static class InterceptorApplication
             console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
             console.UseUtcTimestamp = true;
         });
+        // Requests run on the socket threads (see InlineIo): when stdout cannot keep up with a burst of failures, lines
+        // are dropped (the logger says how many) rather than a socket thread waiting for the queue.
+        builder.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         var level = builder.Configuration["UPDRAFT_LOG_LEVEL"] is { } text && Enum.TryParse<LogLevel>(text, ignoreCase: true, out var parsed)
             ? parsed
             : LogLevel.Information;

@@ -54,6 +54,16 @@ public sealed class InlineIoTests
         Assert.Equal(expected, transport.UnsafePreferInlineScheduling);
     }
 
+    [Fact]
+    public async Task Build_ConsoleLogQueueFull_DropsLinesRatherThanBlockingASocketThread()
+    {
+        await using var app = InterceptorApplication.Build([], new Dictionary<string, string?> { ["KEDA_HTTP_PROXY_PORT"] = "0" });
+
+        var console = app.Services.GetRequiredService<IOptions<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>>().Value;
+
+        Assert.Equal(Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite, console.QueueFullMode);
+    }
+
     /// <summary>The premise of every in-process interceptor test: this process completes socket operations inline, as the
     /// interceptor's own process does (set by inline-io.runsettings, read by the runtime once).</summary>
     [Fact]
