@@ -52,28 +52,22 @@ public sealed class KubeApiClient : IDisposable
     /// <exception cref="KubeConfigurationException">The configuration is missing or unreadable (the message says which).</exception>
     public static KubeApiClient Create(string? kubeconfig)
     {
+        var inCluster = KubernetesClientConfiguration.IsInCluster();
         var source = !string.IsNullOrEmpty(kubeconfig) ? $"UPDRAFT_KUBECONFIG={kubeconfig}"
-            : KubernetesClientConfiguration.IsInCluster() ? "the pod's service account"
+            : inCluster ? "the pod's service account"
             : "KUBECONFIG or ~/.kube/config";
         try
         {
-            if (!string.IsNullOrEmpty(kubeconfig))
-            {
-                return new KubeApiClient(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
-            }
-
-            return new KubeApiClient(KubernetesClientConfiguration.IsInCluster()
-                ? KubernetesClientConfiguration.InClusterConfig()
-                : KubernetesClientConfiguration.BuildDefaultConfig());
+            var configuration = !string.IsNullOrEmpty(kubeconfig) ? KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig)
+                : inCluster ? KubernetesClientConfiguration.InClusterConfig()
+                : KubernetesClientConfiguration.BuildDefaultConfig();
+            return new KubeApiClient(configuration);
         }
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
             throw new KubeConfigurationException($"Kubernetes mode cannot read the cluster configuration from {source}: {e.Message}", e);
         }
     }
-
-    /// <summary>True when running in a pod (the service account and <c>KUBERNETES_SERVICE_HOST</c> are present).</summary>
-    public static bool IsInCluster() => Hosting.ClusterSettings.InCluster();
 
     /// <summary>Sends a GET; the response is returned as soon as its headers arrive (watches stream their body).</summary>
     public async Task<HttpResponseMessage> GetAsync(string pathAndQuery, CancellationToken cancellationToken)
