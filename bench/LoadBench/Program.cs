@@ -96,7 +96,7 @@ int Run()
     // 1. Throughput, interleaved: each repetition visits every target, starting one further along each time.
     for (var rep = 0; rep < plan.ThroughputReps; rep++)
     {
-        foreach (var target in Rotate(targets, rep))
+        foreach (var target in Targets.InTurn(targets, rep))
         {
             var (run, cpu) = Measure(target, direct, () => LoadTools.Wrk(script, Url(target, target.Port), Targets.Host, plan.WrkThreads, plan.Connections, plan.WrkSeconds));
             results[target.Name].Throughput.Add(run);
@@ -115,7 +115,7 @@ int Run()
         foreach (var fraction in plan.RateFractions)
         {
             var rate = Math.Round(directMax * fraction);
-            foreach (var target in Rotate(targets, rep))
+            foreach (var target in Targets.InTurn(targets, rep))
             {
                 var (run, cpu) = Measure(target, direct, () => ConstantRateClient.Run(endpoint(target), request, rate, plan.RateWarmupSeconds, plan.RateSeconds, plan.Connections));
                 var key = FractionKey(fraction);
@@ -136,7 +136,7 @@ int Run()
 
     for (var rep = 0; rep < plan.H2Reps; rep++)
     {
-        foreach (var target in Rotate(h2cTargets, rep))
+        foreach (var target in Targets.InTurn(h2cTargets, rep))
         {
             var run = LoadTools.H2Load(Url(target, target.H2cPort!.Value), Targets.Host, plan.WrkThreads, plan.H2Connections, plan.H2Streams, plan.H2Seconds);
             results[target.Name].H2c.Add(run);
@@ -181,8 +181,6 @@ int Run()
 }
 
 void Log(string message) => Console.WriteLine(Invariant($"[{clock.Elapsed.TotalSeconds,5:F0}s] {message}"));
-
-static IEnumerable<Target> Rotate(List<Target> targets, int rep) => targets.Skip(rep % targets.Count).Concat(targets.Take(rep % targets.Count));
 
 static (long Busy, long Total) MachineCpu()
 {

@@ -81,7 +81,7 @@ internal static class SettingsComparison
 
         for (var rep = 0; rep < pass.Reps; rep++)
         {
-            foreach (var target in targets.Skip(rep % targets.Count).Concat(targets.Take(rep % targets.Count)))
+            foreach (var target in Targets.InTurn(targets, rep))
             {
                 var cpuBefore = target.Process.CpuSeconds();
                 var run = LoadTools.Wrk(script, Url(target), Targets.Host, pass.Threads, pass.Connections, pass.Seconds);
@@ -97,7 +97,7 @@ internal static class SettingsComparison
         var request = Encoding.ASCII.GetBytes($"GET {Targets.Path} HTTP/1.1\r\nHost: {Targets.Host}\r\n\r\n");
         for (var rep = 0; rep < pass.LatencyReps; rep++)
         {
-            foreach (var target in targets.Skip(rep % targets.Count).Concat(targets.Take(rep % targets.Count)))
+            foreach (var target in Targets.InTurn(targets, rep))
             {
                 var run = ConstantRateClient.Run(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, target.Port), request, rate, 1, pass.LatencySeconds, pass.Connections);
                 runs[target.Name].Latencies.AddRange(run.Latencies);

@@ -24,6 +24,13 @@ internal sealed class Targets(string repo, string work, string configuration)
         return Ready(new Target("direct", "direct to the backend (Kestrel)", false, port, h2c, process));
     }
 
+    /// <summary>
+    /// The order of repetition <paramref name="repetition"/> of an interleaved pass: every target, starting one further
+    /// along each time, so that a slow minute on a shared machine lands on different targets.
+    /// </summary>
+    public static IEnumerable<Target> InTurn(List<Target> targets, int repetition) =>
+        targets.Skip(repetition % targets.Count).Concat(targets.Take(repetition % targets.Count));
+
     /// <param name="settings">Extra environment variables for this interceptor process (a settings variant).</param>
     public Target StartInterceptor(string name, string label, int backendPort, int routes, IReadOnlyDictionary<string, string>? settings = null)
     {

@@ -19,7 +19,7 @@ internal static class InlineIo
     public const string RuntimeVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>Whether the setting is on; a value that does not parse counts as the default here and fails start-up later.</summary>
-    public static bool IsEnabled(Func<string, string?> setting) => new SettingReader(setting, []).Boolean(Variable, fallback: true);
+    private static bool IsEnabled(Func<string, string?> setting) => new SettingReader(setting, []).Boolean(Variable, fallback: true);
 
     /// <summary>
     /// Turns on the runtime's inline socket completions when the setting is on, before any socket exists.
