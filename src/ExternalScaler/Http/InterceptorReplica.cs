@@ -110,12 +110,14 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         // A watchdog on the call itself: re-armed by every snapshot (CancelAfter is safe against the call's disposal).
         // The first snapshot also waits for the connection, so a replica that is slow to start gets three times as
         // long before it is polled at /queue for PollBeforeStreamRetry instead.
-        call.CancelAfter(silenceLimit * 3);
+        var armed = silenceLimit * 3;
+        call.CancelAfter(armed);
         try
         {
             while (await stream.ResponseStream.MoveNext(call.Token))
             {
-                call.CancelAfter(silenceLimit);
+                armed = silenceLimit;
+                call.CancelAfter(armed);
                 var snapshot = stream.ResponseStream.Current;
                 if (!delivered)
                 {
@@ -131,7 +133,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         }
         catch (RpcException e) when (!stop.IsCancellationRequested)
         {
-            Problem(call.IsCancellationRequested ? $"no count snapshot for {silenceLimit.TotalMilliseconds} ms" : $"count stream: {e.Status.StatusCode} {e.Status.Detail}");
+            Problem(call.IsCancellationRequested ? $"no count snapshot for {armed.TotalMilliseconds} ms" : $"count stream: {e.Status.StatusCode} {e.Status.Detail}");
         }
         catch (Exception e) when (!stop.IsCancellationRequested && e is HttpRequestException or IOException or OperationCanceledException)
         {
