@@ -36,21 +36,25 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
             return MetricReadings.Fail(code, problem);
         }
 
+        // KEDA asks for one metric per call; the rate metric is the only one that costs more than a lookup.
+        if (kafka.ConsumerRate is not null && metricName == kafka.RateMetricName)
+        {
+            return new MetricReadings([RateReading(kafka, partitions)], StatusCode.OK, null);
+        }
+
         var readings = new List<MetricReading>(3) { new(kafka.MetricName, lag.Lag) };
         if (kafka.HottestPartitionLag)
         {
             readings.Add(new MetricReading(kafka.HottestMetricName, lag.HottestPartitionLag));
         }
 
-        if (kafka.ConsumerRate is not null)
-        {
-            var rates = KafkaRates.Total(kafka, partitions);
-            KafkaLog.Rates(logger, kafka.ConsumerGroup, kafka.Topic, rates.Arrival, rates.Consume, rates.Lag, rates.Value);
-            readings.Add(new MetricReading(kafka.RateMetricName, rates.Value));
-        }
-
         if (string.IsNullOrEmpty(metricName))
         {
+            if (kafka.ConsumerRate is not null)
+            {
+                readings.Add(RateReading(kafka, partitions));
+            }
+
             return new MetricReadings(readings, StatusCode.OK, null);
         }
 
@@ -62,7 +66,15 @@ internal sealed class KafkaSource(KafkaClusters clusters, KafkaProfiles profiles
             }
         }
 
-        return MetricReadings.Fail(StatusCode.NotFound, $"metric \"{metricName}\" is not one of this trigger's; it has {string.Join(", ", readings.Select(r => r.Name))}");
+        var names = readings.Select(r => r.Name).Concat(kafka.ConsumerRate is null ? [] : [kafka.RateMetricName]);
+        return MetricReadings.Fail(StatusCode.NotFound, $"metric \"{metricName}\" is not one of this trigger's; it has {string.Join(", ", names)}");
+    }
+
+    private MetricReading RateReading(KafkaTrigger kafka, IReadOnlyList<PartitionOffsets> partitions)
+    {
+        var rates = KafkaRates.Total(kafka, partitions);
+        KafkaLog.Rates(logger, kafka.ConsumerGroup, kafka.Topic, rates.Arrival, rates.Consume, rates.Lag, rates.Value);
+        return new MetricReading(kafka.RateMetricName, rates.Value);
     }
 
     /// <summary>KEDA's rule: active while the lag including persistent lag is above <c>activationLagThreshold</c>.</summary>
