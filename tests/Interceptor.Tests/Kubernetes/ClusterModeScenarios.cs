@@ -151,20 +151,20 @@ public abstract class ClusterModeScenarios : IAsyncLifetime
         await PutAsync(ApiResource.Services, Service(Ns, "app", ("metrics", 9000)));
         await PutSliceAsync("app-1", "app", upstream.Port, ready: ["127.0.0.1"], portName: "web");
         await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test", port: null, portName: "web"));
-        await using var interceptor = await StartInterceptorAsync(new Dictionary<string, string?> { ["KEDA_HTTP_READINESS_TIMEOUT"] = "300ms" });
+        await using var interceptor = await StartInterceptorAsync(new Dictionary<string, string?> { ["KEDA_HTTP_READINESS_TIMEOUT"] = "2s" });
 
         using (var unresolved = await interceptor.GetAsync("web.test", "/"))
         {
             Assert.Equal(HttpStatusCode.GatewayTimeout, unresolved.StatusCode);
         }
 
-        var held = interceptor.GetAsync("web.test", "/", ("X-Wait", "1"));
-        await Task.Delay(50);
+        var held = interceptor.GetAsync("web.test", "/");
+        await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())[$"{Ns}/web"].Concurrency == 1, "the request is held");
         await PutAsync(ApiResource.Services, Service(Ns, "app", ("metrics", 9000), ("web", 80)));
-        await WaitForStatusAsync(interceptor, "web.test", HttpStatusCode.OK, "the named port resolves once the Service has it");
-        using var response = await interceptor.GetAsync("web.test", "/");
-        Assert.Equal("pod-a", await response.Content.ReadAsStringAsync());
-        (await held).Dispose();
+        using var released = await held;
+
+        Assert.Equal(HttpStatusCode.OK, released.StatusCode);
+        Assert.Equal("pod-a", await released.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -257,8 +257,16 @@ public abstract class ClusterModeScenarios : IAsyncLifetime
 
         await PutSliceAsync("orphan-1", "nobody", 2, ready: [], ns: other);
         await PutSliceAsync("orphan-2", "nobody", 2, ready: []);
+        // One watch carries every slice in order: once a slice put after the orphans' makes its route serve, the orphan
+        // updates were handled before it.
+        await PutAsync(ApiResource.Services, Service(Ns, "marker", ("http", 80)));
+        await PutSliceAsync("marker-1", "marker", upstream.Port, ready: ["127.0.0.1"]);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "after", "after.test", service: "marker"));
+        await WaitForStatusAsync(interceptor, "after.test", HttpStatusCode.OK, "changes made after the orphan slices are served");
         using var response = await interceptor.GetAsync("web.test", "/");
+
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("pod-a", await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
