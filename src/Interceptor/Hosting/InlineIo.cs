@@ -32,4 +32,17 @@ internal static class InlineIo
             setVariable(RuntimeVariable, "1");
         }
     }
+
+    /// <summary>
+    /// <c>on</c> when both halves are in effect (Kestrel's inline scheduling from <paramref name="setting"/> and the
+    /// runtime's inline completions from this process's environment), <c>off</c> when neither is, else which half is.
+    /// </summary>
+    public static string Describe(bool setting) =>
+        (setting, Environment.GetEnvironmentVariable(RuntimeVariable) == "1") switch
+        {
+            (true, true) => "on",
+            (false, false) => "off",
+            (true, false) => "partly (requests inline, socket completions dispatched)",
+            (false, true) => "partly (socket completions inline, requests dispatched)",
+        };
 }

@@ -194,14 +194,15 @@ internal sealed class RouteSourceSelector(IOptions<InterceptorOptions> options, 
 }
 
 /// <summary>Logs the bound ports once every listener is up (they matter when a port was configured as 0).</summary>
-internal sealed class ListeningReporter(IHostApplicationLifetime lifetime, IServer server, AdminServer admin, MetricsServer metrics, ILogger<ListeningReporter> logger) : IHostedService
+internal sealed class ListeningReporter(IHostApplicationLifetime lifetime, IServer server, AdminServer admin, MetricsServer metrics, IOptions<InterceptorOptions> options, ILogger<ListeningReporter> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         lifetime.ApplicationStarted.Register(() =>
         {
             var proxyPort = ListenerPorts.First(server);
-            Log.Listening(logger, proxyPort, admin.Port, metrics.Port);
+            var inlineIo = InlineIo.Describe(options.Value.InlineIo);
+            Log.Listening(logger, proxyPort, admin.Port, metrics.Port, inlineIo);
         });
         return Task.CompletedTask;
     }

@@ -3,8 +3,8 @@ namespace Updraft.Interceptor.Telemetry;
 /// <summary>Every log line the interceptor writes. Event ids are stable; nothing above Debug runs per successful request.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Interceptor listening: proxy port {ProxyPort}, admin port {AdminPort}, metrics port {MetricsPort} (0: metrics off)")]
-    public static partial void Listening(ILogger logger, int proxyPort, int adminPort, int metricsPort);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Interceptor listening: proxy port {ProxyPort}, admin port {AdminPort}, metrics port {MetricsPort} (0: metrics off); inline I/O {InlineIo}")]
+    public static partial void Listening(ILogger logger, int proxyPort, int adminPort, int metricsPort, string inlineIo);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Loaded {RouteCount} routes from {RoutesFile}")]
     public static partial void RoutesLoaded(ILogger logger, int routeCount, string routesFile);

@@ -2,11 +2,12 @@ using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Hosting;
+using Updraft.Interceptor.Tests.Infrastructure;
 
 namespace Updraft.Interceptor.Tests.Hosting;
 
 /// <summary><c>UPDRAFT_INLINE_IO</c>: the runtime's inline socket completions and Kestrel's inline scheduling follow it.</summary>
-public sealed class InlineIoTests
+public sealed partial class InlineIoTests
 {
     [Fact]
     public void ApplyToRuntime_SettingUnset_TurnsOnInlineCompletions()
@@ -16,6 +17,36 @@ public sealed class InlineIoTests
         InlineIo.ApplyToRuntime(name => environment.GetValueOrDefault(name), (name, value) => environment[name] = value);
 
         Assert.Equal("1", environment[InlineIo.RuntimeVariable]);
+    }
+
+    [Fact]
+    public void ApplyToRuntime_SettingThatDoesNotParse_CountsAsTheDefault()
+    {
+        // Start-up then fails naming the variable (StartupFailureTests); the runtime switch is already decided by then.
+        var environment = new Dictionary<string, string> { [InlineIo.Variable] = "sometimes" };
+
+        InlineIo.ApplyToRuntime(name => environment.GetValueOrDefault(name), (name, value) => environment[name] = value);
+
+        Assert.Equal("1", environment[InlineIo.RuntimeVariable]);
+    }
+
+    [Theory]
+    [InlineData(null, "on")]
+    [InlineData("false", "off")]
+    public async Task Start_RealProcess_MainAppliesTheSettingToBothHalves(string? value, string expected)
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", Routes.InterceptorRoute("app", 1));
+        var settings = new Dictionary<string, string>();
+        if (value is not null)
+        {
+            settings[InlineIo.Variable] = value;
+        }
+
+        await using var process = InterceptorProcess.Start(directory.Path, ["--routes", "routes.yaml"], settings);
+        var line = await process.WaitForStdoutAsync(ListeningLine());
+
+        Assert.EndsWith($"inline I/O {expected}", line, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -75,4 +106,7 @@ public sealed class InlineIoTests
         Assert.NotNull(inline);
         Assert.Equal(true, inline.GetValue(null));
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("Interceptor listening: .*inline I/O")]
+    private static partial System.Text.RegularExpressions.Regex ListeningLine();
 }

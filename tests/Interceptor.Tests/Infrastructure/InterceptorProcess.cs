@@ -29,7 +29,8 @@ internal sealed class TempDirectory : IDisposable
 internal sealed partial class InterceptorProcess : IAsyncDisposable
 {
     private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(60);
-    private static readonly string[] ClearedPrefixes = ["KEDA_", "UPDRAFT_", "OTEL_", "ASPNETCORE_", "DOTNET_ENVIRONMENT"];
+    // The test process itself runs with inline socket completions (inline-io.runsettings); the child decides its own.
+    private static readonly string[] ClearedPrefixes = ["KEDA_", "UPDRAFT_", "OTEL_", "ASPNETCORE_", "DOTNET_ENVIRONMENT", "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"];
 
     private readonly Process _process;
     private readonly List<string> _stdout = [];
