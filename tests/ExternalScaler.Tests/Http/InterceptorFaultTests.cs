@@ -35,7 +35,7 @@ public sealed class InterceptorFaultTests
         using var client = harness.ProxyClient();
         var pending = Enumerable.Range(0, 3).Select(_ => client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = Host } })).ToArray();
 
-        await WaitUntilAsync(async () => await ConcurrencyAsync(harness, reference) == 3, "the good replica's 3 requests are counted");
+        await WaitUntilAsync(async () => await harness.MetricAsync(reference, "http_app_concurrency") == 3, "the good replica's 3 requests are counted");
         await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref garbage.Polls) >= 3), "the garbage replica is polled");
         for (var i = 0; i < 20; i++)
         {
@@ -93,11 +93,11 @@ public sealed class InterceptorFaultTests
             extraInterceptorAddresses: [stays.Address, goes.Address],
             settings: new Dictionary<string, string?>(FastTicks) { ["UPDRAFT_SCALER_REPLAY_LIMIT"] = "3s" });
         var reference = Ref("so", ("interceptorRoute", "app"));
-        await WaitUntilAsync(async () => harness.Aggregator.Current.FreshReplicas == 2 && await ConcurrencyAsync(harness, reference) == 5, "both replicas are counted");
+        await WaitUntilAsync(async () => harness.Aggregator.Current.FreshReplicas == 2 && await harness.MetricAsync(reference, "http_app_concurrency") == 5, "both replicas are counted");
 
         await goes.DisposeAsync();
-        var afterStop = await ConcurrencyAsync(harness, reference);
-        await WaitUntilAsync(async () => await ConcurrencyAsync(harness, reference) == 2, "the silent replica's value is dropped");
+        var afterStop = await harness.MetricAsync(reference, "http_app_concurrency");
+        await WaitUntilAsync(async () => await harness.MetricAsync(reference, "http_app_concurrency") == 2, "the silent replica's value is dropped");
 
         Assert.Equal(5, afterStop);
         Assert.Equal(1, harness.Aggregator.Current.FreshReplicas);
@@ -114,7 +114,7 @@ public sealed class InterceptorFaultTests
             extraInterceptorAddresses: [fake.Address],
             settings: FastTicks);
         var reference = Ref("so", ("interceptorRoute", "app"));
-        await WaitUntilAsync(async () => harness.Aggregator.Current.FreshReplicas == 1 && await ConcurrencyAsync(harness, reference) == 4, "the replica is counted");
+        await WaitUntilAsync(async () => harness.Aggregator.Current.FreshReplicas == 1 && await harness.MetricAsync(reference, "http_app_concurrency") == 4, "the replica is counted");
 
         await fake.DisposeAsync();
         await WaitUntilAsync(async () =>
@@ -126,18 +126,6 @@ public sealed class InterceptorFaultTests
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Contains("reported recently", error.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, live.Status);
-    }
-
-    private static async Task<double> ConcurrencyAsync(ScalerHarness harness, ScaledObjectRef reference)
-    {
-        try
-        {
-            return (await harness.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = reference, MetricName = "http_app_concurrency" })).MetricValues.Single().MetricValueFloat;
-        }
-        catch (RpcException)
-        {
-            return double.NaN;
-        }
     }
 
     private static async Task<double> RateAsync(ScalerHarness harness, ScaledObjectRef reference) =>

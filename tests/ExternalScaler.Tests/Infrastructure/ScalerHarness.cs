@@ -149,6 +149,20 @@ internal sealed class ScalerHarness : IAsyncDisposable
         return reference;
     }
 
+    /// <summary><c>GetMetrics</c> for one metric of <paramref name="reference"/>, or NaN while the scaler answers with an error.</summary>
+    public async Task<double> MetricAsync(ScaledObjectRef reference, string metricName)
+    {
+        try
+        {
+            var response = await Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = reference, MetricName = metricName });
+            return response.MetricValues.Single().MetricValueFloat;
+        }
+        catch (Grpc.Core.RpcException)
+        {
+            return double.NaN;
+        }
+    }
+
     /// <summary>A free loopback port (the tests' one helper for it).</summary>
     public static int FreePort() => TestUpstream.FreePort();
 

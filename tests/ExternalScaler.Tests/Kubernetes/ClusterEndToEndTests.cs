@@ -70,7 +70,7 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
         var heldOnFirst = firstClient.SendAsync(Get("web.test"));
         var heldOnSecond = secondClient.SendAsync(Get("web.test"));
         var web = Named("web");
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler, web) == 2, "the scaler reports both held requests");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(web, "http_web_concurrency") == 2, "the scaler reports both held requests");
         Assert.False(heldOnFirst.IsCompleted);
         Assert.False(heldOnSecond.IsCompleted);
 
@@ -83,7 +83,7 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
             Assert.Equal("pod-a", await response.Content.ReadAsStringAsync());
         }
 
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler, web) == 0, "the scaler sees the requests finish");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(web, "http_web_concurrency") == 0, "the scaler sees the requests finish");
 
         // An update moves the route to another host; a delete removes it everywhere.
         await api.ReplaceAsync(Routes + "/web", ClusterObjects.Route("shop", "web", "shop.test"));
@@ -104,7 +104,7 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
         await api.CreateAsync(Routes, ClusterObjects.Route("shop", "late", "late.test"));
         await WaitForStatusAsync(firstClient, "late.test", HttpStatusCode.OK);
         await WaitForStatusAsync(secondClient, "late.test", HttpStatusCode.OK);
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler, Named("late"), "http_late_concurrency") == 0, "the scaler knows the route created after the restart");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(Named("late"), "http_late_concurrency") == 0, "the scaler knows the route created after the restart");
 
         Assert.True(await api.DeleteAsync(Routes + "/web"));
         await WaitForStatusAsync(firstClient, "shop.test", HttpStatusCode.NotFound);
@@ -172,18 +172,5 @@ public sealed class ClusterEndToEndTests(RealApiServer api)
         var reference = Ref(route + "-so", ("interceptorRoute", route));
         reference.Namespace = "shop";
         return reference;
-    }
-
-    private static async Task<double> ConcurrencyAsync(ScalerHarness scaler, ScaledObjectRef reference, string metric = "http_web_concurrency")
-    {
-        try
-        {
-            var response = await scaler.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = reference, MetricName = metric });
-            return response.MetricValues.Single().MetricValueFloat;
-        }
-        catch (RpcException)
-        {
-            return -1;
-        }
     }
 }

@@ -38,7 +38,7 @@ public sealed class KubernetesModeTests
 
         cluster.UpsertRoute("app", concurrencyTarget: 7);
         await WaitUntilAsync(async () => (await scaler.Client.GetMetricSpecAsync(App)).MetricSpecs.Single().TargetSizeFloat == 7, "the route's target is served");
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 3, "the replica's count is served");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 3, "the replica's count is served");
         var spec = await scaler.Client.GetMetricSpecAsync(App);
         var metrics = await scaler.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = App });
 
@@ -56,7 +56,7 @@ public sealed class KubernetesModeTests
         cluster.UpsertSlice("admin-1", port, (First, true), (Second, true));
 
         await using var scaler = await cluster.StartScalerAsync(port);
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 7, "both replicas are counted");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 7, "both replicas are counted");
 
         Assert.Equal([$"127.0.0.1:{port}", $"127.0.0.2:{port}"], Addresses(scaler));
         Assert.Equal((1, 1), (first.OpenStreams, second.OpenStreams));
@@ -71,10 +71,10 @@ public sealed class KubernetesModeTests
         var (port, first, second) = (replicas.Port, replicas.First, replicas.Second);
         cluster.UpsertSlice("admin-1", port, (First, true), (Second, true));
         await using var scaler = await cluster.StartScalerAsync(port);
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 7, "both replicas are counted");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 7, "both replicas are counted");
 
         cluster.UpsertSlice("admin-1", port, (First, true), (Second, false));
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 3, "only the ready replica is counted");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 3, "only the ready replica is counted");
         await WaitUntilAsync(() => Task.FromResult(second.OpenStreams == 0), "the dropped replica's stream is closed");
 
         Assert.Equal([$"127.0.0.1:{port}"], Addresses(scaler));
@@ -91,10 +91,10 @@ public sealed class KubernetesModeTests
         cluster.UpsertSlice("admin-1", port, (First, true));
         cluster.UpsertSlice("admin-2", port, (Second, true));
         await using var scaler = await cluster.StartScalerAsync(port);
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 7, "both slices' replicas are counted");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 7, "both slices' replicas are counted");
 
         cluster.DeleteSlice("admin-2");
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 3, "the deleted slice's replica is no longer counted");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 3, "the deleted slice's replica is no longer counted");
         await WaitUntilAsync(() => Task.FromResult(second.OpenStreams == 0), "its stream is closed");
 
         Assert.Equal([$"127.0.0.1:{port}"], Addresses(scaler));
@@ -109,11 +109,11 @@ public sealed class KubernetesModeTests
         var (port, first, second) = (replicas.Port, replicas.First, replicas.Second);
         cluster.UpsertSlice("admin-1", port, (First, true));
         await using var scaler = await cluster.StartScalerAsync(port);
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 3, "the first replica is counted");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 3, "the first replica is counted");
         var streamsBefore = second.Streams;
 
         cluster.UpsertSlice("admin-1", port, (First, true), (Second, true));
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 7, "the added replica is counted");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 7, "the added replica is counted");
 
         Assert.Equal(0, streamsBefore);
         Assert.Equal(1, second.OpenStreams);
@@ -133,7 +133,7 @@ public sealed class KubernetesModeTests
         cluster.UpsertSlice("admin-1", port, (First, true), (Second, true));
 
         await using var scaler = await cluster.StartScalerAsync(port);
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 8, "both replicas are counted");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 8, "both replicas are counted");
         var polls = Volatile.Read(ref polled.Polls);
         await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref polled.Polls) >= polls + 3), "the replica keeps being polled");
 
@@ -154,7 +154,7 @@ public sealed class KubernetesModeTests
         cluster.UpsertSlice("admin-1", port, (First, true));
 
         await using var scaler = await cluster.StartScalerAsync(port);
-        await WaitUntilAsync(async () => await ConcurrencyAsync(scaler) == 2, "the valid route is served");
+        await WaitUntilAsync(async () => await scaler.MetricAsync(App, "http_app_concurrency") == 2, "the valid route is served");
         var broken = await Assert.ThrowsAsync<RpcException>(async () =>
             await scaler.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = Ref("so", ("interceptorRoute", "broken")) }));
         using var http = new HttpClient();
@@ -197,18 +197,6 @@ public sealed class KubernetesModeTests
 
     private static string[] Addresses(ScalerHarness scaler) =>
         [.. scaler.Services.GetRequiredService<InterceptorFleet>().Replicas.Select(r => r.Address).Order(StringComparer.Ordinal)];
-
-    private static async Task<double> ConcurrencyAsync(ScalerHarness scaler)
-    {
-        try
-        {
-            return (await scaler.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = App, MetricName = "http_app_concurrency" })).MetricValues.Single().MetricValueFloat;
-        }
-        catch (RpcException)
-        {
-            return double.NaN;
-        }
-    }
 
     /// <summary>Two streaming replicas on one admin port, reporting 3 and 4 requests in flight for the route, which the
     /// cluster holds; which EndpointSlices list them is up to each test.</summary>
