@@ -12,7 +12,6 @@ internal sealed class ScalerOptions
     public const string AdminServiceVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE";
     public const string AdminNamespaceVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_NAMESPACE";
     public const string AdminPortVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_PORT";
-    public const string AdminDeploymentVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_DEPLOYMENT";
 
     /// <summary><c>KEDA_HTTP_SCALER_PORT</c>: the gRPC listener KEDA dials.</summary>
     public int GrpcPort { get; set; } = 9090;
@@ -59,9 +58,6 @@ internal sealed class ScalerOptions
     /// <summary><c>KEDA_HTTP_SCALER_TARGET_ADMIN_PORT</c> (Kubernetes mode): the admin port dialled on each replica's pod IP.</summary>
     public int AdminPort { get; set; } = 9090;
 
-    /// <summary><c>KEDA_HTTP_SCALER_TARGET_ADMIN_DEPLOYMENT</c>: accepted for the add-on's manifests and unused, as there.</summary>
-    public string? AdminDeployment { get; set; }
-
     /// <summary>Watch timings (Kubernetes mode); <c>UPDRAFT_KUBE_RETRY_MAX</c> caps the back-off between failed API calls, as for the interceptor.</summary>
     public WatchTuning WatchTuning { get; set; } = WatchTuning.Default;
 
@@ -104,13 +100,7 @@ internal sealed class ScalerOptions
         }
 
         options.AdminPort = AdminPortSetting(reader.Text(AdminPortVariable), options.AdminPort, options.BindingProblems);
-        options.AdminDeployment = reader.Text(AdminDeploymentVariable) ?? options.AdminDeployment;
-        var retryMax = reader.Duration("UPDRAFT_KUBE_RETRY_MAX", WatchTuning.Default.MaxBackoff, minimum: TimeSpan.FromMilliseconds(10));
-        options.WatchTuning = WatchTuning.Default with
-        {
-            MaxBackoff = retryMax,
-            MinBackoff = retryMax < WatchTuning.Default.MinBackoff ? retryMax : WatchTuning.Default.MinBackoff,
-        };
+        options.WatchTuning = WatchTuning.Read(reader);
     }
 
     /// <summary>A port dialled on other pods: 0 (pick a free port) makes no sense here, unlike for our own listeners.</summary>

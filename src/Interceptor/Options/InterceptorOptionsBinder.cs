@@ -29,12 +29,7 @@ internal static class InterceptorOptionsBinder
 
         options.DirectPodRouting = reader.Boolean("KEDA_HTTP_DIRECT_POD_ROUTING", options.DirectPodRouting);
         options.Cluster = Updraft.Kubernetes.Hosting.ClusterSettings.Read(reader, options.BindingProblems);
-        var retryMax = reader.Duration("UPDRAFT_KUBE_RETRY_MAX", Updraft.Kubernetes.Watching.WatchTuning.Default.MaxBackoff, minimum: TimeSpan.FromMilliseconds(10));
-        options.WatchTuning = Updraft.Kubernetes.Watching.WatchTuning.Default with
-        {
-            MaxBackoff = retryMax,
-            MinBackoff = retryMax < Updraft.Kubernetes.Watching.WatchTuning.Default.MinBackoff ? retryMax : Updraft.Kubernetes.Watching.WatchTuning.Default.MinBackoff,
-        };
+        options.WatchTuning = Updraft.Kubernetes.Watching.WatchTuning.Read(reader);
         options.RequestHeadersTimeout = reader.Duration("UPDRAFT_REQUEST_HEADERS_TIMEOUT", options.RequestHeadersTimeout, minimum: TimeSpan.FromMilliseconds(100));
         options.InlineIo = reader.Boolean(Hosting.InlineIo.Variable, options.InlineIo);
         Tls.TlsSettings.Bind(reader, options.Tls, options.BindingProblems);

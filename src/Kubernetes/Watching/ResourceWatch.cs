@@ -351,6 +351,13 @@ public sealed class ResourceWatch<T>
 public sealed record WatchTuning(TimeSpan MinBackoff, TimeSpan MaxBackoff, TimeSpan WatchTimeout, TimeSpan SilenceGrace, int PageSize)
 {
     public static readonly WatchTuning Default = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(30), 500);
+
+    /// <summary>The defaults with <c>UPDRAFT_KUBE_RETRY_MAX</c> as the longest back-off (and the first, when shorter).</summary>
+    public static WatchTuning Read(Updraft.Shared.Settings.SettingReader reader)
+    {
+        var retryMax = reader.Duration("UPDRAFT_KUBE_RETRY_MAX", Default.MaxBackoff, minimum: TimeSpan.FromMilliseconds(10));
+        return Default with { MaxBackoff = retryMax, MinBackoff = retryMax < Default.MinBackoff ? retryMax : Default.MinBackoff };
+    }
 }
 
 /// <summary>Exponential back-off with jitter.</summary>

@@ -28,6 +28,7 @@ public sealed partial class StartupFailureTests
         { "KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS", "-1", "KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS=\"-1\" is not valid; use a whole number, 0 or more" },
         { "KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS", "many", "KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS=\"many\" is not valid; use a whole number, 0 or more" },
         { "KEDA_HTTP_MAX_IDLE_CONNS", "lots", "KEDA_HTTP_MAX_IDLE_CONNS=\"lots\" is not valid; use a whole number, 0 or more" },
+        { "UPDRAFT_KUBE_RETRY_MAX", "soon", $"UPDRAFT_KUBE_RETRY_MAX=\"soon\" is not valid; use {DurationForm}, at least 10ms" },
         { "UPDRAFT_INLINE_IO", "sometimes", "UPDRAFT_INLINE_IO=\"sometimes\" is not valid; use true or false" },
         { "UPDRAFT_BIND_ADDRESS", "nowhere", "UPDRAFT_BIND_ADDRESS=\"nowhere\" is not valid; use an IP address, localhost, or * for all interfaces" },
     };
