@@ -122,6 +122,7 @@ start() {
     echo "$TOKEN,updraft-admin,1,system:masters"
     echo "updraft-interceptor-token,updraft-interceptor,2"
     echo "updraft-scaler-token,updraft-scaler,3"
+    echo "updraft-operator-token,updraft-operator,4"
   } >"$dir/tokens.csv"
 
   local etcd=etcd

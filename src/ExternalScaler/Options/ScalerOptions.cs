@@ -1,4 +1,4 @@
-using Updraft.ExternalScaler.Kubernetes;
+using Updraft.Kubernetes.Model;
 using Updraft.Kubernetes.Watching;
 using Updraft.Shared.Settings;
 

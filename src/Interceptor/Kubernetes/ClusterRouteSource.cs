@@ -60,7 +60,8 @@ internal sealed class ClusterRouteSource : BackgroundService
         _configMaps = new ResourceWatch<ConfigMap>(_client, ApiResource.ConfigMaps, watchNamespace, ConfigMap.ResponseBodyLabel + "=true", time, loggers.CreateLogger<ResourceWatch<ConfigMap>>(), tuning);
 
         targets.Attach(key => _services.Items.TryGetValue(key, out var service) ? service : null, _endpoints.Get);
-        _services.Changed = change =>
+        // The watches live as long as this source, so their subscriptions are never disposed.
+        _ = _services.Subscribe(change =>
         {
             if (change.Kind == WatchChangeKind.Reset)
             {
@@ -70,9 +71,9 @@ internal sealed class ClusterRouteSource : BackgroundService
             {
                 targets.ServiceChanged(change.Key);
             }
-        };
+        });
         _endpoints.ServiceChanged = targets.EndpointsChanged;
-        _configMaps.Changed = change => bodies.Apply(_configMaps, change);
+        _ = _configMaps.Subscribe(change => bodies.Apply(_configMaps, change));
         metrics.Registry.AddBeforeCollectCallback(() =>
         {
             metrics.SetWatchCounts(_routes.InterceptorRoutes.Resource.Plural, _routes.InterceptorRoutes.Lists, _routes.InterceptorRoutes.Failures);

@@ -2,7 +2,11 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using k8s;
+using Updraft.Kubernetes.Model;
 
 namespace Updraft.Kubernetes.Client;
 
@@ -45,6 +49,9 @@ public sealed class KubeApiClient : IDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>What the client was built from (for KubernetesClient's own typed client, e.g. leader election).</summary>
+    public KubernetesClientConfiguration Configuration => _configuration;
+
     /// <summary>
     /// The client for where this process runs: the in-cluster service account inside a pod, otherwise
     /// <paramref name="kubeconfig"/> (or <c>KUBECONFIG</c>, or <c>~/.kube/config</c>).
@@ -76,6 +83,46 @@ public sealed class KubeApiClient : IDisposable
         await AuthenticateAsync(request, cancellationToken);
         return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
+
+    /// <summary>
+    /// Sends a write (or a single GET) with a JSON body and returns the object the server answered with.
+    /// </summary>
+    /// <param name="method">POST, PUT, PATCH, DELETE or GET.</param>
+    /// <param name="pathAndQuery">The object's or collection's path.</param>
+    /// <param name="body">The JSON body, or null for none.</param>
+    /// <param name="contentType">The body's media type, e.g. <c>application/merge-patch+json</c> for a PATCH.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <exception cref="KubeApiException">The server answered with an error (its <c>Status</c> reason and message).</exception>
+    public async Task<JsonObject?> SendAsync(HttpMethod method, string pathAndQuery, JsonNode? body, string contentType, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, pathAndQuery.TrimStart('/'));
+        if (body is not null)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        }
+
+        await AuthenticateAsync(request, cancellationToken);
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            KubeStatus? status = null;
+            try
+            {
+                status = JsonSerializer.Deserialize<KubeStatus>(text, JsonSerializerOptions.Web);
+            }
+            catch (JsonException)
+            {
+            }
+
+            throw new KubeApiException(response.StatusCode, method.Method + " " + pathAndQuery, status?.Message ?? Truncate(text), status?.Reason);
+        }
+
+        return text.Length == 0 ? null : JsonNode.Parse(text) as JsonObject;
+    }
+
+    private static string Truncate(string text) => text.Length <= 200 ? text : text[..200] + "…";
 
     private async Task AuthenticateAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -133,8 +180,11 @@ public sealed class KubeApiClient : IDisposable
 public sealed class KubeConfigurationException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>A non-success answer from the API server.</summary>
-public sealed class KubeApiException(HttpStatusCode status, string path, string? message)
+public sealed class KubeApiException(HttpStatusCode status, string path, string? message, string? reason = null)
     : Exception($"{(int)status} {status} from {path}{(string.IsNullOrEmpty(message) ? "" : ": " + message)}")
 {
     public HttpStatusCode Status { get; } = status;
+
+    /// <summary>The <c>Status</c> reason, e.g. <c>AlreadyExists</c> or <c>Conflict</c> (both are 409).</summary>
+    public string? Reason { get; } = reason;
 }

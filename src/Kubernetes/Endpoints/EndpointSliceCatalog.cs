@@ -74,7 +74,8 @@ public sealed class EndpointSliceCatalog
         }
 
         var watch = new ResourceWatch<EndpointSlice>(_client, resource, _namespace, _labelSelector, _time, _loggers.CreateLogger<ResourceWatch<EndpointSlice>>(), _tuning);
-        watch.Changed = change => OnChanged(watch, change);
+        // Lives as long as the watch, so the subscription is never disposed.
+        _ = watch.Subscribe(change => OnChanged(watch, change));
         _watch.TrySetResult(watch);
         await watch.RunAsync(cancellationToken);
     }

@@ -11,6 +11,9 @@ public sealed record ApiResource(string Group, string Version, string Plural)
     public static readonly ApiResource ConfigMaps = new("", "v1", "configmaps");
     public static readonly ApiResource EndpointSlicesV1 = new("discovery.k8s.io", "v1", "endpointslices");
     public static readonly ApiResource EndpointSlicesV1Beta1 = new("discovery.k8s.io", "v1beta1", "endpointslices");
+    public static readonly ApiResource ScaledObjects = new("keda.sh", "v1alpha1", "scaledobjects");
+    public static readonly ApiResource Events = new("", "v1", "events");
+    public static readonly ApiResource Leases = new("coordination.k8s.io", "v1", "leases");
 
     /// <summary><c>group/version</c> (just <c>version</c> for the core group).</summary>
     public string GroupVersion => Group.Length == 0 ? Version : Group + "/" + Version;
@@ -26,6 +29,9 @@ public sealed record ApiResource(string Group, string Version, string Plural)
 
         return path.Append('/').Append(Plural).ToString();
     }
+
+    /// <summary>One object's path.</summary>
+    public string Path(string? @namespace, string name) => Path(@namespace) + "/" + Uri.EscapeDataString(name);
 
     /// <summary>The RBAC rule a component needs to list and watch this resource (for the docs and the chart).</summary>
     public override string ToString() => $"{Plural}.{(Group.Length == 0 ? "core" : Group)}/{Version}";

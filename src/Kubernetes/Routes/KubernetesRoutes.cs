@@ -41,8 +41,11 @@ public sealed class KubernetesRoutes
     {
         _logger = loggers.CreateLogger<KubernetesRoutes>();
         var watchLogger = loggers.CreateLogger<ResourceWatch<InterceptorRoute>>();
-        InterceptorRoutes = new ResourceWatch<InterceptorRoute>(client, ApiResource.InterceptorRoutes, watchNamespace, null, time, watchLogger, tuning) { Changed = _ => Signal() };
-        HttpScaledObjects = new ResourceWatch<HttpScaledObject>(client, ApiResource.HttpScaledObjects, watchNamespace, null, time, watchLogger, tuning) { Changed = _ => Signal() };
+        InterceptorRoutes = new ResourceWatch<InterceptorRoute>(client, ApiResource.InterceptorRoutes, watchNamespace, null, time, watchLogger, tuning);
+        HttpScaledObjects = new ResourceWatch<HttpScaledObject>(client, ApiResource.HttpScaledObjects, watchNamespace, null, time, watchLogger, tuning);
+        // Both watches live as long as this object, so the subscriptions are never disposed.
+        _ = InterceptorRoutes.Subscribe(_ => Signal());
+        _ = HttpScaledObjects.Subscribe(_ => Signal());
     }
 
     public ResourceWatch<InterceptorRoute> InterceptorRoutes { get; }

@@ -18,4 +18,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "The API server does not serve {Resource} ({Path} answered 404; is the CRD installed?); treating it as empty and checking again later")]
     public static partial void NotServed(ILogger logger, string resource, string path);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Error, Message = "A handler of {Resource} changes failed on {Kind} {Key}; the other handlers still run and the watch goes on")]
+    public static partial void HandlerFailed(ILogger logger, string resource, WatchChangeKind kind, string key, Exception exception);
 }

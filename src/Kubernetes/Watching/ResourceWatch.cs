@@ -10,25 +10,6 @@ using Updraft.Kubernetes.Model;
 
 namespace Updraft.Kubernetes.Watching;
 
-public enum WatchChangeKind
-{
-    /// <summary>A full list replaced everything (the first sync, or a re-list after <c>410 Gone</c>).</summary>
-    Reset,
-
-    /// <summary>An object was added or modified.</summary>
-    Upsert,
-
-    /// <summary>An object was deleted.</summary>
-    Delete,
-}
-
-/// <param name="Kind">What happened.</param>
-/// <param name="Key"><c>namespace/name</c> of the object (empty for <see cref="WatchChangeKind.Reset"/>).</param>
-/// <param name="Value">The new object (Upsert) or the last known one (Delete); null for Reset.</param>
-/// <param name="Previous">The object this replaced or removed, when there was one.</param>
-public readonly record struct WatchChange<T>(WatchChangeKind Kind, string Key, T? Value, T? Previous)
-    where T : class;
-
 /// <summary>
 /// Keeps an up-to-date copy of one kind of object: list, then watch from the list's resource version (with
 /// bookmarks), re-list on <c>410 Gone</c>, resume the watch from the last version seen when the stream ends or
@@ -37,8 +18,9 @@ public readonly record struct WatchChange<T>(WatchChangeKind Kind, string Key, T
 /// </summary>
 /// <remarks>
 /// A resource the server does not serve (404, e.g. a CRD that is not installed) counts as empty and synced; it is
-/// listed again every <see cref="WatchTuning.MaxBackoff"/>. <see cref="Changed"/> runs on the watch loop, after the
-/// copy was updated: handlers must be quick (signal a rebuild, update one entry).
+/// listed again every <see cref="WatchTuning.MaxBackoff"/>. Handlers registered with <see cref="Subscribe"/> run on
+/// the watch loop, after the copy was updated: they must be quick (signal a rebuild, update one entry). A handler
+/// that throws is logged and does not disturb the watch or the other handlers.
 /// </remarks>
 public sealed class ResourceWatch<T>
     where T : class
@@ -54,6 +36,7 @@ public sealed class ResourceWatch<T>
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ImmutableDictionary<string, T> _items = ImmutableDictionary.Create<string, T>(StringComparer.Ordinal);
+    private Subscription[] _subscriptions = [];
     private long _lists;
     private long _failures;
 
@@ -71,9 +54,6 @@ public sealed class ResourceWatch<T>
 
     public ApiResource Resource { get; }
 
-    /// <summary>Called after every change to <see cref="Items"/>.</summary>
-    public Action<WatchChange<T>>? Changed { get; set; }
-
     /// <summary>Every object, by <c>namespace/name</c>. One atomic snapshot; never half-updated.</summary>
     public ImmutableDictionary<string, T> Items => Volatile.Read(ref _items);
 
@@ -88,6 +68,28 @@ public sealed class ResourceWatch<T>
 
     /// <summary>The resource version of the last list or event seen.</summary>
     public string? ResourceVersion { get; private set; }
+
+    /// <summary>
+    /// Registers a handler called after every change to <see cref="Items"/> (inline on the watch loop, in registration
+    /// order). A handler that throws is logged and the other handlers still run; the watch is not disturbed (no re-list).
+    /// </summary>
+    /// <returns>Disposing it removes the handler (safe to call twice, safe from inside a handler). Disposed on the watch
+    /// loop (from a handler), the handler is not called again, not even for the change being handled; disposed from
+    /// another thread, a call that was already starting may still run once.</returns>
+    public IDisposable Subscribe(Action<WatchChange<T>> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        var subscription = new Subscription(this, handler);
+        while (true)
+        {
+            var current = Volatile.Read(ref _subscriptions);
+            Subscription[] next = [.. current, subscription];
+            if (Interlocked.CompareExchange(ref _subscriptions, next, current) == current)
+            {
+                return subscription;
+            }
+        }
+    }
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -135,8 +137,8 @@ public sealed class ResourceWatch<T>
             }
             catch (Exception e)
             {
-                // A defect (here or in a Changed handler) must not end the watch for good: list afresh, so every
-                // consumer is handed a complete state again.
+                // A defect in the watch itself must not end it for good: list afresh, so every consumer is handed a
+                // complete state again. (Handler exceptions never get here: Notify isolates them.)
                 Interlocked.Increment(ref _failures);
                 var delay = backoff.Next();
                 Log.WatchDefect(_logger, _name, delay, e);
@@ -206,7 +208,7 @@ public sealed class ResourceWatch<T>
     {
         Volatile.Write(ref _items, items);
         ResourceVersion = version;
-        Changed?.Invoke(new WatchChange<T>(WatchChangeKind.Reset, "", null, null));
+        Notify(new WatchChange<T>(WatchChangeKind.Reset, "", null, null));
         _synced.TrySetResult();
     }
 
@@ -288,14 +290,57 @@ public sealed class ResourceWatch<T>
                 if (item.Deserialize<T>(Json) is { } value)
                 {
                     Volatile.Write(ref _items, items.SetItem(key, value));
-                    Changed?.Invoke(new WatchChange<T>(WatchChangeKind.Upsert, key, value, previous));
+                    Notify(new WatchChange<T>(WatchChangeKind.Upsert, key, value, previous));
                 }
 
                 break;
             case "DELETED":
                 Volatile.Write(ref _items, items.Remove(key));
-                Changed?.Invoke(new WatchChange<T>(WatchChangeKind.Delete, key, previous ?? item.Deserialize<T>(Json), previous));
+                Notify(new WatchChange<T>(WatchChangeKind.Delete, key, previous ?? item.Deserialize<T>(Json), previous));
                 break;
+        }
+    }
+
+    /// <summary>Calls each handler registered when the change is reported; one that throws is logged and skipped.</summary>
+    private void Notify(WatchChange<T> change)
+    {
+        foreach (var subscription in Volatile.Read(ref _subscriptions))
+        {
+            // Disposed by an earlier handler of this same change: not called again.
+            if (!subscription.Active)
+            {
+                continue;
+            }
+
+            try
+            {
+                subscription.Handler(change);
+            }
+            catch (Exception e)
+            {
+                Log.HandlerFailed(_logger, _name, change.Kind, change.Key, e);
+            }
+        }
+    }
+
+    private void Unsubscribe(Subscription subscription)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _subscriptions);
+            var index = Array.IndexOf(current, subscription);
+            if (index < 0)
+            {
+                return;
+            }
+
+            var next = new Subscription[current.Length - 1];
+            Array.Copy(current, 0, next, 0, index);
+            Array.Copy(current, index + 1, next, index, next.Length - index);
+            if (Interlocked.CompareExchange(ref _subscriptions, next, current) == current)
+            {
+                return;
+            }
         }
     }
 
@@ -340,40 +385,16 @@ public sealed class ResourceWatch<T>
 
     private static string? VersionOf(JsonElement item) =>
         item.TryGetProperty("metadata", out var metadata) && metadata.TryGetProperty("resourceVersion", out var version) ? version.GetString() : null;
-}
 
-/// <summary>Timings of a <see cref="ResourceWatch{T}"/>.</summary>
-/// <param name="MinBackoff">First delay after a failure; doubles up to <paramref name="MaxBackoff"/>.</param>
-/// <param name="MaxBackoff">Longest delay between attempts (also how often a resource that is not served is re-checked).</param>
-/// <param name="WatchTimeout">Asked of the server per watch (plus up to a quarter more, spread so watches do not end together).</param>
-/// <param name="SilenceGrace">How long past the watch timeout a silent connection is given before it is dropped.</param>
-/// <param name="PageSize">Items per list page.</param>
-public sealed record WatchTuning(TimeSpan MinBackoff, TimeSpan MaxBackoff, TimeSpan WatchTimeout, TimeSpan SilenceGrace, int PageSize)
-{
-    public static readonly WatchTuning Default = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(30), 500);
-
-    /// <summary>The defaults with <c>UPDRAFT_KUBE_RETRY_MAX</c> as the longest back-off (and the first, when shorter).</summary>
-    public static WatchTuning Read(Updraft.Shared.Settings.SettingReader reader)
+    /// <summary>One registered handler; disposing it unregisters it once.</summary>
+    private sealed class Subscription(ResourceWatch<T> watch, Action<WatchChange<T>> handler) : IDisposable
     {
-        var retryMax = reader.Duration("UPDRAFT_KUBE_RETRY_MAX", Default.MaxBackoff, minimum: TimeSpan.FromMilliseconds(10));
-        return Default with { MaxBackoff = retryMax, MinBackoff = retryMax < Default.MinBackoff ? retryMax : Default.MinBackoff };
+        private ResourceWatch<T>? _watch = watch;
+
+        public Action<WatchChange<T>> Handler { get; } = handler;
+
+        public bool Active => Volatile.Read(ref _watch) is not null;
+
+        public void Dispose() => Interlocked.Exchange(ref _watch, null)?.Unsubscribe(this);
     }
-}
-
-/// <summary>Exponential back-off with jitter.</summary>
-internal sealed class Backoff(TimeSpan min, TimeSpan max)
-{
-    private readonly TimeSpan _min = min;
-    private readonly TimeSpan _max = max;
-    private TimeSpan _next = min;
-
-    public TimeSpan Next()
-    {
-        var current = _next;
-        _next = TimeSpan.FromTicks(Math.Min(_max.Ticks, current.Ticks * 2));
-        // ±20% so that many watchers do not retry in step.
-        return current * (0.8 + (Random.Shared.NextDouble() * 0.4));
-    }
-
-    public void Reset() => _next = _min;
 }

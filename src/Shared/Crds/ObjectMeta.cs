@@ -18,6 +18,30 @@ public sealed class ObjectMeta
     public Dictionary<string, string>? Labels { get; set; }
 
     public Dictionary<string, string>? Annotations { get; set; }
+
+    public List<string>? Finalizers { get; set; }
+
+    /// <summary>Set when deletion was asked for; the object stays until its finalizers are removed.</summary>
+    public DateTimeOffset? DeletionTimestamp { get; set; }
+
+    public List<OwnerReference>? OwnerReferences { get; set; }
+}
+
+/// <summary>A <c>metav1.OwnerReference</c>: the garbage collector deletes an object once all its owners are gone.</summary>
+public sealed class OwnerReference
+{
+    public string? ApiVersion { get; set; }
+
+    public string? Kind { get; set; }
+
+    public string? Name { get; set; }
+
+    public string? Uid { get; set; }
+
+    /// <summary>True on the one owner that manages the object.</summary>
+    public bool? Controller { get; set; }
+
+    public bool? BlockOwnerDeletion { get; set; }
 }
 
 /// <summary>A <c>metav1.Condition</c>.</summary>

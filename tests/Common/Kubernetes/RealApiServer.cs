@@ -34,7 +34,7 @@ public sealed class RealApiServer : IAsyncLifetime
     private readonly SemaphoreSlim _crdGate = new(1, 1);
     private HttpClient? _http;
     private string? _directory;
-    private bool _crdsApplied;
+    private readonly HashSet<string> _crdDirectoriesApplied = new(StringComparer.Ordinal);
 
     /// <summary>The kubeconfig <c>apiserver.sh</c> wrote (token auth, TLS verification skipped: loopback only).</summary>
     public string Kubeconfig { get; private set; } = "";
@@ -210,18 +210,28 @@ public sealed class RealApiServer : IAsyncLifetime
     /// Creates every CRD in <c>charts/updraft/crds</c> (once per server; later calls return at once) and waits until
     /// each is Established, so its resources can be written and watched.
     /// </summary>
-    public async Task ApplyCrdsAsync(CancellationToken cancellationToken = default)
+    public Task ApplyCrdsAsync(CancellationToken cancellationToken = default) =>
+        ApplyCrdDirectoryAsync(Path.Combine(Repository.Root(), "charts", "updraft", "crds"), cancellationToken);
+
+    /// <summary>As <see cref="ApplyCrdsAsync"/>, plus the test-only KEDA ScaledObject CRD in <c>tests/kube/fixtures</c>.</summary>
+    public async Task ApplyCrdsWithKedaAsync(CancellationToken cancellationToken = default)
+    {
+        await ApplyCrdsAsync(cancellationToken);
+        await ApplyCrdDirectoryAsync(Path.Combine(Repository.Root(), "tests", "kube", "fixtures"), cancellationToken);
+    }
+
+    private async Task ApplyCrdDirectoryAsync(string directory, CancellationToken cancellationToken)
     {
         await _crdGate.WaitAsync(cancellationToken);
         try
         {
-            if (_crdsApplied)
+            if (_crdDirectoriesApplied.Contains(directory))
             {
                 return;
             }
 
             var names = new List<string>();
-            foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root(), "charts", "updraft", "crds"), "*.yaml").Order(StringComparer.Ordinal))
+            foreach (var file in Directory.GetFiles(directory, "*.yaml").Order(StringComparer.Ordinal))
             {
                 foreach (var crd in YamlToJson(await File.ReadAllTextAsync(file, cancellationToken)))
                 {
@@ -241,7 +251,7 @@ public sealed class RealApiServer : IAsyncLifetime
                 await WaitEstablishedAsync(name, cancellationToken);
             }
 
-            _crdsApplied = true;
+            _crdDirectoriesApplied.Add(directory);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Updraft.Kubernetes.Model;
 using Updraft.Kubernetes.Tests.Infrastructure;
 using Updraft.Kubernetes.Watching;
@@ -175,12 +176,132 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
         await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/a"), () => "a back once served");
     }
 
-    /// <summary>Starts a watch of Services in <paramref name="ns"/> and waits until it listed and its watch is open.</summary>
-    private async Task<Started> StartAsync(string ns)
+    [Fact]
+    public async Task Subscribe_HandlerThrowsOnEveryEvent_OtherHandlerSeesEveryEventWithoutRelist()
     {
-        var watch = Watch<Service>(ApiResource.Services, ns);
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+        var logger = new RecordingLogger();
+        var thrown = new ConcurrentQueue<Exception>();
+
+        // Registered before the recording handler, so an exception that escaped would keep it from running.
+        await using var started = await StartAsync("mine", logger, watch => watch.Subscribe(change =>
+        {
+            var defect = new InvalidOperationException($"a defect in the handler ({change.Kind} {change.Key})");
+            thrown.Enqueue(defect);
+            throw defect;
+        }));
+        var watch = started.Watch;
+        var changes = started.Changes;
+
+        Server.Upsert(Services, KubeObjects.Service("mine", "c"));
+        Server.Upsert(Services, KubeObjects.Service("mine", "a", ("tier", "web")));
+        Server.Delete(Services, "mine", "b");
+        await Eventually.TrueAsync(() => changes.Count == 4, () => $"{changes.Count} changes seen");
+
+        Assert.Equal(
+            [(WatchChangeKind.Reset, ""), (WatchChangeKind.Upsert, "mine/c"), (WatchChangeKind.Upsert, "mine/a"), (WatchChangeKind.Delete, "mine/b")],
+            changes.Select(c => (c.Kind, c.Key)));
+        Assert.Equal(["mine/a", "mine/c"], watch.Items.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("web", Label(watch.Items["mine/a"], "tier"));
+        Assert.Equal(1, watch.Lists);
+        Assert.Equal(0, watch.Failures);
+        Assert.Single(Watches());
+
+        // Each exception was logged once, as itself, under the handler-failure event.
+        var failures = logger.Entries.Where(e => e.EventId.Id == 4006).ToList();
+        Assert.Equal(thrown, failures.Select(e => e.Exception));
+        Assert.All(failures, e => Assert.Equal(LogLevel.Error, e.Level));
+        Assert.Equal(4, failures.Count);
+    }
+
+    [Fact]
+    public async Task Subscribe_Disposed_StopsItsCallsWhileAnotherContinues()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        var disposed = new ConcurrentQueue<WatchChange<Service>>();
+        IDisposable? subscription = null;
+        await using var started = await StartAsync("mine", subscribe: watch => subscription = watch.Subscribe(disposed.Enqueue));
+        var changes = started.Changes;
+
+        Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+        await Eventually.TrueAsync(() => changes.Count == 2, () => $"{changes.Count} changes seen");
+        subscription!.Dispose();
+        // A second Dispose is harmless: it must not take another handler with it.
+        subscription.Dispose();
+        Server.Upsert(Services, KubeObjects.Service("mine", "c"));
+        Server.Upsert(Services, KubeObjects.Service("mine", "d"));
+        await Eventually.TrueAsync(() => changes.Count == 4, () => $"{changes.Count} changes seen");
+
+        Assert.Equal(["", "mine/b"], disposed.Select(c => c.Key));
+        Assert.Equal(["", "mine/b", "mine/c", "mine/d"], changes.Select(c => c.Key));
+    }
+
+    [Fact]
+    public async Task Subscribe_DisposedFromInsideItsHandler_StopsWithoutDisturbingTheWatch()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        var logger = new RecordingLogger();
+        var own = new ConcurrentQueue<WatchChange<Service>>();
+        IDisposable? subscription = null;
+        await using var started = await StartAsync("mine", logger, watch => subscription = watch.Subscribe(change =>
+        {
+            own.Enqueue(change);
+            if (change.Kind == WatchChangeKind.Upsert)
+            {
+                subscription!.Dispose();
+                subscription.Dispose();
+            }
+        }));
+        var watch = started.Watch;
+        var changes = started.Changes;
+
+        Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+        Server.Upsert(Services, KubeObjects.Service("mine", "c"));
+        await Eventually.TrueAsync(() => changes.Count == 3, () => $"{changes.Count} changes seen");
+
+        Assert.Equal(["", "mine/b"], own.Select(c => c.Key));
+        Assert.Equal(["", "mine/b", "mine/c"], changes.Select(c => c.Key));
+        Assert.DoesNotContain(logger.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Equal(1, watch.Lists);
+        Assert.Equal(0, watch.Failures);
+    }
+
+    [Fact]
+    public async Task Subscribe_DisposedByAnEarlierHandlerOfTheSameChange_IsNotCalledForIt()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        var later = new ConcurrentQueue<WatchChange<Service>>();
+        IDisposable? laterSubscription = null;
+        await using var started = await StartAsync("mine", subscribe: watch =>
+        {
+            _ = watch.Subscribe(change =>
+            {
+                if (change.Kind == WatchChangeKind.Upsert)
+                {
+                    laterSubscription!.Dispose();
+                }
+            });
+            laterSubscription = watch.Subscribe(later.Enqueue);
+        });
+        var changes = started.Changes;
+
+        Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+        await Eventually.TrueAsync(() => changes.Count == 2, () => $"{changes.Count} changes seen");
+
+        Assert.Equal([WatchChangeKind.Reset], later.Select(c => c.Kind));
+    }
+
+    /// <summary>Starts a watch of Services in <paramref name="ns"/> and waits until it listed and its watch is open.</summary>
+    /// <param name="ns">Namespace to watch.</param>
+    /// <param name="logger">The watch's logger (none when null).</param>
+    /// <param name="subscribe">Registers handlers before the one that records <see cref="Started.Changes"/>.</param>
+    private async Task<Started> StartAsync(string ns, ILogger? logger = null, Action<ResourceWatch<Service>>? subscribe = null)
+    {
+        var watch = Watch<Service>(ApiResource.Services, ns, logger: logger);
+        subscribe?.Invoke(watch);
         var changes = new ConcurrentQueue<WatchChange<Service>>();
-        watch.Changed = changes.Enqueue;
+        _ = watch.Subscribe(changes.Enqueue);
         var started = new Started(watch, changes, Runner.Start(watch.RunAsync));
         await watch.Synced.WithinTimeout();
         await Eventually.TrueAsync(() => Server.OpenWatches == 1, () => $"{Server.OpenWatches} open watches");
@@ -193,33 +314,24 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
 
     private static string Version(long version) => version.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Keeps every entry logged.</summary>
+    private sealed class RecordingLogger : ILogger
+    {
+        public ConcurrentQueue<Entry> Entries { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Enqueue(new Entry(logLevel, eventId, exception));
+
+        public sealed record Entry(LogLevel Level, EventId EventId, Exception? Exception);
+    }
+
     private sealed record Started(ResourceWatch<Service> Watch, ConcurrentQueue<WatchChange<Service>> Changes, Runner Runner) : IAsyncDisposable
     {
         public ValueTask DisposeAsync() => Runner.DisposeAsync();
-    }
-
-    [Fact]
-    public async Task RunAsync_ChangedHandlerThrows_WatchListsAgainAndGoesOn()
-    {
-        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
-        var watch = Watch<Service>(ApiResource.Services, "mine");
-        var thrown = 0;
-        watch.Changed = change =>
-        {
-            if (change.Kind == WatchChangeKind.Upsert && Interlocked.Increment(ref thrown) == 1)
-            {
-                throw new InvalidOperationException("a defect in the handler");
-            }
-        };
-        await using var running = Runner.Start(watch.RunAsync);
-        await watch.Synced.WithinTimeout();
-
-        Server.Upsert(Services, KubeObjects.Service("mine", "b"));
-        await Eventually.TrueAsync(() => watch.Lists >= 2, () => "the watch listed again after the handler failed");
-        Server.Upsert(Services, KubeObjects.Service("mine", "c"));
-        await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/c"), () => "later events still arrive");
-
-        Assert.Equal(["mine/a", "mine/b", "mine/c"], watch.Items.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal(1, watch.Failures);
     }
 }

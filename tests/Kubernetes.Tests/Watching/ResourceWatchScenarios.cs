@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Updraft.Kubernetes.Model;
 using Updraft.Kubernetes.Tests.Infrastructure;
 using Updraft.Kubernetes.Watching;
@@ -16,7 +17,7 @@ public abstract class ResourceWatchScenarios : ClusterTests
         await Cluster.PutAsync(ApiResource.Services, KubeObjects.Service(ns, "first"));
         var watch = Watch<Service>(ApiResource.Services, ns);
         var changes = new ConcurrentQueue<WatchChange<Service>>();
-        watch.Changed = changes.Enqueue;
+        _ = watch.Subscribe(changes.Enqueue);
         await using var running = Runner.Start(watch.RunAsync);
 
         await watch.Synced.WithinTimeout();
@@ -110,9 +111,9 @@ public abstract class ResourceWatchScenarios : ClusterTests
         Assert.Equal(1, watch.Lists);
     }
 
-    private protected ResourceWatch<T> Watch<T>(ApiResource resource, string? ns, string? labelSelector = null, WatchTuning? tuning = null)
+    private protected ResourceWatch<T> Watch<T>(ApiResource resource, string? ns, string? labelSelector = null, WatchTuning? tuning = null, ILogger? logger = null)
         where T : class =>
-        new(Client, resource, ns, labelSelector, TimeProvider.System, Loggers.CreateLogger("watch"), tuning ?? Fast);
+        new(Client, resource, ns, labelSelector, TimeProvider.System, logger ?? Loggers.CreateLogger("watch"), tuning ?? Fast);
 
     private protected static string? Label(Service service, string key) =>
         service.Metadata?.Labels is { } labels && labels.TryGetValue(key, out var value) ? value : null;
