@@ -14,6 +14,9 @@ internal sealed class EventRecorder(ObjectWriter writer, TimeProvider time, ILog
 {
     public const string Component = "updraft-operator";
 
+    /// <summary>Room for the suffix within the 253 characters an object name may have.</summary>
+    private const int MaxNamePrefix = 220;
+
     public Task NormalAsync(InvolvedObject subject, string reason, string message, CancellationToken cancellationToken) =>
         RecordAsync(subject, "Normal", reason, message, cancellationToken);
 
@@ -43,7 +46,7 @@ internal sealed class EventRecorder(ObjectWriter writer, TimeProvider time, ILog
             ["metadata"] = new JsonObject
             {
                 // client-go's naming: the subject's name and the time in hexadecimal nanoseconds.
-                ["name"] = subject.Name + "." + ((now.ToUnixTimeMilliseconds() * 1_000_000) + Random.Shared.Next(0, 1_000_000)).ToString("x", CultureInfo.InvariantCulture),
+                ["name"] = (subject.Name.Length <= MaxNamePrefix ? subject.Name : subject.Name[..MaxNamePrefix]) + "." + ((now.ToUnixTimeMilliseconds() * 1_000_000) + Random.Shared.Next(0, 1_000_000)).ToString("x", CultureInfo.InvariantCulture),
                 ["namespace"] = subject.Namespace,
             },
             ["involvedObject"] = involved,

@@ -13,6 +13,7 @@ namespace Updraft.Operator.Cluster;
 /// </summary>
 internal sealed class ScaleTargets(KubeApiClient client, TimeProvider time)
 {
+    private const int MaxEntries = 256;
     private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(2);
     private readonly ConcurrentDictionary<string, (DateTimeOffset Expires, Task<JsonArray?> Resources)> _discovery = new(StringComparer.Ordinal);
 
@@ -58,6 +59,18 @@ internal sealed class ScaleTargets(KubeApiClient client, TimeProvider time)
         if (_discovery.TryGetValue(apiVersion, out var cached) && cached.Expires > now && !cached.Resources.IsFaulted && !cached.Resources.IsCanceled)
         {
             return await cached.Resources.WaitAsync(cancellationToken);
+        }
+
+        // Users choose the apiVersion: expired answers are dropped so that the cache stays as small as what is in use.
+        if (_discovery.Count >= MaxEntries)
+        {
+            foreach (var (key, entry) in _discovery)
+            {
+                if (entry.Expires <= now)
+                {
+                    _discovery.TryRemove(key, out _);
+                }
+            }
         }
 
         var fetch = FetchAsync(apiVersion);

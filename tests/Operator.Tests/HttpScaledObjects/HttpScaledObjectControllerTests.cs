@@ -111,6 +111,11 @@ public sealed class HttpScaledObjectControllerTests(RealApiServer api)
         Assert.Equal(writes, op.Writes);
         so = (await api.GetAsync(In(ScaledObjectsPath, ns, "web")))!;
         Assert.True(so["metadata"]?["ownerReferences"] is null or JsonArray { Count: 0 });
+
+        // Without the annotation the ScaledObject is adopted again.
+        await api.ReplaceAsync(In(HttpScaledObjectsPath, ns, "web"), HttpScaledObject(ns, "web"));
+        var uid = (await api.GetAsync(In(HttpScaledObjectsPath, ns, "web")))!["metadata"]!["uid"]!.GetValue<string>();
+        await WaitForScaledObjectAsync(ns, "web", s => s["metadata"]?["ownerReferences"] is JsonArray { Count: 1 } owners && owners[0]!["uid"]!.GetValue<string>() == uid);
     }
 
     [Fact]
