@@ -48,13 +48,14 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly RecentWrites<HttpScaledObject> _sources = new();
-    private readonly RecentWrites<JsonObject> _children = new();
+    private readonly ChildWriter _children;
     private readonly ConcurrentDictionary<string, byte> _deprecationLogged = new(StringComparer.Ordinal);
 
     public HttpScaledObjectReconciler(ClusterCache cache, ObjectWriter writer, EventRecorder events, ScaleTargets scaleTargets, OperatorOptions options, TimeProvider time, ILogger<HttpScaledObjectReconciler> logger)
     {
         _cache = cache;
         _writer = writer;
+        _children = new ChildWriter(writer);
         _events = events;
         _scaleTargets = scaleTargets;
         _options = options;
@@ -73,8 +74,9 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
     public static IEnumerable<string> OwnersOf(string key, JsonObject? scaledObject)
     {
         yield return key;
-        if (ControllerOf(scaledObject) is { Kind: HttpScaledObject.KindValue, Name: { } owner } && scaledObject?["metadata"]?["namespace"]?.GetValue<string>() is { } ns
-            && ns + "/" + owner != key)
+        var control = ChildWriter.ControllerOf(scaledObject);
+        if (control?["kind"]?.GetValue<string>() == HttpScaledObject.KindValue && control["name"]?.GetValue<string>() is { } owner
+            && scaledObject?["metadata"]?["namespace"]?.GetValue<string>() is { } ns && ns + "/" + owner != key)
         {
             yield return ns + "/" + owner;
         }
@@ -88,7 +90,7 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
         {
             // Gone: its ScaledObject goes with it through the owner reference.
             _sources.Forget(key);
-            _children.Forget(key);
+            _children.Forget(ApiResource.ScaledObjects, key);
             return ReconcileResult.Done;
         }
 
@@ -110,19 +112,19 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
         }
 
         _cache.ScaledObjects.Items.TryGetValue(key, out var cachedChild);
-        var child = _children.Resolve(key, cachedChild, VersionOf(cachedChild));
+        var child = _children.Current(ApiResource.ScaledObjects, key, cachedChild);
         ReadyCondition ready;
         if (IsTrue(metadata.Annotations, OrphanAnnotation))
         {
-            ready = await OrphanAsync(key, source, child, cancellationToken);
+            ready = await OrphanAsync(source, child, cancellationToken);
         }
         else if (IsTrue(metadata.Annotations, SkipAnnotation))
         {
-            ready = await SkipAsync(key, source, child, cancellationToken);
+            ready = await SkipAsync(source, child, cancellationToken);
         }
         else
         {
-            ready = await ApplyAsync(key, source, child, cancellationToken);
+            ready = await ApplyAsync(source, child, cancellationToken);
         }
 
         await SetStatusAsync(key, source, ready, cancellationToken);
@@ -130,93 +132,48 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
     }
 
     /// <summary>Creates the ScaledObject, or puts back the fields the operator owns when they differ.</summary>
-    private async Task<ReadyCondition> ApplyAsync(string key, HttpScaledObject source, JsonObject? child, CancellationToken cancellationToken)
+    private async Task<ReadyCondition> ApplyAsync(HttpScaledObject source, JsonObject? child, CancellationToken cancellationToken)
     {
         var metadata = source.Metadata!;
         var subject = Subject(metadata);
         var desired = ScaledObjectTemplate.Desired(source, _options.ScalerAddress);
-        if (child is null)
-        {
-            var body = OwnedFields.WithoutNulls(desired);
-            body["apiVersion"] = ScaledObject.ApiVersionValue;
-            body["kind"] = ScaledObject.KindValue;
-            var bodyMetadata = (JsonObject)body["metadata"]!;
-            bodyMetadata["name"] = metadata.Name;
-            bodyMetadata["namespace"] = metadata.Namespace;
-            bodyMetadata["ownerReferences"] = new JsonArray(OwnerReference(metadata));
-            try
-            {
-                var created = await _writer.CreateAsync(ApiResource.ScaledObjects, metadata.Namespace!, body, cancellationToken);
-                _children.Remember(key, null, created);
-                await _events.NormalAsync(subject, "ScaledObjectCreated", $"Created ScaledObject {metadata.Name}", cancellationToken);
-                return Reconciled(metadata);
-            }
-            catch (KubeApiException e) when (e.Status == HttpStatusCode.Conflict)
-            {
-                // Created meanwhile (by someone else, or the cache was behind): take it from the server and carry on.
-                child = await _writer.GetAsync(ApiResource.ScaledObjects, metadata.Namespace!, metadata.Name!, cancellationToken);
-                if (child is null)
-                {
-                    throw;
-                }
-            }
-            catch (KubeApiException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.Forbidden or HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest)
-            {
-                return await CreateErrorAsync(subject, $"creating ScaledObject {metadata.Name} failed: {e.Message}", e, cancellationToken);
-            }
-        }
-
-        var control = ControllerOf(child);
-        if (control is not null && !IsOurs(control, metadata) && !IsStale(control, metadata))
-        {
-            return new ReadyCondition(false, CreateErrorReason,
-                $"ScaledObject {metadata.Name} already exists and is controlled by {control.Kind} {control.Name}; delete it, or give this HTTPScaledObject another name");
-        }
-
-        if (control is null || !IsOurs(control, metadata))
-        {
-            ((JsonObject)desired["metadata"]!)["ownerReferences"] = AdoptedOwnerReferences(child, metadata);
-        }
-
-        if (OwnedFields.Match(child, desired))
-        {
-            return Reconciled(metadata);
-        }
-
-        ((JsonObject)desired["metadata"]!)["resourceVersion"] = VersionOf(child);
+        desired["apiVersion"] = ScaledObject.ApiVersionValue;
+        desired["kind"] = ScaledObject.KindValue;
+        var desiredMetadata = (JsonObject)desired["metadata"]!;
+        desiredMetadata["name"] = metadata.Name;
+        desiredMetadata["namespace"] = metadata.Namespace;
+        ChildResult result;
         try
         {
-            var patched = await _writer.PatchAsync(ApiResource.ScaledObjects, metadata.Namespace!, metadata.Name!, desired, status: false, cancellationToken);
-            _children.Remember(key, VersionOf(child), patched);
+            result = await _children.ApplyAsync(ApiResource.ScaledObjects, child, desired, Owner(metadata), createOnly: null, cancellationToken);
         }
-        catch (KubeApiException e) when (e.Status is HttpStatusCode.Forbidden or HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest)
+        catch (KubeApiException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.Forbidden or HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest)
         {
-            return await CreateErrorAsync(subject, $"updating ScaledObject {metadata.Name} failed: {e.Message}", e, cancellationToken);
+            return await CreateErrorAsync(subject, $"writing ScaledObject {metadata.Name} failed: {e.Message}", e, cancellationToken);
         }
 
-        await _events.NormalAsync(subject, "ScaledObjectUpdated", $"Updated ScaledObject {metadata.Name} to match the HTTPScaledObject", cancellationToken);
-        return Reconciled(metadata);
+        switch (result.Outcome)
+        {
+            case ChildOutcome.OwnedElsewhere:
+                return new ReadyCondition(false, CreateErrorReason,
+                    $"ScaledObject {metadata.Name} already exists and is controlled by {result.Controller}; delete it, or give this HTTPScaledObject another name");
+            case ChildOutcome.Created:
+                await _events.NormalAsync(subject, "ScaledObjectCreated", $"Created ScaledObject {metadata.Name}", cancellationToken);
+                break;
+            case ChildOutcome.Updated:
+                await _events.NormalAsync(subject, "ScaledObjectUpdated", $"Updated ScaledObject {metadata.Name} to match the HTTPScaledObject", cancellationToken);
+                break;
+        }
+
+        return new ReadyCondition(true, ReconciledReason, $"ScaledObject {metadata.Name} is up to date");
     }
 
     /// <summary><c>orphan-scaledobject</c>: the ScaledObject stays, without this owner (a user migrating to InterceptorRoute keeps it).</summary>
-    private async Task<ReadyCondition> OrphanAsync(string key, HttpScaledObject source, JsonObject? child, CancellationToken cancellationToken)
+    private async Task<ReadyCondition> OrphanAsync(HttpScaledObject source, JsonObject? child, CancellationToken cancellationToken)
     {
         var metadata = source.Metadata!;
-        var references = child?["metadata"]?["ownerReferences"] as JsonArray;
-        if (child is not null && references is not null && references.Any(r => r?["uid"]?.GetValue<string>() == metadata.Uid))
+        if (child is not null && metadata.Uid is { } uid && await _children.OrphanAsync(ApiResource.ScaledObjects, child, uid, cancellationToken))
         {
-            var remaining = new JsonArray();
-            foreach (var reference in references)
-            {
-                if (reference?["uid"]?.GetValue<string>() != metadata.Uid)
-                {
-                    remaining.Add(reference?.DeepClone());
-                }
-            }
-
-            var patch = new JsonObject { ["metadata"] = new JsonObject { ["ownerReferences"] = remaining, ["resourceVersion"] = VersionOf(child) } };
-            var patched = await _writer.PatchAsync(ApiResource.ScaledObjects, metadata.Namespace!, metadata.Name!, patch, status: false, cancellationToken);
-            _children.Remember(key, VersionOf(child), patched);
             await _events.NormalAsync(Subject(metadata), "ScaledObjectOrphaned", $"ScaledObject {metadata.Name} no longer belongs to this HTTPScaledObject ({OrphanAnnotation})", cancellationToken);
         }
 
@@ -224,13 +181,12 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
     }
 
     /// <summary><c>skip-scaledobject-creation</c>: the user brings their own ScaledObject; one this operator made is deleted.</summary>
-    private async Task<ReadyCondition> SkipAsync(string key, HttpScaledObject source, JsonObject? child, CancellationToken cancellationToken)
+    private async Task<ReadyCondition> SkipAsync(HttpScaledObject source, JsonObject? child, CancellationToken cancellationToken)
     {
         var metadata = source.Metadata!;
-        if (child is not null && ControllerOf(child) is { } control && IsOurs(control, metadata))
+        if (child is not null && ChildWriter.IsControlledBy(child, metadata.Uid))
         {
-            await _writer.DeleteAsync(ApiResource.ScaledObjects, metadata.Namespace!, metadata.Name!, child["metadata"]?["uid"]?.GetValue<string>(), cancellationToken);
-            _children.Remember(key, VersionOf(child), null);
+            await _children.DeleteAsync(ApiResource.ScaledObjects, child, cancellationToken);
             await _events.NormalAsync(Subject(metadata), "ScaledObjectDeleted", $"Deleted ScaledObject {metadata.Name} ({SkipAnnotation})", cancellationToken);
         }
 
@@ -383,64 +339,10 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
         ? target.Service + ":" + (target.Port?.ToString(CultureInfo.InvariantCulture) ?? target.PortName)
         : null;
 
-    private static ReadyCondition Reconciled(ObjectMeta metadata) => new(true, ReconciledReason, $"ScaledObject {metadata.Name} is up to date");
-
     private static InvolvedObject Subject(ObjectMeta metadata) => InvolvedObject.Of(HttpScaledObject.ApiVersionValue, HttpScaledObject.KindValue, metadata);
 
-    private static JsonObject OwnerReference(ObjectMeta metadata) => new()
-    {
-        ["apiVersion"] = HttpScaledObject.ApiVersionValue,
-        ["kind"] = HttpScaledObject.KindValue,
-        ["name"] = metadata.Name,
-        ["uid"] = metadata.Uid,
-        ["controller"] = true,
-        ["blockOwnerDeletion"] = true,
-    };
-
-    /// <summary>The child's owner references with this HTTPScaledObject as controller (other owners are kept; a stale controller entry is replaced).</summary>
-    private static JsonArray AdoptedOwnerReferences(JsonObject child, ObjectMeta metadata)
-    {
-        var references = new JsonArray();
-        if (child["metadata"]?["ownerReferences"] is JsonArray existing)
-        {
-            foreach (var reference in existing)
-            {
-                if (reference?["controller"]?.GetValue<bool>() != true && reference?["uid"]?.GetValue<string>() != metadata.Uid)
-                {
-                    references.Add(reference?.DeepClone());
-                }
-            }
-        }
-
-        references.Add(OwnerReference(metadata));
-        return references;
-    }
-
-    private static Shared.Crds.OwnerReference? ControllerOf(JsonObject? child)
-    {
-        if (child?["metadata"]?["ownerReferences"] is not JsonArray references)
-        {
-            return null;
-        }
-
-        foreach (var reference in references)
-        {
-            if (reference?["controller"]?.GetValue<bool>() == true)
-            {
-                return reference.Deserialize<Shared.Crds.OwnerReference>(Json);
-            }
-        }
-
-        return null;
-    }
-
-    private static bool IsOurs(Shared.Crds.OwnerReference control, ObjectMeta metadata) => control.Uid == metadata.Uid;
-
-    /// <summary>Controlled by an earlier HTTPScaledObject of the same name, deleted before the garbage collector got to its ScaledObject.</summary>
-    private static bool IsStale(Shared.Crds.OwnerReference control, ObjectMeta metadata) =>
-        control.Kind == HttpScaledObject.KindValue && control.Name == metadata.Name && control.Uid != metadata.Uid;
-
-    private static string? VersionOf(JsonObject? item) => item?["metadata"]?["resourceVersion"]?.GetValue<string>();
+    private static JsonObject Owner(ObjectMeta metadata) =>
+        ChildWriter.OwnerReference(HttpScaledObject.ApiVersionValue, HttpScaledObject.KindValue, metadata.Name!, metadata.Uid);
 
     private static bool IsTrue(Dictionary<string, string>? annotations, string name) =>
         annotations is not null && annotations.TryGetValue(name, out var value) && string.Equals(value, "true", StringComparison.OrdinalIgnoreCase);
