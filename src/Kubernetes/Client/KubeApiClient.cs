@@ -63,6 +63,12 @@ public sealed class KubeApiClient : IDisposable
         var source = !string.IsNullOrEmpty(kubeconfig) ? $"UPDRAFT_KUBECONFIG={kubeconfig}"
             : inCluster ? "the pod's service account"
             : "KUBECONFIG or ~/.kube/config";
+        // KubernetesClient falls back to http://localhost:8080 when it finds no configuration at all; that is never meant.
+        if (string.IsNullOrEmpty(kubeconfig) && !inCluster && DefaultKubeconfig() is null)
+        {
+            throw new KubeConfigurationException($"Kubernetes mode found no cluster configuration: KUBECONFIG is not set and {Path.Combine("~", ".kube", "config")} does not exist", new FileNotFoundException());
+        }
+
         try
         {
             var configuration = !string.IsNullOrEmpty(kubeconfig) ? KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig)
@@ -74,6 +80,19 @@ public sealed class KubeApiClient : IDisposable
         {
             throw new KubeConfigurationException($"Kubernetes mode cannot read the cluster configuration from {source}: {e.Message}", e);
         }
+    }
+
+    /// <summary>The kubeconfig KubernetesClient's default lookup would read (<c>KUBECONFIG</c>, else <c>~/.kube/config</c>), or null when there is none.</summary>
+    private static string? DefaultKubeconfig()
+    {
+        if (Environment.GetEnvironmentVariable("KUBECONFIG") is { Length: > 0 } paths)
+        {
+            return paths.Split(Path.PathSeparator).FirstOrDefault(File.Exists);
+        }
+
+        var home = Environment.GetEnvironmentVariable("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var path = Path.Combine(home, ".kube", "config");
+        return File.Exists(path) ? path : null;
     }
 
     /// <summary>Sends a GET; the response is returned as soon as its headers arrive (watches stream their body).</summary>
