@@ -14,6 +14,8 @@ public sealed record ApiResource(string Group, string Version, string Plural)
     public static readonly ApiResource ScaledObjects = new("keda.sh", "v1alpha1", "scaledobjects");
     public static readonly ApiResource Events = new("", "v1", "events");
     public static readonly ApiResource Leases = new("coordination.k8s.io", "v1", "leases");
+    public static readonly ApiResource Functions = new("core.openfunction.io", "v1beta2", "functions");
+    public static readonly ApiResource Deployments = new("apps", "v1", "deployments");
 
     /// <summary><c>group/version</c> (just <c>version</c> for the core group).</summary>
     public string GroupVersion => Group.Length == 0 ? Version : Group + "/" + Version;

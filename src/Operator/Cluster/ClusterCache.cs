@@ -14,15 +14,26 @@ namespace Updraft.Operator.Cluster;
 /// </summary>
 internal sealed class ClusterCache
 {
+    private readonly bool _watchFunctions;
+
     public ClusterCache(KubeApiClient client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers)
     {
+        _watchFunctions = options.Functions != FunctionsMode.None;
         var ns = options.WatchNamespace;
         var tuning = options.WatchTuning;
         HttpScaledObjects = new ResourceWatch<HttpScaledObject>(client, ApiResource.HttpScaledObjects, ns, null, time, loggers.CreateLogger<ResourceWatch<HttpScaledObject>>(), tuning);
         InterceptorRoutes = new ResourceWatch<InterceptorRoute>(client, ApiResource.InterceptorRoutes, ns, null, time, loggers.CreateLogger<ResourceWatch<InterceptorRoute>>(), tuning);
         ScaledObjects = new ResourceWatch<JsonObject>(client, ApiResource.ScaledObjects, ns, null, time, loggers.CreateLogger<ResourceWatch<JsonObject>>(), tuning);
         Services = new ResourceWatch<Service>(client, ApiResource.Services, ns, null, time, loggers.CreateLogger<ResourceWatch<Service>>(), tuning);
+        var jsonLogger = loggers.CreateLogger<ResourceWatch<JsonObject>>();
+        Functions = new ResourceWatch<Function>(client, ApiResource.Functions, ns, null, time, loggers.CreateLogger<ResourceWatch<Function>>(), tuning);
+        FunctionDeployments = new ResourceWatch<JsonObject>(client, ApiResource.Deployments, ns, ChildLabelSelector, time, jsonLogger, tuning);
+        FunctionServices = new ResourceWatch<JsonObject>(client, ApiResource.Services, ns, ChildLabelSelector, time, jsonLogger, tuning);
+        FunctionRoutes = new ResourceWatch<JsonObject>(client, ApiResource.InterceptorRoutes, ns, ChildLabelSelector, time, jsonLogger, tuning);
     }
+
+    /// <summary>The label on every child the operator makes for a Function (its own watches select on it).</summary>
+    public const string ChildLabelSelector = "app.kubernetes.io/managed-by=updraft-operator";
 
     public ResourceWatch<HttpScaledObject> HttpScaledObjects { get; }
 
@@ -33,16 +44,44 @@ internal sealed class ClusterCache
 
     public ResourceWatch<Service> Services { get; }
 
+    /// <summary>OpenFunction Functions (empty, and checked again now and then, while the CRD is not installed).</summary>
+    public ResourceWatch<Function> Functions { get; }
+
+    /// <summary>The Deployments, Services and InterceptorRoutes made for Functions, kept whole.</summary>
+    public ResourceWatch<JsonObject> FunctionDeployments { get; }
+
+    public ResourceWatch<JsonObject> FunctionServices { get; }
+
+    public ResourceWatch<JsonObject> FunctionRoutes { get; }
+
     /// <summary>Completes once every kind has been listed.</summary>
-    public Task Synced => Task.WhenAll(HttpScaledObjects.Synced, InterceptorRoutes.Synced, ScaledObjects.Synced, Services.Synced);
+    public Task Synced => _watchFunctions
+        ? Task.WhenAll(
+            HttpScaledObjects.Synced, InterceptorRoutes.Synced, ScaledObjects.Synced, Services.Synced,
+            Functions.Synced, FunctionDeployments.Synced, FunctionServices.Synced, FunctionRoutes.Synced)
+        : Task.WhenAll(HttpScaledObjects.Synced, InterceptorRoutes.Synced, ScaledObjects.Synced, Services.Synced);
 
     public bool IsSynced => Synced.IsCompletedSuccessfully;
 
-    public Task RunAsync(CancellationToken cancellationToken) => Task.WhenAll(
-        HttpScaledObjects.RunAsync(cancellationToken),
-        InterceptorRoutes.RunAsync(cancellationToken),
-        ScaledObjects.RunAsync(cancellationToken),
-        Services.RunAsync(cancellationToken));
+    public Task RunAsync(CancellationToken cancellationToken)
+    {
+        var watches = new List<Task>
+        {
+            HttpScaledObjects.RunAsync(cancellationToken),
+            InterceptorRoutes.RunAsync(cancellationToken),
+            ScaledObjects.RunAsync(cancellationToken),
+            Services.RunAsync(cancellationToken),
+        };
+        if (_watchFunctions)
+        {
+            watches.Add(Functions.RunAsync(cancellationToken));
+            watches.Add(FunctionDeployments.RunAsync(cancellationToken));
+            watches.Add(FunctionServices.RunAsync(cancellationToken));
+            watches.Add(FunctionRoutes.RunAsync(cancellationToken));
+        }
+
+        return Task.WhenAll(watches);
+    }
 
     /// <summary>(resource, lists, failures) per watch, for the metrics.</summary>
     public IEnumerable<(string Resource, long Lists, long Failures)> WatchCounts()
@@ -51,5 +90,14 @@ internal sealed class ClusterCache
         yield return (InterceptorRoutes.Resource.Plural, InterceptorRoutes.Lists, InterceptorRoutes.Failures);
         yield return (ScaledObjects.Resource.Plural, ScaledObjects.Lists, ScaledObjects.Failures);
         yield return (Services.Resource.Plural, Services.Lists, Services.Failures);
+        if (!_watchFunctions)
+        {
+            yield break;
+        }
+
+        yield return (Functions.Resource.Plural, Functions.Lists, Functions.Failures);
+        yield return ("function-" + FunctionDeployments.Resource.Plural, FunctionDeployments.Lists, FunctionDeployments.Failures);
+        yield return ("function-" + FunctionServices.Resource.Plural, FunctionServices.Lists, FunctionServices.Failures);
+        yield return ("function-" + FunctionRoutes.Resource.Plural, FunctionRoutes.Lists, FunctionRoutes.Failures);
     }
 }

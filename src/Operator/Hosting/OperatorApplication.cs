@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Prometheus;
 using Updraft.Kubernetes.Client;
 using Updraft.Operator.Cluster;
+using Updraft.Operator.Functions;
 using Updraft.Operator.HttpScaledObjects;
 using Updraft.Operator.InterceptorRoutes;
 using Updraft.Operator.Options;
@@ -76,6 +77,7 @@ internal static class OperatorApplication
         services.AddSingleton<LeaderElection>();
         services.AddSingleton<HttpScaledObjectReconciler>();
         services.AddSingleton<InterceptorRouteReconciler>();
+        services.AddSingleton<FunctionReconciler>();
         services.AddSingleton<OperatorService>();
         services.AddHostedService(provider => provider.GetRequiredService<OperatorService>());
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));

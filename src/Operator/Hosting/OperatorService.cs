@@ -1,5 +1,6 @@
 using Updraft.Kubernetes.Watching;
 using Updraft.Operator.Cluster;
+using Updraft.Operator.Functions;
 using Updraft.Operator.HttpScaledObjects;
 using Updraft.Operator.InterceptorRoutes;
 using Updraft.Operator.Options;
@@ -19,12 +20,14 @@ internal sealed class OperatorService : BackgroundService
     private readonly Telemetry.OperatorMetrics _metrics;
     private readonly Controller _httpScaledObjects;
     private readonly Controller _interceptorRoutes;
+    private readonly Controller? _functions;
     private readonly List<IDisposable> _subscriptions = [];
 
     public OperatorService(
         ClusterCache cache,
         HttpScaledObjectReconciler httpScaledObjects,
         InterceptorRouteReconciler interceptorRoutes,
+        FunctionReconciler functions,
         LeaderElection election,
         OperatorOptions options,
         Telemetry.OperatorMetrics metrics,
@@ -52,6 +55,8 @@ internal sealed class OperatorService : BackgroundService
             {
                 _httpScaledObjects.Enqueue(owner);
             }
+
+            EnqueueFunctionOf(change.Value ?? change.Previous);
         }));
         _subscriptions.Add(cache.InterceptorRoutes.Subscribe(change => Enqueue(_interceptorRoutes, change.Kind, change.Key)));
         _subscriptions.Add(cache.Services.Subscribe(change =>
@@ -67,9 +72,29 @@ internal sealed class OperatorService : BackgroundService
                 _interceptorRoutes.Enqueue(route);
             }
         }));
+
+        if (options.Functions != FunctionsMode.None)
+        {
+            _functions = new Controller(functions, options.Workers, options.ResyncPeriod, metrics, time, logger);
+            _subscriptions.Add(cache.Functions.Subscribe(change => Enqueue(_functions, change.Kind, change.Key)));
+            foreach (var children in new[] { cache.FunctionDeployments, cache.FunctionServices, cache.FunctionRoutes })
+            {
+                _subscriptions.Add(children.Subscribe(change =>
+                {
+                    if (change.Kind == WatchChangeKind.Reset)
+                    {
+                        _functions.EnqueueAll();
+                    }
+                    else
+                    {
+                        EnqueueFunctionOf(change.Value ?? change.Previous);
+                    }
+                }));
+            }
+        }
     }
 
-    public IReadOnlyList<Controller> Controllers => [_httpScaledObjects, _interceptorRoutes];
+    public IReadOnlyList<Controller> Controllers => _functions is null ? [_httpScaledObjects, _interceptorRoutes] : [_httpScaledObjects, _interceptorRoutes, _functions];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -94,8 +119,15 @@ internal sealed class OperatorService : BackgroundService
         await watches;
     }
 
-    private Task RunControllersAsync(CancellationToken cancellationToken) =>
-        Task.WhenAll(_httpScaledObjects.RunAsync(cancellationToken), _interceptorRoutes.RunAsync(cancellationToken));
+    private Task RunControllersAsync(CancellationToken cancellationToken) => Task.WhenAll(Controllers.Select(c => c.RunAsync(cancellationToken)));
+
+    private void EnqueueFunctionOf(System.Text.Json.Nodes.JsonObject? child)
+    {
+        if (_functions is not null && FunctionReconciler.OwnerOf(child) is { } owner)
+        {
+            _functions.Enqueue(owner);
+        }
+    }
 
     /// <summary>A re-list (Reset) may have dropped or changed anything: every key is checked again.</summary>
     private static void Enqueue(Controller controller, WatchChangeKind kind, string key)
@@ -117,8 +149,11 @@ internal sealed class OperatorService : BackgroundService
             subscription.Dispose();
         }
 
-        _httpScaledObjects.Dispose();
-        _interceptorRoutes.Dispose();
+        foreach (var controller in Controllers)
+        {
+            controller.Dispose();
+        }
+
         base.Dispose();
     }
 }

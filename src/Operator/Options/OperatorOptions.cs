@@ -21,6 +21,9 @@ internal sealed class OperatorOptions
     public const string WorkersVariable = "UPDRAFT_OPERATOR_WORKERS";
     public const string ResyncPeriodVariable = "UPDRAFT_OPERATOR_RESYNC_PERIOD";
     public const string KubeconfigVariable = "UPDRAFT_KUBECONFIG";
+    public const string FunctionsVariable = "UPDRAFT_OPERATOR_FUNCTIONS";
+    public const string InterceptorServiceVariable = "UPDRAFT_OPERATOR_INTERCEPTOR_SERVICE";
+    public const string ClusterDomainVariable = "UPDRAFT_OPERATOR_CLUSTER_DOMAIN";
 
     /// <summary>The spellings the add-on deprecated in v0.15; still read when the new names are unset.</summary>
     private static readonly (string Old, string New)[] DeprecatedNames =
@@ -64,6 +67,14 @@ internal sealed class OperatorOptions
     public TimeSpan ResyncPeriod { get; set; } = TimeSpan.FromMinutes(10);
 
     public string? Kubeconfig { get; set; }
+
+    /// <summary>Which OpenFunction <c>Function</c>s are reconciled.</summary>
+    public FunctionsMode Functions { get; set; } = FunctionsMode.All;
+
+    /// <summary>The interceptor's proxy Service (in <see cref="Namespace"/>), which a Function's own Service points at.</summary>
+    public string InterceptorService { get; set; } = "keda-add-ons-http-interceptor-proxy";
+
+    public string ClusterDomain { get; set; } = "cluster.local";
 
     public WatchTuning WatchTuning { get; set; } = WatchTuning.Default;
 
@@ -146,6 +157,33 @@ internal sealed class OperatorOptions
         options.Workers = reader.Number(WorkersVariable, options.Workers, minimum: 1);
         options.ResyncPeriod = reader.Duration(ResyncPeriodVariable, options.ResyncPeriod, TimeSpan.FromSeconds(1));
         options.Kubeconfig = reader.Text(KubeconfigVariable);
+        switch (reader.Text(FunctionsVariable)?.ToLowerInvariant())
+        {
+            case null or "true" or "all":
+                break;
+            case "false" or "none":
+                options.Functions = FunctionsMode.None;
+                break;
+            case "annotated":
+                options.Functions = FunctionsMode.Annotated;
+                break;
+            case { } other:
+                problems.Add($"{FunctionsVariable}=\"{other}\" is not valid; use true (every Function without updraft.dev/reconcile: \"false\"), annotated (only those with updraft.dev/reconcile: \"true\") or false");
+                break;
+        }
+
+        options.InterceptorService = reader.Text(InterceptorServiceVariable) ?? options.InterceptorService;
+        if (!KubernetesNames.IsDns1035Label(options.InterceptorService))
+        {
+            problems.Add($"{InterceptorServiceVariable}=\"{options.InterceptorService}\" is not a Service name; use lower-case letters, digits and '-', starting with a letter, at most 63 characters");
+        }
+
+        options.ClusterDomain = reader.Text(ClusterDomainVariable) ?? options.ClusterDomain;
+        if (!KubernetesNames.IsDns1123Subdomain(options.ClusterDomain))
+        {
+            problems.Add($"{ClusterDomainVariable}=\"{options.ClusterDomain}\" is not a domain; use lower-case labels joined by '.', e.g. cluster.local");
+        }
+
         options.WatchTuning = WatchTuning.Read(reader);
         return options;
     }
@@ -195,4 +233,17 @@ internal sealed class OperatorOptions
         problems.Add($"{flag} ({variable})=\"{text}\" is not valid; use :PORT, HOST:PORT (an IP address), or 0 to turn it off");
         return fallback;
     }
+}
+
+/// <summary><c>UPDRAFT_OPERATOR_FUNCTIONS</c>.</summary>
+internal enum FunctionsMode
+{
+    /// <summary>Every Function, except those annotated <c>updraft.dev/reconcile: "false"</c>.</summary>
+    All,
+
+    /// <summary>Only Functions annotated <c>updraft.dev/reconcile: "true"</c> (OpenFunction's controller serves the rest).</summary>
+    Annotated,
+
+    /// <summary>No Functions: nothing is watched, so no Function permissions are needed.</summary>
+    None,
 }

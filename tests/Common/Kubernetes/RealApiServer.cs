@@ -213,7 +213,7 @@ public sealed class RealApiServer : IAsyncLifetime
     public Task ApplyCrdsAsync(CancellationToken cancellationToken = default) =>
         ApplyCrdDirectoryAsync(Path.Combine(Repository.Root(), "charts", "updraft", "crds"), cancellationToken);
 
-    /// <summary>As <see cref="ApplyCrdsAsync"/>, plus the test-only KEDA ScaledObject CRD in <c>tests/kube/fixtures</c>.</summary>
+    /// <summary>As <see cref="ApplyCrdsAsync"/>, plus the test-only CRDs in <c>tests/kube/fixtures</c> (KEDA ScaledObject, OpenFunction Function).</summary>
     public async Task ApplyCrdsWithKedaAsync(CancellationToken cancellationToken = default)
     {
         await ApplyCrdsAsync(cancellationToken);

@@ -1,0 +1,365 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Updraft.Kubernetes.Model;
+using Updraft.Operator.Options;
+using Updraft.Shared.Crds;
+
+namespace Updraft.Operator.Functions.Keda;
+
+/// <summary>One child object a Function asks for.</summary>
+/// <param name="Resource">Its kind.</param>
+/// <param name="Desired">The whole object with the owned fields (null = absent).</param>
+/// <param name="CreateOnly">Fields set only on creation (a Deployment's replicas: KEDA owns them afterwards).</param>
+internal sealed record DesiredChild(ApiResource Resource, JsonObject Desired, JsonObject? CreateOnly = null)
+{
+    public string Name => Desired["metadata"]!["name"]!.GetValue<string>();
+}
+
+/// <summary>
+/// What a Function with <c>engine: keda</c> runs on Updraft, as OpenFunction's keda engine means it and without its
+/// defects: the Deployment (container <c>function</c>, port <c>function-port</c>, OpenFunction's env and labels),
+/// the pods' Service <c>&lt;fn&gt;-direct</c>, an InterceptorRoute (every hostname, plus the cluster names of the
+/// Function, so it is reachable without hostnames), a ScaledObject on Updraft's scaler (defaults when
+/// <c>httpScaledObject</c> is absent), and the Service <c>&lt;fn&gt;</c> that sends <c>http://&lt;fn&gt;.&lt;ns&gt;</c>
+/// through the interceptor.
+/// </summary>
+internal static class KedaChildren
+{
+    public const string ManagedByLabel = "app.kubernetes.io/managed-by";
+    public const string ManagedBy = "updraft-operator";
+    public const string FunctionLabel = "openfunction.io/function";
+    public const string VersionLabel = "app.kubernetes.io/version";
+    public const string ContainerName = "function";
+    public const string PortName = "function-port";
+    public const int DefaultPort = 8080;
+    public const int ServicePort = 80;
+    public const int DefaultTargetPendingRequests = 100;
+    public const int DefaultCooldownPeriod = 300;
+    public const int PollingInterval = 15;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    /// <summary>The children, or the problems that stop the Function from being served (one line each).</summary>
+    public static (IReadOnlyList<DesiredChild> Children, IReadOnlyList<string> Problems) Build(Function function, OperatorOptions options)
+    {
+        var metadata = function.Metadata!;
+        var fn = metadata.Name!;
+        var ns = metadata.Namespace!;
+        var spec = function.Spec!;
+        var serving = spec.Serving!;
+        var problems = new List<string>();
+        if (string.IsNullOrEmpty(spec.Image))
+        {
+            problems.Add("spec.image: is required");
+        }
+
+        if (!KubernetesNames.IsDns1035Label(fn) || fn.Length > FunctionNames.MaxServiceName - FunctionNames.DirectSuffix.Length)
+        {
+            problems.Add($"metadata.name: \"{fn}\" cannot name a Service; use lower-case letters, digits and '-', starting with a letter, at most {FunctionNames.MaxServiceName - FunctionNames.DirectSuffix.Length} characters");
+        }
+
+        var port = serving.Triggers?.Http?.Port is > 0 and var p ? p : DefaultPort;
+        var scale = serving.ScaleOptions;
+        if (scale?.MinReplicas < 0 || scale?.MaxReplicas < 0 || (scale?.MinReplicas is { } min && scale.MaxReplicas is { } max && min > max))
+        {
+            problems.Add($"spec.serving.scaleOptions: minReplicas ({scale.MinReplicas}) and maxReplicas ({scale.MaxReplicas}) must satisfy 0 <= min <= max");
+        }
+
+        if (scale?.Keda?.HttpScaledObject is { } http && (http.TargetPendingRequests < 1 || http.CooldownPeriod < 0))
+        {
+            problems.Add("spec.serving.scaleOptions.keda.httpScaledObject: targetPendingRequests must be at least 1 and cooldownPeriod not negative");
+        }
+
+        var hosts = Hosts(fn, ns, serving.Triggers?.Http?.Route?.Hostnames, options.ClusterDomain, problems);
+        var rules = Rules(hosts, serving.Triggers?.Http?.Route?.Rules, problems);
+        var podSpec = PodSpec(function, port, problems);
+        if (problems.Count > 0)
+        {
+            return ([], problems);
+        }
+
+        var version = string.IsNullOrEmpty(spec.Version) ? "latest" : spec.Version;
+        var labels = new JsonObject
+        {
+            [ManagedByLabel] = ManagedBy,
+            [FunctionLabel] = fn,
+        };
+        var podLabels = new JsonObject
+        {
+            [ManagedByLabel] = ManagedBy,
+            [FunctionLabel] = fn,
+            ["openfunction.io/managed"] = "true",
+            [VersionLabel] = version.Replace(".", "", StringComparison.Ordinal),
+        };
+        foreach (var (key, value) in serving.Labels ?? [])
+        {
+            podLabels[key] = value;
+        }
+
+        var children = new List<DesiredChild>
+        {
+            new(ApiResource.Deployments, Deployment(fn, ns, labels, podLabels, PodAnnotations(function, port), podSpec), new JsonObject
+            {
+                // KEDA owns the replica count once the Deployment exists; OpenFunction starts with min (or 1).
+                ["spec"] = new JsonObject { ["replicas"] = scale?.MinReplicas is > 0 and var m ? m : 1 },
+            }),
+            new(ApiResource.Services, Object("v1", "Service", FunctionNames.Direct(fn), ns, labels, new JsonObject
+            {
+                ["selector"] = new JsonObject { [FunctionLabel] = fn, [ManagedByLabel] = ManagedBy },
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = ServicePort, ["targetPort"] = port, ["protocol"] = "TCP" }),
+            })),
+            new(ApiResource.InterceptorRoutes, Object(InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue, fn, ns, labels, new JsonObject
+            {
+                ["target"] = new JsonObject { ["service"] = FunctionNames.Direct(fn), ["port"] = ServicePort },
+                ["rules"] = rules,
+                ["scalingMetric"] = new JsonObject
+                {
+                    ["concurrency"] = new JsonObject { ["targetValue"] = scale?.Keda?.HttpScaledObject?.TargetPendingRequests ?? DefaultTargetPendingRequests },
+                },
+            })),
+            new(ApiResource.ScaledObjects, Object(ScaledObject.ApiVersionValue, ScaledObject.KindValue, fn, ns, labels, new JsonObject
+            {
+                ["scaleTargetRef"] = new JsonObject { ["apiVersion"] = "apps/v1", ["kind"] = "Deployment", ["name"] = fn },
+                ["pollingInterval"] = PollingInterval,
+                ["cooldownPeriod"] = scale?.Keda?.HttpScaledObject?.CooldownPeriod ?? DefaultCooldownPeriod,
+                ["minReplicaCount"] = scale?.MinReplicas ?? 0,
+                ["maxReplicaCount"] = scale?.MaxReplicas,
+                ["triggers"] = new JsonArray(new JsonObject
+                {
+                    ["type"] = "external-push",
+                    ["metadata"] = new JsonObject
+                    {
+                        [ScaleTrigger.ScalerAddressKey] = options.ScalerAddress,
+                        ["interceptorRoute"] = fn,
+                    },
+                }),
+            })),
+            new(ApiResource.Services, Object("v1", "Service", fn, ns, labels, new JsonObject
+            {
+                ["type"] = "ExternalName",
+                ["externalName"] = $"{options.InterceptorService}.{options.Namespace}.svc.{options.ClusterDomain}",
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = ServicePort, ["protocol"] = "TCP" }),
+            })),
+        };
+        return (children, []);
+    }
+
+    /// <summary>Every host the interceptor routes for the Function: its hostnames, then its cluster names.</summary>
+    public static List<string> Hosts(string fn, string ns, List<string>? hostnames, string clusterDomain, List<string> problems)
+    {
+        var hosts = new List<string>();
+        for (var i = 0; i < (hostnames?.Count ?? 0); i++)
+        {
+            var host = hostnames![i].Trim().ToLowerInvariant();
+            if (host.Length == 0 || host.Contains('/', StringComparison.Ordinal) || host.Contains(':', StringComparison.Ordinal))
+            {
+                problems.Add($"spec.serving.triggers.http.route.hostnames[{i}]: \"{hostnames[i]}\" is not a host name");
+                continue;
+            }
+
+            if (!hosts.Contains(host))
+            {
+                hosts.Add(host);
+            }
+        }
+
+        foreach (var cluster in new[] { $"{fn}.{ns}.svc.{clusterDomain}", $"{fn}.{ns}.svc", $"{fn}.{ns}" })
+        {
+            if (!hosts.Contains(cluster))
+            {
+                hosts.Add(cluster);
+            }
+        }
+
+        return hosts;
+    }
+
+    /// <summary>
+    /// InterceptorRoute rules from Gateway API matches. The interceptor routes by path prefix and exact header values:
+    /// an <c>Exact</c> or <c>RegularExpression</c> path, a regular-expression header, a method or a query match is
+    /// rejected, never quietly widened to a prefix.
+    /// </summary>
+    private static JsonArray Rules(List<string> hosts, List<HttpRouteRule>? rules, List<string> problems)
+    {
+        var result = new JsonArray();
+        for (var r = 0; r < (rules?.Count ?? 0); r++)
+        {
+            var matches = rules![r].Matches;
+            if (matches is null or { Count: 0 })
+            {
+                result.Add(Rule(hosts, "/", null));
+                continue;
+            }
+
+            for (var m = 0; m < matches.Count; m++)
+            {
+                var field = $"spec.serving.triggers.http.route.rules[{r}].matches[{m}]";
+                var match = matches[m];
+                var type = match.Path?.Type ?? "PathPrefix";
+                if (type != "PathPrefix")
+                {
+                    problems.Add($"{field}.path.type: {type} is not supported: the interceptor matches path prefixes only; use PathPrefix");
+                }
+
+                if (match.Method is { Length: > 0 })
+                {
+                    problems.Add($"{field}.method: matching on the method is not supported by the interceptor");
+                }
+
+                if (match.QueryParams is { Count: > 0 })
+                {
+                    problems.Add($"{field}.queryParams: matching on query parameters is not supported by the interceptor");
+                }
+
+                var headers = new JsonArray();
+                foreach (var header in match.Headers ?? [])
+                {
+                    if (header.Type is { } headerType && headerType != "Exact")
+                    {
+                        problems.Add($"{field}.headers: {headerType} header matches are not supported by the interceptor; use Exact");
+                    }
+
+                    headers.Add(new JsonObject { ["name"] = header.Name, ["value"] = header.Value });
+                }
+
+                var path = string.IsNullOrEmpty(match.Path?.Value) ? "/" : match.Path.Value;
+                result.Add(Rule(hosts, path, headers.Count > 0 ? headers : null));
+            }
+        }
+
+        if (result.Count == 0)
+        {
+            result.Add(Rule(hosts, "/", null));
+        }
+
+        return result;
+    }
+
+    private static JsonObject Rule(List<string> hosts, string path, JsonArray? headers)
+    {
+        var rule = new JsonObject
+        {
+            ["hosts"] = new JsonArray([.. hosts.Select(h => (JsonNode)JsonValue.Create(h))]),
+            ["paths"] = new JsonArray(new JsonObject { ["value"] = path }),
+        };
+        if (headers is not null)
+        {
+            rule["headers"] = headers;
+        }
+
+        return rule;
+    }
+
+    /// <summary>
+    /// The pod spec: the user's template, with the container <c>function</c> found or added, its image set, the
+    /// port <c>function-port</c> and OpenFunction's environment (<c>FUNC_CONTEXT</c>, <c>FUNC_CONTEXT_V1BETA2</c>, the
+    /// params, <c>POD_NAME</c>, <c>POD_NAMESPACE</c>) added.
+    /// </summary>
+    private static JsonObject PodSpec(Function function, int port, List<string> problems)
+    {
+        var spec = function.Spec!;
+        var serving = spec.Serving!;
+        var pod = serving.Template?.DeepClone() as JsonObject ?? [];
+        if (pod["containers"] is not JsonArray containers)
+        {
+            pod["containers"] = containers = [];
+        }
+
+        var container = containers.OfType<JsonObject>().FirstOrDefault(c => c["name"]?.GetValue<string>() == ContainerName);
+        if (container is null)
+        {
+            container = new JsonObject { ["name"] = ContainerName, ["imagePullPolicy"] = "IfNotPresent" };
+            containers.Add(container);
+        }
+
+        container["image"] = spec.Image;
+        if (container["ports"] is not JsonArray ports)
+        {
+            container["ports"] = ports = [];
+        }
+
+        if (!ports.OfType<JsonObject>().Any(p => p["name"]?.GetValue<string>() == PortName))
+        {
+            ports.Add(new JsonObject { ["name"] = PortName, ["containerPort"] = port, ["protocol"] = "TCP" });
+        }
+
+        if (container["env"] is not JsonArray env)
+        {
+            container["env"] = env = [];
+        }
+
+        var version = string.IsNullOrEmpty(spec.Version) ? "latest" : spec.Version;
+        var name = function.Metadata!.Name!;
+        env.Add(Env("FUNC_CONTEXT", JsonSerializer.Serialize(new { name, version, runtime = "Knative", port = port.ToString(CultureInfo.InvariantCulture) }, Json)));
+        env.Add(Env("FUNC_CONTEXT_V1BETA2", JsonSerializer.Serialize(new { name, version, triggers = serving.Triggers }, Json)));
+        foreach (var (key, value) in (serving.Params ?? []).OrderBy(static pair => pair.Key, StringComparer.Ordinal))
+        {
+            env.Add(Env(key, value));
+        }
+
+        env.Add(new JsonObject { ["name"] = "POD_NAME", ["valueFrom"] = new JsonObject { ["fieldRef"] = new JsonObject { ["fieldPath"] = "metadata.name" } } });
+        env.Add(Env("POD_NAMESPACE", function.Metadata.Namespace!));
+        if (spec.ImageCredentials?.Name is { Length: > 0 } secret)
+        {
+            if (pod["imagePullSecrets"] is not JsonArray secrets)
+            {
+                pod["imagePullSecrets"] = secrets = [];
+            }
+
+            if (!secrets.OfType<JsonObject>().Any(s => s["name"]?.GetValue<string>() == secret))
+            {
+                secrets.Add(new JsonObject { ["name"] = secret });
+            }
+        }
+
+        if (serving.Triggers?.Dapr is { Count: > 0 } || serving.Triggers?.Inputs is { Count: > 0 } || serving.Outputs is { Count: > 0 })
+        {
+            problems.Add("spec.serving: Dapr triggers, inputs and outputs are not served by Updraft's operator yet");
+        }
+
+        return pod;
+    }
+
+    /// <summary>OpenFunction's Dapr annotations (Dapr off unless the Function uses it), the user's annotations winning.</summary>
+    private static JsonObject PodAnnotations(Function function, int port)
+    {
+        var metadata = function.Metadata!;
+        var annotations = new JsonObject
+        {
+            ["dapr.io/app-id"] = $"{metadata.Name}-{metadata.Namespace}",
+            ["dapr.io/log-as-json"] = "true",
+            ["dapr.io/app-protocol"] = "grpc",
+            ["dapr.io/app-port"] = port.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var (key, value) in function.Spec!.Serving!.Annotations ?? [])
+        {
+            annotations[key] = value;
+        }
+
+        annotations["dapr.io/enabled"] = "false";
+        return annotations;
+    }
+
+    private static JsonObject Deployment(string fn, string ns, JsonObject labels, JsonObject podLabels, JsonObject annotations, JsonObject podSpec) =>
+        Object("apps/v1", "Deployment", fn, ns, labels, new JsonObject
+        {
+            // Immutable once created: only labels that never change.
+            ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { [FunctionLabel] = fn, [ManagedByLabel] = ManagedBy } },
+            ["template"] = new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["labels"] = podLabels, ["annotations"] = annotations },
+                ["spec"] = podSpec,
+            },
+        });
+
+    private static JsonObject Object(string apiVersion, string kind, string name, string ns, JsonObject labels, JsonObject spec) => new()
+    {
+        ["apiVersion"] = apiVersion,
+        ["kind"] = kind,
+        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["labels"] = labels.DeepClone() },
+        ["spec"] = spec,
+    };
+
+    private static JsonObject Env(string name, string value) => new() { ["name"] = name, ["value"] = value };
+}

@@ -1,0 +1,254 @@
+using System.Text.Json.Nodes;
+using Updraft.Operator.Tests.Infrastructure;
+using Updraft.Tests.Common.Kubernetes;
+using static Updraft.Operator.Tests.Infrastructure.TestObjects;
+
+namespace Updraft.Operator.Tests.Functions;
+
+/// <summary>OpenFunction Functions with <c>engine: keda</c>, served by Updraft, against the real kube-apiserver.</summary>
+[Collection(RealApiServerDefinition.Name)]
+public sealed class KedaFunctionTests(RealApiServer api)
+{
+    private const string FunctionsPath = "/apis/core.openfunction.io/v1beta2/namespaces/{0}/functions";
+    private const string DeploymentsPath = "/apis/apps/v1/namespaces/{0}/deployments";
+    private static int _namespaces;
+
+    [Fact]
+    public async Task KedaFunction_GetsItsChildren_TheirStatusAndAddresses_AndASecondPassWritesNothing()
+    {
+        var ns = await NamespaceAsync();
+        await using var op = await OperatorHarness.StartAsync(api, ns);
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "podinfo", f =>
+        {
+            f["spec"]!["serving"]!["triggers"]!["http"]!["port"] = 9898;
+            f["spec"]!["serving"]!["triggers"]!["http"]!["route"] = new JsonObject
+            {
+                ["hostnames"] = new JsonArray("podinfo.com"),
+                ["rules"] = new JsonArray(new JsonObject { ["matches"] = new JsonArray(new JsonObject { ["path"] = new JsonObject { ["type"] = "PathPrefix", ["value"] = "/api" } }) }),
+            };
+            f["spec"]!["serving"]!["scaleOptions"] = new JsonObject
+            {
+                ["minReplicas"] = 0,
+                ["maxReplicas"] = 10,
+                ["keda"] = new JsonObject { ["httpScaledObject"] = new JsonObject { ["targetPendingRequests"] = 50, ["cooldownPeriod"] = 60 } },
+            };
+            f["spec"]!["serving"]!["params"] = new JsonObject { ["GREETING"] = "hi" };
+        }));
+
+        var deployment = await WaitForAsync(In(DeploymentsPath, ns, "podinfo"));
+        var uid = (await api.GetAsync(In(FunctionsPath, ns, "podinfo")))!["metadata"]!["uid"]!.GetValue<string>();
+        var container = deployment["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        Assert.Equal("function", container["name"]!.GetValue<string>());
+        Assert.Equal("stefanprodan/podinfo", container["image"]!.GetValue<string>());
+        Assert.Equal(9898, container["ports"]![0]!["containerPort"]!.GetValue<int>());
+        Assert.Equal("function-port", container["ports"]![0]!["name"]!.GetValue<string>());
+        var env = container["env"]!.AsArray().ToDictionary(e => e!["name"]!.GetValue<string>(), e => e!["value"]?.GetValue<string>());
+        Assert.Equal("hi", env["GREETING"]);
+        Assert.Contains("\"engine\":\"keda\"", env["FUNC_CONTEXT_V1BETA2"], StringComparison.Ordinal);
+        Assert.Equal(ns, env["POD_NAMESPACE"]);
+        Assert.Equal(1, deployment["spec"]!["replicas"]!.GetValue<int>());
+
+        var direct = await WaitForAsync(In(ServicesPath, ns, "podinfo-direct"));
+        Assert.Equal(9898, direct["spec"]!["ports"]![0]!["targetPort"]!.GetValue<int>());
+        var entry = await WaitForAsync(In(ServicesPath, ns, "podinfo"));
+        Assert.Equal("ExternalName", entry["spec"]!["type"]!.GetValue<string>());
+        Assert.Equal("keda-add-ons-http-interceptor-proxy.updraft-system.svc.cluster.local", entry["spec"]!["externalName"]!.GetValue<string>());
+
+        var route = await WaitForAsync(In(InterceptorRoutesPath, ns, "podinfo"));
+        var hosts = route["spec"]!["rules"]![0]!["hosts"]!.AsArray().Select(h => h!.GetValue<string>()).ToList();
+        Assert.Equal(["podinfo.com", $"podinfo.{ns}.svc.cluster.local", $"podinfo.{ns}.svc", $"podinfo.{ns}"], hosts);
+        Assert.Equal("/api", route["spec"]!["rules"]![0]!["paths"]![0]!["value"]!.GetValue<string>());
+        Assert.Equal(50, route["spec"]!["scalingMetric"]!["concurrency"]!["targetValue"]!.GetValue<int>());
+        Assert.Equal("podinfo-direct", route["spec"]!["target"]!["service"]!.GetValue<string>());
+
+        var so = await WaitForAsync(In(ScaledObjectsPath, ns, "podinfo"));
+        Assert.Equal("podinfo", so["spec"]!["triggers"]![0]!["metadata"]!["interceptorRoute"]!.GetValue<string>());
+        Assert.Equal(60, so["spec"]!["cooldownPeriod"]!.GetValue<int>());
+        Assert.Equal(10, so["spec"]!["maxReplicaCount"]!.GetValue<int>());
+        foreach (var child in new[] { deployment, direct, entry, route, so })
+        {
+            Assert.Equal(uid, child["metadata"]!["ownerReferences"]![0]!["uid"]!.GetValue<string>());
+        }
+
+        // No deployment controller runs here: play it, and the Function becomes Running and Ready.
+        var function = await WaitForStateAsync(ns, "podinfo", "Starting");
+        await RolledOutAsync(ns, "podinfo");
+        function = await WaitForStateAsync(ns, "podinfo", "Running");
+        Assert.Equal("True", Condition(function, "Ready")!["status"]!.GetValue<string>());
+        Assert.Equal("True", Condition(function, "RouteReady")!["status"]!.GetValue<string>());
+        var addresses = function["status"]!["addresses"]!.AsArray().Select(a => a!["type"]!.GetValue<string>() + " " + a["value"]!.GetValue<string>()).ToList();
+        Assert.Equal([$"Internal http://podinfo.{ns}.svc.cluster.local/", "External http://podinfo.com/api"], addresses);
+
+        await op.IdleAsync();
+        var writes = op.Writes;
+        await op.ResyncAsync();
+        Assert.Equal(writes, op.Writes);
+    }
+
+    [Fact]
+    public async Task NoHostnamesNoScaleOptions_AreReachableAtTheClusterNames_WithDefaults()
+    {
+        var ns = await NamespaceAsync();
+        await using var op = await OperatorHarness.StartAsync(api, ns);
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "bare"));
+
+        var route = await WaitForAsync(In(InterceptorRoutesPath, ns, "bare"));
+        Assert.Equal([$"bare.{ns}.svc.cluster.local", $"bare.{ns}.svc", $"bare.{ns}"], route["spec"]!["rules"]![0]!["hosts"]!.AsArray().Select(h => h!.GetValue<string>()));
+        Assert.Equal("/", route["spec"]!["rules"]![0]!["paths"]![0]!["value"]!.GetValue<string>());
+        Assert.Equal(100, route["spec"]!["scalingMetric"]!["concurrency"]!["targetValue"]!.GetValue<int>());
+        var so = await WaitForAsync(In(ScaledObjectsPath, ns, "bare"));
+        Assert.Equal(300, so["spec"]!["cooldownPeriod"]!.GetValue<int>());
+        Assert.Equal(0, so["spec"]!["minReplicaCount"]!.GetValue<int>());
+        var deployment = await WaitForAsync(In(DeploymentsPath, ns, "bare"));
+        Assert.Equal(8080, deployment["spec"]!["template"]!["spec"]!["containers"]![0]!["ports"]![0]!["containerPort"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task ExactPath_IsRejectedWithACondition_NeverWidenedToAPrefix_AndOtherFunctionsCarryOn()
+    {
+        var ns = await NamespaceAsync();
+        await using var op = await OperatorHarness.StartAsync(api, ns);
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "exact", f => f["spec"]!["serving"]!["triggers"]!["http"]!["route"] = new JsonObject
+        {
+            ["rules"] = new JsonArray(new JsonObject { ["matches"] = new JsonArray(new JsonObject { ["path"] = new JsonObject { ["type"] = "Exact", ["value"] = "/only" } }) }),
+        }));
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "fine"));
+
+        var function = await WaitForStateAsync(ns, "exact", "Failed");
+        Assert.Equal("InvalidSpec", function["status"]!["serving"]!["reason"]!.GetValue<string>());
+        Assert.Contains("path.type: Exact is not supported", function["status"]!["serving"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("False", Condition(function, "Ready")!["status"]!.GetValue<string>());
+        Assert.Null(await api.GetAsync(In(InterceptorRoutesPath, ns, "exact")));
+        Assert.Null(await api.GetAsync(In(DeploymentsPath, ns, "exact")));
+        await Eventually.TrueAsync(
+            async () => (await api.GetAsync(In(EventsPath, ns)))!["items"]!.AsArray().Any(e => e?["reason"]?.GetValue<string>() == "InvalidSpec" && e["involvedObject"]?["name"]?.GetValue<string>() == "exact"),
+            () => "a Warning event");
+        await WaitForAsync(In(InterceptorRoutesPath, ns, "fine"));
+    }
+
+    [Fact]
+    public async Task Updates_ChangeTheChildrenInPlace_KeepKedasReplicas_AndPutBackDrift()
+    {
+        var ns = await NamespaceAsync();
+        await using var op = await OperatorHarness.StartAsync(api, ns);
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "app"));
+        var deployment = await WaitForAsync(In(DeploymentsPath, ns, "app"));
+        await WaitForAsync(In(ScaledObjectsPath, ns, "app"));
+
+        // KEDA scales the Deployment: the operator must not undo it.
+        deployment["spec"]!["replicas"] = 3;
+        await api.ReplaceAsync(In(DeploymentsPath, ns, "app"), deployment);
+
+        var function = (await api.GetAsync(In(FunctionsPath, ns, "app")))!;
+        function["spec"]!["image"] = "stefanprodan/podinfo:6.5.0";
+        await api.ReplaceAsync(In(FunctionsPath, ns, "app"), function);
+        deployment = await WaitForAsync(In(DeploymentsPath, ns, "app"), d => d["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>() == "stefanprodan/podinfo:6.5.0");
+        Assert.Equal(3, deployment["spec"]!["replicas"]!.GetValue<int>());
+
+        var so = (await api.GetAsync(In(ScaledObjectsPath, ns, "app")))!;
+        so["spec"]!["cooldownPeriod"] = 1;
+        await api.ReplaceAsync(In(ScaledObjectsPath, ns, "app"), so);
+        await WaitForAsync(In(ScaledObjectsPath, ns, "app"), s => s["spec"]!["cooldownPeriod"]!.GetValue<int>() == 300);
+
+        await api.DeleteAsync(In(ServicesPath, ns, "app"));
+        await WaitForAsync(In(ServicesPath, ns, "app"));
+    }
+
+    [Fact]
+    public async Task EngineChange_RemovesTheKedaChildren_AndOptOut_LeavesAFunctionAlone()
+    {
+        var ns = await NamespaceAsync();
+        await using var op = await OperatorHarness.StartAsync(api, ns);
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "switch"));
+        await WaitForAsync(In(ScaledObjectsPath, ns, "switch"));
+        await WaitForAsync(In(ServicesPath, ns, "switch-direct"));
+
+        var function = (await api.GetAsync(In(FunctionsPath, ns, "switch")))!;
+        function["spec"]!["serving"]!["triggers"]!["http"]!["engine"] = "knative";
+        await api.ReplaceAsync(In(FunctionsPath, ns, "switch"), function);
+        function = await WaitForStateAsync(ns, "switch", "Failed");
+        Assert.Equal("EngineNotSupported", function["status"]!["serving"]!["reason"]!.GetValue<string>());
+        foreach (var path in new[] { In(DeploymentsPath, ns, "switch"), In(ServicesPath, ns, "switch"), In(ServicesPath, ns, "switch-direct"), In(InterceptorRoutesPath, ns, "switch"), In(ScaledObjectsPath, ns, "switch") })
+        {
+            await Eventually.TrueAsync(async () => await api.GetAsync(path) is null, () => path + " is deleted");
+        }
+
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "theirs", f => f["metadata"]!["annotations"] = new JsonObject { ["updraft.dev/reconcile"] = "false" }));
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "ours"));
+        await WaitForAsync(In(ScaledObjectsPath, ns, "ours"));
+        await op.IdleAsync();
+        Assert.Null(await api.GetAsync(In(DeploymentsPath, ns, "theirs")));
+        Assert.Null((await api.GetAsync(In(FunctionsPath, ns, "theirs")))!["status"]);
+    }
+
+    private async Task<string> NamespaceAsync()
+    {
+        await api.ApplyCrdsWithKedaAsync();
+        var ns = "op-fn-" + Interlocked.Increment(ref _namespaces);
+        await api.EnsureNamespaceAsync(ns);
+        return ns;
+    }
+
+    private static JsonObject Function(string ns, string name, Action<JsonObject>? change = null)
+    {
+        var function = new JsonObject
+        {
+            ["apiVersion"] = "core.openfunction.io/v1beta2",
+            ["kind"] = "Function",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+            ["spec"] = new JsonObject
+            {
+                ["version"] = "v2.0.0",
+                ["image"] = "stefanprodan/podinfo",
+                ["serving"] = new JsonObject
+                {
+                    ["triggers"] = new JsonObject { ["http"] = new JsonObject { ["engine"] = "keda" } },
+                    ["template"] = new JsonObject { ["containers"] = new JsonArray(new JsonObject { ["name"] = "function", ["imagePullPolicy"] = "IfNotPresent" }) },
+                },
+            },
+        };
+        change?.Invoke(function);
+        return function;
+    }
+
+    /// <summary>What the deployment controller would write once the rollout is done.</summary>
+    private async Task RolledOutAsync(string ns, string name)
+    {
+        var path = In(DeploymentsPath, ns, name);
+        var deployment = (await api.GetAsync(path))!;
+        deployment["status"] = new JsonObject
+        {
+            ["observedGeneration"] = deployment["metadata"]!["generation"]!.GetValue<long>(),
+            ["replicas"] = 1,
+            ["readyReplicas"] = 1,
+            ["availableReplicas"] = 1,
+            ["conditions"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "Available",
+                ["status"] = "True",
+                ["reason"] = "MinimumReplicasAvailable",
+                ["message"] = "ok",
+            }),
+        };
+        await api.ReplaceAsync(path + "/status", deployment);
+    }
+
+    private async Task<JsonObject> WaitForAsync(string path, Func<JsonObject, bool>? condition = null)
+    {
+        JsonObject? last = null;
+        await Eventually.TrueAsync(async () => (last = await api.GetAsync(path)) is { } item && (condition is null || condition(item)), () => $"{path}: {last?.ToJsonString() ?? "missing"}");
+        return last!;
+    }
+
+    private async Task<JsonObject> WaitForStateAsync(string ns, string name, string state)
+    {
+        JsonObject? last = null;
+        await Eventually.TrueAsync(
+            async () => (last = await api.GetAsync(In(FunctionsPath, ns, name)))?["status"]?["serving"]?["state"]?.GetValue<string>() == state,
+            () => $"Function {ns}/{name} state {state}: {last?["status"]?.ToJsonString() ?? "no status"}");
+        return last!;
+    }
+
+    private static JsonNode? Condition(JsonObject function, string type) =>
+        (function["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == type);
+}
