@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Model;
 using Updraft.Operator.Options;
@@ -30,15 +28,11 @@ internal static class KedaChildren
     public const string ManagedBy = "updraft-operator";
     public const string FunctionLabel = "openfunction.io/function";
     public const string VersionLabel = "app.kubernetes.io/version";
-    public const string ContainerName = "function";
-    public const string PortName = "function-port";
     public const int DefaultPort = 8080;
     public const int ServicePort = 80;
     public const int DefaultTargetPendingRequests = 100;
     public const int DefaultCooldownPeriod = 300;
     public const int PollingInterval = 15;
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     /// <summary>The children, or the problems that stop the Function from being served (one line each).</summary>
     public static (IReadOnlyList<DesiredChild> Children, IReadOnlyList<string> Problems) Build(Function function, OperatorOptions options)
@@ -71,9 +65,14 @@ internal static class KedaChildren
             problems.Add("spec.serving.scaleOptions.keda.httpScaledObject: targetPendingRequests must be at least 1 and cooldownPeriod not negative");
         }
 
+        if (serving.Triggers?.Dapr is { Count: > 0 } || serving.Triggers?.Inputs is { Count: > 0 } || serving.Outputs is { Count: > 0 })
+        {
+            problems.Add("spec.serving: Dapr triggers, inputs and outputs are not served by Updraft's operator yet");
+        }
+
         var hosts = Hosts(fn, ns, serving.Triggers?.Http?.Route?.Hostnames, options.ClusterDomain, problems);
         var rules = Rules(hosts, serving.Triggers?.Http?.Route?.Rules, problems);
-        var podSpec = PodSpec(function, port, problems);
+        var podSpec = FunctionWorkload.PodSpec(function, port);
         if (problems.Count > 0)
         {
             return ([], problems);
@@ -99,17 +98,17 @@ internal static class KedaChildren
 
         var children = new List<DesiredChild>
         {
-            new(ApiResource.Deployments, Deployment(fn, ns, labels, podLabels, PodAnnotations(function, port), podSpec), new JsonObject
+            new(ApiResource.Deployments, Deployment(fn, ns, labels, podLabels, FunctionWorkload.PodAnnotations(function, port), podSpec), new JsonObject
             {
                 // KEDA owns the replica count once the Deployment exists; OpenFunction starts with min (or 1).
                 ["spec"] = new JsonObject { ["replicas"] = scale?.MinReplicas is > 0 and var m ? m : 1 },
             }),
-            new(ApiResource.Services, Object("v1", "Service", FunctionNames.Direct(fn), ns, labels, new JsonObject
+            new(ApiResource.Services, FunctionWorkload.Object("v1", "Service", FunctionNames.Direct(fn), ns, labels, new JsonObject
             {
                 ["selector"] = new JsonObject { [FunctionLabel] = fn, [ManagedByLabel] = ManagedBy },
                 ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = ServicePort, ["targetPort"] = port, ["protocol"] = "TCP" }),
             })),
-            new(ApiResource.InterceptorRoutes, Object(InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue, fn, ns, labels, new JsonObject
+            new(ApiResource.InterceptorRoutes, FunctionWorkload.Object(InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue, fn, ns, labels, new JsonObject
             {
                 ["target"] = new JsonObject { ["service"] = FunctionNames.Direct(fn), ["port"] = ServicePort },
                 ["rules"] = rules,
@@ -118,7 +117,7 @@ internal static class KedaChildren
                     ["concurrency"] = new JsonObject { ["targetValue"] = scale?.Keda?.HttpScaledObject?.TargetPendingRequests ?? DefaultTargetPendingRequests },
                 },
             })),
-            new(ApiResource.ScaledObjects, Object(ScaledObject.ApiVersionValue, ScaledObject.KindValue, fn, ns, labels, new JsonObject
+            new(ApiResource.ScaledObjects, FunctionWorkload.Object(ScaledObject.ApiVersionValue, ScaledObject.KindValue, fn, ns, labels, new JsonObject
             {
                 ["scaleTargetRef"] = new JsonObject { ["apiVersion"] = "apps/v1", ["kind"] = "Deployment", ["name"] = fn },
                 ["pollingInterval"] = PollingInterval,
@@ -135,7 +134,7 @@ internal static class KedaChildren
                     },
                 }),
             })),
-            new(ApiResource.Services, Object("v1", "Service", fn, ns, labels, new JsonObject
+            new(ApiResource.Services, FunctionWorkload.Object("v1", "Service", fn, ns, labels, new JsonObject
             {
                 ["type"] = "ExternalName",
                 ["externalName"] = $"{options.InterceptorService}.{options.Namespace}.svc.{options.ClusterDomain}",
@@ -251,98 +250,8 @@ internal static class KedaChildren
         return rule;
     }
 
-    /// <summary>
-    /// The pod spec: the user's template, with the container <c>function</c> found or added, its image set, the
-    /// port <c>function-port</c> and OpenFunction's environment (<c>FUNC_CONTEXT</c>, <c>FUNC_CONTEXT_V1BETA2</c>, the
-    /// params, <c>POD_NAME</c>, <c>POD_NAMESPACE</c>) added.
-    /// </summary>
-    private static JsonObject PodSpec(Function function, int port, List<string> problems)
-    {
-        var spec = function.Spec!;
-        var serving = spec.Serving!;
-        var pod = serving.Template?.DeepClone() as JsonObject ?? [];
-        if (pod["containers"] is not JsonArray containers)
-        {
-            pod["containers"] = containers = [];
-        }
-
-        var container = containers.OfType<JsonObject>().FirstOrDefault(c => c["name"]?.GetValue<string>() == ContainerName);
-        if (container is null)
-        {
-            container = new JsonObject { ["name"] = ContainerName, ["imagePullPolicy"] = "IfNotPresent" };
-            containers.Add(container);
-        }
-
-        container["image"] = spec.Image;
-        if (container["ports"] is not JsonArray ports)
-        {
-            container["ports"] = ports = [];
-        }
-
-        if (!ports.OfType<JsonObject>().Any(p => p["name"]?.GetValue<string>() == PortName))
-        {
-            ports.Add(new JsonObject { ["name"] = PortName, ["containerPort"] = port, ["protocol"] = "TCP" });
-        }
-
-        if (container["env"] is not JsonArray env)
-        {
-            container["env"] = env = [];
-        }
-
-        var version = string.IsNullOrEmpty(spec.Version) ? "latest" : spec.Version;
-        var name = function.Metadata!.Name!;
-        env.Add(Env("FUNC_CONTEXT", JsonSerializer.Serialize(new { name, version, runtime = "Knative", port = port.ToString(CultureInfo.InvariantCulture) }, Json)));
-        env.Add(Env("FUNC_CONTEXT_V1BETA2", JsonSerializer.Serialize(new { name, version, triggers = serving.Triggers }, Json)));
-        foreach (var (key, value) in (serving.Params ?? []).OrderBy(static pair => pair.Key, StringComparer.Ordinal))
-        {
-            env.Add(Env(key, value));
-        }
-
-        env.Add(new JsonObject { ["name"] = "POD_NAME", ["valueFrom"] = new JsonObject { ["fieldRef"] = new JsonObject { ["fieldPath"] = "metadata.name" } } });
-        env.Add(Env("POD_NAMESPACE", function.Metadata.Namespace!));
-        if (spec.ImageCredentials?.Name is { Length: > 0 } secret)
-        {
-            if (pod["imagePullSecrets"] is not JsonArray secrets)
-            {
-                pod["imagePullSecrets"] = secrets = [];
-            }
-
-            if (!secrets.OfType<JsonObject>().Any(s => s["name"]?.GetValue<string>() == secret))
-            {
-                secrets.Add(new JsonObject { ["name"] = secret });
-            }
-        }
-
-        if (serving.Triggers?.Dapr is { Count: > 0 } || serving.Triggers?.Inputs is { Count: > 0 } || serving.Outputs is { Count: > 0 })
-        {
-            problems.Add("spec.serving: Dapr triggers, inputs and outputs are not served by Updraft's operator yet");
-        }
-
-        return pod;
-    }
-
-    /// <summary>OpenFunction's Dapr annotations (Dapr off unless the Function uses it), the user's annotations winning.</summary>
-    private static JsonObject PodAnnotations(Function function, int port)
-    {
-        var metadata = function.Metadata!;
-        var annotations = new JsonObject
-        {
-            ["dapr.io/app-id"] = $"{metadata.Name}-{metadata.Namespace}",
-            ["dapr.io/log-as-json"] = "true",
-            ["dapr.io/app-protocol"] = "grpc",
-            ["dapr.io/app-port"] = port.ToString(CultureInfo.InvariantCulture),
-        };
-        foreach (var (key, value) in function.Spec!.Serving!.Annotations ?? [])
-        {
-            annotations[key] = value;
-        }
-
-        annotations["dapr.io/enabled"] = "false";
-        return annotations;
-    }
-
     private static JsonObject Deployment(string fn, string ns, JsonObject labels, JsonObject podLabels, JsonObject annotations, JsonObject podSpec) =>
-        Object("apps/v1", "Deployment", fn, ns, labels, new JsonObject
+        FunctionWorkload.Object("apps/v1", "Deployment", fn, ns, labels, new JsonObject
         {
             // Immutable once created: only labels that never change.
             ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { [FunctionLabel] = fn, [ManagedByLabel] = ManagedBy } },
@@ -352,14 +261,4 @@ internal static class KedaChildren
                 ["spec"] = podSpec,
             },
         });
-
-    private static JsonObject Object(string apiVersion, string kind, string name, string ns, JsonObject labels, JsonObject spec) => new()
-    {
-        ["apiVersion"] = apiVersion,
-        ["kind"] = kind,
-        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["labels"] = labels.DeepClone() },
-        ["spec"] = spec,
-    };
-
-    private static JsonObject Env(string name, string value) => new() { ["name"] = name, ["value"] = value };
 }
