@@ -181,6 +181,23 @@ public sealed class KedaFunctionTests(RealApiServer api)
         Assert.Null((await api.GetAsync(In(FunctionsPath, ns, "theirs")))!["status"]);
     }
 
+    [Theory]
+    [InlineData("keda-function.yaml")]
+    [InlineData("keda-function-minimal.yaml")]
+    public async Task Example_IsServed(string file)
+    {
+        var ns = await NamespaceAsync();
+        await using var op = await OperatorHarness.StartAsync(api, ns);
+        var function = RealApiServer.YamlToJson(await File.ReadAllTextAsync(Path.Combine(Updraft.Tests.Common.Repository.Root(), "examples", "openfunction", file))).Single();
+        function["metadata"]!["namespace"] = ns;
+        var name = function["metadata"]!["name"]!.GetValue<string>();
+        await api.CreateAsync(In(FunctionsPath, ns), function);
+        var status = await WaitForStateAsync(ns, name, "Starting");
+        Assert.Equal($"http://{name}.{ns}.svc.cluster.local/", status["status"]!["addresses"]![0]!["value"]!.GetValue<string>());
+        await WaitForAsync(In(InterceptorRoutesPath, ns, name));
+        await WaitForAsync(In(ScaledObjectsPath, ns, name));
+    }
+
     private async Task<string> NamespaceAsync()
     {
         await api.ApplyCrdsWithKedaAsync();
