@@ -2,7 +2,8 @@
 # Updraft's developer entry point.
 #   ./updraft.sh demo   run the interceptor and the scaler in standalone mode in front of a bundled echo app
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
-#   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler, "bench backlog" for Kafka/NATS polling
+#   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler, "bench backlog" for Kafka/NATS polling,
+#                       "bench operator" for the operator
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -102,6 +103,8 @@ build_release() {
 #   ./updraft.sh bench settings [--smoke]   the interceptor under runtime/transport settings variants, against HAProxy and direct
 #   ./updraft.sh bench scaler               the scaler benchmark
 #   ./updraft.sh bench backlog              the backlog sources (Kafka, NATS JetStream): 500 ScaledObjects, broker requests per poll
+#   ./updraft.sh bench operator             the operator against a real kube-apiserver: 1,000 HTTPScaledObjects at once ->
+#                                           ScaledObjects written (vs. ScaledObjects written directly), API writes per object, memory
 #   ./updraft.sh bench micro [FILTER|ARGS]  BenchmarkDotNet micro benchmarks (bench/Microbenchmarks/README.md);
 #                                           FILTER is a BenchmarkDotNet glob ('*RouteLookup*'), 'allocations' runs
 #                                           only the process-wide allocation report, '--'-options go to BenchmarkDotNet
@@ -129,6 +132,12 @@ bench() {
       build_release
       dotnet bench/BacklogBench/bin/Release/net10.0/Updraft.Bench.Backlog.dll Release
       ;;
+    operator)
+      # A real kube-apiserver (v1.20) + etcd, as the Kubernetes tests use; built once per machine and cached.
+      tests/kube/apiserver.sh build
+      build_release
+      dotnet bench/OperatorBench/bin/Release/net10.0/Updraft.Bench.Operator.dll Release
+      ;;
     micro)
       build_release
       local args=("$@")
@@ -139,7 +148,7 @@ bench() {
       fi
       dotnet bench/Microbenchmarks/bin/Release/net10.0/Updraft.Microbenchmarks.dll "${args[@]}"
       ;;
-    *) echo "usage: ./updraft.sh bench [load [--smoke] | settings [--smoke] | scaler | backlog | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
+    *) echo "usage: ./updraft.sh bench [load [--smoke] | settings [--smoke] | scaler | backlog | operator | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
   esac
 }
 

@@ -42,39 +42,3 @@ internal sealed class Upstream : IAsyncDisposable
         await _app.DisposeAsync();
     }
 }
-
-/// <summary>A child process of this benchmark, stopped by its process id when disposed.</summary>
-internal sealed class ChildProcess : IDisposable
-{
-    private ChildProcess(System.Diagnostics.Process process) => Process = process;
-
-    public System.Diagnostics.Process Process { get; }
-
-    public static ChildProcess Start(string repo, string dll, Dictionary<string, string> environment)
-    {
-        var path = Path.Combine(repo, dll);
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"build the solution first ({dll} is missing)", path);
-        }
-
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{path}\"") { WorkingDirectory = repo, UseShellExecute = false };
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        return new ChildProcess(System.Diagnostics.Process.Start(start)!);
-    }
-
-    public void Dispose()
-    {
-        if (!Process.HasExited)
-        {
-            Process.Kill(entireProcessTree: true);
-            Process.WaitForExit(10_000);
-        }
-
-        Process.Dispose();
-    }
-}
