@@ -260,7 +260,7 @@ static async Task<double> WaitAllReadyAsync(HttpClient http, long firstCreate, T
     }
 }
 
-// Idle: both controllers' work queues empty and no worker running, in three reads 200 ms apart.
+// Idle: both controllers' work queues empty, no worker running and no Event pending, in three reads 200 ms apart.
 static async Task WaitIdleAsync(HttpClient local, int metricsPort, TimeSpan timeout, CancellationToken cancellationToken)
 {
     var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -271,10 +271,11 @@ static async Task WaitIdleAsync(HttpClient local, int metricsPort, TimeSpan time
         var metrics = await ReadMetricsAsync(local, metricsPort, cancellationToken);
         var depths = metrics.Where(s => s.Name == "workqueue_depth").ToDictionary(s => s.Label("name"), s => s.Value, StringComparer.Ordinal);
         var workers = Sum(metrics, "controller_runtime_active_workers");
+        var events = Sum(metrics, "updraft_operator_events_pending");
         var idle = depths.Count >= 2 && depths.TryGetValue("httpscaledobject", out var a) && a == 0
-            && depths.TryGetValue("interceptorroute", out var b) && b == 0 && workers == 0;
+            && depths.TryGetValue("interceptorroute", out var b) && b == 0 && workers == 0 && events == 0;
         idleReads = idle ? idleReads + 1 : 0;
-        last = $"workqueue_depth {string.Join(", ", depths.Select(d => $"{d.Key}={d.Value}"))}; active workers {workers}";
+        last = $"workqueue_depth {string.Join(", ", depths.Select(d => $"{d.Key}={d.Value}"))}; active workers {workers}; events pending {events}";
         if (Stopwatch.GetTimestamp() > deadline)
         {
             throw new TimeoutException($"the operator was not idle within {timeout.TotalSeconds:0} s ({last})");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Updraft.Kubernetes.Model;
 using Updraft.Operator.Telemetry;
 
@@ -7,23 +8,59 @@ namespace Updraft.Operator.Cluster;
 
 /// <summary>
 /// Writes Kubernetes Events (<c>v1</c>) for what a user must see in <c>kubectl describe</c>: children created or put
-/// back, and failures with their reason. Callers record only changes, never every reconcile. A failed write is
-/// logged and otherwise ignored: an Event is never worth failing a reconcile for.
+/// back, and failures with their reason. Callers record only changes, never every reconcile.
 /// </summary>
-internal sealed class EventRecorder(ObjectWriter writer, TimeProvider time, ILogger<EventRecorder> logger)
+/// <remarks>
+/// Events are written by one background loop from a bounded queue, never on a reconcile's path: in a burst the API
+/// server's write capacity goes to the objects that make workloads scale, and the Events follow. When the queue is
+/// full an Event is dropped and counted. A failed write is logged and otherwise ignored: an Event is never worth
+/// failing a reconcile for.
+/// </remarks>
+internal sealed class EventRecorder(ObjectWriter writer, OperatorMetrics metrics, TimeProvider time, ILogger<EventRecorder> logger)
 {
     public const string Component = "updraft-operator";
+    public const int Capacity = 4096;
 
     /// <summary>Room for the suffix within the 253 characters an object name may have.</summary>
     private const int MaxNamePrefix = 220;
 
-    public Task NormalAsync(InvolvedObject subject, string reason, string message, CancellationToken cancellationToken) =>
-        RecordAsync(subject, "Normal", reason, message, cancellationToken);
+    private readonly Channel<(InvolvedObject Subject, string Reason, JsonObject Body)> _queue = Channel.CreateBounded<(InvolvedObject, string, JsonObject)>(new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private int _pending;
 
-    public Task WarningAsync(InvolvedObject subject, string reason, string message, CancellationToken cancellationToken) =>
-        RecordAsync(subject, "Warning", reason, message, cancellationToken);
+    /// <summary>Events queued or being written.</summary>
+    public int Pending => Volatile.Read(ref _pending);
 
-    private async Task RecordAsync(InvolvedObject subject, string type, string reason, string message, CancellationToken cancellationToken)
+    public void Normal(InvolvedObject subject, string reason, string message) => Record(subject, "Normal", reason, message);
+
+    public void Warning(InvolvedObject subject, string reason, string message) => Record(subject, "Warning", reason, message);
+
+    /// <summary>Writes queued Events until <paramref name="cancellationToken"/> is cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var (subject, reason, body) in _queue.Reader.ReadAllAsync(cancellationToken))
+            {
+                try
+                {
+                    await writer.CreateAsync(ApiResource.Events, subject.Namespace, body, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    Log.EventFailed(logger, reason, subject.Kind, subject.Key, e.Message);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _pending);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Record(InvolvedObject subject, string type, string reason, string message)
     {
         var now = time.GetUtcNow();
         var timestamp = now.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
@@ -60,13 +97,11 @@ internal sealed class EventRecorder(ObjectWriter writer, TimeProvider time, ILog
             ["lastTimestamp"] = timestamp,
             ["count"] = 1,
         };
-        try
+        Interlocked.Increment(ref _pending);
+        if (!_queue.Writer.TryWrite((subject, reason, body)))
         {
-            await writer.CreateAsync(ApiResource.Events, subject.Namespace, body, cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            Log.EventFailed(logger, reason, subject.Kind, subject.Key, e.Message);
+            Interlocked.Decrement(ref _pending);
+            metrics.EventDropped();
         }
     }
 }

@@ -165,10 +165,10 @@ internal sealed class FunctionReconciler : IReconciler
                 case ChildOutcome.OwnedElsewhere:
                     return FunctionState.NotReady("Failed", "ChildConflict", $"{child.Desired["kind"]} {child.Name} already exists and is controlled by {result.Controller}");
                 case ChildOutcome.Created:
-                    await _events.NormalAsync(subject, "Created", $"Created {child.Desired["kind"]} {child.Name}", cancellationToken);
+                    _events.Normal(subject, "Created", $"Created {child.Desired["kind"]} {child.Name}");
                     break;
                 case ChildOutcome.Updated:
-                    await _events.NormalAsync(subject, "Updated", $"Updated {child.Desired["kind"]} {child.Name}", cancellationToken);
+                    _events.Normal(subject, "Updated", $"Updated {child.Desired["kind"]} {child.Name}");
                     break;
             }
 
@@ -239,7 +239,7 @@ internal sealed class FunctionReconciler : IReconciler
                     && !keep.Contains(kind.Plural + "/" + name))
                 {
                     await _children.DeleteAsync(kind, child, cancellationToken);
-                    await _events.NormalAsync(Subject(metadata), "Deleted", $"Deleted {child["kind"]} {name}, which the Function no longer asks for", cancellationToken);
+                    _events.Normal(Subject(metadata), "Deleted", $"Deleted {child["kind"]} {name}, which the Function no longer asks for");
                 }
             }
         }
@@ -286,7 +286,7 @@ internal sealed class FunctionReconciler : IReconciler
         if (!state.Ready && state.State is "Failed" && previous != state.Reason)
         {
             Log.NotReady(_logger, Function.KindValue, key, state.Reason, state.Message);
-            await _events.WarningAsync(Subject(metadata), state.Reason, state.Message, cancellationToken);
+            _events.Warning(Subject(metadata), state.Reason, state.Message);
         }
     }
 

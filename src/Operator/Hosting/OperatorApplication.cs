@@ -98,8 +98,10 @@ internal static class OperatorApplication
         var listeners = new Listeners();
         var cache = app.Services.GetRequiredService<ClusterCache>();
         var metrics = app.Services.GetRequiredService<OperatorMetrics>();
+        var events = app.Services.GetRequiredService<EventRecorder>();
         metrics.Registry.AddBeforeCollectCallback(() =>
         {
+            metrics.SetEventsPending(events.Pending);
             foreach (var (resource, lists, failures) in cache.WatchCounts())
             {
                 metrics.SetWatchCounts(resource, lists, failures);

@@ -17,6 +17,7 @@ internal sealed class OperatorService : BackgroundService
     private readonly ClusterCache _cache;
     private readonly OperatorOptions _options;
     private readonly LeaderElection _election;
+    private readonly EventRecorder _events;
     private readonly Telemetry.OperatorMetrics _metrics;
     private readonly Controller _httpScaledObjects;
     private readonly Controller _interceptorRoutes;
@@ -29,6 +30,7 @@ internal sealed class OperatorService : BackgroundService
         InterceptorRouteReconciler interceptorRoutes,
         FunctionReconciler functions,
         LeaderElection election,
+        EventRecorder events,
         OperatorOptions options,
         Telemetry.OperatorMetrics metrics,
         TimeProvider time,
@@ -37,6 +39,7 @@ internal sealed class OperatorService : BackgroundService
         _cache = cache;
         _options = options;
         _election = election;
+        _events = events;
         _metrics = metrics;
         var logger = loggers.CreateLogger<Controller>();
         _httpScaledObjects = new Controller(httpScaledObjects, options.Workers, options.ResyncPeriod, metrics, time, logger);
@@ -99,6 +102,7 @@ internal sealed class OperatorService : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var watches = _cache.RunAsync(stoppingToken);
+        var events = _events.RunAsync(stoppingToken);
         try
         {
             await _cache.Synced.WaitAsync(stoppingToken);
@@ -116,7 +120,7 @@ internal sealed class OperatorService : BackgroundService
         {
         }
 
-        await watches;
+        await Task.WhenAll(watches, events);
     }
 
     private Task RunControllersAsync(CancellationToken cancellationToken) => Task.WhenAll(Controllers.Select(c => c.RunAsync(cancellationToken)));

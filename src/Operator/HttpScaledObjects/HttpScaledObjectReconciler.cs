@@ -158,10 +158,10 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
                 return new ReadyCondition(false, CreateErrorReason,
                     $"ScaledObject {metadata.Name} already exists and is controlled by {result.Controller}; delete it, or give this HTTPScaledObject another name");
             case ChildOutcome.Created:
-                await _events.NormalAsync(subject, "ScaledObjectCreated", $"Created ScaledObject {metadata.Name}", cancellationToken);
+                _events.Normal(subject, "ScaledObjectCreated", $"Created ScaledObject {metadata.Name}");
                 break;
             case ChildOutcome.Updated:
-                await _events.NormalAsync(subject, "ScaledObjectUpdated", $"Updated ScaledObject {metadata.Name} to match the HTTPScaledObject", cancellationToken);
+                _events.Normal(subject, "ScaledObjectUpdated", $"Updated ScaledObject {metadata.Name} to match the HTTPScaledObject");
                 break;
         }
 
@@ -174,7 +174,7 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
         var metadata = source.Metadata!;
         if (child is not null && metadata.Uid is { } uid && await _children.OrphanAsync(ApiResource.ScaledObjects, child, uid, cancellationToken))
         {
-            await _events.NormalAsync(Subject(metadata), "ScaledObjectOrphaned", $"ScaledObject {metadata.Name} no longer belongs to this HTTPScaledObject ({OrphanAnnotation})", cancellationToken);
+            _events.Normal(Subject(metadata), "ScaledObjectOrphaned", $"ScaledObject {metadata.Name} no longer belongs to this HTTPScaledObject ({OrphanAnnotation})");
         }
 
         return new ReadyCondition(true, ReconciledReason, $"ScaledObject {metadata.Name} is left without an owner ({OrphanAnnotation}: \"true\")");
@@ -187,7 +187,7 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
         if (child is not null && ChildWriter.IsControlledBy(child, metadata.Uid))
         {
             await _children.DeleteAsync(ApiResource.ScaledObjects, child, cancellationToken);
-            await _events.NormalAsync(Subject(metadata), "ScaledObjectDeleted", $"Deleted ScaledObject {metadata.Name} ({SkipAnnotation})", cancellationToken);
+            _events.Normal(Subject(metadata), "ScaledObjectDeleted", $"Deleted ScaledObject {metadata.Name} ({SkipAnnotation})");
         }
 
         return new ReadyCondition(true, ReconciledReason,
@@ -234,7 +234,7 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
         if (!ready.Ready && ready.IsTransitionFrom(status?.Conditions))
         {
             Log.NotReady(_logger, HttpScaledObject.KindValue, key, ready.Reason, ready.Message);
-            await _events.WarningAsync(Subject(metadata), ready.Reason, ready.Message, cancellationToken);
+            _events.Warning(Subject(metadata), ready.Reason, ready.Message);
         }
     }
 

@@ -82,7 +82,7 @@ internal sealed class InterceptorRouteReconciler : IReconciler
         if (!ready.Ready && ready.IsTransitionFrom(route.Status?.Conditions))
         {
             Log.NotReady(_logger, InterceptorRoute.KindValue, key, ready.Reason, ready.Message);
-            await _events.WarningAsync(InvolvedObject.Of(InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue, metadata), ready.Reason, ready.Message, cancellationToken);
+            _events.Warning(InvolvedObject.Of(InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue, metadata), ready.Reason, ready.Message);
         }
 
         return ReconcileResult.Done;

@@ -17,6 +17,8 @@ internal sealed class OperatorMetrics
     private readonly Gauge _leader;
     private readonly Gauge _watchLists;
     private readonly Gauge _watchFailures;
+    private readonly Counter _eventsDropped;
+    private readonly Gauge _eventsPending;
     private readonly List<(string Name, Func<int> Depth)> _queues = [];
     private long _writeCount;
 
@@ -37,6 +39,8 @@ internal sealed class OperatorMetrics
         _leader = factory.CreateGauge("leader_election_master_status", "1 while this replica holds the lease (or runs without leader election).", "name");
         _watchLists = factory.CreateGauge("updraft_operator_kube_watch_lists_total", "Full lists per watched resource (1 after the first sync; more after 410 Gone or errors).", "resource");
         _watchFailures = factory.CreateGauge("updraft_operator_kube_watch_failures_total", "Failed list or watch requests per watched resource.", "resource");
+        _eventsDropped = factory.CreateCounter("updraft_operator_events_dropped_total", "Kubernetes Events not written because the queue was full.");
+        _eventsPending = factory.CreateGauge("updraft_operator_events_pending", "Kubernetes Events queued or being written.");
         Registry.AddBeforeCollectCallback(() =>
         {
             lock (_queues)
@@ -91,6 +95,10 @@ internal sealed class OperatorMetrics
         _watchLists.WithLabels(resource).Set(lists);
         _watchFailures.WithLabels(resource).Set(failures);
     }
+
+    public void EventDropped() => _eventsDropped.Inc();
+
+    public void SetEventsPending(int pending) => _eventsPending.Set(pending);
 
     public void SetLeader(string lease, bool leading) => _leader.WithLabels(lease).Set(leading ? 1 : 0);
 }

@@ -64,8 +64,10 @@ internal sealed class OperatorHarness : IAsyncDisposable
 
     /// <summary>Waits until every controller has nothing queued and nothing running.</summary>
     public Task IdleAsync() => Eventually.TrueAsync(
-        () => Service.Controllers.All(c => c.Queue.Depth == 0 && c.Queue.InFlight == 0),
-        () => string.Join(", ", Service.Controllers.Select(c => $"{c.Name}: {c.Queue.Depth} queued, {c.Queue.InFlight} running")));
+        () => Service.Controllers.All(c => c.Queue.Depth == 0 && c.Queue.InFlight == 0) && Events.Pending == 0,
+        () => string.Join(", ", Service.Controllers.Select(c => $"{c.Name}: {c.Queue.Depth} queued, {c.Queue.InFlight} running")) + $"; {Events.Pending} events pending");
+
+    public Updraft.Operator.Cluster.EventRecorder Events => _app.Services.GetRequiredService<Updraft.Operator.Cluster.EventRecorder>();
 
     /// <summary>Reconciles every object again (as the periodic resync does) and waits until that is done.</summary>
     public async Task ResyncAsync()
