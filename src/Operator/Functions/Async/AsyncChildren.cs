@@ -115,7 +115,12 @@ internal static class AsyncChildren
         }
 
         var labels = DaprComponents.Labels(fn);
-        var podLabels = new JsonObject();
+        // The Function's labels win over OpenFunction's, not over the two the selectors use.
+        var podLabels = new JsonObject
+        {
+            [DaprComponents.ManagedLabel] = "true",
+            [KedaChildren.VersionLabel] = string.IsNullOrEmpty(spec.Version) ? "latest" : spec.Version,
+        };
         foreach (var (key, value) in (serving.Labels ?? []).OrderBy(static pair => pair.Key, StringComparer.Ordinal))
         {
             podLabels[key] = value;
@@ -123,8 +128,6 @@ internal static class AsyncChildren
 
         podLabels[KedaChildren.ManagedByLabel] = KedaChildren.ManagedBy;
         podLabels[KedaChildren.FunctionLabel] = fn;
-        podLabels[DaprComponents.ManagedLabel] = "true";
-        podLabels[KedaChildren.VersionLabel] = string.IsNullOrEmpty(spec.Version) ? "latest" : spec.Version;
         var template = new JsonObject
         {
             ["metadata"] = new JsonObject { ["labels"] = podLabels, ["annotations"] = DaprComponents.PodAnnotations(function, Port, mode) },
@@ -199,6 +202,9 @@ internal static class AsyncChildren
         var fn = metadata.Name!;
         var service = FunctionWorkload.Object("v1", "Service", fn, metadata.Namespace!, labels, new JsonObject
         {
+            // Explicit, so the keda engine's ExternalName Service of the same name is turned into this one.
+            ["type"] = "ClusterIP",
+            ["externalName"] = null,
             ["selector"] = new JsonObject { [KedaChildren.FunctionLabel] = fn, [KedaChildren.ManagedByLabel] = KedaChildren.ManagedBy },
             ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = Port, ["targetPort"] = Port, ["protocol"] = "TCP" }),
         });

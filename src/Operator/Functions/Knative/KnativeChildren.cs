@@ -15,7 +15,8 @@ namespace Updraft.Operator.Functions.Knative;
 /// function's pod (container <c>function</c>, one unnamed port, OpenFunction's environment), plus the dapr-proxy
 /// Deployment when Dapr runs standalone. The revision name is left to Knative, so an update rolls out a new revision of
 /// the same Service. The Dapr Components come from <see cref="DaprComponents.Build"/>; HTTP routes and hostnames are
-/// Knative's (its own <c>&lt;fn&gt;.&lt;ns&gt;</c> Service), not read here.
+/// Knative's (its own <c>&lt;fn&gt;.&lt;ns&gt;</c> Service), not read here. Knative admits the <c>POD_NAME</c> field reference
+/// of OpenFunction's environment only with its <c>kubernetes.podspec-fieldref</c> feature enabled (OpenFunction turns it on).
 /// </summary>
 internal static class KnativeChildren
 {
@@ -82,7 +83,12 @@ internal static class KnativeChildren
             pod["containerConcurrency"] = concurrency;
         }
 
-        var podLabels = new JsonObject();
+        // The Function's labels win over OpenFunction's, not over the two that say whose revision it is.
+        var podLabels = new JsonObject
+        {
+            [DaprComponents.ManagedLabel] = "true",
+            [KedaChildren.VersionLabel] = string.IsNullOrEmpty(spec.Version) ? "latest" : spec.Version,
+        };
         foreach (var (key, value) in (serving.Labels ?? []).OrderBy(static pair => pair.Key, StringComparer.Ordinal))
         {
             podLabels[key] = value;
@@ -90,8 +96,6 @@ internal static class KnativeChildren
 
         podLabels[KedaChildren.ManagedByLabel] = KedaChildren.ManagedBy;
         podLabels[KedaChildren.FunctionLabel] = fn;
-        podLabels[DaprComponents.ManagedLabel] = "true";
-        podLabels[KedaChildren.VersionLabel] = string.IsNullOrEmpty(spec.Version) ? "latest" : spec.Version;
 
         var children = new List<DesiredChild>
         {
