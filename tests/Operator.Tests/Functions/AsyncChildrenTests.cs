@@ -1,11 +1,11 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Model;
 using Updraft.Operator.Functions.Async;
 using Updraft.Operator.Functions.Keda;
 using Updraft.Operator.Options;
-using Updraft.Shared.Crds;
 using Updraft.Tests.Common.Kubernetes;
+
+using static Updraft.Operator.Tests.Functions.SeedFunctions;
 
 namespace Updraft.Operator.Tests.Functions.Async;
 
@@ -152,51 +152,6 @@ public sealed class AsyncChildrenTests
                     value: "bindings-with-output"
                   - name: publishTopic
                     value: "sample-topic"
-                  - name: authRequired
-                    value: "false"
-        """;
-
-    /// <summary>"Create an Event Producer" (OpenFunction Events), v1beta2.</summary>
-    private const string EventsProducer = """
-        apiVersion: core.openfunction.io/v1beta2
-        kind: Function
-        metadata:
-          name: events-producer
-        spec:
-          version: "v1.0.0"
-          image: openfunctiondev/v1beta1-bindings:latest
-          serving:
-            template:
-              containers:
-                - name: function
-                  imagePullPolicy: Always
-            triggers:
-              dapr:
-                - name: cron
-                  type: bindings.cron
-            outputs:
-              - dapr:
-                  name: kafka-server
-                  operation: "create"
-            bindings:
-              cron:
-                type: bindings.cron
-                version: v1
-                metadata:
-                  - name: schedule
-                    value: "@every 2s"
-              kafka-server:
-                type: bindings.kafka
-                version: v1
-                metadata:
-                  - name: brokers
-                    value: "kafka-server-kafka-brokers:9092"
-                  - name: topics
-                    value: "events-sample"
-                  - name: consumerGroup
-                    value: "bindings-with-output"
-                  - name: publishTopic
-                    value: "events-sample"
                   - name: authRequired
                     value: "false"
         """;
@@ -714,18 +669,4 @@ public sealed class AsyncChildrenTests
     }
 
     private static JsonObject Yaml(string yaml) => RealApiServer.YamlToJson(yaml).Single();
-
-    private static JsonObject FunctionContainer(JsonNode template) =>
-        template["spec"]!["containers"]!.AsArray().OfType<JsonObject>().Single(c => c["name"]!.GetValue<string>() == "function");
-
-    private static string? Env(JsonNode container, string name) =>
-        container["env"]!.AsArray().LastOrDefault(e => e!["name"]!.GetValue<string>() == name)?["value"]?.GetValue<string>();
-
-    private static Function Parse(string yaml, Action<JsonObject>? change = null)
-    {
-        var json = RealApiServer.YamlToJson(yaml).Single();
-        json["metadata"]!["namespace"] ??= "default";
-        change?.Invoke(json);
-        return json.Deserialize<Function>(JsonSerializerOptions.Web)!;
-    }
 }

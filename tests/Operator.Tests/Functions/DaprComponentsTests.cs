@@ -1,9 +1,8 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Model;
 using Updraft.Operator.Functions.Dapr;
-using Updraft.Shared.Crds;
-using Updraft.Tests.Common.Kubernetes;
+
+using static Updraft.Operator.Tests.Functions.SeedFunctions;
 
 namespace Updraft.Operator.Tests.Functions.Dapr;
 
@@ -13,51 +12,6 @@ namespace Updraft.Operator.Tests.Functions.Dapr;
 /// </summary>
 public sealed class DaprComponentsTests
 {
-    /// <summary>"Create an Event Producer" (OpenFunction Events), v1beta2.</summary>
-    private const string EventsProducer = """
-        apiVersion: core.openfunction.io/v1beta2
-        kind: Function
-        metadata:
-          name: events-producer
-        spec:
-          version: "v1.0.0"
-          image: openfunctiondev/v1beta1-bindings:latest
-          serving:
-            template:
-              containers:
-                - name: function
-                  imagePullPolicy: Always
-            triggers:
-              dapr:
-                - name: cron
-                  type: bindings.cron
-            outputs:
-              - dapr:
-                  name: kafka-server
-                  operation: "create"
-            bindings:
-              cron:
-                type: bindings.cron
-                version: v1
-                metadata:
-                  - name: schedule
-                    value: "@every 2s"
-              kafka-server:
-                type: bindings.kafka
-                version: v1
-                metadata:
-                  - name: brokers
-                    value: "kafka-server-kafka-brokers:9092"
-                  - name: topics
-                    value: "events-sample"
-                  - name: consumerGroup
-                    value: "bindings-with-output"
-                  - name: publishTopic
-                    value: "events-sample"
-                  - name: authRequired
-                    value: "false"
-        """;
-
     /// <summary>"Create an OpenFuncAsync Runtime Function" (EventBus and Trigger).</summary>
     private const string TriggerTarget = """
         apiVersion: core.openfunction.io/v1beta2
@@ -118,23 +72,6 @@ public sealed class DaprComponentsTests
               dapr:
                 - name: kafka-receiver
                   type: bindings.kafka
-        """;
-
-    /// <summary>"Function Inputs" (Function Trigger): a state store input, nothing defined inline.</summary>
-    private const string MysqlInput = """
-        apiVersion: core.openfunction.io/v1beta2
-        kind: Function
-        metadata:
-          name: logs-async-handler
-          namespace: default
-        spec:
-          image: openfunctiondev/logs-async-handler:v1
-          serving:
-            triggers:
-              inputs:
-                - dapr:
-                    name: mysql
-                    type: state.mysql
         """;
 
     [Fact]
@@ -519,13 +456,5 @@ public sealed class DaprComponentsTests
         var v2 = JsonNode.Parse(context.V1beta2)!["outputs"]!;
         Assert.Equal(["kafka-server"], v2.AsObject().Select(p => p.Key));
         Assert.Equal("order-1", v2["kafka-server"]!["metadata"]!["key"]!.GetValue<string>());
-    }
-
-    private static Function Parse(string yaml, Action<JsonObject>? change = null)
-    {
-        var json = RealApiServer.YamlToJson(yaml).Single();
-        json["metadata"]!["namespace"] ??= "default";
-        change?.Invoke(json);
-        return json.Deserialize<Function>(JsonSerializerOptions.Web)!;
     }
 }

@@ -1,11 +1,10 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Model;
 using Updraft.Operator.Functions.Keda;
 using Updraft.Operator.Functions.Knative;
 using Updraft.Operator.Options;
-using Updraft.Shared.Crds;
-using Updraft.Tests.Common.Kubernetes;
+
+using static Updraft.Operator.Tests.Functions.SeedFunctions;
 
 namespace Updraft.Operator.Tests.Functions.Knative;
 
@@ -128,23 +127,6 @@ public sealed class KnativeChildrenTests
                 autoscaling.knative.dev/panic-window-percentage: "10.0"
                 autoscaling.knative.dev/metric: "concurrency"
                 autoscaling.knative.dev/target: "100"
-        """;
-
-    /// <summary>"Function Inputs" (Function Trigger): no Dapr triggers, so the webhook's HTTP trigger makes it Knative's.</summary>
-    private const string MysqlInput = """
-        apiVersion: core.openfunction.io/v1beta2
-        kind: Function
-        metadata:
-          name: logs-async-handler
-          namespace: default
-        spec:
-          image: openfunctiondev/logs-async-handler:v1
-          serving:
-            triggers:
-              inputs:
-                - dapr:
-                    name: mysql
-                    type: state.mysql
         """;
 
     /// <summary>"Function Outputs": v1beta1's <c>runtime: "async"</c> is not a v1beta2 field, so this is a Knative function with a pubsub output.</summary>
@@ -496,19 +478,5 @@ public sealed class KnativeChildrenTests
         }
 
         return (serving["annotations"] ??= new JsonObject()).AsObject();
-    }
-
-    private static JsonObject FunctionContainer(JsonNode template) =>
-        template["spec"]!["containers"]!.AsArray().OfType<JsonObject>().Single(c => c["name"]!.GetValue<string>() == "function");
-
-    private static string? Env(JsonNode container, string name) =>
-        container["env"]!.AsArray().LastOrDefault(e => e!["name"]!.GetValue<string>() == name)?["value"]?.GetValue<string>();
-
-    private static Function Parse(string yaml, Action<JsonObject>? change = null)
-    {
-        var json = RealApiServer.YamlToJson(yaml).Single();
-        json["metadata"]!["namespace"] ??= "default";
-        change?.Invoke(json);
-        return json.Deserialize<Function>(JsonSerializerOptions.Web)!;
     }
 }
