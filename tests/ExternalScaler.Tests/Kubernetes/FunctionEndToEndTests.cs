@@ -103,6 +103,11 @@ public sealed class FunctionEndToEndTests(RealApiServer api)
             return answer.StatusCode == HttpStatusCode.NotFound;
         }, "the interceptor serves");
         await WaitUntilAsync(async () => await scaler.MetricAsync(reference, "http_hello_concurrency") == 0, "the scaler knows the Function's route");
+        using (var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") })
+        {
+            // The interceptor watches on its own: it must have the route before a request can be held for it.
+            await WaitUntilAsync(async () => (await admin.GetStringAsync("/queue")).Contains($"\"{Namespace}/hello\"", StringComparison.Ordinal), "the interceptor knows the Function's route");
+        }
 
         using var request = new HttpRequestMessage(HttpMethod.Get, "/greet") { Headers = { Host = $"hello.{Namespace}" } };
         var held = client.SendAsync(request);

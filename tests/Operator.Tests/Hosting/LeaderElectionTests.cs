@@ -107,6 +107,8 @@ public sealed partial class LeaderElectionTests(RealApiServer api)
         settings["KEDA_HTTP_OPERATOR_LEADER_ELECTION_LEASE_DURATION"] = leaseDuration;
         settings["KEDA_HTTP_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE"] = renewDeadline;
         settings["KEDA_HTTP_OPERATOR_LEADER_ELECTION_RETRY_PERIOD"] = retryPeriod;
+        // The tests follow the start-up and leadership lines.
+        settings["UPDRAFT_LOG_LEVEL"] = "info";
         return settings;
     }
 

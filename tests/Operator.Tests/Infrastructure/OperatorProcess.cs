@@ -10,10 +10,15 @@ namespace Updraft.Operator.Tests.Infrastructure;
 /// </summary>
 internal sealed partial class OperatorProcess : IAsyncDisposable
 {
-    private static readonly string[] ClearedPrefixes = ["KEDA_", "KEDAHTTP_", "UPDRAFT_", "KUBECONFIG", "KUBERNETES_", "ASPNETCORE_", "DOTNET_ENVIRONMENT"];
+    /// <summary>What the operator logs once start-up is over (Log.Started, event 5001).</summary>
+    public const string StartedText = "Operator started: ";
+
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(60);
+    private static readonly string[] ClearedPrefixes = ["KEDA_", "KEDAHTTP_", "UPDRAFT_", "KUBECONFIG", "KUBERNETES_", "ASPNETCORE_", "DOTNET_ENVIRONMENT", "OTEL_"];
 
     private readonly Process _process;
     private readonly List<string> _output = [];
+    private readonly List<string> _stderr = [];
 
     private OperatorProcess(Process process)
     {
@@ -36,6 +41,29 @@ internal sealed partial class OperatorProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Only what it wrote to stderr.</summary>
+    public IReadOnlyList<string> StderrLines
+    {
+        get
+        {
+            lock (_output)
+            {
+                return [.. _stderr];
+            }
+        }
+    }
+
+    /// <summary>Drops the test host's KEDA, Updraft, Kubernetes and telemetry settings from a child's environment.</summary>
+    public static void CleanEnvironment(IDictionary<string, string?> environment)
+    {
+        foreach (var key in environment.Keys.Where(k => ClearedPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList())
+        {
+            environment.Remove(key);
+        }
+    }
+
+    /// <param name="settings">Set (a null value removes the variable).</param>
+    /// <param name="args">Command-line arguments.</param>
     public static OperatorProcess Start(IReadOnlyDictionary<string, string?> settings, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Updraft.Operator.dll");
@@ -52,21 +80,24 @@ internal sealed partial class OperatorProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        foreach (var key in info.Environment.Keys.Where(k => ClearedPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList())
-        {
-            info.Environment.Remove(key);
-        }
-
+        CleanEnvironment(info.Environment);
+        info.Environment["UPDRAFT_LOG_LEVEL"] = "info";
         foreach (var (key, value) in settings)
         {
-            info.Environment[key] = value;
+            if (value is null)
+            {
+                info.Environment.Remove(key);
+            }
+            else
+            {
+                info.Environment[key] = value;
+            }
         }
 
-        info.Environment["UPDRAFT_LOG_LEVEL"] = "info";
         var process = new Process { StartInfo = info };
         var result = new OperatorProcess(process);
-        process.OutputDataReceived += (_, e) => result.Add(e.Data);
-        process.ErrorDataReceived += (_, e) => result.Add(e.Data);
+        process.OutputDataReceived += (_, e) => result.Add(e.Data, stderr: false);
+        process.ErrorDataReceived += (_, e) => result.Add(e.Data, stderr: true);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -145,9 +176,52 @@ internal sealed partial class OperatorProcess : IAsyncDisposable
         }
     }
 
-    private void Add(string? line)
+    /// <summary>
+    /// Runs the operator until it exits (bounded) with valid defaults (a namespace, a readable kubeconfig, ports 0 on
+    /// loopback, a HOME of its own so no kubeconfig of the machine is found) and then <paramref name="settings"/>;
+    /// fails if it starts instead.
+    /// </summary>
+    public static async Task<(int ExitCode, IReadOnlyList<string> StderrLines)> RunToExitAsync(string[] args, Dictionary<string, string?> settings)
     {
-        if (line is null)
+        var home = Directory.CreateTempSubdirectory("updraft-operator-home-").FullName;
+        try
+        {
+            var kubeconfig = Path.Combine(home, "kubeconfig");
+            await File.WriteAllTextAsync(kubeconfig, UnusedKubeconfig);
+            var all = new Dictionary<string, string?>
+            {
+                ["HOME"] = home,
+                ["KEDA_HTTP_OPERATOR_NAMESPACE"] = "updraft-system",
+                ["UPDRAFT_KUBECONFIG"] = kubeconfig,
+                ["UPDRAFT_OPERATOR_METRICS_BIND_ADDRESS"] = "127.0.0.1:0",
+                ["UPDRAFT_OPERATOR_HEALTH_PROBE_BIND_ADDRESS"] = "127.0.0.1:0",
+            };
+            foreach (var (key, value) in settings)
+            {
+                all[key] = value;
+            }
+
+            await using var process = Start(all, args);
+            var elapsed = Stopwatch.StartNew();
+            while (!process.HasExited)
+            {
+                Assert.False(process.Logged(StartedText), $"The operator started instead of stopping at start-up: {string.Join("\n", process.Output)}");
+                Assert.True(elapsed.Elapsed < ExitTimeout, $"The operator did not exit within {ExitTimeout}: {string.Join("\n", process.Output)}");
+                await Task.Delay(20);
+            }
+
+            var code = await process.WaitForExitAsync(ExitTimeout);
+            return (code, process.StderrLines);
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+        }
+    }
+
+    private void Add(string? line, bool stderr)
+    {
+        if (string.IsNullOrEmpty(line))
         {
             return;
         }
@@ -155,8 +229,32 @@ internal sealed partial class OperatorProcess : IAsyncDisposable
         lock (_output)
         {
             _output.Add(line);
+            if (stderr)
+            {
+                _stderr.Add(line);
+            }
         }
     }
+
+    /// <summary>A well-formed kubeconfig for a server that is never contacted (start-up fails before).</summary>
+    private const string UnusedKubeconfig = """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: test
+          cluster:
+            server: https://127.0.0.1:1
+        users:
+        - name: test
+          user:
+            token: test
+        contexts:
+        - name: test
+          context:
+            cluster: test
+            user: test
+        current-context: test
+        """;
 
     private static string DotnetHost()
     {
