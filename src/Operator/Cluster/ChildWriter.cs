@@ -17,9 +17,9 @@ internal sealed class ChildWriter(ObjectWriter writer)
 
     /// <summary>The freshest copy of a child: the cache's, or what this writer wrote if the cache has not caught up.</summary>
     public JsonObject? Current(ApiResource resource, string key, JsonObject? cached) =>
-        _recent.Resolve(resource.Plural + "/" + key, cached, VersionOf(cached));
+        _recent.Resolve(resource + "/" + key, cached, VersionOf(cached));
 
-    public void Forget(ApiResource resource, string key) => _recent.Forget(resource.Plural + "/" + key);
+    public void Forget(ApiResource resource, string key) => _recent.Forget(resource + "/" + key);
 
     /// <param name="resource">The child's kind.</param>
     /// <param name="current">The child as the cache has it (see <see cref="Current"/>), or null.</param>
@@ -35,7 +35,7 @@ internal sealed class ChildWriter(ObjectWriter writer)
         var metadata = (JsonObject)desired["metadata"]!;
         var ns = metadata["namespace"]!.GetValue<string>();
         var name = metadata["name"]!.GetValue<string>();
-        var key = resource.Plural + "/" + ns + "/" + name;
+        var key = resource + "/" + ns + "/" + name;
         if (current is null)
         {
             var body = OwnedFields.WithoutNulls(desired);
@@ -98,7 +98,7 @@ internal sealed class ChildWriter(ObjectWriter writer)
         var ns = metadata["namespace"]!.GetValue<string>();
         var name = metadata["name"]!.GetValue<string>();
         var deleted = await writer.DeleteAsync(resource, ns, name, metadata["uid"]?.GetValue<string>(), cancellationToken);
-        _recent.Remember(resource.Plural + "/" + ns + "/" + name, VersionOf(current), null);
+        _recent.Remember(resource + "/" + ns + "/" + name, VersionOf(current), null);
         return deleted;
     }
 
@@ -124,7 +124,7 @@ internal sealed class ChildWriter(ObjectWriter writer)
         var name = metadata["name"]!.GetValue<string>();
         var patch = new JsonObject { ["metadata"] = new JsonObject { ["ownerReferences"] = remaining, ["resourceVersion"] = VersionOf(current) } };
         var patched = await writer.PatchAsync(resource, ns, name, patch, status: false, cancellationToken);
-        _recent.Remember(resource.Plural + "/" + ns + "/" + name, VersionOf(current), patched);
+        _recent.Remember(resource + "/" + ns + "/" + name, VersionOf(current), patched);
         return true;
     }
 

@@ -30,6 +30,8 @@ internal sealed class ClusterCache
         FunctionDeployments = new ResourceWatch<JsonObject>(client, ApiResource.Deployments, ns, ChildLabelSelector, time, jsonLogger, tuning);
         FunctionServices = new ResourceWatch<JsonObject>(client, ApiResource.Services, ns, ChildLabelSelector, time, jsonLogger, tuning);
         FunctionRoutes = new ResourceWatch<JsonObject>(client, ApiResource.InterceptorRoutes, ns, ChildLabelSelector, time, jsonLogger, tuning);
+        FunctionKnativeServices = new ResourceWatch<JsonObject>(client, Updraft.Operator.Functions.Knative.KnativeChildren.KnativeServices, ns, ChildLabelSelector, time, jsonLogger, tuning);
+        FunctionComponents = new ResourceWatch<JsonObject>(client, Updraft.Operator.Functions.Dapr.DaprComponents.Components, ns, ChildLabelSelector, time, jsonLogger, tuning);
     }
 
     /// <summary>The label on every child the operator makes for a Function (its own watches select on it).</summary>
@@ -54,11 +56,17 @@ internal sealed class ClusterCache
 
     public ResourceWatch<JsonObject> FunctionRoutes { get; }
 
+    /// <summary>Knative Services and Dapr Components made for Functions (empty while their CRDs are not installed).</summary>
+    public ResourceWatch<JsonObject> FunctionKnativeServices { get; }
+
+    public ResourceWatch<JsonObject> FunctionComponents { get; }
+
     /// <summary>Completes once every kind has been listed.</summary>
     public Task Synced => _watchFunctions
         ? Task.WhenAll(
             HttpScaledObjects.Synced, InterceptorRoutes.Synced, ScaledObjects.Synced, Services.Synced,
-            Functions.Synced, FunctionDeployments.Synced, FunctionServices.Synced, FunctionRoutes.Synced)
+            Functions.Synced, FunctionDeployments.Synced, FunctionServices.Synced, FunctionRoutes.Synced,
+            FunctionKnativeServices.Synced, FunctionComponents.Synced)
         : Task.WhenAll(HttpScaledObjects.Synced, InterceptorRoutes.Synced, ScaledObjects.Synced, Services.Synced);
 
     public bool IsSynced => Synced.IsCompletedSuccessfully;
@@ -78,6 +86,8 @@ internal sealed class ClusterCache
             watches.Add(FunctionDeployments.RunAsync(cancellationToken));
             watches.Add(FunctionServices.RunAsync(cancellationToken));
             watches.Add(FunctionRoutes.RunAsync(cancellationToken));
+            watches.Add(FunctionKnativeServices.RunAsync(cancellationToken));
+            watches.Add(FunctionComponents.RunAsync(cancellationToken));
         }
 
         return Task.WhenAll(watches);
@@ -99,5 +109,7 @@ internal sealed class ClusterCache
         yield return ("function-" + FunctionDeployments.Resource.Plural, FunctionDeployments.Lists, FunctionDeployments.Failures);
         yield return ("function-" + FunctionServices.Resource.Plural, FunctionServices.Lists, FunctionServices.Failures);
         yield return ("function-" + FunctionRoutes.Resource.Plural, FunctionRoutes.Lists, FunctionRoutes.Failures);
+        yield return ("function-knative-" + FunctionKnativeServices.Resource.Plural, FunctionKnativeServices.Lists, FunctionKnativeServices.Failures);
+        yield return ("function-" + FunctionComponents.Resource.Plural, FunctionComponents.Lists, FunctionComponents.Failures);
     }
 }

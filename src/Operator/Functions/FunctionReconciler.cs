@@ -5,7 +5,9 @@ using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Client;
 using Updraft.Kubernetes.Model;
 using Updraft.Operator.Cluster;
+using Updraft.Operator.Functions.Dapr;
 using Updraft.Operator.Functions.Keda;
+using Updraft.Operator.Functions.Knative;
 using Updraft.Operator.Options;
 using Updraft.Operator.Reconciling;
 using Updraft.Operator.Telemetry;
@@ -25,7 +27,11 @@ internal sealed class FunctionReconciler : IReconciler
     public const string ReconcileAnnotation = "updraft.dev/reconcile";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private static readonly ApiResource[] ChildKinds = [ApiResource.Deployments, ApiResource.Services, ApiResource.InterceptorRoutes, ApiResource.ScaledObjects];
+    private static readonly ApiResource[] ChildKinds =
+    [
+        ApiResource.Deployments, ApiResource.Services, ApiResource.InterceptorRoutes, ApiResource.ScaledObjects,
+        KnativeChildren.KnativeServices, DaprComponents.Components,
+    ];
 
     private readonly ClusterCache _cache;
     private readonly ObjectWriter _writer;
@@ -87,15 +93,18 @@ internal sealed class FunctionReconciler : IReconciler
             await RemoveChildrenAsync(function, keep: [], cancellationToken);
             state = FunctionState.NotReady("Skipped", "NoServing", "spec.serving is not set: nothing to run");
         }
-        else if (engine != FunctionEngine.Keda)
+        else if (engine == FunctionEngine.Async)
         {
             await RemoveChildrenAsync(function, keep: [], cancellationToken);
-            var name = engine == FunctionEngine.Knative ? "the knative engine" : "async functions";
-            state = FunctionState.NotReady("Failed", "EngineNotSupported", $"{name} are not served by Updraft's operator yet; use engine: keda, or let OpenFunction's controller serve this Function");
+            state = FunctionState.NotReady("Failed", "EngineNotSupported", "async functions are not served by Updraft's operator yet; use engine: keda or knative, or let OpenFunction's controller serve this Function");
         }
         else if (WaitsForBuild(function) is { } build)
         {
             state = FunctionState.NotReady("Building", "BuildPending", build);
+        }
+        else if (engine == FunctionEngine.Knative)
+        {
+            state = await ApplyKnativeAsync(function, cancellationToken);
         }
         else
         {
@@ -132,14 +141,35 @@ internal sealed class FunctionReconciler : IReconciler
 
     private async Task<FunctionState> ApplyKedaAsync(Function function, CancellationToken cancellationToken)
     {
-        var metadata = function.Metadata!;
-        var subject = Subject(metadata);
         var (desired, problems) = KedaChildren.Build(function, _options);
         if (problems.Count > 0)
         {
             return FunctionState.NotReady("Failed", "InvalidSpec", string.Join("; ", problems));
         }
 
+        var (failure, applied) = await ApplyChildrenAsync(function, desired, cancellationToken);
+        return failure ?? Observe(function, applied);
+    }
+
+    /// <summary>The knative engine: a Knative Service (and the Dapr Components the Function defines).</summary>
+    private async Task<FunctionState> ApplyKnativeAsync(Function function, CancellationToken cancellationToken)
+    {
+        var (service, problems) = KnativeChildren.Build(function, _options);
+        var (components, componentProblems) = DaprComponents.Build(function);
+        if (problems.Count + componentProblems.Count > 0)
+        {
+            return FunctionState.NotReady("Failed", "InvalidSpec", string.Join("; ", problems.Concat(componentProblems)));
+        }
+
+        var (failure, applied) = await ApplyChildrenAsync(function, [.. service, .. components], cancellationToken);
+        return failure ?? ObserveKnative(function, applied);
+    }
+
+    /// <summary>Writes every desired child and removes the ones no longer asked for; a failure stops at the first child that cannot be written.</summary>
+    private async Task<(FunctionState? Failure, Dictionary<string, JsonObject?> Applied)> ApplyChildrenAsync(Function function, IReadOnlyList<DesiredChild> desired, CancellationToken cancellationToken)
+    {
+        var metadata = function.Metadata!;
+        var subject = Subject(metadata);
         var owner = ChildWriter.OwnerReference(Function.ApiVersionValue, Function.KindValue, metadata.Name!, metadata.Uid);
         var applied = new Dictionary<string, JsonObject?>(StringComparer.Ordinal);
         foreach (var child in desired)
@@ -151,19 +181,19 @@ internal sealed class FunctionReconciler : IReconciler
             {
                 result = await _children.ApplyAsync(child.Resource, current, child.Desired, owner, child.CreateOnly, cancellationToken);
             }
-            catch (KubeApiException e) when (e.Status == HttpStatusCode.NotFound && child.Resource == ApiResource.ScaledObjects)
+            catch (KubeApiException e) when (e.Status == HttpStatusCode.NotFound)
             {
-                return FunctionState.NotReady("Failed", "CrdMissing", "the API server does not serve keda.sh/v1alpha1 ScaledObjects: install KEDA");
+                return (FunctionState.NotReady("Failed", "CrdMissing", $"the API server does not serve {child.Resource.GroupVersion} {child.Resource.Plural}: install {Provider(child.Resource)}"), applied);
             }
             catch (KubeApiException e) when (e.Status is HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest)
             {
-                return FunctionState.NotReady("Failed", "ChildRejected", $"the API server rejected {child.Resource.Plural} {child.Name}: {e.Message}");
+                return (FunctionState.NotReady("Failed", "ChildRejected", $"the API server rejected {child.Resource.Plural} {child.Name}: {e.Message}"), applied);
             }
 
             switch (result.Outcome)
             {
                 case ChildOutcome.OwnedElsewhere:
-                    return FunctionState.NotReady("Failed", "ChildConflict", $"{child.Desired["kind"]} {child.Name} already exists and is controlled by {result.Controller}");
+                    return (FunctionState.NotReady("Failed", "ChildConflict", $"{child.Desired["kind"]} {child.Name} already exists and is controlled by {result.Controller}"), applied);
                 case ChildOutcome.Created:
                     _events.Normal(subject, "Created", $"Created {child.Desired["kind"]} {child.Name}");
                     break;
@@ -172,11 +202,41 @@ internal sealed class FunctionReconciler : IReconciler
                     break;
             }
 
-            applied[child.Resource.Plural + "/" + child.Name] = result.Current;
+            applied[ChildKey(child.Resource, child.Name)] = result.Current;
         }
 
         await RemoveChildrenAsync(function, keep: [.. applied.Keys], cancellationToken);
-        return Observe(function, applied);
+        return (null, applied);
+    }
+
+    /// <summary>Kind and name: a core Service and a Knative Service may share a name.</summary>
+    private static string ChildKey(ApiResource resource, string name) => resource + "/" + name;
+
+    private static string Provider(ApiResource resource) => resource.Group switch
+    {
+        "keda.sh" => "KEDA",
+        "serving.knative.dev" => "Knative Serving",
+        "dapr.io" => "Dapr",
+        "http.keda.sh" => "Updraft's CRDs",
+        _ => resource.Group,
+    };
+
+    /// <summary>A Knative Service's own Ready condition is the Function's: Knative routes and scales it.</summary>
+    private static FunctionState ObserveKnative(Function function, Dictionary<string, JsonObject?> applied)
+    {
+        var fn = function.Metadata!.Name!;
+        var service = applied.GetValueOrDefault(ChildKey(KnativeChildren.KnativeServices, fn));
+        var ready = (service?["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "Ready");
+        var generation = service?["metadata"]?["generation"]?.GetValue<long>();
+        var observed = service?["status"]?["observedGeneration"]?.GetValue<long>();
+        var (state, reason, message) = ready?["status"]?.GetValue<string>() switch
+        {
+            "True" when observed >= generation => ("Running", "Running", $"Knative Service {fn} is ready at {service?["status"]?["url"]?.GetValue<string>()}"),
+            "False" => ("Failed", ready!["reason"]?.GetValue<string>() ?? "KnativeServiceNotReady", ready["message"]?.GetValue<string>() ?? ""),
+            _ => ("Starting", "Starting", $"Knative Service {fn} is not ready yet"),
+        };
+        var ok = state == "Running";
+        return new FunctionState(state, reason, message, ok, (ok, ok ? "RouteReady" : reason, message), (true, "KnativeAutoscaler", "Knative's autoscaler scales the revision"));
     }
 
     /// <summary>How the children are doing: the route accepted, the scaler written, the workload rolled out.</summary>
@@ -193,7 +253,7 @@ internal sealed class FunctionReconciler : IReconciler
             null => (false, "RoutePending", $"InterceptorRoute {fn} has not been checked yet"),
         };
 
-        var scaledObject = applied.GetValueOrDefault(ApiResource.ScaledObjects.Plural + "/" + fn);
+        var scaledObject = applied.GetValueOrDefault(ChildKey(ApiResource.ScaledObjects, fn));
         var kedaReady = (scaledObject?["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "Ready");
         var (scalerOk, scalerReason, scalerMessage) = kedaReady?["status"]?.GetValue<string>() switch
         {
@@ -202,7 +262,7 @@ internal sealed class FunctionReconciler : IReconciler
             _ => (true, "ScaledObjectWritten", $"ScaledObject {fn} points at the scaler at {_options.ScalerAddress}; KEDA has not reported on it yet"),
         };
 
-        var deployment = applied.GetValueOrDefault(ApiResource.Deployments.Plural + "/" + fn);
+        var deployment = applied.GetValueOrDefault(ChildKey(ApiResource.Deployments, fn));
         var (phase, reason, message) = Rollout(deployment, fn);
         var ready = routeOk && scalerOk && phase == "Running";
         return new FunctionState(phase, reason, message, ready, (routeOk, routeReason, routeMessage), (scalerOk, scalerReason, scalerMessage));
@@ -236,7 +296,7 @@ internal sealed class FunctionReconciler : IReconciler
                 var name = child["metadata"]?["name"]?.GetValue<string>();
                 if (child["metadata"]?["namespace"]?.GetValue<string>() == metadata.Namespace
                     && ChildWriter.IsControlledBy(child, metadata.Uid)
-                    && !keep.Contains(kind.Plural + "/" + name))
+                    && !keep.Contains(ChildKey(kind, name!)))
                 {
                     await _children.DeleteAsync(kind, child, cancellationToken);
                     _events.Normal(Subject(metadata), "Deleted", $"Deleted {child["kind"]} {name}, which the Function no longer asks for");
@@ -249,6 +309,8 @@ internal sealed class FunctionReconciler : IReconciler
         resource == ApiResource.Deployments ? _cache.FunctionDeployments
         : resource == ApiResource.Services ? _cache.FunctionServices
         : resource == ApiResource.InterceptorRoutes ? _cache.FunctionRoutes
+        : resource == KnativeChildren.KnativeServices ? _cache.FunctionKnativeServices
+        : resource == DaprComponents.Components ? _cache.FunctionComponents
         : _cache.ScaledObjects;
 
     /// <summary>Writes the status (through <c>/status</c>) only when it differs; a Warning Event marks each new failure.</summary>

@@ -11,6 +11,7 @@ public sealed class KedaFunctionTests(RealApiServer api)
 {
     private const string FunctionsPath = "/apis/core.openfunction.io/v1beta2/namespaces/{0}/functions";
     private const string DeploymentsPath = "/apis/apps/v1/namespaces/{0}/deployments";
+    private const string KnativeServicesPath = "/apis/serving.knative.dev/v1/namespaces/{0}/services";
     private static int _namespaces;
 
     [Fact]
@@ -155,7 +156,7 @@ public sealed class KedaFunctionTests(RealApiServer api)
     }
 
     [Fact]
-    public async Task EngineChange_RemovesTheKedaChildren_AndOptOut_LeavesAFunctionAlone()
+    public async Task EngineChangeToKnative_RemovesTheKedaChildren_WritesAKnativeService_AndOptOut_LeavesAFunctionAlone()
     {
         var ns = await NamespaceAsync();
         await using var op = await OperatorHarness.StartAsync(api, ns);
@@ -165,13 +166,30 @@ public sealed class KedaFunctionTests(RealApiServer api)
 
         var function = (await api.GetAsync(In(FunctionsPath, ns, "switch")))!;
         function["spec"]!["serving"]!["triggers"]!["http"]!["engine"] = "knative";
+        function["spec"]!["serving"]!["scaleOptions"] = new JsonObject { ["minReplicas"] = 1, ["maxReplicas"] = 5 };
         await api.ReplaceAsync(In(FunctionsPath, ns, "switch"), function);
-        function = await WaitForStateAsync(ns, "switch", "Failed");
-        Assert.Equal("EngineNotSupported", function["status"]!["serving"]!["reason"]!.GetValue<string>());
         foreach (var path in new[] { In(DeploymentsPath, ns, "switch"), In(ServicesPath, ns, "switch"), In(ServicesPath, ns, "switch-direct"), In(InterceptorRoutesPath, ns, "switch"), In(ScaledObjectsPath, ns, "switch") })
         {
             await Eventually.TrueAsync(async () => await api.GetAsync(path) is null, () => path + " is deleted");
         }
+
+        // The knative engine: a Knative Service of the same name; the Function runs once Knative says it is ready.
+        var knative = await WaitForAsync(In(KnativeServicesPath, ns, "switch"));
+        var annotations = knative["spec"]!["template"]!["metadata"]!["annotations"]!;
+        Assert.Equal("1", annotations["autoscaling.knative.dev/minScale"]!.GetValue<string>());
+        Assert.Equal("1", annotations["autoscaling.knative.dev/min-scale"]!.GetValue<string>());
+        Assert.Equal("5", annotations["autoscaling.knative.dev/maxScale"]!.GetValue<string>());
+        Assert.Equal("stefanprodan/podinfo", knative["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
+        await WaitForStateAsync(ns, "switch", "Starting");
+        knative["status"] = new JsonObject
+        {
+            ["observedGeneration"] = knative["metadata"]!["generation"]!.GetValue<long>(),
+            ["url"] = $"http://switch.{ns}.example.com",
+            ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Ready", ["status"] = "True" }),
+        };
+        await api.ReplaceAsync(In(KnativeServicesPath, ns, "switch") + "/status", knative);
+        function = await WaitForStateAsync(ns, "switch", "Running");
+        Assert.Equal("True", Condition(function, "Ready")!["status"]!.GetValue<string>());
 
         await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "theirs", f => f["metadata"]!["annotations"] = new JsonObject { ["updraft.dev/reconcile"] = "false" }));
         await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "ours"));
