@@ -12,68 +12,6 @@ namespace Updraft.Operator.Tests.Functions.Dapr;
 /// </summary>
 public sealed class DaprComponentsTests
 {
-    /// <summary>"Create an OpenFuncAsync Runtime Function" (EventBus and Trigger).</summary>
-    private const string TriggerTarget = """
-        apiVersion: core.openfunction.io/v1beta2
-        kind: Function
-        metadata:
-          name: trigger-target
-        spec:
-          version: "v1.0.0"
-          image: openfunctiondev/v1beta1-trigger-target:latest
-          serving:
-            triggers:
-              dapr:
-                - name: eventbus
-                  topic: metrics
-            pubsub:
-              eventbus:
-                type: pubsub.natsstreaming
-                version: v1
-                metadata:
-                  - name: natsURL
-                    value: "nats://nats.default:4222"
-                  - name: natsStreamingClusterID
-                    value: "stan"
-                  - name: subscriptionType
-                    value: "queue"
-                  - name: durableSubscriptionName
-                    value: "ImDurable"
-                  - name: consumerID
-                    value: "grp1"
-        """;
-
-    /// <summary>"Dapr Trigger" (Function Trigger), with the image of the build sample of the same name.</summary>
-    private const string LogsAsyncHandler = """
-        apiVersion: core.openfunction.io/v1beta2
-        kind: Function
-        metadata:
-          name: logs-async-handler
-          namespace: default
-        spec:
-          image: openfunctiondev/logs-async-handler:v1
-          serving:
-            bindings:
-              kafka-receiver:
-                metadata:
-                  - name: brokers
-                    value: kafka-server-kafka-brokers:9092
-                  - name: authRequired
-                    value: "false"
-                  - name: publishTopic
-                    value: logs
-                  - name: topics
-                    value: logs
-                  - name: consumerGroup
-                    value: logs-handler
-                type: bindings.kafka
-                version: v1
-            triggers:
-              dapr:
-                - name: kafka-receiver
-                  type: bindings.kafka
-        """;
-
     [Fact]
     public void Build_EventsProducerSample_MakesOneComponentPerBindingScopedToTheApp()
     {

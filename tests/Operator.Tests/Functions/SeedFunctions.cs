@@ -8,6 +8,86 @@ namespace Updraft.Operator.Tests.Functions;
 /// <summary>Sample Functions from OpenFunction's concept docs (<c>shared/seeds</c>) used by more than one builder's tests, and how to read them.</summary>
 internal static class SeedFunctions
 {
+    /// <summary>"Create an OpenFuncAsync Runtime Function" (EventBus and Trigger), with v1beta1's scaledObject replica counts.</summary>
+    public const string TriggerTarget = """
+        apiVersion: core.openfunction.io/v1beta2
+        kind: Function
+        metadata:
+          name: trigger-target
+        spec:
+          version: "v1.0.0"
+          image: openfunctiondev/v1beta1-trigger-target:latest
+          serving:
+            scaleOptions:
+              keda:
+                scaledObject:
+                  pollingInterval: 15
+                  minReplicaCount: 0
+                  maxReplicaCount: 10
+                  cooldownPeriod: 30
+                triggers:
+                  - type: stan
+                    metadata:
+                      natsServerMonitoringEndpoint: "stan.default.svc.cluster.local:8222"
+                      queueGroup: "grp1"
+                      durableName: "ImDurable"
+                      subject: "metrics"
+                      lagThreshold: "10"
+            triggers:
+              dapr:
+                - name: eventbus
+                  topic: metrics
+            pubsub:
+              eventbus:
+                type: pubsub.natsstreaming
+                version: v1
+                metadata:
+                  - name: natsURL
+                    value: "nats://nats.default:4222"
+                  - name: natsStreamingClusterID
+                    value: "stan"
+                  - name: subscriptionType
+                    value: "queue"
+                  - name: durableSubscriptionName
+                    value: "ImDurable"
+                  - name: consumerID
+                    value: "grp1"
+        """;
+
+    /// <summary>"Dapr Trigger" (Function Trigger), with the image of the build sample of the same name.</summary>
+    public const string LogsAsyncHandler = """
+        apiVersion: core.openfunction.io/v1beta2
+        kind: Function
+        metadata:
+          name: logs-async-handler
+          namespace: default
+        spec:
+          version: "v2.0.0"
+          image: openfunctiondev/logs-async-handler:v1
+          imageCredentials:
+            name: push-secret
+          serving:
+            bindings:
+              kafka-receiver:
+                metadata:
+                  - name: brokers
+                    value: kafka-server-kafka-brokers:9092
+                  - name: authRequired
+                    value: "false"
+                  - name: publishTopic
+                    value: logs
+                  - name: topics
+                    value: logs
+                  - name: consumerGroup
+                    value: logs-handler
+                type: bindings.kafka
+                version: v1
+            triggers:
+              dapr:
+                - name: kafka-receiver
+                  type: bindings.kafka
+        """;
+
     /// <summary>"Create an Event Producer" (OpenFunction Events), v1beta2.</summary>
     public const string EventsProducer = """
         apiVersion: core.openfunction.io/v1beta2

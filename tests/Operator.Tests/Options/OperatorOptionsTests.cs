@@ -149,6 +149,44 @@ public sealed class OperatorOptionsTests
         Assert.Contains(allowed, problem, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("true", nameof(FunctionsMode.All))]
+    [InlineData("all", nameof(FunctionsMode.All))]
+    [InlineData("annotated", nameof(FunctionsMode.Annotated))]
+    [InlineData("FALSE", nameof(FunctionsMode.None))]
+    [InlineData("none", nameof(FunctionsMode.None))]
+    public void Bind_FunctionsMode_IsTaken(string value, string expected)
+    {
+        var (options, problems) = Bind(new() { [OperatorOptions.FunctionsVariable] = value }, podNamespace: "keda");
+
+        Assert.Empty(problems);
+        Assert.Equal(expected, options.Functions.ToString());
+    }
+
+    [Theory]
+    [InlineData(OperatorOptions.FunctionsVariable, "sometimes", "is not valid; use true (every Function without updraft.dev/reconcile: \"false\"), annotated")]
+    [InlineData(OperatorOptions.InterceptorServiceVariable, "Proxy_Service", "is not a Service name")]
+    [InlineData(OperatorOptions.InterceptorServiceVariable, "a.b", "is not a Service name")]
+    [InlineData(OperatorOptions.ClusterDomainVariable, "cluster..local", "is not a domain")]
+    [InlineData(OperatorOptions.ClusterDomainVariable, "Cluster.Local", "is not a domain")]
+    public void Bind_BadFunctionSetting_OneProblemNamingTheVariable(string variable, string value, string expected)
+    {
+        var (_, problems) = Bind(new() { [variable] = value }, podNamespace: "keda");
+
+        var problem = Assert.Single(problems);
+        Assert.StartsWith($"{variable}=\"{value}\" {expected}", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_FunctionSettingsUnset_DefaultsToEveryFunctionTheAddOnsProxyAndClusterLocal()
+    {
+        var (options, _) = Bind(new(), podNamespace: "keda");
+
+        Assert.Equal(FunctionsMode.All, options.Functions);
+        Assert.Equal("keda-add-ons-http-interceptor-proxy", options.InterceptorService);
+        Assert.Equal("cluster.local", options.ClusterDomain);
+    }
+
     [Fact]
     public void Bind_BadScalerPort_TellsThePortRangeOnly()
     {

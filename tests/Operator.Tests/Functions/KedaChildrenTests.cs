@@ -1,0 +1,92 @@
+using System.Text.Json.Nodes;
+using Updraft.Operator.Functions.Keda;
+using Updraft.Operator.Options;
+using static Updraft.Operator.Tests.Functions.SeedFunctions;
+
+namespace Updraft.Operator.Tests.Functions.Keda;
+
+/// <summary>
+/// <see cref="KedaChildren.Build"/> with broken or hostile Functions: each gets one problem line naming the field, and
+/// no child is built (the reconciler then reports <c>InvalidSpec</c> and writes nothing).
+/// </summary>
+public sealed class KedaChildrenTests
+{
+    private static readonly OperatorOptions Options = new() { Namespace = "updraft-system" };
+
+    private const string Keda = """
+        apiVersion: core.openfunction.io/v1beta2
+        kind: Function
+        metadata:
+          name: app
+        spec:
+          image: example/app
+          serving:
+            triggers:
+              http:
+                engine: keda
+        """;
+
+    [Theory]
+    [InlineData("host-with-path", "spec.serving.triggers.http.route.hostnames[0]: \"a.example.com/x\" is not a host name")]
+    [InlineData("host-with-port", "spec.serving.triggers.http.route.hostnames[0]: \"a.example.com:80\" is not a host name")]
+    [InlineData("blank-host", "spec.serving.triggers.http.route.hostnames[0]: \"  \" is not a host name")]
+    [InlineData("long-name", "metadata.name: \"")]
+    [InlineData("dotted-name", "metadata.name: \"app.v2\" cannot name a Service")]
+    [InlineData("no-image", "spec.image: is required")]
+    [InlineData("negative-min", "spec.serving.scaleOptions: minReplicas (-1)")]
+    [InlineData("zero-target", "spec.serving.scaleOptions.keda.httpScaledObject: targetPendingRequests must be at least 1")]
+    [InlineData("regex-path", "rules[0].matches[0].path.type: RegularExpression is not supported")]
+    [InlineData("method", "rules[0].matches[0].method: matching on the method is not supported")]
+    [InlineData("query", "rules[0].matches[0].queryParams: matching on query parameters is not supported")]
+    [InlineData("regex-header", "rules[0].matches[0].headers: RegularExpression header matches are not supported")]
+    [InlineData("dapr", "spec.serving: Dapr triggers, inputs and outputs are not served by Updraft's operator yet")]
+    public void Build_BrokenFunction_OneProblemNamingTheField_AndNoChildren(string change, string expected)
+    {
+        var function = Parse(Keda, f =>
+        {
+            var http = f["spec"]!["serving"]!["triggers"]!["http"]!;
+            JsonObject Match(JsonObject match) => new() { ["rules"] = new JsonArray(new JsonObject { ["matches"] = new JsonArray(match) }) };
+            switch (change)
+            {
+                case "host-with-path": http["route"] = new JsonObject { ["hostnames"] = new JsonArray("a.example.com/x") }; break;
+                case "host-with-port": http["route"] = new JsonObject { ["hostnames"] = new JsonArray("a.example.com:80") }; break;
+                case "blank-host": http["route"] = new JsonObject { ["hostnames"] = new JsonArray("  ") }; break;
+                case "long-name": f["metadata"]!["name"] = new string('a', 60); break;
+                case "dotted-name": f["metadata"]!["name"] = "app.v2"; break;
+                case "no-image": f["spec"]!.AsObject().Remove("image"); break;
+                case "negative-min": f["spec"]!["serving"]!["scaleOptions"] = new JsonObject { ["minReplicas"] = -1 }; break;
+                case "zero-target":
+                    f["spec"]!["serving"]!["scaleOptions"] = new JsonObject { ["keda"] = new JsonObject { ["httpScaledObject"] = new JsonObject { ["targetPendingRequests"] = 0 } } };
+                    break;
+                case "regex-path": http["route"] = Match(new JsonObject { ["path"] = new JsonObject { ["type"] = "RegularExpression", ["value"] = "/a.*" } }); break;
+                case "method": http["route"] = Match(new JsonObject { ["method"] = "POST" }); break;
+                case "query": http["route"] = Match(new JsonObject { ["queryParams"] = new JsonArray(new JsonObject { ["name"] = "q", ["value"] = "1" }) }); break;
+                case "regex-header":
+                    http["route"] = Match(new JsonObject { ["headers"] = new JsonArray(new JsonObject { ["type"] = "RegularExpression", ["name"] = "x", ["value"] = ".*" }) });
+                    break;
+                case "dapr": f["spec"]!["serving"]!["triggers"]!["dapr"] = new JsonArray(new JsonObject { ["name"] = "cron" }); break;
+            }
+        });
+
+        var (children, problems) = KedaChildren.Build(function, Options);
+
+        Assert.Empty(children);
+        var problem = Assert.Single(problems);
+        Assert.Contains(expected, problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_ManyRepeatedHostnames_AreDeduplicated_AndLowerCased()
+    {
+        var function = Parse(Keda, f => f["spec"]!["serving"]!["triggers"]!["http"]!["route"] = new JsonObject
+        {
+            ["hostnames"] = new JsonArray([.. Enumerable.Range(0, 16).Select(i => (JsonNode)JsonValue.Create(i % 2 == 0 ? "A.Example.com" : "a.example.com"))]),
+        });
+
+        var (children, problems) = KedaChildren.Build(function, Options);
+
+        Assert.Empty(problems);
+        var route = children.Single(c => c.Resource == Kubernetes.Model.ApiResource.InterceptorRoutes).Desired;
+        Assert.Equal(["a.example.com", "app.default.svc.cluster.local", "app.default.svc", "app.default"], route["spec"]!["rules"]![0]!["hosts"]!.AsArray().Select(h => h!.GetValue<string>()));
+    }
+}
