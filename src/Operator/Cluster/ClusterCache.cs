@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Client;
 using Updraft.Kubernetes.Model;
 using Updraft.Kubernetes.Watching;
+using Updraft.Operator.Functions.Async;
 using Updraft.Operator.Options;
 using Updraft.Shared.Crds;
 
@@ -32,6 +33,9 @@ internal sealed class ClusterCache
         FunctionRoutes = new ResourceWatch<JsonObject>(client, ApiResource.InterceptorRoutes, ns, ChildLabelSelector, time, jsonLogger, tuning);
         FunctionKnativeServices = new ResourceWatch<JsonObject>(client, Updraft.Operator.Functions.Knative.KnativeChildren.KnativeServices, ns, ChildLabelSelector, time, jsonLogger, tuning);
         FunctionComponents = new ResourceWatch<JsonObject>(client, Updraft.Operator.Functions.Dapr.DaprComponents.Components, ns, ChildLabelSelector, time, jsonLogger, tuning);
+        FunctionStatefulSets = new ResourceWatch<JsonObject>(client, AsyncChildren.StatefulSets, ns, ChildLabelSelector, time, jsonLogger, tuning);
+        FunctionJobs = new ResourceWatch<JsonObject>(client, AsyncChildren.Jobs, ns, ChildLabelSelector, time, jsonLogger, tuning);
+        FunctionScaledJobs = new ResourceWatch<JsonObject>(client, AsyncChildren.ScaledJobs, ns, ChildLabelSelector, time, jsonLogger, tuning);
     }
 
     /// <summary>The label on every child the operator makes for a Function (its own watches select on it).</summary>
@@ -61,12 +65,20 @@ internal sealed class ClusterCache
 
     public ResourceWatch<JsonObject> FunctionComponents { get; }
 
+    /// <summary>The StatefulSets, Jobs and KEDA ScaledJobs made for async Functions.</summary>
+    public ResourceWatch<JsonObject> FunctionStatefulSets { get; }
+
+    public ResourceWatch<JsonObject> FunctionJobs { get; }
+
+    public ResourceWatch<JsonObject> FunctionScaledJobs { get; }
+
     /// <summary>Completes once every kind has been listed.</summary>
     public Task Synced => _watchFunctions
         ? Task.WhenAll(
             HttpScaledObjects.Synced, InterceptorRoutes.Synced, ScaledObjects.Synced, Services.Synced,
             Functions.Synced, FunctionDeployments.Synced, FunctionServices.Synced, FunctionRoutes.Synced,
-            FunctionKnativeServices.Synced, FunctionComponents.Synced)
+            FunctionKnativeServices.Synced, FunctionComponents.Synced, FunctionStatefulSets.Synced, FunctionJobs.Synced,
+            FunctionScaledJobs.Synced)
         : Task.WhenAll(HttpScaledObjects.Synced, InterceptorRoutes.Synced, ScaledObjects.Synced, Services.Synced);
 
     public bool IsSynced => Synced.IsCompletedSuccessfully;
@@ -88,6 +100,9 @@ internal sealed class ClusterCache
             watches.Add(FunctionRoutes.RunAsync(cancellationToken));
             watches.Add(FunctionKnativeServices.RunAsync(cancellationToken));
             watches.Add(FunctionComponents.RunAsync(cancellationToken));
+            watches.Add(FunctionStatefulSets.RunAsync(cancellationToken));
+            watches.Add(FunctionJobs.RunAsync(cancellationToken));
+            watches.Add(FunctionScaledJobs.RunAsync(cancellationToken));
         }
 
         return Task.WhenAll(watches);
@@ -111,5 +126,8 @@ internal sealed class ClusterCache
         yield return ("function-" + FunctionRoutes.Resource.Plural, FunctionRoutes.Lists, FunctionRoutes.Failures);
         yield return ("function-knative-" + FunctionKnativeServices.Resource.Plural, FunctionKnativeServices.Lists, FunctionKnativeServices.Failures);
         yield return ("function-" + FunctionComponents.Resource.Plural, FunctionComponents.Lists, FunctionComponents.Failures);
+        yield return ("function-" + FunctionStatefulSets.Resource.Plural, FunctionStatefulSets.Lists, FunctionStatefulSets.Failures);
+        yield return ("function-" + FunctionJobs.Resource.Plural, FunctionJobs.Lists, FunctionJobs.Failures);
+        yield return ("function-" + FunctionScaledJobs.Resource.Plural, FunctionScaledJobs.Lists, FunctionScaledJobs.Failures);
     }
 }

@@ -24,9 +24,14 @@ internal static class FunctionEngines
     public const string Knative = "knative";
 
     /// <summary>
-    /// OpenFunction's runtime selection with its webhook's defaults applied first: a Function without Dapr triggers
-    /// gets an HTTP trigger, and an HTTP trigger without an engine is Knative's.
+    /// OpenFunction's runtime selection with its webhook's defaults applied first: a Function without Dapr or KEDA
+    /// triggers gets an HTTP trigger, and an HTTP trigger without an engine is Knative's.
     /// </summary>
+    /// <remarks>
+    /// OpenFunction's webhook adds an HTTP trigger to a Function with KEDA triggers only (so Knative serves it, which
+    /// ignores them). Updraft reads such a Function as async, as its author meant; where OpenFunction's webhook runs,
+    /// it has added the HTTP trigger before Updraft sees the Function.
+    /// </remarks>
     /// <returns>The engine, or null with <paramref name="problem"/> when the engine named is unknown.</returns>
     public static FunctionEngine? Select(FunctionSpec spec, out string? problem)
     {
@@ -37,8 +42,8 @@ internal static class FunctionEngines
         }
 
         var http = serving.Triggers?.Http;
-        var hasDapr = serving.Triggers?.Dapr is { Count: > 0 };
-        if (http is null && hasDapr)
+        var hasTriggers = serving.Triggers?.Dapr is { Count: > 0 } || serving.ScaleOptions?.Keda?.Triggers is { Count: > 0 };
+        if (http is null && hasTriggers)
         {
             return FunctionEngine.Async;
         }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -5,6 +6,7 @@ using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Client;
 using Updraft.Kubernetes.Model;
 using Updraft.Operator.Cluster;
+using Updraft.Operator.Functions.Async;
 using Updraft.Operator.Functions.Dapr;
 using Updraft.Operator.Functions.Keda;
 using Updraft.Operator.Functions.Knative;
@@ -30,7 +32,8 @@ internal sealed class FunctionReconciler : IReconciler
     private static readonly ApiResource[] ChildKinds =
     [
         ApiResource.Deployments, ApiResource.Services, ApiResource.InterceptorRoutes, ApiResource.ScaledObjects,
-        KnativeChildren.KnativeServices, DaprComponents.Components,
+        KnativeChildren.KnativeServices, DaprComponents.Components, AsyncChildren.StatefulSets, AsyncChildren.Jobs,
+        AsyncChildren.ScaledJobs,
     ];
 
     private readonly ClusterCache _cache;
@@ -41,6 +44,7 @@ internal sealed class FunctionReconciler : IReconciler
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly RecentWrites<Function> _functions = new();
+    private readonly ConcurrentDictionary<string, string> _notes = new(StringComparer.Ordinal);
 
     public FunctionReconciler(ClusterCache cache, ObjectWriter writer, EventRecorder events, OperatorOptions options, TimeProvider time, ILogger<FunctionReconciler> logger)
     {
@@ -73,6 +77,7 @@ internal sealed class FunctionReconciler : IReconciler
         if (function?.Metadata is not { Name: not null, Namespace: not null, DeletionTimestamp: null } metadata || function.Spec is null)
         {
             _functions.Forget(key);
+            _notes.TryRemove(key, out _);
             return ReconcileResult.Done;
         }
 
@@ -93,11 +98,6 @@ internal sealed class FunctionReconciler : IReconciler
             await RemoveChildrenAsync(function, keep: [], cancellationToken);
             state = FunctionState.NotReady("Skipped", "NoServing", "spec.serving is not set: nothing to run");
         }
-        else if (engine == FunctionEngine.Async)
-        {
-            await RemoveChildrenAsync(function, keep: [], cancellationToken);
-            state = FunctionState.NotReady("Failed", "EngineNotSupported", "async functions are not served by Updraft's operator yet; use engine: keda or knative, or let OpenFunction's controller serve this Function");
-        }
         else if (WaitsForBuild(function) is { } build)
         {
             state = FunctionState.NotReady("Building", "BuildPending", build);
@@ -105,6 +105,10 @@ internal sealed class FunctionReconciler : IReconciler
         else if (engine == FunctionEngine.Knative)
         {
             state = await ApplyKnativeAsync(function, cancellationToken);
+        }
+        else if (engine == FunctionEngine.Async)
+        {
+            state = await ApplyAsyncAsync(key, function, cancellationToken);
         }
         else
         {
@@ -142,12 +146,13 @@ internal sealed class FunctionReconciler : IReconciler
     private async Task<FunctionState> ApplyKedaAsync(Function function, CancellationToken cancellationToken)
     {
         var (desired, problems) = KedaChildren.Build(function, _options);
-        if (problems.Count > 0)
+        var (components, componentProblems) = DaprComponents.Build(function);
+        if (problems.Count + componentProblems.Count > 0)
         {
-            return FunctionState.NotReady("Failed", "InvalidSpec", string.Join("; ", problems));
+            return FunctionState.NotReady("Failed", "InvalidSpec", string.Join("; ", problems.Concat(componentProblems)));
         }
 
-        var (failure, applied) = await ApplyChildrenAsync(function, desired, cancellationToken);
+        var (failure, applied) = await ApplyChildrenAsync(function, [.. desired, .. components], cancellationToken);
         return failure ?? Observe(function, applied);
     }
 
@@ -163,6 +168,147 @@ internal sealed class FunctionReconciler : IReconciler
 
         var (failure, applied) = await ApplyChildrenAsync(function, [.. service, .. components], cancellationToken);
         return failure ?? ObserveKnative(function, applied);
+    }
+
+    /// <summary>
+    /// An async Function (Dapr or KEDA triggers, no HTTP trigger): its workload, its ScaledObject or ScaledJob, the
+    /// dapr-proxy and its Service in the standalone mode, and its Dapr Components. What the Function sets but an async
+    /// Function ignores is told once per change, as an Event and in the Ready condition.
+    /// </summary>
+    private async Task<FunctionState> ApplyAsyncAsync(string key, Function function, CancellationToken cancellationToken)
+    {
+        var (desired, problems, notes) = AsyncChildren.Build(function, _options);
+        var (components, componentProblems) = DaprComponents.Build(function);
+        if (problems.Count + componentProblems.Count > 0)
+        {
+            return FunctionState.NotReady("Failed", "InvalidSpec", string.Join("; ", problems.Concat(componentProblems)));
+        }
+
+        ReportNotes(key, function, notes);
+        var (failure, applied) = await ApplyChildrenAsync(function, [.. desired, .. components], cancellationToken);
+        return failure ?? ObserveAsync(function, applied, notes);
+    }
+
+    private void ReportNotes(string key, Function function, IReadOnlyList<string> notes)
+    {
+        var text = string.Join("; ", notes);
+        if (_notes.TryGetValue(key, out var previous) && previous == text)
+        {
+            return;
+        }
+
+        _notes[key] = text;
+        if (notes.Count > 0)
+        {
+            _events.Normal(Subject(function.Metadata!), "SpecNotes", text);
+        }
+    }
+
+    /// <summary>
+    /// An async Function runs once its workload is ready (OpenFunction reports Running at once): the Deployment or
+    /// StatefulSet rolled out with its replicas available, the ScaledJob written, or the single Job running or done.
+    /// </summary>
+    private static FunctionState ObserveAsync(Function function, Dictionary<string, JsonObject?> applied, IReadOnlyList<string> notes)
+    {
+        var fn = function.Metadata!.Name!;
+        var route = (true, "NoHttpTrigger", "an async function is driven by its triggers, not by HTTP requests");
+        var workloadType = function.Spec!.Serving!.WorkloadType is { Length: > 0 } type ? type : AsyncChildren.DeploymentType;
+        (string State, string Reason, string Message) phase;
+        (bool Ok, string Reason, string Message) scaler;
+        if (workloadType == AsyncChildren.JobType)
+        {
+            var scaledJob = applied.GetValueOrDefault(ChildKey(AsyncChildren.ScaledJobs, fn));
+            if (applied.ContainsKey(ChildKey(AsyncChildren.ScaledJobs, fn)))
+            {
+                scaler = Scaler(scaledJob, AsyncChildren.ScaledJobKind, fn, $"KEDA starts a Job of {fn} per event");
+                phase = scaler.Ok ? ("Running", "Running", $"ScaledJob {fn} starts the function's Jobs as events arrive") : ("Failed", scaler.Reason, scaler.Message);
+            }
+            else
+            {
+                scaler = (true, "NotScaled", $"no scaleOptions.keda.triggers: Job {fn} runs once");
+                phase = JobState(applied.GetValueOrDefault(ChildKey(AsyncChildren.Jobs, fn)), fn);
+            }
+        }
+        else
+        {
+            var resource = workloadType == AsyncChildren.StatefulSetType ? AsyncChildren.StatefulSets : ApiResource.Deployments;
+            scaler = applied.ContainsKey(ChildKey(ApiResource.ScaledObjects, fn))
+                ? Scaler(applied[ChildKey(ApiResource.ScaledObjects, fn)], ScaledObject.KindValue, fn, $"KEDA scales {workloadType} {fn} on its triggers")
+                : (true, "NotScaled", $"no scaleOptions.keda.triggers: {workloadType} {fn} does not scale");
+            phase = WorkloadState(applied.GetValueOrDefault(ChildKey(resource, fn)), workloadType, fn);
+        }
+
+        phase = WithProxy(phase, applied, fn);
+        var ready = scaler.Ok && phase.State is "Running" or "Succeeded";
+        var readyMessage = notes.Count == 0 ? phase.Message : $"{phase.Message}. Notes: {string.Join("; ", notes)}";
+        return new FunctionState(phase.State, phase.Reason, phase.Message, ready, route, scaler, readyMessage, Addressable: false);
+    }
+
+    /// <summary>A Deployment or StatefulSet: rolled out, and as many replicas available (ready) as it asks for.</summary>
+    private static (string State, string Reason, string Message) WorkloadState(JsonObject? workload, string kind, string fn)
+    {
+        var (state, reason, message) = Rollout(workload, kind, fn);
+        if (state != "Running")
+        {
+            return (state, reason, message);
+        }
+
+        var wanted = workload?["spec"]?["replicas"]?.GetValue<int>() ?? 1;
+        var ready = workload?["status"]?[kind == AsyncChildren.StatefulSetType ? "readyReplicas" : "availableReplicas"]?.GetValue<int>() ?? 0;
+        return ready >= wanted
+            ? ("Running", "Running", wanted == 0 ? $"{kind} {fn} is rolled out at zero replicas; it scales with its triggers" : $"{kind} {fn} has {ready} of {wanted} replicas ready")
+            : ("Starting", "Starting", $"{kind} {fn} has {ready} of {wanted} replicas ready");
+    }
+
+    /// <summary>A Job that runs once: Failed or Succeeded by its conditions, Running while a pod is active.</summary>
+    private static (string State, string Reason, string Message) JobState(JsonObject? job, string fn)
+    {
+        var conditions = job?["status"]?["conditions"] as JsonArray;
+        var failed = conditions?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "Failed" && c["status"]?.GetValue<string>() == "True");
+        if (failed is not null)
+        {
+            return ("Failed", failed["reason"]?.GetValue<string>() ?? "JobFailed", failed["message"]?.GetValue<string>() ?? $"Job {fn} failed");
+        }
+
+        if (conditions?.Any(c => c?["type"]?.GetValue<string>() == "Complete" && c["status"]?.GetValue<string>() == "True") == true)
+        {
+            return ("Succeeded", "Completed", $"Job {fn} completed");
+        }
+
+        return job?["status"]?["active"]?.GetValue<int>() is > 0
+            ? ("Running", "Running", $"Job {fn} is running")
+            : ("Starting", "Starting", $"Job {fn} has no running pod yet");
+    }
+
+    /// <summary>In the standalone Dapr mode the function also waits for its dapr-proxy, as in OpenFunction.</summary>
+    private static (string State, string Reason, string Message) WithProxy((string State, string Reason, string Message) phase, Dictionary<string, JsonObject?> applied, string fn)
+    {
+        var name = DaprComponents.ProxyName(fn);
+        if (phase.State is not ("Running" or "Succeeded") || !applied.TryGetValue(ChildKey(ApiResource.Deployments, name), out var proxy))
+        {
+            return phase;
+        }
+
+        var failure = (proxy?["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "ReplicaFailure" && c["status"]?.GetValue<string>() == "True");
+        if (failure is not null)
+        {
+            return ("Failed", failure["reason"]?.GetValue<string>() ?? "DaprProxyReplicaFailure", $"dapr-proxy Deployment {name}: {failure["message"]?.GetValue<string>()}");
+        }
+
+        var proxyState = WorkloadState(proxy, "Deployment", name);
+        return proxyState.State == "Running" ? phase : (proxyState.State, proxyState.Reason, $"dapr-proxy: {proxyState.Message}");
+    }
+
+    /// <summary>A ScaledObject's or ScaledJob's Ready condition, as KEDA reports it (not yet: written is enough).</summary>
+    private static (bool Ok, string Reason, string Message) Scaler(JsonObject? scaler, string kind, string fn, string readyMessage)
+    {
+        var kedaReady = (scaler?["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "Ready");
+        return kedaReady?["status"]?.GetValue<string>() switch
+        {
+            "False" => (false, kedaReady["reason"]?.GetValue<string>() ?? kind + "NotReady", kedaReady["message"]?.GetValue<string>() ?? ""),
+            "True" => (true, "ScalerReady", readyMessage),
+            _ => (true, kind + "Written", $"{kind} {fn} is written; KEDA has not reported on it yet"),
+        };
     }
 
     /// <summary>Writes every desired child and removes the ones no longer asked for; a failure stops at the first child that cannot be written.</summary>
@@ -229,12 +375,12 @@ internal sealed class FunctionReconciler : IReconciler
         var ready = (service?["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "Ready");
         var generation = service?["metadata"]?["generation"]?.GetValue<long>();
         var observed = service?["status"]?["observedGeneration"]?.GetValue<long>();
-        var (state, reason, message) = ready?["status"]?.GetValue<string>() switch
+        var (state, reason, message) = WithProxy(ready?["status"]?.GetValue<string>() switch
         {
             "True" when observed >= generation => ("Running", "Running", $"Knative Service {fn} is ready at {service?["status"]?["url"]?.GetValue<string>()}"),
             "False" => ("Failed", ready!["reason"]?.GetValue<string>() ?? "KnativeServiceNotReady", ready["message"]?.GetValue<string>() ?? ""),
             _ => ("Starting", "Starting", $"Knative Service {fn} is not ready yet"),
-        };
+        }, applied, fn);
         var ok = state == "Running";
         return new FunctionState(state, reason, message, ok, (ok, ok ? "RouteReady" : reason, message), (true, "KnativeAutoscaler", "Knative's autoscaler scales the revision"));
     }
@@ -253,36 +399,28 @@ internal sealed class FunctionReconciler : IReconciler
             null => (false, "RoutePending", $"InterceptorRoute {fn} has not been checked yet"),
         };
 
-        var scaledObject = applied.GetValueOrDefault(ChildKey(ApiResource.ScaledObjects, fn));
-        var kedaReady = (scaledObject?["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "Ready");
-        var (scalerOk, scalerReason, scalerMessage) = kedaReady?["status"]?.GetValue<string>() switch
-        {
-            "False" => (false, kedaReady["reason"]?.GetValue<string>() ?? "ScaledObjectNotReady", kedaReady["message"]?.GetValue<string>() ?? ""),
-            "True" => (true, "ScalerReady", $"KEDA scales Deployment {fn} on the scaler at {_options.ScalerAddress}"),
-            _ => (true, "ScaledObjectWritten", $"ScaledObject {fn} points at the scaler at {_options.ScalerAddress}; KEDA has not reported on it yet"),
-        };
-
+        var scaler = Scaler(applied.GetValueOrDefault(ChildKey(ApiResource.ScaledObjects, fn)), ScaledObject.KindValue, fn, $"KEDA scales Deployment {fn} on the scaler at {_options.ScalerAddress}");
         var deployment = applied.GetValueOrDefault(ChildKey(ApiResource.Deployments, fn));
-        var (phase, reason, message) = Rollout(deployment, fn);
-        var ready = routeOk && scalerOk && phase == "Running";
-        return new FunctionState(phase, reason, message, ready, (routeOk, routeReason, routeMessage), (scalerOk, scalerReason, scalerMessage));
+        var (phase, reason, message) = WithProxy(Rollout(deployment, "Deployment", fn), applied, fn);
+        var ready = routeOk && scaler.Ok && phase == "Running";
+        return new FunctionState(phase, reason, message, ready, (routeOk, routeReason, routeMessage), scaler);
     }
 
-    /// <summary>The Deployment's rollout as a serving state: Failed on a missed progress deadline, Running once rolled out (also at zero replicas).</summary>
-    private static (string State, string Reason, string Message) Rollout(JsonObject? deployment, string fn)
+    /// <summary>A workload's rollout as a serving state: Failed on a missed progress deadline, Running once rolled out (also at zero replicas).</summary>
+    private static (string State, string Reason, string Message) Rollout(JsonObject? workload, string kind, string fn)
     {
-        var conditions = deployment?["status"]?["conditions"] as JsonArray;
+        var conditions = workload?["status"]?["conditions"] as JsonArray;
         var progressing = conditions?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "Progressing");
         if (progressing?["status"]?.GetValue<string>() == "False")
         {
             return ("Failed", progressing["reason"]?.GetValue<string>() ?? "ProgressDeadlineExceeded", progressing["message"]?.GetValue<string>() ?? "");
         }
 
-        var generation = deployment?["metadata"]?["generation"]?.GetValue<long>();
-        var observed = deployment?["status"]?["observedGeneration"]?.GetValue<long>();
+        var generation = workload?["metadata"]?["generation"]?.GetValue<long>();
+        var observed = workload?["status"]?["observedGeneration"]?.GetValue<long>();
         return observed is not null && observed >= generation
-            ? ("Running", "Running", $"Deployment {fn} is rolled out; it scales with its load, to zero when idle")
-            : ("Starting", "Starting", $"Deployment {fn} is rolling out");
+            ? ("Running", "Running", $"{kind} {fn} is rolled out; it scales with its load, to zero when idle")
+            : ("Starting", "Starting", $"{kind} {fn} is rolling out");
     }
 
     /// <summary>Deletes children this Function controls that it no longer asks for (an engine change, a Function without serving).</summary>
@@ -311,6 +449,9 @@ internal sealed class FunctionReconciler : IReconciler
         : resource == ApiResource.InterceptorRoutes ? _cache.FunctionRoutes
         : resource == KnativeChildren.KnativeServices ? _cache.FunctionKnativeServices
         : resource == DaprComponents.Components ? _cache.FunctionComponents
+        : resource == AsyncChildren.StatefulSets ? _cache.FunctionStatefulSets
+        : resource == AsyncChildren.Jobs ? _cache.FunctionJobs
+        : resource == AsyncChildren.ScaledJobs ? _cache.FunctionScaledJobs
         : _cache.ScaledObjects;
 
     /// <summary>Writes the status (through <c>/status</c>) only when it differs; a Warning Event marks each new failure.</summary>
@@ -321,7 +462,7 @@ internal sealed class FunctionReconciler : IReconciler
         var now = _time.GetUtcNow();
         var currentConditions = current?["conditions"] as JsonArray;
         var conditions = new JsonArray(
-            Condition(currentConditions, "Ready", state.Ready, state.Ready ? "Ready" : state.Reason, state.Ready ? "the Function serves requests through the interceptor" : state.Message, metadata.Generation, now),
+            Condition(currentConditions, "Ready", state.Ready, state.Ready ? "Ready" : state.Reason, state.Ready ? state.ReadyMessage : state.Message, metadata.Generation, now),
             Condition(currentConditions, "RouteReady", state.Route.Ok, state.Route.Reason, state.Route.Message, metadata.Generation, now),
             Condition(currentConditions, "ScalerReady", state.Scaler.Ok, state.Scaler.Reason, state.Scaler.Message, metadata.Generation, now));
         var desired = new JsonObject
@@ -334,7 +475,7 @@ internal sealed class FunctionReconciler : IReconciler
                 ["resourceRef"] = state.State is "Skipped" or "Building" ? null : metadata.Name,
                 ["service"] = state.State is "Running" or "Starting" ? metadata.Name : null,
             },
-            ["addresses"] = state.State is "Running" or "Starting" ? Addresses(function) : null,
+            ["addresses"] = state.Addressable && state.State is "Running" or "Starting" ? Addresses(function) : null,
             ["conditions"] = conditions,
         };
         if (OwnedFields.Match(current, desired))
@@ -398,7 +539,9 @@ internal sealed record FunctionState(
     string Message,
     bool Ready,
     (bool Ok, string Reason, string Message) Route,
-    (bool Ok, string Reason, string Message) Scaler)
+    (bool Ok, string Reason, string Message) Scaler,
+    string ReadyMessage = "the Function serves requests through the interceptor",
+    bool Addressable = true)
 {
     /// <summary>Not served at all: every condition says why.</summary>
     public static FunctionState NotReady(string state, string reason, string message) =>

@@ -5,7 +5,7 @@ using Updraft.Shared.Crds;
 
 namespace Updraft.Operator.Functions;
 
-/// <summary>What every engine's workload shares: OpenFunction's pod spec, environment and Dapr annotations.</summary>
+/// <summary>What every engine's workload shares: OpenFunction's pod spec and environment.</summary>
 internal static class FunctionWorkload
 {
     public const string ContainerName = "function";
@@ -76,26 +76,6 @@ internal static class FunctionWorkload
         }
 
         return pod;
-    }
-
-    /// <summary>OpenFunction's Dapr annotations (Dapr off unless the Function uses it), the user's annotations winning.</summary>
-    public static JsonObject PodAnnotations(Function function, int port)
-    {
-        var metadata = function.Metadata!;
-        var annotations = new JsonObject
-        {
-            ["dapr.io/app-id"] = $"{metadata.Name}-{metadata.Namespace}",
-            ["dapr.io/log-as-json"] = "true",
-            ["dapr.io/app-protocol"] = "grpc",
-            ["dapr.io/app-port"] = port.ToString(CultureInfo.InvariantCulture),
-        };
-        foreach (var (key, value) in function.Spec!.Serving!.Annotations ?? [])
-        {
-            annotations[key] = value;
-        }
-
-        annotations["dapr.io/enabled"] = "false";
-        return annotations;
     }
 
     public static JsonObject Object(string apiVersion, string kind, string name, string ns, JsonObject labels, JsonObject spec) => new()

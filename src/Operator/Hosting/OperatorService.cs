@@ -80,7 +80,7 @@ internal sealed class OperatorService : BackgroundService
         {
             _functions = new Controller(functions, options.Workers, options.ResyncPeriod, metrics, time, logger);
             _subscriptions.Add(cache.Functions.Subscribe(change => Enqueue(_functions, change.Kind, change.Key)));
-            foreach (var children in new[] { cache.FunctionDeployments, cache.FunctionServices, cache.FunctionRoutes, cache.FunctionKnativeServices, cache.FunctionComponents })
+            foreach (var children in new[] { cache.FunctionDeployments, cache.FunctionServices, cache.FunctionRoutes, cache.FunctionKnativeServices, cache.FunctionComponents, cache.FunctionStatefulSets, cache.FunctionJobs, cache.FunctionScaledJobs })
             {
                 _subscriptions.Add(children.Subscribe(change =>
                 {

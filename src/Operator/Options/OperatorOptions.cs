@@ -24,6 +24,8 @@ internal sealed class OperatorOptions
     public const string FunctionsVariable = "UPDRAFT_OPERATOR_FUNCTIONS";
     public const string InterceptorServiceVariable = "UPDRAFT_OPERATOR_INTERCEPTOR_SERVICE";
     public const string ClusterDomainVariable = "UPDRAFT_OPERATOR_CLUSTER_DOMAIN";
+    public const string BacklogScalerVariable = "UPDRAFT_OPERATOR_BACKLOG_SCALER";
+    public const string DaprProxyImageVariable = "UPDRAFT_OPERATOR_DAPR_PROXY_IMAGE";
 
     /// <summary>The spellings the add-on deprecated in v0.15; still read when the new names are unset.</summary>
     private static readonly (string Old, string New)[] DeprecatedNames =
@@ -75,6 +77,15 @@ internal sealed class OperatorOptions
     public string InterceptorService { get; set; } = "keda-add-ons-http-interceptor-proxy";
 
     public string ClusterDomain { get; set; } = "cluster.local";
+
+    /// <summary>
+    /// Whether an async Function's <c>kafka</c>, <c>nats-jetstream</c> and <c>stan</c> triggers are pointed at Updraft's
+    /// scaler (<c>updraft</c>) or left to KEDA's own scalers (<c>keda</c>, the default).
+    /// </summary>
+    public bool BacklogOnUpdraftScaler { get; set; }
+
+    /// <summary>The dapr-proxy image of the standalone Dapr mode (OpenFunction's <c>openfunction.dapr-proxy.image</c>).</summary>
+    public string DaprProxyImage { get; set; } = Updraft.Operator.Functions.Dapr.DaprComponents.DefaultProxyImage;
 
     public WatchTuning WatchTuning { get; set; } = WatchTuning.Default;
 
@@ -182,6 +193,24 @@ internal sealed class OperatorOptions
         if (!KubernetesNames.IsDns1123Subdomain(options.ClusterDomain))
         {
             problems.Add($"{ClusterDomainVariable}=\"{options.ClusterDomain}\" is not a domain; use lower-case labels joined by '.', e.g. cluster.local");
+        }
+
+        switch (reader.Text(BacklogScalerVariable)?.ToLowerInvariant())
+        {
+            case null or "keda":
+                break;
+            case "updraft":
+                options.BacklogOnUpdraftScaler = true;
+                break;
+            case { } other:
+                problems.Add($"{BacklogScalerVariable}=\"{other}\" is not valid; use keda (async Functions' kafka, nats-jetstream and stan triggers stay on KEDA's scalers) or updraft (they are pointed at Updraft's scaler)");
+                break;
+        }
+
+        options.DaprProxyImage = reader.Text(DaprProxyImageVariable) ?? options.DaprProxyImage;
+        if (options.DaprProxyImage.Any(char.IsWhiteSpace))
+        {
+            problems.Add($"{DaprProxyImageVariable}=\"{options.DaprProxyImage}\" is not an image reference; it must not contain spaces");
         }
 
         options.WatchTuning = WatchTuning.Read(reader);

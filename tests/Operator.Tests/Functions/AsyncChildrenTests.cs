@@ -108,6 +108,7 @@ public sealed class AsyncChildrenTests
         """;
 
     private static readonly OperatorOptions Options = new() { Namespace = "updraft-system" };
+    private static readonly OperatorOptions BacklogOnUpdraft = new() { Namespace = "updraft-system", BacklogOnUpdraftScaler = true };
 
     [Fact]
     public void Build_LogsAsyncHandlerSample_IsADeploymentWithADaprSidecar_AndANoteThatNothingScalesIt()
@@ -202,7 +203,7 @@ public sealed class AsyncChildrenTests
     [Fact]
     public void Build_TriggerTargetSampleOnUpdraftsScaler_PointsTheStanTriggerAtIt()
     {
-        var (children, problems, notes) = AsyncChildren.Build(Parse(TriggerTarget), Options, useUpdraftScaler: true);
+        var (children, problems, notes) = AsyncChildren.Build(Parse(TriggerTarget), BacklogOnUpdraft);
 
         Assert.Empty(problems);
         var trigger = Assert.Single(children[1].Desired["spec"]!["triggers"]!.AsArray())!;
@@ -222,7 +223,7 @@ public sealed class AsyncChildrenTests
         trigger["type"] = type;
         var function = Parse(LogsAsyncHandler, f => Triggers(f, trigger));
 
-        var (children, _, _) = AsyncChildren.Build(function, Options, useUpdraftScaler: true);
+        var (children, _, _) = AsyncChildren.Build(function, BacklogOnUpdraft);
 
         var external = children.Single(c => c.Resource == ApiResource.ScaledObjects).Desired["spec"]!["triggers"]![0]!;
         Assert.Equal("external", external["type"]!.GetValue<string>());
@@ -249,7 +250,7 @@ public sealed class AsyncChildrenTests
         var cron = JsonNode.Parse("""{"type":"cron","metadata":{"timezone":"Etc/UTC","start":"0 * * * *","end":"10 * * * *","desiredReplicas":"1"}}""")!;
         var function = Parse(LogsAsyncHandler, f => Triggers(f, cron.DeepClone()));
 
-        var (children, _, notes) = AsyncChildren.Build(function, Options, useUpdraftScaler: true);
+        var (children, _, notes) = AsyncChildren.Build(function, BacklogOnUpdraft);
 
         var trigger = children.Single(c => c.Resource == ApiResource.ScaledObjects).Desired["spec"]!["triggers"]![0]!;
         Assert.True(JsonNode.DeepEquals(cron, trigger), trigger.ToJsonString());
@@ -273,7 +274,7 @@ public sealed class AsyncChildrenTests
 
         var function = Parse(LogsAsyncHandler, f => Triggers(f, trigger.DeepClone()));
 
-        var (children, _, notes) = AsyncChildren.Build(function, Options, useUpdraftScaler: true);
+        var (children, _, notes) = AsyncChildren.Build(function, BacklogOnUpdraft);
 
         Assert.Equal("kafka", children.Single(c => c.Resource == ApiResource.ScaledObjects).Desired["spec"]!["triggers"]![0]!["type"]!.GetValue<string>());
         Assert.Contains(notes, n => n.StartsWith(expected, StringComparison.Ordinal));
@@ -483,8 +484,8 @@ public sealed class AsyncChildrenTests
     {
         var function = Parse(TriggerTarget);
 
-        var first = AsyncChildren.Build(function, Options, useUpdraftScaler: true).Children;
-        var second = AsyncChildren.Build(Parse(TriggerTarget), Options, useUpdraftScaler: true).Children;
+        var first = AsyncChildren.Build(function, BacklogOnUpdraft).Children;
+        var second = AsyncChildren.Build(Parse(TriggerTarget), BacklogOnUpdraft).Children;
 
         Assert.Equal(first.Count, second.Count);
         for (var i = 0; i < first.Count; i++)

@@ -39,7 +39,8 @@ public sealed class KedaChildrenTests
     [InlineData("method", "rules[0].matches[0].method: matching on the method is not supported")]
     [InlineData("query", "rules[0].matches[0].queryParams: matching on query parameters is not supported")]
     [InlineData("regex-header", "rules[0].matches[0].headers: RegularExpression header matches are not supported")]
-    [InlineData("dapr", "spec.serving: Dapr triggers, inputs and outputs are not served by Updraft's operator yet")]
+    [InlineData("dapr", "spec.serving.triggers.dapr[0].type: \"cron\" is not defined in spec.serving.bindings, pubsub or states")]
+    [InlineData("dapr-mode", "spec.serving.annotations[\"openfunction.io/dapr-service-mode\"]: \"proxy\" is not a Dapr service mode")]
     public void Build_BrokenFunction_OneProblemNamingTheField_AndNoChildren(string change, string expected)
     {
         var function = Parse(Keda, f =>
@@ -65,6 +66,10 @@ public sealed class KedaChildrenTests
                     http["route"] = Match(new JsonObject { ["headers"] = new JsonArray(new JsonObject { ["type"] = "RegularExpression", ["name"] = "x", ["value"] = ".*" }) });
                     break;
                 case "dapr": f["spec"]!["serving"]!["triggers"]!["dapr"] = new JsonArray(new JsonObject { ["name"] = "cron" }); break;
+                case "dapr-mode":
+                    f["spec"]!["serving"]!["outputs"] = new JsonArray(new JsonObject { ["dapr"] = new JsonObject { ["name"] = "out", ["type"] = "bindings.kafka" } });
+                    f["spec"]!["serving"]!["annotations"] = new JsonObject { ["openfunction.io/dapr-service-mode"] = "proxy" };
+                    break;
             }
         });
 
@@ -88,5 +93,43 @@ public sealed class KedaChildrenTests
         Assert.Empty(problems);
         var route = children.Single(c => c.Resource == Kubernetes.Model.ApiResource.InterceptorRoutes).Desired;
         Assert.Equal(["a.example.com", "app.default.svc.cluster.local", "app.default.svc", "app.default"], route["spec"]!["rules"]![0]!["hosts"]!.AsArray().Select(h => h!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void Build_EventsProducerSampleOnTheKedaEngine_GetsADaprSidecarAndItsContext()
+    {
+        var function = Parse(EventsProducer, f => f["spec"]!["serving"]!["triggers"]!["http"] = new JsonObject { ["engine"] = "keda" });
+
+        var (children, problems) = KedaChildren.Build(function, Options);
+
+        Assert.Empty(problems);
+        var deployment = children.Single(c => c.Resource == Kubernetes.Model.ApiResource.Deployments).Desired;
+        var template = deployment["spec"]!["template"]!;
+        Assert.Equal("true", template["metadata"]!["annotations"]!["dapr.io/enabled"]!.GetValue<string>());
+        Assert.Equal("events-producer-default", template["metadata"]!["annotations"]!["dapr.io/app-id"]!.GetValue<string>());
+        var context = JsonNode.Parse(Env(FunctionContainer(template), "FUNC_CONTEXT_V1BETA2")!)!;
+        Assert.Equal("events-producer-bindings-kafka-server", context["outputs"]!["kafka-server"]!["componentName"]!.GetValue<string>());
+        Assert.Null(Env(FunctionContainer(template), "DAPR_HOST"));
+        Assert.DoesNotContain(children, c => c.Name == "events-producer-dapr-proxy");
+    }
+
+    [Fact]
+    public void Build_StandaloneDaprOnTheKedaEngine_AddsTheProxy_AndPointsTheFunctionAtIt()
+    {
+        var options = new OperatorOptions { Namespace = "updraft-system", DaprProxyImage = "example/dapr-proxy:v2" };
+        var function = Parse(EventsProducer, f =>
+        {
+            f["spec"]!["serving"]!["triggers"]!["http"] = new JsonObject { ["engine"] = "keda" };
+            f["spec"]!["serving"]!["annotations"] = new JsonObject { ["openfunction.io/dapr-service-mode"] = "standalone" };
+        });
+
+        var (children, problems) = KedaChildren.Build(function, options);
+
+        Assert.Empty(problems);
+        var template = children.Single(c => c.Name == "events-producer" && c.Resource == Kubernetes.Model.ApiResource.Deployments).Desired["spec"]!["template"]!;
+        Assert.Equal("false", template["metadata"]!["annotations"]!["dapr.io/enabled"]!.GetValue<string>());
+        Assert.Equal("events-producer-default-dapr.default.svc.cluster.local", Env(FunctionContainer(template), "DAPR_HOST"));
+        var proxy = children.Single(c => c.Name == "events-producer-dapr-proxy").Desired;
+        Assert.Equal("example/dapr-proxy:v2", proxy["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Updraft.Operator.Tests.Infrastructure;
 using Updraft.Tests.Common.Kubernetes;
+using static Updraft.Operator.Tests.Infrastructure.FunctionApi;
 using static Updraft.Operator.Tests.Infrastructure.TestObjects;
 
 namespace Updraft.Operator.Tests.Functions;
@@ -9,10 +10,7 @@ namespace Updraft.Operator.Tests.Functions;
 [Collection(RealApiServerDefinition.Name)]
 public sealed class KedaFunctionTests(RealApiServer api)
 {
-    private const string FunctionsPath = "/apis/core.openfunction.io/v1beta2/namespaces/{0}/functions";
-    private const string DeploymentsPath = "/apis/apps/v1/namespaces/{0}/deployments";
-    private const string KnativeServicesPath = "/apis/serving.knative.dev/v1/namespaces/{0}/services";
-    private static int _namespaces;
+    private readonly FunctionApi _cluster = new(api);
 
     [Fact]
     public async Task KedaFunction_GetsItsChildren_TheirStatusAndAddresses_AndASecondPassWritesNothing()
@@ -199,30 +197,7 @@ public sealed class KedaFunctionTests(RealApiServer api)
         Assert.Null((await api.GetAsync(In(FunctionsPath, ns, "theirs")))!["status"]);
     }
 
-    [Theory]
-    [InlineData("keda-function.yaml")]
-    [InlineData("keda-function-minimal.yaml")]
-    public async Task Example_IsServed(string file)
-    {
-        var ns = await NamespaceAsync();
-        await using var op = await OperatorHarness.StartAsync(api, ns);
-        var function = RealApiServer.YamlToJson(await File.ReadAllTextAsync(Path.Combine(Updraft.Tests.Common.Repository.Root(), "examples", "openfunction", file))).Single();
-        function["metadata"]!["namespace"] = ns;
-        var name = function["metadata"]!["name"]!.GetValue<string>();
-        await api.CreateAsync(In(FunctionsPath, ns), function);
-        var status = await WaitForStateAsync(ns, name, "Starting");
-        Assert.Equal($"http://{name}.{ns}.svc.cluster.local/", status["status"]!["addresses"]![0]!["value"]!.GetValue<string>());
-        await WaitForAsync(In(InterceptorRoutesPath, ns, name));
-        await WaitForAsync(In(ScaledObjectsPath, ns, name));
-    }
-
-    private async Task<string> NamespaceAsync()
-    {
-        await api.ApplyCrdsWithKedaAsync();
-        var ns = "op-fn-" + Interlocked.Increment(ref _namespaces);
-        await api.EnsureNamespaceAsync(ns);
-        return ns;
-    }
+    private Task<string> NamespaceAsync() => _cluster.NamespaceAsync("op-fn");
 
     private static JsonObject Function(string ns, string name, Action<JsonObject>? change = null)
     {
@@ -246,44 +221,9 @@ public sealed class KedaFunctionTests(RealApiServer api)
         return function;
     }
 
-    /// <summary>What the deployment controller would write once the rollout is done.</summary>
-    private async Task RolledOutAsync(string ns, string name)
-    {
-        var path = In(DeploymentsPath, ns, name);
-        var deployment = (await api.GetAsync(path))!;
-        deployment["status"] = new JsonObject
-        {
-            ["observedGeneration"] = deployment["metadata"]!["generation"]!.GetValue<long>(),
-            ["replicas"] = 1,
-            ["readyReplicas"] = 1,
-            ["availableReplicas"] = 1,
-            ["conditions"] = new JsonArray(new JsonObject
-            {
-                ["type"] = "Available",
-                ["status"] = "True",
-                ["reason"] = "MinimumReplicasAvailable",
-                ["message"] = "ok",
-            }),
-        };
-        await api.ReplaceAsync(path + "/status", deployment);
-    }
+    private Task RolledOutAsync(string ns, string name) => _cluster.RolledOutAsync(DeploymentsPath, ns, name);
 
-    private async Task<JsonObject> WaitForAsync(string path, Func<JsonObject, bool>? condition = null)
-    {
-        JsonObject? last = null;
-        await Eventually.TrueAsync(async () => (last = await api.GetAsync(path)) is { } item && (condition is null || condition(item)), () => $"{path}: {last?.ToJsonString() ?? "missing"}");
-        return last!;
-    }
+    private Task<JsonObject> WaitForAsync(string path, Func<JsonObject, bool>? condition = null) => _cluster.WaitForAsync(path, condition);
 
-    private async Task<JsonObject> WaitForStateAsync(string ns, string name, string state)
-    {
-        JsonObject? last = null;
-        await Eventually.TrueAsync(
-            async () => (last = await api.GetAsync(In(FunctionsPath, ns, name)))?["status"]?["serving"]?["state"]?.GetValue<string>() == state,
-            () => $"Function {ns}/{name} state {state}: {last?["status"]?.ToJsonString() ?? "no status"}");
-        return last!;
-    }
-
-    private static JsonNode? Condition(JsonObject function, string type) =>
-        (function["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == type);
+    private Task<JsonObject> WaitForStateAsync(string ns, string name, string state) => _cluster.WaitForStateAsync(ns, name, state);
 }

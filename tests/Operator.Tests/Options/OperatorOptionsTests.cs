@@ -169,6 +169,8 @@ public sealed class OperatorOptionsTests
     [InlineData(OperatorOptions.InterceptorServiceVariable, "a.b", "is not a Service name")]
     [InlineData(OperatorOptions.ClusterDomainVariable, "cluster..local", "is not a domain")]
     [InlineData(OperatorOptions.ClusterDomainVariable, "Cluster.Local", "is not a domain")]
+    [InlineData(OperatorOptions.BacklogScalerVariable, "kedacore", "is not valid; use keda (async Functions' kafka, nats-jetstream and stan triggers stay on KEDA's scalers) or updraft")]
+    [InlineData(OperatorOptions.DaprProxyImageVariable, "dapr proxy:v1", "is not an image reference")]
     public void Bind_BadFunctionSetting_OneProblemNamingTheVariable(string variable, string value, string expected)
     {
         var (_, problems) = Bind(new() { [variable] = value }, podNamespace: "keda");
@@ -185,6 +187,20 @@ public sealed class OperatorOptionsTests
         Assert.Equal(FunctionsMode.All, options.Functions);
         Assert.Equal("keda-add-ons-http-interceptor-proxy", options.InterceptorService);
         Assert.Equal("cluster.local", options.ClusterDomain);
+        Assert.False(options.BacklogOnUpdraftScaler);
+        Assert.Equal("openfunction/dapr-proxy:v0.1.1", options.DaprProxyImage);
+    }
+
+    [Theory]
+    [InlineData("keda", false)]
+    [InlineData("Updraft", true)]
+    public void Bind_BacklogScaler_IsTaken(string value, bool onUpdraft)
+    {
+        var (options, problems) = Bind(new() { [OperatorOptions.BacklogScalerVariable] = value, [OperatorOptions.DaprProxyImageVariable] = "example/dapr-proxy:v2" }, podNamespace: "keda");
+
+        Assert.Empty(problems);
+        Assert.Equal(onUpdraft, options.BacklogOnUpdraftScaler);
+        Assert.Equal("example/dapr-proxy:v2", options.DaprProxyImage);
     }
 
     [Fact]

@@ -50,12 +50,13 @@ internal static class AsyncChildren
     /// <summary>The children, the problems that stop the Function from being served, and notes that do not (one line each).</summary>
     /// <param name="function">An async Function.</param>
     /// <param name="options">The operator's settings.</param>
-    /// <param name="useUpdraftScaler">
-    /// Point <c>kafka</c>, <c>nats-jetstream</c> and <c>stan</c> triggers at Updraft's scaler: each becomes
-    /// <c>{type: external, metadata: {scalerAddress, source: &lt;type&gt;, ...its metadata}}</c>. A trigger with an
-    /// <c>authenticationRef</c> or <c>*FromEnv</c> keys stays KEDA's (KEDA passes neither to external scalers), with a note.
-    /// </param>
-    public static (IReadOnlyList<DesiredChild> Children, IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) Build(Function function, OperatorOptions options, bool useUpdraftScaler = false)
+    /// <remarks>
+    /// With <see cref="OperatorOptions.BacklogOnUpdraftScaler"/>, <c>kafka</c>, <c>nats-jetstream</c> and <c>stan</c>
+    /// triggers are pointed at Updraft's scaler: each becomes <c>{type: external, metadata: {scalerAddress, source:
+    /// &lt;type&gt;, ...its metadata}}</c>. A trigger with an <c>authenticationRef</c> or <c>*FromEnv</c> keys stays
+    /// KEDA's (KEDA passes neither to external scalers), with a note.
+    /// </remarks>
+    public static (IReadOnlyList<DesiredChild> Children, IReadOnlyList<string> Problems, IReadOnlyList<string> Notes) Build(Function function, OperatorOptions options)
     {
         var metadata = function.Metadata!;
         var fn = metadata.Name!;
@@ -89,7 +90,7 @@ internal static class AsyncChildren
         var isJob = workloadType == JobType;
         var keda = scale?.Keda;
         CheckKeda(keda, isJob, problems, notes);
-        var triggers = Triggers(keda?.Triggers, useUpdraftScaler, options.ScalerAddress, problems, notes);
+        var triggers = Triggers(keda?.Triggers, options.BacklogOnUpdraftScaler, options.ScalerAddress, problems, notes);
         var restartPolicy = DefaultRestartPolicy;
         if (isJob && keda?.ScaledJob?["restartPolicy"] is { } policy)
         {
@@ -184,7 +185,7 @@ internal static class AsyncChildren
 
         if (mode == DaprMode.Standalone)
         {
-            children.Add(DaprComponents.Proxy(function, Port, context));
+            children.Add(DaprComponents.Proxy(function, Port, context, options.DaprProxyImage));
             children.Add(EventService(function, labels));
         }
 

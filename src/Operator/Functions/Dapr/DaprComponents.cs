@@ -255,11 +255,11 @@ internal static class DaprComponents
 
     /// <summary>
     /// The dapr-proxy Deployment <c>&lt;fn&gt;-dapr-proxy</c> of the standalone mode (OpenFunction's <c>CreateDaprProxy</c>):
-    /// one replica of <see cref="DefaultProxyImage"/> with a daprd sidecar under the function's app id, listening on
+    /// one replica of the dapr-proxy image (<see cref="DefaultProxyImage"/> unless set) with a daprd sidecar under the function's app id, listening on
     /// every address so the function pods reach it through <c>DAPR_HOST</c>, and the function's context. Its pods carry
     /// <c>openfunction.io/proxy</c>, never <c>openfunction.io/function</c>, so the function's selectors do not pick them.
     /// </summary>
-    public static DesiredChild Proxy(Function function, int port, FunctionContextValues context)
+    public static DesiredChild Proxy(Function function, int port, FunctionContextValues context, string image)
     {
         var metadata = function.Metadata!;
         var fn = metadata.Name!;
@@ -295,7 +295,7 @@ internal static class DaprComponents
         var container = new JsonObject
         {
             ["name"] = ProxyContainerName,
-            ["image"] = DefaultProxyImage,
+            ["image"] = image,
             ["imagePullPolicy"] = "IfNotPresent",
             ["ports"] = new JsonArray(new JsonObject { ["name"] = FunctionWorkload.PortName, ["containerPort"] = port, ["protocol"] = "TCP" }),
             ["env"] = new JsonArray(

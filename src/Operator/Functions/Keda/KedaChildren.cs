@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Updraft.Kubernetes.Model;
+using Updraft.Operator.Functions.Dapr;
 using Updraft.Operator.Options;
 using Updraft.Shared.Crds;
 
@@ -20,7 +21,8 @@ internal sealed record DesiredChild(ApiResource Resource, JsonObject Desired, Js
 /// the pods' Service <c>&lt;fn&gt;-direct</c>, an InterceptorRoute (every hostname, plus the cluster names of the
 /// Function, so it is reachable without hostnames), a ScaledObject on Updraft's scaler (defaults when
 /// <c>httpScaledObject</c> is absent), and the Service <c>&lt;fn&gt;</c> that sends <c>http://&lt;fn&gt;.&lt;ns&gt;</c>
-/// through the interceptor.
+/// through the interceptor. A Function that uses Dapr gets its pods' Dapr annotations and context, and the
+/// dapr-proxy in the standalone mode; the Components come from <see cref="DaprComponents.Build"/>.
 /// </summary>
 internal static class KedaChildren
 {
@@ -65,14 +67,12 @@ internal static class KedaChildren
             problems.Add("spec.serving.scaleOptions.keda.httpScaledObject: targetPendingRequests must be at least 1 and cooldownPeriod not negative");
         }
 
-        if (serving.Triggers?.Dapr is { Count: > 0 } || serving.Triggers?.Inputs is { Count: > 0 } || serving.Outputs is { Count: > 0 })
-        {
-            problems.Add("spec.serving: Dapr triggers, inputs and outputs are not served by Updraft's operator yet");
-        }
-
         var hosts = Hosts(fn, ns, serving.Triggers?.Http?.Route?.Hostnames, options.ClusterDomain, problems);
         var rules = Rules(hosts, serving.Triggers?.Http?.Route?.Rules, problems);
+        var mode = DaprComponents.Mode(function, problems);
+        var context = FunctionContext.Build(function, port, problems);
         var podSpec = FunctionWorkload.PodSpec(function, port);
+        FunctionContext.Apply(podSpec, function, context, mode, options.ClusterDomain);
         if (problems.Count > 0)
         {
             return ([], problems);
@@ -98,7 +98,7 @@ internal static class KedaChildren
 
         var children = new List<DesiredChild>
         {
-            new(ApiResource.Deployments, Deployment(fn, ns, labels, podLabels, FunctionWorkload.PodAnnotations(function, port), podSpec), new JsonObject
+            new(ApiResource.Deployments, Deployment(fn, ns, labels, podLabels, DaprComponents.PodAnnotations(function, port, mode), podSpec), new JsonObject
             {
                 // KEDA owns the replica count once the Deployment exists; OpenFunction starts with min (or 1).
                 ["spec"] = new JsonObject { ["replicas"] = scale?.MinReplicas is > 0 and var m ? m : 1 },
@@ -141,6 +141,11 @@ internal static class KedaChildren
                 ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = ServicePort, ["protocol"] = "TCP" }),
             })),
         };
+        if (mode == DaprMode.Standalone)
+        {
+            children.Add(DaprComponents.Proxy(function, port, context, options.DaprProxyImage));
+        }
+
         return (children, []);
     }
 

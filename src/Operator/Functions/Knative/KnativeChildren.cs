@@ -110,7 +110,7 @@ internal static class KnativeChildren
         };
         if (mode == DaprMode.Standalone)
         {
-            children.Add(DaprComponents.Proxy(function, port, context));
+            children.Add(DaprComponents.Proxy(function, port, context, options.DaprProxyImage));
         }
 
         return (children, []);
