@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # A real kube-apiserver (v1.20.2) + etcd on loopback for Updraft's Kubernetes tests.
 #
-#   tests/kube/apiserver.sh build        build kube-apiserver once from Debian's `kubernetes` source package and cache it
-#   tests/kube/apiserver.sh start DIR    start etcd + kube-apiserver with state in DIR; writes DIR/kubeconfig and DIR/env
+#   tests/kube/apiserver.sh build        build kube-apiserver and kube-controller-manager once from Debian's `kubernetes`
+#                                        source package and cache them
+#   tests/kube/apiserver.sh start DIR    start etcd + kube-apiserver + the garbage collector (kube-controller-manager
+#                                        with only that controller) with state in DIR; writes DIR/kubeconfig and DIR/env
 #   tests/kube/apiserver.sh restart DIR  stop and start kube-apiserver only, on the same port (etcd keeps its data)
-#   tests/kube/apiserver.sh stop DIR     stop both by the process ids recorded in DIR
+#   tests/kube/apiserver.sh stop DIR     stop all three by the process ids recorded in DIR
 #
-# The binary is cached outside the repository, in $UPDRAFT_CACHE (default ~/.cache/updraft), so only the first run
-# on a machine pays the ~8 minute build. Debian ships v1.20 (API level 1.20: discovery.k8s.io/v1beta1 EndpointSlices).
+# The binaries are cached outside the repository, in $UPDRAFT_CACHE (default ~/.cache/updraft), so only the first run
+# on a machine pays the ~10 minute build. Only the garbage collector runs of the controllers: owner references work as
+# in a cluster (deleting an owner deletes what it owns), while Deployments, Jobs and the like get no status unless a
+# test writes it, so the tests decide when a workload is "ready". Debian ships v1.20 (API level 1.20: discovery.k8s.io/v1beta1 EndpointSlices).
 set -euo pipefail
 
 VERSION=1.20.2
 CACHE=${UPDRAFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/updraft}
 BINARY="$CACHE/kube-apiserver-v$VERSION/kube-apiserver"
+CONTROLLER_MANAGER="$CACHE/kube-controller-manager-v$VERSION/kube-controller-manager"
 TOKEN=updraft-test-token
 
 say() { echo "apiserver: $*" >&2; }
@@ -49,14 +54,17 @@ download_source() {
 }
 
 build() {
-  if [ -x "$BINARY" ]; then
-    say "using cached $BINARY"
+  local targets=()
+  [ -x "$BINARY" ] || targets+=(cmd/kube-apiserver)
+  [ -x "$CONTROLLER_MANAGER" ] || targets+=(cmd/kube-controller-manager)
+  if [ ${#targets[@]} -eq 0 ]; then
+    say "using cached $BINARY and $CONTROLLER_MANAGER"
     return 0
   fi
   install_packages rsync golang-go golang-github-modern-go-reflect2-dev etcd-server openssl curl
   local work
   work=$(mktemp -d "${TMPDIR:-/tmp}/updraft-kube-build.XXXXXX")
-  say "building kube-apiserver v$VERSION in $work (about 8 minutes on 2 cores, once per machine)"
+  say "building ${targets[*]} v$VERSION in $work (about 10 minutes on 2 cores, once per machine)"
   download_source "$work"
   tar xzf "$work"/kubernetes_*.orig.tar.gz -C "$work"
   local tree="$work/kubernetes-$VERSION"
@@ -66,16 +74,19 @@ build() {
   cp /usr/share/gocode/src/github.com/modern-go/reflect2/*.go /usr/share/gocode/src/github.com/modern-go/reflect2/*.s "$reflect2/"
   mkdir -p "$tree/.go/src/k8s.io" "$work/home"
   ln -sfn ../../.. "$tree/.go/src/k8s.io/kubernetes"
-  (cd "$tree" && GOPATH="$tree/.go" CGO_ENABLED=0 HOME="$work/home" GOFLAGS=-buildvcs=false make WHAT=cmd/kube-apiserver >"$work/build.log" 2>&1) || {
+  (cd "$tree" && GOPATH="$tree/.go" CGO_ENABLED=0 HOME="$work/home" GOFLAGS=-buildvcs=false make WHAT="${targets[*]}" >"$work/build.log" 2>&1) || {
     tail -40 "$work/build.log" >&2
     say "build failed; the full log is $work/build.log"
     exit 1
   }
-  mkdir -p "$(dirname "$BINARY")"
-  cp "$tree/_output/bin/kube-apiserver" "$BINARY.partial"
-  mv "$BINARY.partial" "$BINARY"
+  for binary in "$BINARY" "$CONTROLLER_MANAGER"; do
+    [ -x "$binary" ] && continue
+    mkdir -p "$(dirname "$binary")"
+    cp "$tree/_output/bin/$(basename "$binary")" "$binary.partial"
+    mv "$binary.partial" "$binary"
+  done
   chmod -R u+w "$work" && rm -rf "$work"
-  say "cached $BINARY"
+  say "cached ${targets[*]} in $CACHE"
 }
 
 # A port below the kernel's ephemeral range (32768-60999), so that while kube-apiserver restarts nobody's bind(0)
@@ -160,6 +171,10 @@ contexts:
     user: updraft-admin
 current-context: updraft-test
 EOF
+  if ! start_garbage_collector "$dir"; then
+    stop "$dir"
+    exit 1
+  fi
   printf 'UPDRAFT_TEST_KUBECONFIG=%s\n' "$dir/kubeconfig" >"$dir/env"
   say "ready on https://127.0.0.1:$api_port (kubeconfig $dir/kubeconfig)"
 }
@@ -177,6 +192,20 @@ start_apiserver() {
   echo $! >"$dir/apiserver.pid"
   if ! wait_for kube-apiserver 240 curl -skf -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$api_port/readyz"; then
     tail -20 "$dir/apiserver.log" >&2
+    return 1
+  fi
+}
+
+# kube-controller-manager with the garbage collector only, serving nothing (no ports to collide).
+start_garbage_collector() {
+  local dir=$1
+  "$CONTROLLER_MANAGER" --kubeconfig "$dir/kubeconfig" --controllers garbagecollector --leader-elect=false \
+    --port 0 --secure-port 0 --concurrent-gc-syncs 5 >>"$dir/controller-manager.log" 2>&1 &
+  echo $! >"$dir/controller-manager.pid"
+  sleep 0.5
+  if ! kill -0 "$(cat "$dir/controller-manager.pid")" 2>/dev/null; then
+    tail -20 "$dir/controller-manager.log" >&2
+    say "kube-controller-manager did not start"
     return 1
   fi
 }
@@ -201,7 +230,7 @@ restart() {
 
 stop() {
   local dir=${1:?usage: apiserver.sh stop DIR}
-  for name in apiserver etcd; do
+  for name in controller-manager apiserver etcd; do
     stop_process "$dir/$name.pid"
   done
 }

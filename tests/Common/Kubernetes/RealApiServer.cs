@@ -13,13 +13,13 @@ using YamlDotNet.RepresentationModel;
 namespace Updraft.Tests.Common.Kubernetes;
 
 /// <summary>
-/// A real kube-apiserver (v1.20, API level 1.20) and etcd on loopback, started by <c>tests/kube/apiserver.sh</c> with
-/// its state in a temp directory. Meant as an xUnit collection fixture (it takes a few seconds to start): tests that
+/// A real kube-apiserver (v1.20, API level 1.20), etcd and the garbage collector (kube-controller-manager running only
+/// that controller) on loopback, started by <c>tests/kube/apiserver.sh</c> with its state in a temp directory. Meant as an xUnit collection fixture (it takes a few seconds to start): tests that
 /// share it keep to their own namespaces. Writes go through the small authenticated client here; the code under test
 /// reads through <see cref="Kubeconfig"/>.
 /// </summary>
 /// <remarks>
-/// The binary is built once per machine (about 8 minutes) by <c>tests/kube/apiserver.sh build</c>; without it the
+/// The binaries are built once per machine (about 10 minutes) by <c>tests/kube/apiserver.sh build</c>; without it the
 /// fixture fails rather than skips, so a missing build is never mistaken for passing tests.
 /// </remarks>
 public sealed class RealApiServer : IAsyncLifetime
@@ -47,8 +47,13 @@ public sealed class RealApiServer : IAsyncLifetime
     /// <summary>The authenticated client (base address <see cref="Server"/>), for requests the helpers do not cover.</summary>
     public HttpClient Http => _http ?? throw new InvalidOperationException("the API server is not started");
 
-    /// <summary>Where <c>apiserver.sh</c> caches the binary (same rule as the script).</summary>
-    public static string CachedBinary()
+    /// <summary>Where <c>apiserver.sh</c> caches kube-apiserver (same rule as the script).</summary>
+    public static string CachedBinary() => Path.Combine(Cache(), "kube-apiserver-v1.20.2", "kube-apiserver");
+
+    /// <summary>Where <c>apiserver.sh</c> caches kube-controller-manager, which runs the garbage collector.</summary>
+    public static string CachedControllerManager() => Path.Combine(Cache(), "kube-controller-manager-v1.20.2", "kube-controller-manager");
+
+    private static string Cache()
     {
         var cache = Environment.GetEnvironmentVariable("UPDRAFT_CACHE") is { Length: > 0 } configured
             ? configured
@@ -57,17 +62,19 @@ public sealed class RealApiServer : IAsyncLifetime
                     ? xdg
                     : Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
                 "updraft");
-        return Path.Combine(cache, "kube-apiserver-v1.20.2", "kube-apiserver");
+        return cache;
     }
 
     public async Task InitializeAsync()
     {
-        var binary = CachedBinary();
-        if (!File.Exists(binary))
+        foreach (var binary in new[] { CachedBinary(), CachedControllerManager() })
         {
-            throw new InvalidOperationException(
-                $"The test kube-apiserver is not built ({binary} does not exist). Run `bash tests/kube/apiserver.sh build` once " +
-                "(about 8 minutes on 2 cores; `./updraft.sh test` does it), then run the tests again.");
+            if (!File.Exists(binary))
+            {
+                throw new InvalidOperationException(
+                    $"The test kube-apiserver is not built ({binary} does not exist). Run `bash tests/kube/apiserver.sh build` once " +
+                    "(about 10 minutes on 2 cores; `./updraft.sh test` does it), then run the tests again.");
+            }
         }
 
         _directory = Directory.CreateTempSubdirectory("updraft-kube-").FullName;

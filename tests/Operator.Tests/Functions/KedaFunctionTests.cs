@@ -197,6 +197,37 @@ public sealed class KedaFunctionTests(RealApiServer api)
         Assert.Null((await api.GetAsync(In(FunctionsPath, ns, "theirs")))!["status"]);
     }
 
+    [Fact]
+    public async Task Delete_LeavesNothingBehind_DaprChildrenIncluded()
+    {
+        var ns = await NamespaceAsync();
+        await using var op = await OperatorHarness.StartAsync(api, ns);
+        await api.CreateAsync(In(FunctionsPath, ns), Function(ns, "gone", f =>
+        {
+            var serving = f["spec"]!["serving"]!;
+            serving["annotations"] = new JsonObject { ["openfunction.io/dapr-service-mode"] = "standalone" };
+            serving["outputs"] = new JsonArray(new JsonObject { ["dapr"] = new JsonObject { ["name"] = "audit", ["operation"] = "create" } });
+            serving["bindings"] = new JsonObject { ["audit"] = new JsonObject { ["type"] = "bindings.kafka", ["version"] = "v1", ["metadata"] = new JsonArray() } };
+        }));
+        var children = new[]
+        {
+            In(DeploymentsPath, ns, "gone"), In(DeploymentsPath, ns, "gone-dapr-proxy"), In(ServicesPath, ns, "gone"),
+            In(ServicesPath, ns, "gone-direct"), In(InterceptorRoutesPath, ns, "gone"), In(ScaledObjectsPath, ns, "gone"),
+            In(ComponentsPath, ns, "gone-bindings-audit"),
+        };
+        foreach (var child in children)
+        {
+            await WaitForAsync(child);
+        }
+
+        // Owner references, not the operator, remove them: the garbage collector runs beside the test API server.
+        await api.DeleteAsync(In(FunctionsPath, ns, "gone"));
+        foreach (var child in children)
+        {
+            await Eventually.TrueAsync(async () => await api.GetAsync(child) is null, () => child + " is deleted with its Function", TimeSpan.FromSeconds(90));
+        }
+    }
+
     private Task<string> NamespaceAsync() => _cluster.NamespaceAsync("op-fn");
 
     private static JsonObject Function(string ns, string name, Action<JsonObject>? change = null)

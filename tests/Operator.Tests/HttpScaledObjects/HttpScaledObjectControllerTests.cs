@@ -174,6 +174,7 @@ public sealed class HttpScaledObjectControllerTests(RealApiServer api)
         current["metadata"]!["finalizers"] = new JsonArray();
         await api.ReplaceAsync(In(HttpScaledObjectsPath, ns, "web"), current);
         await Eventually.TrueAsync(async () => await api.GetAsync(In(HttpScaledObjectsPath, ns, "web")) is null, () => "the HTTPScaledObject is gone");
+        await Eventually.TrueAsync(async () => await api.GetAsync(In(ScaledObjectsPath, ns, "web")) is null, () => "the garbage collector deletes its ScaledObject", TimeSpan.FromSeconds(90));
     }
 
     [Fact]
@@ -227,6 +228,14 @@ public sealed class HttpScaledObjectControllerTests(RealApiServer api)
     {
         var ns = await NamespaceAsync();
         await using var op = await OperatorHarness.StartAsync(api, ns);
+        // A real owner (left to OpenFunction's controller), or the garbage collector would delete its ScaledObject.
+        var owner = await api.CreateAsync($"/apis/core.openfunction.io/v1beta2/namespaces/{ns}/functions", new JsonObject
+        {
+            ["apiVersion"] = "core.openfunction.io/v1beta2",
+            ["kind"] = "Function",
+            ["metadata"] = new JsonObject { ["name"] = "web", ["namespace"] = ns, ["annotations"] = new JsonObject { ["updraft.dev/reconcile"] = "false" } },
+            ["spec"] = new JsonObject { ["image"] = "example/web", ["serving"] = new JsonObject() },
+        });
         var foreign = new JsonObject
         {
             ["apiVersion"] = "keda.sh/v1alpha1",
@@ -240,7 +249,7 @@ public sealed class HttpScaledObjectControllerTests(RealApiServer api)
                     ["apiVersion"] = "core.openfunction.io/v1beta2",
                     ["kind"] = "Function",
                     ["name"] = "web",
-                    ["uid"] = "0b2a9a4e-0000-4000-8000-000000000001",
+                    ["uid"] = owner["metadata"]!["uid"]!.GetValue<string>(),
                     ["controller"] = true,
                 }),
             },
