@@ -167,7 +167,7 @@ internal sealed class FunctionReconciler : IReconciler
         }
 
         var (failure, applied) = await ApplyChildrenAsync(function, [.. service, .. components], cancellationToken);
-        return failure ?? ObserveKnative(function, applied);
+        return failure ?? ObserveKnative(function, applied, _options.ClusterDomain);
     }
 
     /// <summary>
@@ -220,8 +220,14 @@ internal sealed class FunctionReconciler : IReconciler
             var scaledJob = applied.GetValueOrDefault(ChildKey(AsyncChildren.ScaledJobs, fn));
             if (applied.ContainsKey(ChildKey(AsyncChildren.ScaledJobs, fn)))
             {
+                // The ScaledJob is the workload: Running only once KEDA says it works.
                 scaler = Scaler(scaledJob, AsyncChildren.ScaledJobKind, fn, $"KEDA starts a Job of {fn} per event");
-                phase = scaler.Ok ? ("Running", "Running", $"ScaledJob {fn} starts the function's Jobs as events arrive") : ("Failed", scaler.Reason, scaler.Message);
+                phase = scaler switch
+                {
+                    { Ok: false } => ("Failed", scaler.Reason, scaler.Message),
+                    { Reason: "ScalerReady" } => ("Running", "Running", $"ScaledJob {fn} starts the function's Jobs as events arrive"),
+                    _ => ("Starting", "Starting", $"ScaledJob {fn} is written; KEDA has not reported it ready yet"),
+                };
             }
             else
             {
@@ -368,7 +374,7 @@ internal sealed class FunctionReconciler : IReconciler
     };
 
     /// <summary>A Knative Service's own Ready condition is the Function's: Knative routes and scales it.</summary>
-    private static FunctionState ObserveKnative(Function function, Dictionary<string, JsonObject?> applied)
+    private static FunctionState ObserveKnative(Function function, Dictionary<string, JsonObject?> applied, string clusterDomain)
     {
         var fn = function.Metadata!.Name!;
         var service = applied.GetValueOrDefault(ChildKey(KnativeChildren.KnativeServices, fn));
@@ -382,7 +388,10 @@ internal sealed class FunctionReconciler : IReconciler
             _ => ("Starting", "Starting", $"Knative Service {fn} is not ready yet"),
         }, applied, fn);
         var ok = state == "Running";
-        return new FunctionState(state, reason, message, ok, (ok, ok ? "RouteReady" : reason, message), (true, "KnativeAutoscaler", "Knative's autoscaler scales the revision"));
+        // Knative, not an HTTPRoute, gives the Function its public address: the Service's URL unless it is cluster-local.
+        var url = service?["status"]?["url"]?.GetValue<string>();
+        var external = url is null || url.EndsWith(".svc." + clusterDomain, StringComparison.Ordinal) ? [] : new[] { url.TrimEnd('/') + "/" };
+        return new FunctionState(state, reason, message, ok, (ok, ok ? "RouteReady" : reason, message), (true, "KnativeAutoscaler", "Knative's autoscaler scales the revision"), ExternalAddresses: external);
     }
 
     /// <summary>How the children are doing: the route accepted, the scaler written, the workload rolled out.</summary>
@@ -475,7 +484,7 @@ internal sealed class FunctionReconciler : IReconciler
                 ["resourceRef"] = state.State is "Skipped" or "Building" ? null : metadata.Name,
                 ["service"] = state.State is "Running" or "Starting" ? metadata.Name : null,
             },
-            ["addresses"] = state.Addressable && state.State is "Running" or "Starting" ? Addresses(function) : null,
+            ["addresses"] = state.Addressable && state.State is "Running" or "Starting" ? Addresses(function, state.ExternalAddresses) : null,
             ["conditions"] = conditions,
         };
         if (OwnedFields.Match(current, desired))
@@ -493,11 +502,21 @@ internal sealed class FunctionReconciler : IReconciler
         }
     }
 
-    /// <summary><c>Internal</c>: the cluster address; <c>External</c>: each hostname with each path prefix.</summary>
-    private JsonArray Addresses(Function function)
+    /// <summary><c>Internal</c>: the cluster address; <c>External</c>: <paramref name="external"/>, or each hostname with each path prefix.</summary>
+    private JsonArray Addresses(Function function, IReadOnlyList<string>? external)
     {
         var metadata = function.Metadata!;
         var addresses = new JsonArray(new JsonObject { ["type"] = "Internal", ["value"] = $"http://{metadata.Name}.{metadata.Namespace}.svc.{_options.ClusterDomain}/" });
+        if (external is not null)
+        {
+            foreach (var address in external)
+            {
+                addresses.Add(new JsonObject { ["type"] = "External", ["value"] = address });
+            }
+
+            return addresses;
+        }
+
         var route = function.Spec!.Serving?.Triggers?.Http?.Route;
         var paths = route?.Rules?.SelectMany(r => r.Matches ?? []).Select(m => string.IsNullOrEmpty(m.Path?.Value) ? "/" : m.Path.Value).Distinct(StringComparer.Ordinal).ToList();
         foreach (var host in route?.Hostnames ?? [])
@@ -541,7 +560,8 @@ internal sealed record FunctionState(
     (bool Ok, string Reason, string Message) Route,
     (bool Ok, string Reason, string Message) Scaler,
     string ReadyMessage = "the Function serves requests through the interceptor",
-    bool Addressable = true)
+    bool Addressable = true,
+    IReadOnlyList<string>? ExternalAddresses = null)
 {
     /// <summary>Not served at all: every condition says why.</summary>
     public static FunctionState NotReady(string state, string reason, string message) =>

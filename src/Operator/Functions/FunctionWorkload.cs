@@ -11,6 +11,11 @@ internal static class FunctionWorkload
     public const string ContainerName = "function";
     public const string PortName = "function-port";
 
+    /// <summary>The annotation and runtime class OpenFunction's webhook gives a WasmEdge function (<c>HandleWorkloadRuntime</c>).</summary>
+    public const string WasmVariantAnnotation = "module.wasm.image/variant";
+    public const string WasmVariant = "compat-smart";
+    public const string WasmRuntimeClass = "openfunction-crun";
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     /// <summary>
@@ -33,6 +38,11 @@ internal static class FunctionWorkload
         {
             container = new JsonObject { ["name"] = ContainerName, ["imagePullPolicy"] = "IfNotPresent" };
             containers.Add(container);
+        }
+
+        if ((IsWasm(function) || serving.Annotations?.ContainsKey(WasmVariantAnnotation) == true) && pod["runtimeClassName"] is null)
+        {
+            pod["runtimeClassName"] = WasmRuntimeClass;
         }
 
         container["image"] = spec.Image;
@@ -77,6 +87,9 @@ internal static class FunctionWorkload
 
         return pod;
     }
+
+    /// <summary><c>spec.workloadRuntime: WasmEdge</c> (in any case): the pods run on crun with WasmEdge.</summary>
+    public static bool IsWasm(Function function) => string.Equals(function.Spec?.WorkloadRuntime, "WasmEdge", StringComparison.OrdinalIgnoreCase);
 
     public static JsonObject Object(string apiVersion, string kind, string name, string ns, JsonObject labels, JsonObject spec) => new()
     {

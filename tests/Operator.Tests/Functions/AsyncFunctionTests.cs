@@ -105,15 +105,17 @@ public sealed class AsyncFunctionTests(RealApiServer api)
         Assert.Equal("orders", trigger["metadata"]!["topic"]!.GetValue<string>());
         Assert.Equal($"keda-add-ons-http-external-scaler.{OperatorHarness.OperatorNamespace}:9090", trigger["metadata"]!["scalerAddress"]!.GetValue<string>());
 
-        var function = await _cluster.WaitForStateAsync(ns, "batch", "Running");
+        // The ScaledJob is the workload: the Function runs once KEDA says it works.
+        var function = await _cluster.WaitForStateAsync(ns, "batch", "Starting");
         Assert.Equal("ScaledJobWritten", Condition(function, "ScalerReady")!["reason"]!.GetValue<string>());
         await op.IdleAsync();
         Assert.Null(await api.GetAsync(In(JobsPath, ns, "batch")));
+        await ScaledJobReadyAsync(ns, "batch", "True", "ScaledJobReady", "ScaledJob is defined correctly and is ready to scaling");
+        function = await _cluster.WaitForStateAsync(ns, "batch", "Running");
+        Assert.Equal("ScalerReady", Condition(function, "ScalerReady")!["reason"]!.GetValue<string>());
 
         // KEDA says the ScaledJob cannot work: the Function says so.
-        scaledJob = (await api.GetAsync(In(ScaledJobsPath, ns, "batch")))!;
-        scaledJob["status"] = new JsonObject { ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Ready", ["status"] = "False", ["reason"] = "ScaledJobCheckFailed", ["message"] = "no such topic" }) };
-        await api.ReplaceAsync(In(ScaledJobsPath, ns, "batch") + "/status", scaledJob);
+        await ScaledJobReadyAsync(ns, "batch", "False", "ScaledJobCheckFailed", "no such topic");
         function = await _cluster.WaitForStateAsync(ns, "batch", "Failed");
         Assert.Equal("ScaledJobCheckFailed", function["status"]!["serving"]!["reason"]!.GetValue<string>());
         Assert.Equal("False", Condition(function, "ScalerReady")!["status"]!.GetValue<string>());
@@ -232,6 +234,14 @@ public sealed class AsyncFunctionTests(RealApiServer api)
         Assert.Equal(
             "ExternalName",
             (await api.GetAsync(In(ServicesPath, ns, "stateful")))!["spec"]!["type"]!.GetValue<string>());
+    }
+
+    /// <summary>What KEDA writes on a ScaledJob it has checked.</summary>
+    private async Task ScaledJobReadyAsync(string ns, string name, string status, string reason, string message)
+    {
+        var scaledJob = (await api.GetAsync(In(ScaledJobsPath, ns, name)))!;
+        scaledJob["status"] = new JsonObject { ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Ready", ["status"] = status, ["reason"] = reason, ["message"] = message }) };
+        await api.ReplaceAsync(In(ScaledJobsPath, ns, name) + "/status", scaledJob);
     }
 
     private static JsonObject Seed(string yaml, string ns, Action<JsonObject>? change = null)

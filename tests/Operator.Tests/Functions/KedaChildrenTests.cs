@@ -132,4 +132,48 @@ public sealed class KedaChildrenTests
         var proxy = children.Single(c => c.Name == "events-producer-dapr-proxy").Desired;
         Assert.Equal("example/dapr-proxy:v2", proxy["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
     }
+
+    [Fact]
+    public void Build_UserLabelsNamingTheSelectorLabels_DoNotBreakTheSelector()
+    {
+        var function = Parse(Keda, f => f["spec"]!["serving"]!["labels"] = new JsonObject { ["openfunction.io/function"] = "other", ["app.kubernetes.io/managed-by"] = "helm", ["team"] = "a" });
+
+        var (children, problems) = KedaChildren.Build(function, Options);
+
+        Assert.Empty(problems);
+        var spec = children.Single(c => c.Resource == Kubernetes.Model.ApiResource.Deployments).Desired["spec"]!;
+        var labels = spec["template"]!["metadata"]!["labels"]!;
+        foreach (var (key, value) in spec["selector"]!["matchLabels"]!.AsObject())
+        {
+            Assert.Equal(value!.GetValue<string>(), labels[key]!.GetValue<string>());
+        }
+
+        Assert.Equal("a", labels["team"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("WasmEdge")]
+    [InlineData("wasmedge")]
+    public void Build_WasmEdgeFunction_RunsOnCrunWithTheWasmVariant(string runtime)
+    {
+        var function = Parse(Keda, f => f["spec"]!["workloadRuntime"] = runtime);
+
+        var (children, _) = KedaChildren.Build(function, Options);
+
+        var template = children.Single(c => c.Resource == Kubernetes.Model.ApiResource.Deployments).Desired["spec"]!["template"]!;
+        Assert.Equal("openfunction-crun", template["spec"]!["runtimeClassName"]!.GetValue<string>());
+        Assert.Equal("compat-smart", template["metadata"]!["annotations"]!["module.wasm.image/variant"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Build_OciFunctionWithAnOwnRuntimeClass_KeepsIt()
+    {
+        var function = Parse(Keda, f => f["spec"]!["serving"]!["template"] = new JsonObject { ["runtimeClassName"] = "gvisor" });
+
+        var (children, _) = KedaChildren.Build(function, Options);
+
+        var template = children.Single(c => c.Resource == Kubernetes.Model.ApiResource.Deployments).Desired["spec"]!["template"]!;
+        Assert.Equal("gvisor", template["spec"]!["runtimeClassName"]!.GetValue<string>());
+        Assert.Null(template["metadata"]!["annotations"]!["module.wasm.image/variant"]);
+    }
 }

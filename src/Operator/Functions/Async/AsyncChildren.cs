@@ -186,7 +186,11 @@ internal static class AsyncChildren
         if (mode == DaprMode.Standalone)
         {
             children.Add(DaprComponents.Proxy(function, Port, context, options.DaprProxyImage));
-            children.Add(EventService(function, labels));
+            if (serving.Triggers?.Dapr is { Count: > 0 })
+            {
+                // Only Dapr triggers deliver events to the function through the proxy.
+                children.Add(EventService(function, labels));
+            }
         }
 
         return (children, [], notes);

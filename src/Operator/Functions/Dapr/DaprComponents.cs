@@ -239,6 +239,11 @@ internal static class DaprComponents
             annotations[MetricsPortAnnotation] = metricsPort;
         }
 
+        if (FunctionWorkload.IsWasm(function))
+        {
+            annotations[FunctionWorkload.WasmVariantAnnotation] = FunctionWorkload.WasmVariant;
+        }
+
         foreach (var (key, value) in (function.Spec!.Serving!.Annotations ?? []).OrderBy(static pair => pair.Key, StringComparer.Ordinal))
         {
             annotations[key] = value;
@@ -389,6 +394,19 @@ internal static class FunctionContext
         var version = string.IsNullOrEmpty(spec.Version) ? "latest" : spec.Version;
         var daprTriggers = serving.Triggers?.Dapr;
         var triggers = serving.Triggers is null ? null : JsonSerializer.SerializeToNode(serving.Triggers, Json) as JsonObject;
+
+        // OpenFunction's context carries its webhook's defaults: a Function served over HTTP has an HTTP trigger, and an
+        // HTTP trigger has a port. Functions frameworks start their HTTP server from it.
+        if (FunctionEngines.Select(spec, out _) is FunctionEngine.Keda or FunctionEngine.Knative)
+        {
+            triggers ??= [];
+            triggers["http"] ??= new JsonObject();
+        }
+
+        if (triggers?["http"] is JsonObject http && (http["port"] is not JsonValue httpPort || httpPort.GetValue<int>() == 0))
+        {
+            http["port"] = KedaChildren.DefaultPort;
+        }
 
         var inputsV1 = daprTriggers is null ? null : new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal);
         for (var i = 0; i < (daprTriggers?.Count ?? 0); i++)

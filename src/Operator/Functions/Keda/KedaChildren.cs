@@ -86,15 +86,17 @@ internal static class KedaChildren
         };
         var podLabels = new JsonObject
         {
-            [ManagedByLabel] = ManagedBy,
-            [FunctionLabel] = fn,
             ["openfunction.io/managed"] = "true",
             [VersionLabel] = version.Replace(".", "", StringComparison.Ordinal),
         };
-        foreach (var (key, value) in serving.Labels ?? [])
+        foreach (var (key, value) in (serving.Labels ?? []).OrderBy(static pair => pair.Key, StringComparer.Ordinal))
         {
             podLabels[key] = value;
         }
+
+        // The Function's labels win over OpenFunction's, not over the two the Deployment's selector uses.
+        podLabels[ManagedByLabel] = ManagedBy;
+        podLabels[FunctionLabel] = fn;
 
         var children = new List<DesiredChild>
         {
