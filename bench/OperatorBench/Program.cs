@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -18,7 +17,12 @@ using Updraft.Tests.Common.Kubernetes;
 //      operator writes for it read from the same kind of watch; also first create -> last ScaledObject seen;
 //   3. once every HTTPScaledObject is Ready=True and the operator is idle (work queues empty, no worker running): its
 //      API write requests per object (updraft_operator_api_writes_total), its working set and peak (VmHWM), and
-//      whether it writes anything more in 5 idle seconds.
+//      whether it writes anything more in 5 idle seconds;
+//   4. Functions: 500 OpenFunction Functions (engine keda, five realistic shapes) created the same way in the same
+//      namespace (the 1,000 HTTPScaledObjects stay); per Function, its POST returning -> all five children it gets seen
+//      in watches, and -> its Ready=True seen in a Function watch; the operator's API writes per Function, and a 5 s
+//      idle pass. The benchmark plays the deployment controller (none runs beside the test API server): it patches each
+//      Deployment's /status with observedGeneration (DeploymentController.cs), without which no Function is Ready.
 // Results: bench/results/<date>-<commit>-operator.json and a Markdown table on stdout.
 var repo = BenchSupport.RepositoryRoot();
 var configuration = args.Length > 0 ? args[0] : "Release";
@@ -29,6 +33,7 @@ const string DirectNamespace = "bench-direct";
 const string MeasuredNamespace = "bench-operator";
 var seenTimeout = TimeSpan.FromSeconds(120);
 var readyTimeout = TimeSpan.FromSeconds(120);
+var functionsTimeout = TimeSpan.FromSeconds(300);
 var idleTimeout = TimeSpan.FromSeconds(60);
 var idlePass = TimeSpan.FromSeconds(5);
 
@@ -68,13 +73,13 @@ async Task<int> RunAsync(RealApiServer api, CancellationToken cancellationToken)
 
     // 1. Baseline: ScaledObjects written directly.
     Phase baseline;
-    await using (var watch = await ScaledObjectWatch.StartAsync(api.Http, DirectNamespace, cancellationToken))
+    await using (var watch = await ObjectWatch.ScaledObjectsAsync(api.Http, DirectNamespace, cancellationToken))
     {
         baseline = await CreateAllAsync(api.Http, $"apis/keda.sh/v1alpha1/namespaces/{DirectNamespace}/scaledobjects", i => ScaledObject(DirectNamespace, Name(i)), watch, seenTimeout, cancellationToken);
     }
 
-    // 2. The operator.
-    await using var operatorWatch = await ScaledObjectWatch.StartAsync(api.Http, MeasuredNamespace, cancellationToken);
+    // 2. The operator (its Function controller on, as by default: phase 4 measures it).
+    var operatorWatch = await ObjectWatch.ScaledObjectsAsync(api.Http, MeasuredNamespace, cancellationToken);
     int metricsPort = BenchSupport.FreePort(), healthPort = BenchSupport.FreePort();
     using var updraftOperator = ChildProcess.Start(repo, $"src/Operator/bin/{configuration}/net10.0/Updraft.Operator.dll", new()
     {
@@ -83,13 +88,14 @@ async Task<int> RunAsync(RealApiServer api, CancellationToken cancellationToken)
         ["KEDA_HTTP_OPERATOR_WATCH_NAMESPACE"] = MeasuredNamespace,
         ["UPDRAFT_OPERATOR_METRICS_BIND_ADDRESS"] = $"127.0.0.1:{Port(metricsPort)}",
         ["UPDRAFT_OPERATOR_HEALTH_PROBE_BIND_ADDRESS"] = $"127.0.0.1:{Port(healthPort)}",
+        ["UPDRAFT_OPERATOR_FUNCTIONS"] = "true",
         ["UPDRAFT_LOG_LEVEL"] = "warning",
     }, captureOutput: true);
-    using var local = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    using var probe = new OperatorProbe(updraftOperator, metricsPort, healthPort);
     try
     {
         var started = Stopwatch.GetTimestamp();
-        await WaitReadyzAsync(local, healthPort, updraftOperator, cancellationToken);
+        await probe.WaitReadyzAsync(cancellationToken);
         var startToReady = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         updraftOperator.Process.Refresh();
         var cpuAtReady = updraftOperator.Process.TotalProcessorTime;
@@ -97,16 +103,12 @@ async Task<int> RunAsync(RealApiServer api, CancellationToken cancellationToken)
 
         var operatorPhase = await CreateAllAsync(api.Http, $"apis/http.keda.sh/v1alpha1/namespaces/{MeasuredNamespace}/httpscaledobjects", i => HttpScaledObject(MeasuredNamespace, Name(i)), operatorWatch, seenTimeout, cancellationToken);
         var readySeconds = await WaitAllReadyAsync(api.Http, operatorPhase.FirstCreate, readyTimeout, cancellationToken);
-        await WaitIdleAsync(local, metricsPort, idleTimeout, cancellationToken);
+        await probe.WaitIdleAsync(["httpscaledobject", "interceptorroute"], static () => true, idleTimeout, cancellationToken);
 
-        var metrics = await ReadMetricsAsync(local, metricsPort, cancellationToken);
-        var writes = Sum(metrics, "updraft_operator_api_writes_total");
-        var writesBy = metrics.Where(s => s.Name == "updraft_operator_api_writes_total")
-            .OrderBy(s => s.Label("resource"), StringComparer.Ordinal).ThenBy(s => s.Label("verb"), StringComparer.Ordinal)
-            .ToDictionary(s => $"{s.Label("resource")} {s.Label("verb")}", s => s.Value / Objects, StringComparer.Ordinal);
-        var reconciles = metrics.Where(s => s.Name == "controller_runtime_reconcile_total" && s.Value > 0)
-            .OrderBy(s => s.Label("controller"), StringComparer.Ordinal).ThenBy(s => s.Label("result"), StringComparer.Ordinal)
-            .ToDictionary(s => $"{s.Label("controller")} {s.Label("result")}", s => s.Value, StringComparer.Ordinal);
+        var metrics = await probe.ReadMetricsAsync(cancellationToken);
+        var writes = OperatorProbe.Sum(metrics, OperatorProbe.ApiWrites);
+        var writesBy = OperatorProbe.Delta([], OperatorProbe.WritesBy(metrics)).ToDictionary(w => w.Key, w => w.Value / Objects, StringComparer.Ordinal);
+        var reconciles = OperatorProbe.Delta([], OperatorProbe.Reconciles(metrics));
         updraftOperator.Process.Refresh();
         var workingSet = updraftOperator.Process.WorkingSet64 / (1024.0 * 1024.0);
         var burstCpu = updraftOperator.Process.TotalProcessorTime - cpuAtReady;
@@ -115,14 +117,20 @@ async Task<int> RunAsync(RealApiServer api, CancellationToken cancellationToken)
 
         // The idle pass: nothing changes, so nothing should be written.
         await Task.Delay(idlePass, cancellationToken);
-        var idleMetrics = await ReadMetricsAsync(local, metricsPort, cancellationToken);
-        var idleWrites = Sum(idleMetrics, "updraft_operator_api_writes_total") - writes;
+        var idleMetrics = await probe.ReadMetricsAsync(cancellationToken);
+        var idleWrites = OperatorProbe.Sum(idleMetrics, OperatorProbe.ApiWrites) - writes;
         var idleWatchEvents = operatorWatch.Events.Sum(e => e.Value) - watchEventsAfterBurst.Sum(e => e.Value);
         var reconcileFailures = updraftOperator.CountLines("[5010]");
+        await operatorWatch.DisposeAsync();
+
+        // 4. Functions, against the same operator.
+        var functions = await FunctionPhase.RunAsync(api.Http, probe, MeasuredNamespace, Creators, functionsTimeout, idlePass, cancellationToken);
+        updraftOperator.Process.Refresh();
+        var peakWorkingSetAfterFunctions = ProcStatusMiB(updraftOperator.Process.Id, "VmHWM:");
 
         Report(new Results(
             baseline, operatorPhase, startToReady, readySeconds, writes, writesBy, reconciles, workingSetAtReady, workingSet, peakWorkingSet, burstCpu,
-            idleWrites, idleWatchEvents, watchEventsAfterBurst, reconcileFailures, updraftOperator.OutputLines));
+            idleWrites, idleWatchEvents, watchEventsAfterBurst, reconcileFailures, updraftOperator.OutputLines, functions, peakWorkingSetAfterFunctions));
         return 0;
     }
     catch (Exception e) when (e is not OperationCanceledException)
@@ -135,6 +143,10 @@ async Task<int> RunAsync(RealApiServer api, CancellationToken cancellationToken)
         }
 
         throw;
+    }
+    finally
+    {
+        await operatorWatch.DisposeAsync();
     }
 }
 
@@ -153,80 +165,17 @@ static async Task WarmUpAsync(HttpClient http, CancellationToken cancellationTok
 
 // Creates Objects objects with Creators concurrent creators, then waits (bounded) until the watch has seen a
 // ScaledObject for each; latency per object = watch-seen time - the moment its POST returned.
-static async Task<Phase> CreateAllAsync(HttpClient http, string collection, Func<int, string> body, ScaledObjectWatch watch, TimeSpan seenTimeout, CancellationToken cancellationToken)
+static async Task<Phase> CreateAllAsync(HttpClient http, string collection, Func<int, string> body, ObjectWatch watch, TimeSpan seenTimeout, CancellationToken cancellationToken)
 {
-    var sent = new long[Objects];
-    var returned = new long[Objects];
-    var next = -1;
-    var first = Stopwatch.GetTimestamp();
-    await Task.WhenAll(Enumerable.Range(0, Creators).Select(async _ =>
-    {
-        int i;
-        while ((i = Interlocked.Increment(ref next)) < Objects)
-        {
-            using var content = new StringContent(body(i), Encoding.UTF8, "application/json");
-            sent[i] = Stopwatch.GetTimestamp();
-            using var response = await http.PostAsync(collection, content, cancellationToken);
-            returned[i] = Stopwatch.GetTimestamp();
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new HttpRequestException($"POST {collection} ({Name(i)}): {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
-            }
-        }
-    }));
-    var lastReturned = returned.Max();
-    await watch.WaitForAsync(Objects, seenTimeout, cancellationToken);
-    var seen = watch.Added;
-    var latencies = new List<double>(Objects);
-    var fromSent = new List<double>(Objects);
-    var posts = new List<double>(Objects);
-    var lastSeen = long.MinValue;
-    for (var i = 0; i < Objects; i++)
-    {
-        var at = seen[Name(i)];
-        lastSeen = Math.Max(lastSeen, at);
-        latencies.Add(Stopwatch.GetElapsedTime(returned[i], at).TotalMilliseconds);
-        fromSent.Add(Stopwatch.GetElapsedTime(sent[i], at).TotalMilliseconds);
-        posts.Add(Stopwatch.GetElapsedTime(sent[i], returned[i]).TotalMilliseconds);
-    }
-
-    return new Phase(latencies, fromSent, posts, first,
-        Stopwatch.GetElapsedTime(first, lastReturned).TotalMilliseconds,
-        Stopwatch.GetElapsedTime(first, lastSeen).TotalMilliseconds,
+    var posts = await Creation.PostAllAsync(http, collection, Objects, Creators, Name, body, cancellationToken);
+    await watch.WaitForAsync(Objects, seenTimeout, "ScaledObjects", cancellationToken);
+    var seen = watch.Seen;
+    long SeenAt(int i) => seen[Name(i)];
+    return new Phase(posts.SinceReturned(SeenAt), posts.SinceSent(SeenAt), posts.RoundTrips(), posts.First,
+        posts.FirstToLastReturnedMs,
+        posts.SinceFirstMs(Enumerable.Range(0, Objects).Max(SeenAt)),
         watch.Restarts,
         watch.Listed);
-}
-
-// /readyz answers 200 once the operator's caches are synced.
-static async Task WaitReadyzAsync(HttpClient local, int healthPort, ChildProcess updraftOperator, CancellationToken cancellationToken)
-{
-    var deadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
-    while (true)
-    {
-        if (updraftOperator.Process.HasExited)
-        {
-            throw new InvalidOperationException($"the operator exited with code {updraftOperator.Process.ExitCode} before it was ready");
-        }
-
-        try
-        {
-            using var response = await local.GetAsync($"http://127.0.0.1:{Port(healthPort)}/readyz", cancellationToken);
-            if (response.StatusCode == HttpStatusCode.OK)
-            {
-                return;
-            }
-        }
-        catch (HttpRequestException)
-        {
-        }
-
-        if (Stopwatch.GetTimestamp() > deadline)
-        {
-            throw new TimeoutException("the operator's /readyz did not answer 200 within 60 s");
-        }
-
-        await Task.Delay(20, cancellationToken);
-    }
 }
 
 // Lists the HTTPScaledObjects until every one has Ready=True; returns the seconds since the first create.
@@ -259,36 +208,6 @@ static async Task<double> WaitAllReadyAsync(HttpClient http, long firstCreate, T
         await Task.Delay(250, cancellationToken);
     }
 }
-
-// Idle: both controllers' work queues empty, no worker running and no Event pending, in three reads 200 ms apart.
-static async Task WaitIdleAsync(HttpClient local, int metricsPort, TimeSpan timeout, CancellationToken cancellationToken)
-{
-    var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-    var idleReads = 0;
-    var last = "";
-    while (idleReads < 3)
-    {
-        var metrics = await ReadMetricsAsync(local, metricsPort, cancellationToken);
-        var depths = metrics.Where(s => s.Name == "workqueue_depth").ToDictionary(s => s.Label("name"), s => s.Value, StringComparer.Ordinal);
-        var workers = Sum(metrics, "controller_runtime_active_workers");
-        var events = Sum(metrics, "updraft_operator_events_pending");
-        var idle = depths.Count >= 2 && depths.TryGetValue("httpscaledobject", out var a) && a == 0
-            && depths.TryGetValue("interceptorroute", out var b) && b == 0 && workers == 0 && events == 0;
-        idleReads = idle ? idleReads + 1 : 0;
-        last = $"workqueue_depth {string.Join(", ", depths.Select(d => $"{d.Key}={d.Value}"))}; active workers {workers}; events pending {events}";
-        if (Stopwatch.GetTimestamp() > deadline)
-        {
-            throw new TimeoutException($"the operator was not idle within {timeout.TotalSeconds:0} s ({last})");
-        }
-
-        await Task.Delay(200, cancellationToken);
-    }
-}
-
-static async Task<List<Sample>> ReadMetricsAsync(HttpClient local, int metricsPort, CancellationToken cancellationToken) =>
-    PrometheusText.Parse(await local.GetStringAsync($"http://127.0.0.1:{Port(metricsPort)}/metrics", cancellationToken));
-
-static double Sum(List<Sample> metrics, string name) => metrics.Where(s => s.Name == name).Sum(s => s.Value);
 
 // A "VmXxx:   123 kB" line of /proc/<pid>/status, in MiB.
 static double ProcStatusMiB(int pid, string field)
@@ -359,7 +278,7 @@ void Report(Results r)
         ["commit"] = commit,
         ["date"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         ["machine"] = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
-        ["apiServer"] = "kube-apiserver v1.20.2 + etcd, loopback",
+        ["apiServer"] = $"kube-apiserver v1.20.2 + etcd, loopback, --service-cluster-ip-range 10.96.0.0/16",
         ["objects"] = Objects,
         ["creators"] = Creators,
         ["baselineScaledObjectPostReturnedToSeen"] = Summary(r.Baseline.Latencies),
@@ -395,6 +314,7 @@ void Report(Results r)
         ["idlePassScaledObjectWatchEvents"] = r.IdleWatchEvents,
         ["operatorReconcileFailureLogLines"] = r.ReconcileFailures,
         ["operatorOutputLines"] = r.OutputLines,
+        ["functions"] = FunctionSection(r, baselineP50, baselineP99),
     };
     var resultsDirectory = Path.Combine(repo, "bench", "results");
     Directory.CreateDirectory(resultsDirectory);
@@ -421,8 +341,34 @@ void Report(Results r)
     table.AppendLine(Invariant($"ScaledObject watch events in {MeasuredNamespace}: {string.Join(", ", r.WatchEvents.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} {e.Value}"))}."));
     table.AppendLine(Invariant($"Operator working set at /readyz (no objects): {r.WorkingSetAtReadyMiB:F1} MiB; once idle with the {Objects} objects: {r.WorkingSetMiB:F1} MiB; peak (VmHWM): {r.PeakWorkingSetMiB:F1} MiB; CPU from ready to idle: {r.BurstCpu.TotalSeconds:F2} s ({r.BurstCpu.TotalMilliseconds / Objects:F2} ms per object)."));
     table.AppendLine(Invariant($"Idle pass ({idlePass.TotalSeconds:F0} s, nothing changed): {r.IdleWrites:F0} API writes, {r.IdleWatchEvents} ScaledObject watch events."));
+    var f = r.Functions;
+    table.AppendLine();
+    table.AppendLine(Invariant($"Functions: {FunctionPhase.Count} OpenFunction Functions (engine keda) created at once by {Creators} concurrent creators in {MeasuredNamespace}, against the same operator (the {Objects} HTTPScaledObjects stay)."));
+    table.AppendLine(Invariant($"Shapes: {FunctionPhase.Specs}."));
+    table.AppendLine(Invariant($"The benchmark plays the deployment controller (none runs next to the test API server): it patches each Deployment's /status with observedGeneration = generation (and the replica counts and conditions of a first sync, no pod available), {DeploymentController.Workers} at once; a keda-engine Function is Ready only once its Deployment is rolled out. Its lag, Deployment event read → status patch returned: p50 {Percentile(f.DeploymentStatusLags, 0.50):F1} ms, p99 {Percentile(f.DeploymentStatusLags, 0.99):F1} ms."));
+    table.AppendLine();
+    table.AppendLine("| what | p50 ms | p90 ms | p99 ms | max ms | first create → last seen ms | ratio p50 / baseline | ratio p99 / baseline |");
+    table.AppendLine("|---|---|---|---|---|---|---|---|");
+    FunctionRow("Function POST returned → all 5 children seen in watches", f.ChildrenLatencies, f.FirstToLastChildrenMs);
+    FunctionRow("Function POST returned → Ready=True seen in a watch", f.ReadyLatencies, f.FirstToLastReadyMs);
+    FunctionRow("baseline (above): ScaledObject POST returned → seen", r.Baseline.Latencies, r.Baseline.FirstToLastSeenMs);
+    foreach (var (kind, values) in f.ChildrenByKind)
+    {
+        FunctionRow($"by child: POST returned → {kind} seen", values, double.NaN);
+    }
+
+    FunctionRow("context: Function POST round trip", f.Posts, f.FirstToLastReturnedMs, ratios: false);
+    table.AppendLine();
+    table.AppendLine(Invariant($"Target: Function → children Ready p99 ≤ 1 s at 1,000 objects created at once; measured p99 {BenchSupport.Percentile(f.ReadyLatencies, 0.99):F1} ms (all children written: {BenchSupport.Percentile(f.ChildrenLatencies, 0.99):F1} ms) at {FunctionPhase.Count} Functions."));
+    table.AppendLine(Invariant($"API writes by the operator in the Function phase: {f.Writes:F0} = {f.Writes / FunctionPhase.Count:F3} per Function ({string.Join(", ", f.WritesBy.Select(w => Invariant($"{w.Key} {w.Value / FunctionPhase.Count:F3}")))}); not counted: the benchmark's {f.DeploymentStatusPatches} Deployment status patches{(f.DeploymentFailure is null ? "" : " (a patch failed: " + f.DeploymentFailure + ")")}."));
+    table.AppendLine(Invariant($"Reconciles in the Function phase: {string.Join(", ", f.Reconciles.Select(c => Invariant($"{c.Key} {c.Value:F0}")))}; reconcile-failure log lines: {f.ReconcileFailures}; Function watch events: {string.Join(", ", f.FunctionWatchEvents.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} {e.Value}"))}."));
+    table.AppendLine(Invariant($"Operator CPU in the Function phase: {f.Cpu.TotalSeconds:F2} s ({f.Cpu.TotalMilliseconds / FunctionPhase.Count:F2} ms per Function); working set once idle: {f.WorkingSetMiB:F1} MiB; peak (VmHWM) over the run: {r.PeakWorkingSetAfterFunctionsMiB:F1} MiB."));
+    table.AppendLine(Invariant($"Idle pass ({idlePass.TotalSeconds:F0} s): {f.IdleWrites:F0} operator API writes, {f.IdleDeploymentStatusPatches} Deployment status patches, {f.IdleFunctionEvents} Function watch events. Watches closed by the server and resumed: {f.WatchRestarts}; seen only through a re-list: {f.Listed}."));
     table.AppendLine($"Results: {Path.GetRelativePath(repo, file)}");
     Console.WriteLine(table);
+
+    void FunctionRow(string what, List<double> values, double firstToLast, bool ratios = true) =>
+        table.AppendLine(Invariant($"| {what} | {BenchSupport.Percentile(values, 0.50):F1} | {BenchSupport.Percentile(values, 0.90):F1} | {BenchSupport.Percentile(values, 0.99):F1} | {values.Max():F1} | {(double.IsNaN(firstToLast) ? "" : firstToLast.ToString("F0", CultureInfo.InvariantCulture))} | {(ratios ? Invariant($"{BenchSupport.Percentile(values, 0.50) / baselineP50:F2}") : "")} | {(ratios ? Invariant($"{BenchSupport.Percentile(values, 0.99) / baselineP99:F2}") : "")} |"));
 
     void Row(string what, List<double> values, double firstToLast) =>
         table.AppendLine(Invariant($"| {what} | {BenchSupport.Percentile(values, 0.50):F1} | {BenchSupport.Percentile(values, 0.90):F1} | {BenchSupport.Percentile(values, 0.99):F1} | {values.Max():F1} | {firstToLast:F0} |"));
@@ -430,7 +376,55 @@ void Report(Results r)
 
 static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
-static object Summary(List<double> values) => new Dictionary<string, double>
+// The results file's "functions" section; ratios are to the same run's baseline (ScaledObject written directly → seen).
+static Dictionary<string, object?> FunctionSection(Results r, double baselineP50, double baselineP99)
+{
+    var f = r.Functions;
+    double Ratio(List<double> values, double quantile, double baseline) => Math.Round(BenchSupport.Percentile(values, quantile) / baseline, 3);
+    return new Dictionary<string, object?>
+    {
+        ["functions"] = FunctionPhase.Count,
+        ["creators"] = Creators,
+        ["namespace"] = MeasuredNamespace,
+        ["engine"] = "keda",
+        ["shapes"] = FunctionPhase.Specs,
+        ["deploymentController"] = $"played by the benchmark (none runs next to the test API server): each Deployment's /status patched with observedGeneration = generation, replicas/updatedReplicas/unavailableReplicas = spec.replicas, Available and Progressing=True as on a first sync; {DeploymentController.Workers} at once",
+        ["deploymentControllerLag"] = Summary(f.DeploymentStatusLags),
+        ["postReturnedToAllChildrenSeen"] = Summary(f.ChildrenLatencies),
+        ["postReturnedToReady"] = Summary(f.ReadyLatencies),
+        ["postSentToReady"] = Summary(f.ReadyFromSent),
+        ["postReturnedToChildSeenByKind"] = f.ChildrenByKind.ToDictionary(k => k.Key, k => Summary(k.Value), StringComparer.Ordinal),
+        ["post"] = Summary(f.Posts),
+        ["ratioChildrenP50ToBaselineP50"] = Ratio(f.ChildrenLatencies, 0.50, baselineP50),
+        ["ratioChildrenP99ToBaselineP99"] = Ratio(f.ChildrenLatencies, 0.99, baselineP99),
+        ["ratioReadyP50ToBaselineP50"] = Ratio(f.ReadyLatencies, 0.50, baselineP50),
+        ["ratioReadyP99ToBaselineP99"] = Ratio(f.ReadyLatencies, 0.99, baselineP99),
+        ["firstCreateToLastPostReturnedMs"] = Math.Round(f.FirstToLastReturnedMs, 1),
+        ["firstCreateToLastChildrenSeenMs"] = Math.Round(f.FirstToLastChildrenMs, 1),
+        ["firstCreateToLastReadyMs"] = Math.Round(f.FirstToLastReadyMs, 1),
+        ["apiWritesTotal"] = f.Writes,
+        ["apiWritesPerFunction"] = Math.Round(f.Writes / FunctionPhase.Count, 3),
+        ["apiWritesPerFunctionByResourceVerb"] = f.WritesBy.ToDictionary(w => w.Key, w => Math.Round(w.Value / FunctionPhase.Count, 3), StringComparer.Ordinal),
+        ["reconciles"] = f.Reconciles,
+        ["benchDeploymentStatusPatches"] = f.DeploymentStatusPatches,
+        ["benchDeploymentStatusPatchFailure"] = f.DeploymentFailure,
+        ["operatorCpuSeconds"] = Math.Round(f.Cpu.TotalSeconds, 2),
+        ["operatorCpuMsPerFunction"] = Math.Round(f.Cpu.TotalMilliseconds / FunctionPhase.Count, 3),
+        ["operatorWorkingSetMiB"] = Math.Round(f.WorkingSetMiB, 1),
+        ["operatorPeakWorkingSetMiB"] = Math.Round(r.PeakWorkingSetAfterFunctionsMiB, 1),
+        ["functionWatchEvents"] = f.FunctionWatchEvents,
+        ["watchRestarts"] = f.WatchRestarts,
+        ["seenThroughRelist"] = f.Listed,
+        ["idlePassApiWrites"] = f.IdleWrites,
+        ["idlePassDeploymentStatusPatches"] = f.IdleDeploymentStatusPatches,
+        ["idlePassFunctionWatchEvents"] = f.IdleFunctionEvents,
+        ["operatorReconcileFailureLogLines"] = f.ReconcileFailures,
+    };
+}
+
+static double Percentile(List<double> values, double quantile) => values.Count == 0 ? double.NaN : BenchSupport.Percentile(values, quantile);
+
+static object Summary(List<double> values) => values.Count == 0 ? new Dictionary<string, double> { ["count"] = 0 } : new Dictionary<string, double>
 {
     ["count"] = values.Count,
     ["p50Ms"] = Math.Round(BenchSupport.Percentile(values, 0.50), 3),
@@ -441,7 +435,7 @@ static object Summary(List<double> values) => new Dictionary<string, double>
 };
 
 /// <summary>One pass of creates: per object, POST returned → seen, POST sent → seen, and the POST round trip (ms).</summary>
-/// <remarks><c>WatchRestarts</c>: times the server closed the watch during the pass (it resumed; see <see cref="ScaledObjectWatch"/>).</remarks>
+/// <remarks><c>WatchRestarts</c>: times the server closed the watch during the pass (it resumed; see <see cref="ObjectWatch"/>).</remarks>
 internal sealed record Phase(
     List<double> Latencies,
     List<double> FromSent,
@@ -469,4 +463,6 @@ internal sealed record Results(
     int IdleWatchEvents,
     IReadOnlyDictionary<string, int> WatchEvents,
     int ReconcileFailures,
-    long OutputLines);
+    long OutputLines,
+    FunctionResults Functions,
+    double PeakWorkingSetAfterFunctionsMiB);

@@ -185,7 +185,7 @@ start_apiserver() {
   api_port=$(cat "$dir/apiserver.port")
   "$BINARY" --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --secure-port "$api_port" \
     --advertise-address 127.0.0.1 --cert-dir "$dir/certs" --authorization-mode RBAC \
-    --token-auth-file "$dir/tokens.csv" --service-cluster-ip-range 10.96.0.0/24 \
+    --token-auth-file "$dir/tokens.csv" --service-cluster-ip-range 10.96.0.0/16 \
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$dir/sa.pub" \
     --service-account-signing-key-file "$dir/sa.key" --disable-admission-plugins ServiceAccount \
     >>"$dir/apiserver.log" 2>&1 &

@@ -7,25 +7,34 @@ using System.Text.Json.Nodes;
 namespace Updraft.Bench.Operator;
 
 /// <summary>
-/// A watch on the KEDA ScaledObjects of one namespace, opened from the resourceVersion of a list (so nothing created
-/// after <see cref="StartAsync"/> returns is missed), recording the <see cref="Stopwatch"/> time at which the first
-/// <c>ADDED</c> event of each name was read from the newline-delimited JSON stream.
+/// A watch on one collection (optionally label-selected), opened from the resourceVersion of a list (so nothing created
+/// after <see cref="StartAsync"/> returns is missed), recording the <see cref="Stopwatch"/> time at which each key was
+/// first seen: the caller's <see cref="KeyOf"/> maps an event (or an object of a re-list) to the key it stands for, or
+/// to null when it marks nothing (e.g. the name of a ScaledObject on <c>ADDED</c>, or the name of a Function once an
+/// event shows it <c>Ready=True</c>). An optional observer sees every object read, on the watch's own thread.
 /// </summary>
 /// <remarks>
 /// kube-apiserver closes a watch whose reader falls behind its small per-watcher buffer for a moment (on 2 busy cores,
 /// a burst of 1,000 writes can do that). Like an informer, the watch then resumes from the last resourceVersion it
 /// read; the events in between are delivered on the new stream, a few milliseconds late. Should the server answer 410
-/// Gone instead, the names a fresh list shows are taken as seen at that list's time. Both are counted and reported.
+/// Gone instead, the objects a fresh list shows are passed as <see cref="ListedType"/> and their keys taken as seen at
+/// that list's time. Both are counted and reported.
 /// </remarks>
-internal sealed class ScaledObjectWatch : IAsyncDisposable
+internal sealed class ObjectWatch : IAsyncDisposable
 {
+    /// <summary>The <c>type</c> passed to <see cref="KeyOf"/> and the observer for an object read from a re-list after 410 Gone.</summary>
+    public const string ListedType = "LISTED";
+
     private const int MaxRestarts = 50;
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentDictionary<string, long> _added = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _seen = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _events = new(StringComparer.Ordinal);
     private readonly HttpClient _http;
     private readonly string _collection;
+    private readonly string _query;
+    private readonly KeyOf _keyOf;
+    private readonly Action<string, JsonElement>? _observer;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
@@ -34,20 +43,29 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
     private volatile string? _ended;
     private int _restarts;
     private int _listed;
+    private int _disposed;
 
-    private ScaledObjectWatch(HttpClient http, string collection, string resourceVersion, HttpResponseMessage first)
+    private ObjectWatch(HttpClient http, string collection, string query, string resourceVersion, HttpResponseMessage first, KeyOf keyOf, Action<string, JsonElement>? observer)
     {
         _http = http;
         _collection = collection;
+        _query = query;
         _resourceVersion = resourceVersion;
         _current = first;
+        _keyOf = keyOf;
+        _observer = observer;
         // A thread of its own, reading with blocking calls: an event's time is taken when its line arrives, not when a
         // busy thread pool gets round to a continuation (the 32 creators keep it busy).
         new Thread(Run) { IsBackground = true, Name = "watch " + collection }.Start();
     }
 
-    /// <summary>Names seen so far, with the time their first <c>ADDED</c> event was read.</summary>
-    public IReadOnlyDictionary<string, long> Added => _added;
+    /// <summary>The key an event stands for (first seen = the time its line was read), or null when it marks nothing.</summary>
+    /// <param name="type"><c>ADDED</c>, <c>MODIFIED</c>, <c>DELETED</c>, or <see cref="ListedType"/>.</param>
+    /// <param name="item">The object.</param>
+    public delegate string? KeyOf(string type, JsonElement item);
+
+    /// <summary>Keys seen so far, with the time each was first seen.</summary>
+    public IReadOnlyDictionary<string, long> Seen => _seen;
 
     /// <summary>Events read so far by type (<c>ADDED</c>, <c>MODIFIED</c>, <c>DELETED</c>, <c>ERROR</c>).</summary>
     public IReadOnlyDictionary<string, int> Events => new Dictionary<string, int>(_events, StringComparer.Ordinal);
@@ -55,36 +73,61 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
     /// <summary>Times the server closed the stream and the watch resumed from the last resourceVersion read.</summary>
     public int Restarts => Volatile.Read(ref _restarts);
 
-    /// <summary>Names taken from a list after a 410 Gone rather than from an event (their time is the list's).</summary>
+    /// <summary>Keys taken from a list after a 410 Gone rather than from an event (their time is the list's).</summary>
     public int Listed => Volatile.Read(ref _listed);
 
-    public static async Task<ScaledObjectWatch> StartAsync(HttpClient http, string ns, CancellationToken cancellationToken)
+    /// <summary>The ScaledObjects of <paramref name="ns"/>, each seen at its first <c>ADDED</c> event (key: its name).</summary>
+    public static Task<ObjectWatch> ScaledObjectsAsync(HttpClient http, string ns, CancellationToken cancellationToken) =>
+        StartAsync(http, $"apis/keda.sh/v1alpha1/namespaces/{ns}/scaledobjects", null, static (type, item) => type is "ADDED" or ListedType ? Name(item) : null, null, cancellationToken);
+
+    /// <summary>Lists <paramref name="collection"/> (objects that exist already are not passed on) and watches it from the list's resourceVersion.</summary>
+    /// <param name="http">The API server's client.</param>
+    /// <param name="collection">E.g. <c>apis/apps/v1/namespaces/ns/deployments</c>.</param>
+    /// <param name="labelSelector">Only the objects it selects, or null for all.</param>
+    /// <param name="keyOf">What each event marks as seen.</param>
+    /// <param name="observer">Sees every object read (type and object), on the watch's thread: keep it short.</param>
+    /// <param name="cancellationToken">Cancels the start only.</param>
+    public static async Task<ObjectWatch> StartAsync(HttpClient http, string collection, string? labelSelector, KeyOf keyOf, Action<string, JsonElement>? observer, CancellationToken cancellationToken)
     {
-        var collection = $"apis/keda.sh/v1alpha1/namespaces/{ns}/scaledobjects";
-        var list = await ListAsync(http, collection, cancellationToken);
-        var resourceVersion = list["metadata"]?["resourceVersion"]?.GetValue<string>()
+        var query = labelSelector is null ? "" : "labelSelector=" + Uri.EscapeDataString(labelSelector);
+        using var listResponse = await http.GetAsync(Url(collection, query, null), cancellationToken);
+        var body = await listResponse.Content.ReadAsStringAsync(cancellationToken);
+        if (!listResponse.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"GET {collection}: {(int)listResponse.StatusCode}: {body}");
+        }
+
+        var resourceVersion = (JsonNode.Parse(body)?["metadata"]?["resourceVersion"]?.GetValue<string>())
             ?? throw new InvalidOperationException($"GET {collection}: the list has no resourceVersion");
         // The response headers arrive once the server has registered the watch.
-        using var request = WatchRequest(collection, resourceVersion);
+        using var request = WatchRequest(collection, query, resourceVersion);
         var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         await EnsureSuccessAsync(response, collection);
-        return new ScaledObjectWatch(http, collection, resourceVersion, response);
+        return new ObjectWatch(http, collection, query, resourceVersion, response, keyOf, observer);
     }
 
-    /// <summary>Waits until <paramref name="count"/> names have been added; throws after <paramref name="timeout"/> or when the watch gave up.</summary>
-    public async Task WaitForAsync(int count, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>An object's <c>metadata.name</c>.</summary>
+    public static string? Name(JsonElement item) =>
+        item.TryGetProperty("metadata", out var metadata) && metadata.TryGetProperty("name", out var name) ? name.GetString() : null;
+
+    /// <summary>Waits until <paramref name="count"/> keys have been seen; throws after <paramref name="timeout"/> or when the watch gave up.</summary>
+    /// <param name="count">How many keys.</param>
+    /// <param name="timeout">The bound.</param>
+    /// <param name="what">What the keys are, for the messages (e.g. <c>ScaledObjects</c>).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task WaitForAsync(int count, TimeSpan timeout, string what, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (_added.Count < count)
+        while (_seen.Count < count)
         {
             if (_ended is { } ended)
             {
-                throw new InvalidOperationException($"the ScaledObject watch on {_collection} ended ({ended}) with {_added.Count} of {count} seen");
+                throw new InvalidOperationException($"the watch on {_collection} ended ({ended}) with {_seen.Count} of {count} {what} seen");
             }
 
             if (Stopwatch.GetTimestamp() > deadline)
             {
-                throw new TimeoutException($"only {_added.Count} of {count} ScaledObjects were seen within {timeout.TotalSeconds:0} s");
+                throw new TimeoutException($"only {_seen.Count} of {count} {what} were seen within {timeout.TotalSeconds:0} s");
             }
 
             await Task.Delay(5, cancellationToken);
@@ -93,6 +136,11 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         lock (_gate)
         {
@@ -104,9 +152,16 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private static HttpRequestMessage WatchRequest(string collection, string resourceVersion) =>
+    private static string Url(string collection, string query, string? resourceVersion)
+    {
         // timeoutSeconds bounds the watch on the server's side too; a run takes a few minutes at most.
-        new(HttpMethod.Get, $"{collection}?watch=true&resourceVersion={resourceVersion}&timeoutSeconds=1800");
+        var watch = resourceVersion is null ? "" : $"watch=true&resourceVersion={resourceVersion}&timeoutSeconds=1800";
+        var parameters = string.Join('&', new[] { watch, query }.Where(p => p.Length > 0));
+        return parameters.Length == 0 ? collection : collection + "?" + parameters;
+    }
+
+    private static HttpRequestMessage WatchRequest(string collection, string query, string resourceVersion) =>
+        new(HttpMethod.Get, Url(collection, query, resourceVersion));
 
     private static async Task EnsureSuccessAsync(HttpResponseMessage response, string collection)
     {
@@ -116,18 +171,6 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
             response.Dispose();
             throw new HttpRequestException($"watch {collection}: {(int)response.StatusCode}: {body}", null, response.StatusCode);
         }
-    }
-
-    private static async Task<JsonObject> ListAsync(HttpClient http, string collection, CancellationToken cancellationToken)
-    {
-        using var response = await http.GetAsync(collection, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new HttpRequestException($"GET {collection}: {(int)response.StatusCode}: {body}");
-        }
-
-        return JsonNode.Parse(body) as JsonObject ?? throw new InvalidOperationException($"GET {collection}: not an object");
     }
 
     private void Run()
@@ -217,7 +260,7 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
 
     private HttpResponseMessage Open()
     {
-        using var request = WatchRequest(_collection, _resourceVersion);
+        using var request = WatchRequest(_collection, _query, _resourceVersion);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         timeout.CancelAfter(RequestTimeout);
         return _http.Send(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -249,13 +292,13 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
                 throw new InvalidOperationException("ERROR event: " + line);
             }
 
-            var metadata = item.GetProperty("metadata");
-            if (type == "ADDED" && metadata.GetProperty("name").GetString() is { } name)
+            if (_keyOf(type, item) is { } key)
             {
-                _added.TryAdd(name, read);
+                _seen.TryAdd(key, read);
             }
 
-            if (metadata.TryGetProperty("resourceVersion", out var version) && version.GetString() is { } resourceVersion)
+            _observer?.Invoke(type, item);
+            if (item.GetProperty("metadata").TryGetProperty("resourceVersion", out var version) && version.GetString() is { } resourceVersion)
             {
                 _resourceVersion = resourceVersion;
             }
@@ -268,7 +311,7 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         timeout.CancelAfter(RequestTimeout);
-        using var request = new HttpRequestMessage(HttpMethod.Get, _collection);
+        using var request = new HttpRequestMessage(HttpMethod.Get, Url(_collection, _query, null));
         using var response = _http.Send(request, timeout.Token);
         using var reader = new StreamReader(response.Content.ReadAsStream());
         var body = reader.ReadToEnd();
@@ -277,16 +320,24 @@ internal sealed class ScaledObjectWatch : IAsyncDisposable
             throw new HttpRequestException($"GET {_collection}: {(int)response.StatusCode}: {body}");
         }
 
-        var list = JsonNode.Parse(body) as JsonObject ?? throw new InvalidOperationException($"GET {_collection}: not an object");
         var listed = Stopwatch.GetTimestamp();
-        foreach (var item in list["items"] as JsonArray ?? [])
+        using var list = JsonDocument.Parse(body);
+        if (list.RootElement.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array)
         {
-            if (item?["metadata"]?["name"]?.GetValue<string>() is { } name && _added.TryAdd(name, listed))
+            foreach (var item in items.EnumerateArray())
             {
-                Interlocked.Increment(ref _listed);
+                if (_keyOf(ListedType, item) is { } key && _seen.TryAdd(key, listed))
+                {
+                    Interlocked.Increment(ref _listed);
+                }
+
+                _observer?.Invoke(ListedType, item);
             }
         }
 
-        _resourceVersion = list["metadata"]?["resourceVersion"]?.GetValue<string>() ?? _resourceVersion;
+        if (list.RootElement.TryGetProperty("metadata", out var metadata) && metadata.TryGetProperty("resourceVersion", out var version) && version.GetString() is { } resourceVersion)
+        {
+            _resourceVersion = resourceVersion;
+        }
     }
 }
