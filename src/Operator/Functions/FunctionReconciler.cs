@@ -324,6 +324,7 @@ internal sealed class FunctionReconciler : IReconciler
         var subject = Subject(metadata);
         var owner = ChildWriter.OwnerReference(Function.ApiVersionValue, Function.KindValue, metadata.Name!, metadata.Uid);
         var applied = new Dictionary<string, JsonObject?>(StringComparer.Ordinal);
+        var (created, updated) = (new List<string>(), new List<string>());
         foreach (var child in desired)
         {
             var key = metadata.Namespace + "/" + child.Name;
@@ -335,30 +336,48 @@ internal sealed class FunctionReconciler : IReconciler
             }
             catch (KubeApiException e) when (e.Status == HttpStatusCode.NotFound)
             {
+                ReportWrites(subject, created, updated);
                 return (FunctionState.NotReady("Failed", "CrdMissing", $"the API server does not serve {child.Resource.GroupVersion} {child.Resource.Plural}: install {Provider(child.Resource)}"), applied);
             }
             catch (KubeApiException e) when (e.Status is HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest)
             {
+                ReportWrites(subject, created, updated);
                 return (FunctionState.NotReady("Failed", "ChildRejected", $"the API server rejected {child.Resource.Plural} {child.Name}: {e.Message}"), applied);
             }
 
             switch (result.Outcome)
             {
                 case ChildOutcome.OwnedElsewhere:
+                    ReportWrites(subject, created, updated);
                     return (FunctionState.NotReady("Failed", "ChildConflict", $"{child.Desired["kind"]} {child.Name} already exists and is controlled by {result.Controller}"), applied);
                 case ChildOutcome.Created:
-                    _events.Normal(subject, "Created", $"Created {child.Desired["kind"]} {child.Name}");
+                    created.Add($"{child.Desired["kind"]} {child.Name}");
                     break;
                 case ChildOutcome.Updated:
-                    _events.Normal(subject, "Updated", $"Updated {child.Desired["kind"]} {child.Name}");
+                    updated.Add($"{child.Desired["kind"]} {child.Name}");
                     break;
             }
 
             applied[ChildKey(child.Resource, child.Name)] = result.Current;
         }
 
+        ReportWrites(subject, created, updated);
         await RemoveChildrenAsync(function, keep: [.. applied.Keys], cancellationToken);
         return (null, applied);
+    }
+
+    /// <summary>One Event per reconcile for what it created and one for what it updated (an Event is an API write too).</summary>
+    private void ReportWrites(InvolvedObject subject, List<string> created, List<string> updated)
+    {
+        if (created.Count > 0)
+        {
+            _events.Normal(subject, "Created", "Created " + string.Join(", ", created));
+        }
+
+        if (updated.Count > 0)
+        {
+            _events.Normal(subject, "Updated", "Updated " + string.Join(", ", updated));
+        }
     }
 
     /// <summary>Kind and name: a core Service and a Knative Service may share a name.</summary>

@@ -54,7 +54,7 @@ internal sealed class OperatorService : BackgroundService
                 return;
             }
 
-            foreach (var owner in HttpScaledObjectReconciler.OwnersOf(change.Key, change.Value ?? change.Previous))
+            foreach (var owner in httpScaledObjects.OwnersOf(change.Key, change.Value ?? change.Previous))
             {
                 _httpScaledObjects.Enqueue(owner);
             }

@@ -71,9 +71,14 @@ internal sealed partial class HttpScaledObjectReconciler : IReconciler
     /// The HTTPScaledObjects a ScaledObject change concerns: its controlling HTTPScaledObject, and the one of the same
     /// name (a ScaledObject someone deleted or replaced must be put back).
     /// </summary>
-    public static IEnumerable<string> OwnersOf(string key, JsonObject? scaledObject)
+    public IEnumerable<string> OwnersOf(string key, JsonObject? scaledObject)
     {
-        yield return key;
+        // The HTTPScaledObject of the same name, if there is one (it may be waiting for a ScaledObject it does not control).
+        if (_cache.HttpScaledObjects.Items.ContainsKey(key))
+        {
+            yield return key;
+        }
+
         var control = ChildWriter.ControllerOf(scaledObject);
         if (control?["kind"]?.GetValue<string>() == HttpScaledObject.KindValue && control["name"]?.GetValue<string>() is { } owner
             && scaledObject?["metadata"]?["namespace"]?.GetValue<string>() is { } ns && ns + "/" + owner != key)

@@ -69,6 +69,10 @@ public sealed class KedaFunctionTests(RealApiServer api)
             Assert.Equal(uid, child["metadata"]!["ownerReferences"]![0]!["uid"]!.GetValue<string>());
         }
 
+        // One Event says what the first reconcile created.
+        var created = await _cluster.WaitForEventAsync(ns, "podinfo", "Created");
+        Assert.Equal("Created Deployment podinfo, Service podinfo-direct, InterceptorRoute podinfo, ScaledObject podinfo, Service podinfo", created);
+
         // No deployment controller runs here: play it, and the Function becomes Running and Ready.
         var function = await WaitForStateAsync(ns, "podinfo", "Starting");
         await RolledOutAsync(ns, "podinfo");
