@@ -4,6 +4,8 @@
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
 #   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler, "bench backlog" for Kafka/NATS polling,
 #                       "bench operator" for the operator
+#   ./updraft.sh images [--push] [TAG]  build the container images of the interceptor, the scaler and the operator
+#                       (src/*/Dockerfile) with Docker or Podman; TAG defaults to the chart's appVersion
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -155,12 +157,99 @@ bench() {
   esac
 }
 
+# Container images: one per component, built from the repository root with its src/<Component>/Dockerfile and named
+# as the chart's values.yaml names them (interceptor.image.repository, ...), so that `helm install` with image.tag (and
+# image.registry) set to the same values runs them.
+#   ./updraft.sh images [--push] [TAG]   TAG defaults to the chart's appVersion ("dev" without one); IMAGE_REGISTRY
+#                                        (e.g. registry.example.com/team) prefixes the names, as the chart's image.registry
+IMAGE_COMPONENTS=(interceptor:Interceptor scaler:ExternalScaler operator:Operator)
+
+# The first engine that answers: docker, then podman (CONTAINER_ENGINE picks one).
+container_engine() {
+  local candidates=(docker podman)
+  [ -z "${CONTAINER_ENGINE:-}" ] || candidates=("$CONTAINER_ENGINE")
+  local engine
+  for engine in "${candidates[@]}"; do
+    if command -v "$engine" >/dev/null 2>&1 && timeout 30 "$engine" info >/dev/null 2>&1; then
+      echo "$engine"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# values.yaml's <component>.image.repository.
+chart_repository() {
+  awk -v section="$1:" '
+    /^[^ #]/ { current = $1 }
+    current == section && $1 == "repository:" { gsub(/"/, "", $2); print $2; exit }
+  ' charts/updraft/values.yaml
+}
+
+images() {
+  local push=false tag=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --push) push=true ;;
+      -*) echo "usage: ./updraft.sh images [--push] [TAG]" >&2; return 2 ;;
+      *)
+        [ -z "$tag" ] || { echo "usage: ./updraft.sh images [--push] [TAG]" >&2; return 2; }
+        tag=$1
+        ;;
+    esac
+    shift
+  done
+  if [ -z "$tag" ]; then
+    tag=$(awk '/^appVersion:/ { gsub(/"/, "", $2); print $2 }' charts/updraft/Chart.yaml)
+    tag=${tag:-dev}
+  fi
+
+  local engine
+  if ! engine=$(container_engine); then
+    local failed=() candidate
+    for candidate in ${CONTAINER_ENGINE:-docker podman}; do
+      command -v "$candidate" >/dev/null 2>&1 && failed+=("'$candidate info'")
+    done
+    if [ ${#failed[@]} -eq 0 ]; then
+      echo "updraft: building images needs a running Docker or Podman engine, and neither docker nor podman is installed" >&2
+    else
+      local IFS=,
+      echo "updraft: building images needs a running Docker or Podman engine, and none answers (${failed[*]} failed): start one, or build where one runs" >&2
+    fi
+    return 1
+  fi
+
+  local registry=${IMAGE_REGISTRY:-}
+  registry=${registry%/}
+  local pair component project repository image built=()
+  for pair in "${IMAGE_COMPONENTS[@]}"; do
+    component=${pair%%:*} project=${pair##*:}
+    repository=$(chart_repository "$component")
+    if [ -z "$repository" ]; then
+      echo "updraft: charts/updraft/values.yaml has no $component.image.repository" >&2
+      return 1
+    fi
+    image="${registry:+$registry/}$repository:$tag"
+    echo "updraft: building $image ($engine, src/$project/Dockerfile)" >&2
+    "$engine" build -f "src/$project/Dockerfile" -t "$image" .
+    built+=("$image")
+  done
+  if [ "$push" = true ]; then
+    for image in "${built[@]}"; do
+      echo "updraft: pushing $image" >&2
+      "$engine" push "$image"
+    done
+  fi
+  printf '%s\n' "${built[@]}"
+}
+
 case "${1:-}" in
   demo) shift; demo "$@" ;;
   bench) shift; bench "$@" ;;
+  images) shift; images "$@" ;;
   test) shift; run_tests "$@" ;;
   *)
-    echo "usage: ./updraft.sh demo|test|bench" >&2
+    echo "usage: ./updraft.sh demo|test|bench|images" >&2
     exit 2
     ;;
 esac

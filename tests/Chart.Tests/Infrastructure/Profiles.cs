@@ -13,7 +13,7 @@ internal static class Profiles
         ["no-operator"] = ["operator.enabled=false"],
         ["tls"] = ["interceptor.tls.enabled=true", "interceptor.tls.secretName=" + TlsSecret],
         ["watch-namespace"] = ["watchNamespace=" + WatchedNamespace],
-        ["service-monitors"] = ["interceptor.serviceMonitor.enabled=true", "scaler.serviceMonitor.enabled=true", "operator.serviceMonitor.enabled=true"],
+        ["service-monitors"] = ["interceptor.serviceMonitor.enabled=true", "scaler.serviceMonitor.enabled=true", "operator.serviceMonitor.enabled=true", "grafanaDashboard.enabled=true"],
         ["interceptor-autoscaling"] = ["interceptor.autoscaling.enabled=true"],
     };
 
