@@ -227,6 +227,28 @@ public sealed class RealApiServer : IAsyncLifetime
         await ApplyCrdDirectoryAsync(Path.Combine(Repository.Root(), "tests", "kube", "fixtures"), cancellationToken);
     }
 
+    /// <summary>Creates the CRDs of one file (those that exist are left as they are) and waits until each is Established.</summary>
+    public async Task ApplyCrdFileAsync(string file, CancellationToken cancellationToken = default)
+    {
+        var names = new List<string>();
+        foreach (var crd in YamlToJson(await File.ReadAllTextAsync(file, cancellationToken)))
+        {
+            var name = crd["metadata"]?["name"]?.GetValue<string>() ?? throw new InvalidOperationException(file + " has no metadata.name");
+            using var response = await Http.PostAsJsonAsync(Relative(CrdCollection), crd, cancellationToken);
+            if (response.StatusCode != HttpStatusCode.Conflict)
+            {
+                await ReadObjectAsync(response, "POST " + CrdCollection + " (" + Path.GetFileName(file) + ")", cancellationToken);
+            }
+
+            names.Add(name);
+        }
+
+        foreach (var name in names)
+        {
+            await WaitEstablishedAsync(name, cancellationToken);
+        }
+    }
+
     private async Task ApplyCrdDirectoryAsync(string directory, CancellationToken cancellationToken)
     {
         await _crdGate.WaitAsync(cancellationToken);
@@ -237,25 +259,9 @@ public sealed class RealApiServer : IAsyncLifetime
                 return;
             }
 
-            var names = new List<string>();
             foreach (var file in Directory.GetFiles(directory, "*.yaml").Order(StringComparer.Ordinal))
             {
-                foreach (var crd in YamlToJson(await File.ReadAllTextAsync(file, cancellationToken)))
-                {
-                    var name = crd["metadata"]?["name"]?.GetValue<string>() ?? throw new InvalidOperationException(file + " has no metadata.name");
-                    using var response = await Http.PostAsJsonAsync(Relative(CrdCollection), crd, cancellationToken);
-                    if (response.StatusCode != HttpStatusCode.Conflict)
-                    {
-                        await ReadObjectAsync(response, "POST " + CrdCollection + " (" + Path.GetFileName(file) + ")", cancellationToken);
-                    }
-
-                    names.Add(name);
-                }
-            }
-
-            foreach (var name in names)
-            {
-                await WaitEstablishedAsync(name, cancellationToken);
+                await ApplyCrdFileAsync(file, cancellationToken);
             }
 
             _crdDirectoriesApplied.Add(directory);
