@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Updraft's developer entry point.
 #   ./updraft.sh demo   run the interceptor and the scaler in standalone mode in front of a bundled echo app
+#   ./updraft.sh ask-scaler [ROUTE [NAMESPACE]]  ask the demo's scaler what KEDA would see for a route (no grpcurl needed)
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
 #   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler, "bench backlog" for Kafka/NATS polling,
 #                       "bench operator" for the operator
@@ -35,36 +36,97 @@ ensure_packages() {
   fi
 }
 
+# The demo's processes: pid -> name. Stopped together on Ctrl-C, on SIGTERM, and when any one of them exits.
+declare -A DEMO_PROCESSES=()
+
+demo_start() {
+  local name=$1
+  shift
+  "$@" &
+  DEMO_PROCESSES[$!]=$name
+}
+
+# SIGTERM to every demo process (each stops gracefully, at once: nothing is held open), SIGKILL to any still running
+# after 10 s; then exits with $1.
+demo_stop() {
+  local status=${1:-0}
+  trap - INT TERM EXIT
+  if [ ${#DEMO_PROCESSES[@]} -gt 0 ]; then
+    echo "updraft: stopping the demo" >&2
+    kill -TERM "${!DEMO_PROCESSES[@]}" 2>/dev/null || true
+    local deadline=$((SECONDS + 10)) running
+    while running=$(jobs -rp) && [ -n "$running" ] && [ $SECONDS -lt $deadline ]; do
+      sleep 0.1
+    done
+    running=$(jobs -rp)
+    # shellcheck disable=SC2086 # one pid per word
+    [ -z "$running" ] || kill -KILL $running 2>/dev/null || true
+    wait 2>/dev/null || true
+    DEMO_PROCESSES=()
+  fi
+  exit "$status"
+}
+
+# Ports and the routes file can be moved with the variables below (the tests run the demo on free ports).
 demo() {
   need_dotnet
-  local proxy_port=${KEDA_HTTP_PROXY_PORT:-8080} admin_port=${KEDA_HTTP_ADMIN_PORT:-9090} echo_port=8081
-  local scaler_port=9091 scaler_metrics_port=2224
-  echo "updraft: building..." >&2
-  dotnet build Updraft.slnx -c "$CONFIGURATION" -v quiet -nologo >/dev/null
-  dotnet "examples/echo/bin/$CONFIGURATION/net10.0/Updraft.Examples.Echo.dll" --urls "http://127.0.0.1:$echo_port" &
-  local echo_pid=$!
-  KEDA_HTTP_SCALER_PORT=$scaler_port OTEL_PROM_EXPORTER_PORT=$scaler_metrics_port \
-    dotnet "src/ExternalScaler/bin/$CONFIGURATION/net10.0/Updraft.ExternalScaler.dll" \
-    --routes examples/standalone/routes.yaml --interceptors "127.0.0.1:$admin_port" &
-  local scaler_pid=$!
-  trap 'kill "$echo_pid" "$scaler_pid" 2>/dev/null || true' EXIT
+  local proxy_port=${KEDA_HTTP_PROXY_PORT:-8080} admin_port=${KEDA_HTTP_ADMIN_PORT:-9090}
+  local metrics_port=${UPDRAFT_DEMO_METRICS_PORT:-2223} echo_port=${UPDRAFT_DEMO_ECHO_PORT:-8081}
+  local scaler_port=${KEDA_HTTP_SCALER_PORT:-9091} scaler_metrics_port=${UPDRAFT_DEMO_SCALER_METRICS_PORT:-2224}
+  local routes=${UPDRAFT_DEMO_ROUTES:-examples/standalone/routes.yaml}
+  local bin="bin/$CONFIGURATION/net10.0"
+  if [ "${UPDRAFT_DEMO_NO_BUILD:-}" != 1 ]; then
+    echo "updraft: building..." >&2
+    build_quiet "$CONFIGURATION" || { echo "updraft: the build failed (output above)" >&2; return 1; }
+  fi
+
+  trap 'demo_stop 130' INT
+  trap 'demo_stop 143' TERM
+  trap 'demo_stop $?' EXIT
+  # Everything on loopback only. A local process has nothing to wait for at shutdown (KEDA_HTTP_SHUTDOWN_DELAY exists
+  # for a Service's endpoints to catch up), so Ctrl-C stops the demo at once.
+  demo_start "the echo app" dotnet "examples/echo/$bin/Updraft.Examples.Echo.dll" --urls "http://127.0.0.1:$echo_port"
+  demo_start "the interceptor" env UPDRAFT_BIND_ADDRESS=127.0.0.1 KEDA_HTTP_PROXY_PORT="$proxy_port" KEDA_HTTP_ADMIN_PORT="$admin_port" \
+    OTEL_PROM_EXPORTER_PORT="$metrics_port" KEDA_HTTP_SHUTDOWN_DELAY="${KEDA_HTTP_SHUTDOWN_DELAY:-0s}" \
+    dotnet "src/Interceptor/$bin/Updraft.Interceptor.dll" --routes "$routes" "$@"
+  demo_start "the scaler" env UPDRAFT_BIND_ADDRESS=127.0.0.1 KEDA_HTTP_SCALER_PORT="$scaler_port" OTEL_PROM_EXPORTER_PORT="$scaler_metrics_port" \
+    dotnet "src/ExternalScaler/$bin/Updraft.ExternalScaler.dll" --routes "$routes" --interceptors "127.0.0.1:$admin_port"
   cat <<MSG
-updraft: echo app on 127.0.0.1:$echo_port; interceptor on :$proxy_port (admin :$admin_port);
-         KEDA external scaler on :$scaler_port (gRPC, metrics :$scaler_metrics_port); routes from examples/standalone/routes.yaml
+updraft: echo app on 127.0.0.1:$echo_port; interceptor on 127.0.0.1:$proxy_port (admin :$admin_port, metrics :$metrics_port);
+         KEDA external scaler on 127.0.0.1:$scaler_port (gRPC, metrics :$scaler_metrics_port); routes from $routes
 Try, in another terminal:
   curl -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/hello
   curl -H 'Host: echo.localhost' -H 'X-Tenant: blue' http://127.0.0.1:$proxy_port/hello
   curl -H 'Host: api.localhost' http://127.0.0.1:$proxy_port/v1/items
   curl -N -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/sse
   curl http://127.0.0.1:$admin_port/queue
-Ask the scaler what KEDA would see (with grpcurl installed):
+Ask the scaler what KEDA would see for the route echo (GetMetricSpec, IsActive, GetMetrics):
+  ./updraft.sh ask-scaler echo
+or with grpcurl, where it is installed:
   grpcurl -plaintext -import-path proto -proto externalscaler.proto \\
     -d '{"name":"echo","namespace":"demo","scalerMetadata":{"interceptorRoute":"echo"}}' \\
     127.0.0.1:$scaler_port externalscaler.ExternalScaler/GetMetrics
-Edit examples/standalone/routes.yaml while it runs: the routes reload. Ctrl-C stops everything.
+Edit $routes while it runs: the routes reload. Ctrl-C stops everything.
 MSG
-  KEDA_HTTP_PROXY_PORT=$proxy_port KEDA_HTTP_ADMIN_PORT=$admin_port \
-    dotnet "src/Interceptor/bin/$CONFIGURATION/net10.0/Updraft.Interceptor.dll" --routes examples/standalone/routes.yaml "$@"
+  # Until Ctrl-C (the trap stops the demo) or until one of the processes exits (say, a port in use): then the others stop too.
+  local status=0 exited=""
+  wait -n -p exited || status=$?
+  if [ -n "$exited" ]; then
+    echo "updraft: ${DEMO_PROCESSES[$exited]} exited ($status)" >&2
+    unset "DEMO_PROCESSES[$exited]"
+  fi
+  [ "$status" -ne 0 ] || status=1
+  demo_stop "$status"
+}
+
+# ./updraft.sh ask-scaler [ROUTE [NAMESPACE]]: what KEDA would see from the demo's scaler for an interceptorRoute trigger
+# (GetMetricSpec, IsActive, GetMetrics), without grpcurl. KEDA_HTTP_SCALER_PORT as for the demo (9091).
+ask_scaler() {
+  need_dotnet
+  local route=${1:-echo} namespace=${2:-demo}
+  local dll="src/ExternalScaler/bin/$CONFIGURATION/net10.0/Updraft.ExternalScaler.dll"
+  [ -f "$dll" ] || build_quiet "$CONFIGURATION"
+  dotnet "$dll" ask --scaler "127.0.0.1:${KEDA_HTTP_SCALER_PORT:-9091}" --namespace "$namespace" --name "$route" "interceptorRoute=$route"
 }
 
 run_tests() {
@@ -91,17 +153,19 @@ run_tests() {
   return $status
 }
 
-# Builds the solution in Release quietly; prints the build output only when it fails.
-build_release() {
+# Builds the solution quietly (in Release, or the configuration given); prints the build output only when it fails.
+build_quiet() {
   local log
   log=$(mktemp)
-  if ! dotnet build Updraft.slnx -c Release -v quiet -nologo >"$log" 2>&1; then
+  if ! dotnet build Updraft.slnx -c "${1:-Release}" -v quiet -nologo >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     return 1
   fi
   rm -f "$log"
 }
+
+build_release() { build_quiet Release; }
 
 # Benchmarks: ratios to a baseline measured in the same run; results under bench/results/.
 #   ./updraft.sh bench [load] [--smoke]     the load benchmark against nginx, HAProxy and YARP (the default)
@@ -245,11 +309,12 @@ images() {
 
 case "${1:-}" in
   demo) shift; demo "$@" ;;
+  ask-scaler) shift; ask_scaler "$@" ;;
   bench) shift; bench "$@" ;;
   images) shift; images "$@" ;;
   test) shift; run_tests "$@" ;;
   *)
-    echo "usage: ./updraft.sh demo|test|bench|images" >&2
+    echo "usage: ./updraft.sh demo|ask-scaler|test|bench|images" >&2
     exit 2
     ;;
 esac

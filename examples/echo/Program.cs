@@ -18,7 +18,9 @@ app.MapGet("/sse", async context =>
     }
 });
 
-app.Run(async context =>
+// Every other path and method: a catch-all route rather than terminal middleware, which would answer before the
+// endpoints (/sse included) ever ran.
+app.Map("/{**path}", async context =>
 {
     if (GoDuration.TryParse(context.Request.Query["delay"], out var delay) && delay > TimeSpan.Zero)
     {

@@ -27,3 +27,8 @@ catch (StartupProblemsException e)
 
     return 2;
 }
+catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    Console.Error.WriteLine($"updraft-interceptor: {e.Message} Choose free ports with KEDA_HTTP_PROXY_PORT (default 8080), KEDA_HTTP_ADMIN_PORT (9090), OTEL_PROM_EXPORTER_PORT (2223) and, with TLS, KEDA_HTTP_PROXY_TLS_PORT (8443).");
+    return 2;
+}

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Updraft.ExternalScaler.Telemetry;
@@ -9,13 +10,29 @@ namespace Updraft.ExternalScaler.Http;
 /// Follows one interceptor replica's counts. It subscribes to the replica's <c>updraft.v1</c> count stream, which
 /// pushes a snapshot whenever a route becomes busy; a replica that does not offer the stream (the add-on's
 /// interceptor, or an older Updraft) is polled at <c>/queue</c> every tick instead, and the stream is tried again now
-/// and then. Reports are published as immutable <see cref="ReplicaReport"/>s; nothing here holds a lock across I/O,
-/// and every network wait is bounded, so a replica that accepts and never answers cannot stall anything.
+/// and then. A replica that refuses connections (it starts after the scaler, or restarts) is dialled again within a
+/// second and is not a problem until it stays away for <see cref="UnreachableWarningAfter"/>. Reports are published
+/// as immutable <see cref="ReplicaReport"/>s; nothing here holds a lock across I/O, and every network wait is bounded,
+/// so a replica that accepts and never answers cannot stall anything.
 /// </summary>
 internal sealed class InterceptorReplica : IAsyncDisposable
 {
-    /// <summary>After a failed stream attempt, poll <c>/queue</c> this long before trying the stream again.</summary>
+    /// <summary>After a failed stream attempt on a replica that answers, poll <c>/queue</c> this long before trying the stream again.</summary>
     public static readonly TimeSpan PollBeforeStreamRetry = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A replica that refuses connections (not started yet, restarting) is dialled again after 100 ms, doubling up to
+    /// this; so a replica that comes up after the scaler streams within about this long.
+    /// </summary>
+    public static readonly TimeSpan UnreachableRetryMax = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a replica may refuse connections before it is a problem (a warning); before, it is starting.</summary>
+    public static readonly TimeSpan UnreachableWarningAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>The status detail of a <c>WatchCounts</c> refused because the interceptor is draining (shutting down).</summary>
+    public const string DrainingDetail = "draining";
+
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
 
     private readonly HttpClient _queueClient;
     private readonly TimeSpan _tick;
@@ -27,6 +44,26 @@ internal sealed class InterceptorReplica : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private ReplicaReport? _latest;
     private string? _lastProblem;
+    // Only the loop touches these: when the replica first refused a connection (since it last reported), and whether
+    // that was already reported as a problem.
+    private long? _unreachableSince;
+    private bool _unreachableWarned;
+
+    /// <summary>How one attempt at the count stream ended.</summary>
+    private enum StreamOutcome
+    {
+        /// <summary>Snapshots arrived, then the stream ended (a restart, a dropped connection): reconnect soon.</summary>
+        Delivered,
+
+        /// <summary>The replica refused the connection (not listening yet, or gone): dial again shortly.</summary>
+        Unreachable,
+
+        /// <summary>The replica answers but refused the stream because it is shutting down: poll <c>/queue</c> meanwhile.</summary>
+        Draining,
+
+        /// <summary>The replica answers but offers no stream, or the stream failed: poll <c>/queue</c> for a while.</summary>
+        Failed,
+    }
 
     /// <param name="address">The replica's admin address, <c>host:port</c>.</param>
     /// <param name="queueClient">Shared client for <c>/queue</c> polls.</param>
@@ -58,23 +95,39 @@ internal sealed class InterceptorReplica : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stop)
     {
-        var backoff = TimeSpan.FromMilliseconds(100);
+        var backoff = FirstRetry;
+        var unreachableBackoff = FirstRetry;
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                if (await StreamAsync(stop))
+                var outcome = await StreamAsync(stop);
+                if (outcome == StreamOutcome.Delivered)
                 {
                     // The stream worked and then ended (the replica restarted or the connection dropped): reconnect soon.
-                    backoff = TimeSpan.FromMilliseconds(100);
-                    await Task.Delay(backoff, _time, stop);
+                    backoff = FirstRetry;
+                    unreachableBackoff = FirstRetry;
+                    await Task.Delay(FirstRetry, _time, stop);
                     continue;
                 }
 
-                await PollAsync(PollBeforeStreamRetry, stop);
+                if (outcome != StreamOutcome.Unreachable)
+                {
+                    unreachableBackoff = FirstRetry;
+                    if (await PollAsync(PollBeforeStreamRetry, stop))
+                    {
+                        continue;
+                    }
+                }
+
+                // Nothing listens there (yet): dial again soon, and sooner than a poll period, so a replica that starts
+                // after the scaler streams within about a second of listening.
+                await Task.Delay(unreachableBackoff, _time, stop);
+                unreachableBackoff = TimeSpan.FromTicks(Math.Min(unreachableBackoff.Ticks * 2, UnreachableRetryMax.Ticks));
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            catch (Exception) when (stop.IsCancellationRequested)
             {
+                // Stopping (the scaler shuts down or the replica was removed): whatever the call ended with is moot.
                 return;
             }
             catch (Exception e)
@@ -86,8 +139,8 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         }
     }
 
-    /// <returns>Whether at least one snapshot arrived before the stream ended.</returns>
-    private async Task<bool> StreamAsync(CancellationToken stop)
+    /// <returns>How the attempt ended.</returns>
+    private async Task<StreamOutcome> StreamAsync(CancellationToken stop)
     {
         using var channel = GrpcChannel.ForAddress("http://" + Address, new GrpcChannelOptions
         {
@@ -129,14 +182,38 @@ internal sealed class InterceptorReplica : IAsyncDisposable
                 Publish(new ReplicaReport(snapshot.InstanceId, Merge(snapshot), _time.GetUtcNow()));
             }
 
-            Problem("the count stream ended");
+            // Our interceptors end the stream only when they start draining (shutting down).
+            Log.ReplicaStreamEnded(_logger, Address);
         }
         catch (RpcException e) when (!stop.IsCancellationRequested)
         {
-            Problem(call.IsCancellationRequested ? $"no count snapshot for {armed.TotalMilliseconds} ms" : $"count stream: {e.Status.StatusCode} {e.Status.Detail}");
+            if (call.IsCancellationRequested)
+            {
+                Problem($"no count snapshot for {armed.TotalMilliseconds} ms");
+            }
+            else if (!delivered && IsUnreachable(e.Status.DebugException))
+            {
+                Unreachable(Reason(e.Status.DebugException!));
+                return StreamOutcome.Unreachable;
+            }
+            else if (!delivered && e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is null && e.Status.Detail == DrainingDetail)
+            {
+                Log.ReplicaDraining(_logger, Address);
+                return StreamOutcome.Draining;
+            }
+            else
+            {
+                Problem($"count stream: {e.Status.StatusCode} {e.Status.Detail}");
+            }
         }
         catch (Exception e) when (!stop.IsCancellationRequested && e is HttpRequestException or IOException or OperationCanceledException)
         {
+            if (!delivered && IsUnreachable(e))
+            {
+                Unreachable(Reason(e));
+                return StreamOutcome.Unreachable;
+            }
+
             Problem($"count stream: {e.Message}");
         }
         finally
@@ -144,10 +221,11 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             Streaming = false;
         }
 
-        return delivered;
+        return delivered ? StreamOutcome.Delivered : StreamOutcome.Failed;
     }
 
-    private async Task PollAsync(TimeSpan period, CancellationToken stop)
+    /// <returns>False when the replica stopped accepting connections (polling it further is pointless).</returns>
+    private async Task<bool> PollAsync(TimeSpan period, CancellationToken stop)
     {
         var until = _time.GetTimestamp() + (long)(period.TotalSeconds * _time.TimestampFrequency);
         var uri = new Uri("http://" + Address + "/queue");
@@ -165,6 +243,11 @@ internal sealed class InterceptorReplica : IAsyncDisposable
                     var body = await response.Content.ReadAsByteArrayAsync(attempt.Token);
                     Publish(new ReplicaReport(null, QueueDocument.Parse(body), _time.GetUtcNow()));
                 }
+                catch (HttpRequestException e) when (!stop.IsCancellationRequested && IsUnreachable(e))
+                {
+                    Unreachable(Reason(e));
+                    return false;
+                }
                 catch (Exception e) when (!stop.IsCancellationRequested && e is HttpRequestException or FormatException or OperationCanceledException or IOException)
                 {
                     Problem(e is OperationCanceledException ? "/queue did not answer within the tick" : $"/queue: {e.Message}");
@@ -176,6 +259,63 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             {
                 await Task.Delay(wait, _time, stop);
             }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="exception"/> (or what caused it) says nothing accepted the connection: refused, no route,
+    /// unknown host, as opposed to a replica that answered and failed. gRPC reports these as <c>UNAVAILABLE</c> "Error
+    /// connecting to subchannel." with the socket's error as the debug exception; a <c>/queue</c> poll as an
+    /// <see cref="HttpRequestException"/> caused by it.
+    /// </summary>
+    private static bool IsUnreachable(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is SocketException
+                {
+                    SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable
+                        or SocketError.HostNotFound or SocketError.TryAgain or SocketError.AddressNotAvailable,
+                }
+                or HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The innermost message of <paramref name="exception"/>'s causes (the socket's own words).</summary>
+    private static string Reason(Exception exception)
+    {
+        var innermost = exception;
+        while (innermost.InnerException is not null)
+        {
+            innermost = innermost.InnerException;
+        }
+
+        return innermost.Message;
+    }
+
+    /// <summary>
+    /// A replica that refuses connections is normal for a while (it starts after the scaler, or restarts): logged once
+    /// as information, and as a problem only when it lasts <see cref="UnreachableWarningAfter"/>.
+    /// </summary>
+    private void Unreachable(string reason)
+    {
+        var now = _time.GetTimestamp();
+        if (_unreachableSince is not { } since)
+        {
+            _unreachableSince = now;
+            Log.ReplicaUnreachable(_logger, Address, reason);
+        }
+        else if (!_unreachableWarned && _time.GetElapsedTime(since, now) >= UnreachableWarningAfter)
+        {
+            _unreachableWarned = true;
+            Problem($"not reachable for {UnreachableWarningAfter.TotalSeconds:0} s: {reason}");
         }
     }
 
@@ -207,6 +347,8 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         var changed = !ReferenceEquals(Latest?.Routes, report.Routes);
         Volatile.Write(ref _latest, report);
         _lastProblem = null;
+        _unreachableSince = null;
+        _unreachableWarned = false;
         if (changed)
         {
             // Freshness alone waits for the aggregator's tick; counts that moved are aggregated at once.

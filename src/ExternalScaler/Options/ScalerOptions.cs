@@ -12,6 +12,14 @@ internal sealed class ScalerOptions
     public const string AdminServiceVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_SERVICE";
     public const string AdminNamespaceVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_NAMESPACE";
     public const string AdminPortVariable = "KEDA_HTTP_SCALER_TARGET_ADMIN_PORT";
+    public const string MaxStreamsVariable = "UPDRAFT_SCALER_MAX_STREAMS";
+    public const string MaxStreamsPerConnectionVariable = "UPDRAFT_SCALER_MAX_STREAMS_PER_CONNECTION";
+
+    /// <summary>The largest stream limit accepted (Kestrel's HTTP/2 limit is set a little above it).</summary>
+    public const int StreamLimitCeiling = 1_000_000;
+
+    /// <summary>The default limit per connection: KEDA keeps one <c>StreamIsActive</c> per push trigger on one connection.</summary>
+    public const int DefaultMaxStreamsPerConnection = 10_000;
 
     /// <summary><c>KEDA_HTTP_SCALER_PORT</c>: the gRPC listener KEDA dials.</summary>
     public int GrpcPort { get; set; } = 9090;
@@ -32,6 +40,18 @@ internal sealed class ScalerOptions
 
     /// <summary><c>UPDRAFT_SCALER_REPLAY_LIMIT</c>: how long a silent replica's last concurrency still counts.</summary>
     public TimeSpan ReplayLimit { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// <c>UPDRAFT_SCALER_MAX_STREAMS</c>: server streams open at once over every connection. Each costs about 9 KB of
+    /// heap (15–20 KB of working set), so the default holds the scaler to some 300–400 MB above its baseline.
+    /// </summary>
+    public int MaxStreams { get; set; } = 2 * DefaultMaxStreamsPerConnection;
+
+    /// <summary>
+    /// <c>UPDRAFT_SCALER_MAX_STREAMS_PER_CONNECTION</c>: server streams open at once on one client connection; by
+    /// default 10,000 (KEDA's one stream per push-triggered ScaledObject), and never more than <see cref="MaxStreams"/>.
+    /// </summary>
+    public int MaxStreamsPerConnection { get; set; } = DefaultMaxStreamsPerConnection;
 
     /// <summary><c>--routes</c> / <c>UPDRAFT_ROUTES_FILE</c> (standalone mode).</summary>
     public string? RoutesFile { get; set; }
@@ -81,6 +101,7 @@ internal sealed class ScalerOptions
         var streamMs = reader.Number("KEDA_HTTP_SCALER_STREAM_INTERVAL_MS", (int)options.StreamInterval.TotalMilliseconds, minimum: 10);
         options.StreamInterval = TimeSpan.FromMilliseconds(streamMs);
         options.ReplayLimit = reader.Duration("UPDRAFT_SCALER_REPLAY_LIMIT", options.ReplayLimit);
+        BindStreamLimits(reader, options);
         options.RoutesFile = reader.Text(RoutesFileVariable) ?? options.RoutesFile;
         if (reader.Text(InterceptorsVariable) is { } interceptors)
         {
@@ -101,6 +122,45 @@ internal sealed class ScalerOptions
 
         options.AdminPort = AdminPortSetting(reader.Text(AdminPortVariable), options.AdminPort, options.BindingProblems);
         options.WatchTuning = WatchTuning.Read(reader);
+    }
+
+    /// <summary>
+    /// The two stream limits. A connection's limit left unset follows a lower total; both set, a connection's limit
+    /// above the total is a mistake (it could never be reached) and fails start-up.
+    /// </summary>
+    private static void BindStreamLimits(SettingReader reader, ScalerOptions options)
+    {
+        var totalText = reader.Text(MaxStreamsVariable);
+        var perConnectionText = reader.Text(MaxStreamsPerConnectionVariable);
+        options.MaxStreams = StreamLimit(MaxStreamsVariable, totalText, options.MaxStreams, options.BindingProblems);
+        options.MaxStreamsPerConnection = StreamLimit(MaxStreamsPerConnectionVariable, perConnectionText, options.MaxStreamsPerConnection, options.BindingProblems);
+        if (options.MaxStreamsPerConnection <= options.MaxStreams)
+        {
+            return;
+        }
+
+        if (totalText is not null && perConnectionText is not null)
+        {
+            options.BindingProblems.Add($"{MaxStreamsPerConnectionVariable}=\"{perConnectionText}\" is more than {MaxStreamsVariable}=\"{totalText}\"; use a limit per connection no higher than the total");
+        }
+
+        options.MaxStreamsPerConnection = options.MaxStreams;
+    }
+
+    private static int StreamLimit(string name, string? text, int fallback, List<string> problems)
+    {
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var limit) && limit is >= 1 and <= StreamLimitCeiling)
+        {
+            return limit;
+        }
+
+        problems.Add($"{name}=\"{text}\" is not valid; use a whole number from 1 to {StreamLimitCeiling}");
+        return fallback;
     }
 
     /// <summary>A port dialled on other pods: 0 (pick a free port) makes no sense here, unlike for our own listeners.</summary>

@@ -21,10 +21,17 @@ internal sealed class RoutesFileRouteSource : BackgroundService
             path,
             RouteEnvironment.Standalone,
             time,
-            result =>
+            (result, before) =>
             {
                 catalog.Publish(result.Routes);
-                Log.RoutesLoaded(logger, result.Routes.Count, path);
+                if (result.Routes.Count == 0 && before > 0)
+                {
+                    Log.RoutesDroppedToZero(logger, path, before);
+                }
+                else
+                {
+                    Log.RoutesLoaded(logger, result.Routes.Count, path);
+                }
             },
             problem => Log.RoutesReloadFailed(logger, path, problem));
     }

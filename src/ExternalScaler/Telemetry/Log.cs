@@ -6,6 +6,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Scaler listening: gRPC :{GrpcPort}, metrics :{MetricsPort}")]
     public static partial void Listening(ILogger logger, int grpcPort, int metricsPort);
 
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Server streams: at most {PerConnection} per connection, {Total} in all")]
+    public static partial void StreamLimits(ILogger logger, int perConnection, int total);
+
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Loaded {RouteCount} routes from {RoutesFile}")]
     public static partial void RoutesLoaded(ILogger logger, int routeCount, string routesFile);
 
@@ -15,17 +18,32 @@ internal static partial class Log
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Routes file {RoutesFile} was not applied; the previous routes stay in force: {Problem}")]
     public static partial void RoutesReloadFailed(ILogger logger, string routesFile, string problem);
 
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Routes file {RoutesFile} now has no routes (it had {PreviousCount}); HTTP triggers get NotFound until routes are added")]
+    public static partial void RoutesDroppedToZero(ILogger logger, string routesFile, int previousCount);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Interceptor {Address}: receiving counts over the push stream")]
     public static partial void ReplicaStreaming(ILogger logger, string address);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Interceptor {Address}: {Problem}")]
     public static partial void ReplicaProblem(ILogger logger, string address, string problem);
 
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Interceptor {Address} is not reachable ({Reason}); connecting as soon as it is")]
+    public static partial void ReplicaUnreachable(ILogger logger, string address, string reason);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "Interceptor {Address} ended the count stream (it is shutting down)")]
+    public static partial void ReplicaStreamEnded(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Information, Message = "Interceptor {Address} is draining; polling /queue until it stops")]
+    public static partial void ReplicaDraining(ILogger logger, string address);
+
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Interceptor replicas: {Added} added, {Removed} removed, {Count} in all")]
     public static partial void ReplicasChanged(ILogger logger, int added, int removed, int count);
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "{Rpc} for {Namespace}/{Name} failed: {Status} {Detail}")]
     public static partial void RpcFailed(ILogger logger, string rpc, string @namespace, string name, Grpc.Core.StatusCode status, string detail);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "{Refused} server streams refused with ResourceExhausted since the last such message (one a minute at most); the latest, {Method}: {Reason}")]
+    public static partial void StreamsRefused(ILogger logger, long refused, string method, string reason);
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "Kubernetes mode: watching InterceptorRoutes and HTTPScaledObjects in {Scope}")]
     public static partial void WatchingRoutes(ILogger logger, string scope);

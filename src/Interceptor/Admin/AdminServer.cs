@@ -33,7 +33,7 @@ internal sealed class AdminServer(
     protected override void ConfigureServices(IServiceCollection services)
     {
         services.AddGrpc();
-        services.AddSingleton(new CountsStreamService(tables, activity, time));
+        services.AddSingleton(new CountsStreamService(tables, activity, readiness, time));
     }
 
     protected override void ConfigureKestrel(KestrelServerOptions kestrel) => kestrel.AllowAlternateSchemes = true;
@@ -84,17 +84,27 @@ internal static class QueueSnapshot
 }
 
 /// <summary>Ready once the first full route set is loaded, and not while the process drains.</summary>
-internal sealed class ReadinessState
+internal sealed class ReadinessState : IDisposable
 {
+    private readonly CancellationTokenSource _drainingStarted = new();
     private volatile bool _draining;
     private Task _sourceSynced = Task.CompletedTask;
 
     /// <summary>A route source that lists more than routes (Kubernetes mode) holds readiness until it has synced.</summary>
     public void WaitFor(Task synced) => _sourceSynced = synced;
 
-    public void BeginDraining() => _draining = true;
+    public void BeginDraining()
+    {
+        _draining = true;
+        _drainingStarted.Cancel();
+    }
 
     public bool IsDraining => _draining;
 
+    /// <summary>Cancelled when draining starts (the count streams end then, so they never hold the shutdown).</summary>
+    public CancellationToken Draining => _drainingStarted.Token;
+
     public bool IsReady(RouteTableHolder tables) => tables.HasTable && _sourceSynced.IsCompletedSuccessfully && !_draining;
+
+    public void Dispose() => _drainingStarted.Dispose();
 }

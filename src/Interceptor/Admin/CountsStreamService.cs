@@ -9,10 +9,15 @@ namespace Updraft.Interceptor.Admin;
 /// <c>updraft.v1.InterceptorCounts/WatchCounts</c> on the admin port: a snapshot of every route's counts at once,
 /// then every interval, and immediately whenever a route goes from idle to busy. Pushing on change means a short
 /// request under light traffic is never missed between two samples (the add-on's 2 Hz <c>/queue</c> poll misses it).
+/// When draining starts, every open stream gets a last snapshot and ends, and new ones are refused with
+/// <c>UNAVAILABLE</c> "draining" (the scaler polls <c>/queue</c> meanwhile): an open stream never holds the shutdown.
 /// </summary>
-internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySignal activity, TimeProvider time) : InterceptorCounts.InterceptorCountsBase
+internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySignal activity, ReadinessState readiness, TimeProvider time) : InterceptorCounts.InterceptorCountsBase
 {
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The status detail of a stream refused while draining (the scaler recognises it).</summary>
+    public const string DrainingDetail = "draining";
 
     /// <summary>Identifies this process, so a scaler can tell a restart (counters reset) from a reconnect.</summary>
     public static readonly string InstanceId = Guid.NewGuid().ToString("N");
@@ -24,6 +29,12 @@ internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySigna
 
     public override async Task WatchCounts(WatchCountsRequest request, IServerStreamWriter<CountsSnapshot> responseStream, ServerCallContext context)
     {
+        var draining = readiness.Draining;
+        if (draining.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, DrainingDetail));
+        }
+
         var interval = request.IntervalMs == 0 ? DefaultInterval : TimeSpan.FromMilliseconds(Math.Max(request.IntervalMs, MinimumInterval.TotalMilliseconds));
         var cancellation = context.CancellationToken;
         using var wakeUps = activity.Subscribe();
@@ -35,7 +46,13 @@ internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySigna
             {
                 wakeUps.Reset();
                 await responseStream.WriteAsync(sent.Next(tables.Current, ++sequence), cancellation);
-                using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+                if (draining.IsCancellationRequested)
+                {
+                    // That was the last snapshot: end the stream (status OK) so the admin listener can stop at once.
+                    return;
+                }
+
+                using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellation, draining);
                 await Task.WhenAny(wakeUps.WaitAsync(tick.Token).AsTask(), Task.Delay(interval, time, tick.Token));
                 await tick.CancelAsync();
             }

@@ -13,6 +13,9 @@ internal sealed class ActivitySignal
 
     private Channel<bool>[] _subscribers = [];
 
+    /// <summary>Subscribed streams now (each open count stream holds one until it ends).</summary>
+    public int Subscribers => Volatile.Read(ref _subscribers).Length;
+
     public void Raise()
     {
         foreach (var subscriber in Volatile.Read(ref _subscribers))

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
@@ -20,7 +21,11 @@ namespace Updraft.Interceptor.Forwarding;
 /// the response-header timeout passes → 504, except that a deadline passing while the connector was still dialling a
 /// refusing upstream is 502 (only where the readiness source keeps dialling; in standalone mode a refusal sends the
 /// request to wait, see <see cref="RetryingConnector"/>); reset, EOF, refused connections after the retry limit and unparseable responses → 502; the
-/// client going away → 499 (recorded and logged at Debug, never a 5xx); upstream 4xx/5xx pass through untouched.
+/// client going away → 499 (recorded and logged at Debug, never a 5xx); the client's request body breaking off or
+/// arriving malformed → 400 (logged at Debug); upstream 4xx/5xx pass through untouched.
+/// Before routing, a Host that cannot be forwarded as it is (<see cref="HostHeader"/>) → 400, and <c>CONNECT</c> → 501
+/// (this is not a forward proxy; only an h2 extended CONNECT for a WebSocket is forwarded): both are the client's
+/// doing, recorded as unrouted and logged at Debug.
 /// A target that is not ready sends the request through <see cref="ColdStartGate"/> (placeholder, hold queue,
 /// fallback, 504 on timeout). Static routes are answered before counting and are never counted.
 /// </remarks>
@@ -37,10 +42,13 @@ internal sealed class ProxyHandler(
 {
     public const int ClientClosedRequest = 499;
 
+    private const string WebSocketProtocol = "websocket";
+
     private static readonly byte[] NotFoundBody = "Not Found\n"u8.ToArray();
-    private static readonly byte[] BadGatewayBody = "Bad Gateway\n"u8.ToArray();
+    internal static readonly byte[] BadGatewayBody = "Bad Gateway\n"u8.ToArray();
     private static readonly byte[] GatewayTimeoutBody = "Gateway Timeout\n"u8.ToArray();
     private static readonly byte[] BadRequestBody = "Bad Request\n"u8.ToArray();
+    private static readonly byte[] NotImplementedBody = "Not Implemented\n"u8.ToArray();
 
     // Only the async methods below allocate a state machine, and a forwarded request passes through exactly one.
     public Task InvokeAsync(HttpContext context)
@@ -51,6 +59,17 @@ internal sealed class ProxyHandler(
         {
             // Shutting down: finish this request, then let the client reconnect to another replica.
             context.Response.Headers.Connection = "close";
+        }
+
+        // Requests that cannot be forwarded faithfully are answered here, before routing, and recorded as unrouted.
+        if (!HostHeader.IsValid(request.Host.Value))
+        {
+            return RejectAsync(context, started, StatusCodes.Status400BadRequest, BadRequestBody, "invalid Host");
+        }
+
+        if (HttpMethods.IsConnect(request.Method) && !IsWebSocketConnect(context))
+        {
+            return RejectAsync(context, started, StatusCodes.Status501NotImplemented, NotImplementedBody, "CONNECT");
         }
 
         var route = tables.Current.Match(request.Host.Value, request.Path.Value, request.Headers);
@@ -81,6 +100,20 @@ internal sealed class ProxyHandler(
         await WritePlainAsync(context, StatusCodes.Status404NotFound, NotFoundBody);
         metrics.Unrouted.Record(request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
+
+    /// <summary>A request the interceptor does not forward: the client's doing, so logged at Debug only.</summary>
+    private async Task RejectAsync(HttpContext context, long started, int status, byte[] body, string reason)
+    {
+        var request = context.Request;
+        Log.RequestRejected(logger, request.Method, request.Host.Value ?? "", reason, status);
+        await WritePlainAsync(context, status, body);
+        metrics.Unrouted.Record(request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>An HTTP/2 extended CONNECT for a WebSocket (RFC 8441): the only CONNECT that is forwarded.</summary>
+    internal static bool IsWebSocketConnect(HttpContext context) =>
+        context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect
+        && string.Equals(connect.Protocol, WebSocketProtocol, StringComparison.OrdinalIgnoreCase);
 
     private static async Task ServeStaticRouteAsync(HttpContext context, Route route, StaticRoute staticRoute, long started)
     {
@@ -238,7 +271,16 @@ internal sealed class ProxyHandler(
             return;
         }
 
-        Log.UpstreamFailed(logger, target.DestinationPrefix, route.Key, error.ToString(), status, exception);
+        if (status == StatusCodes.Status400BadRequest)
+        {
+            // The client's own request body broke off or was malformed: its doing, so no warning and no stack trace.
+            Log.ClientRequestBodyFailed(logger, route.Key, error, exception);
+        }
+        else
+        {
+            Log.UpstreamFailed(logger, target.DestinationPrefix, route.Key, error.ToString(), status, exception);
+        }
+
         if (!context.Response.HasStarted)
         {
             await WritePlainAsync(context, status, status switch

@@ -1,7 +1,9 @@
+using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Updraft.Interceptor.Hosting;
+using Updraft.Interceptor.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Updraft.Interceptor.Forwarding;
@@ -11,9 +13,18 @@ namespace Updraft.Interceptor.Forwarding;
 /// <c>Host</c> is kept; <c>X-Forwarded-For</c> gets the client address appended; <c>X-Forwarded-Host</c> and
 /// <c>X-Forwarded-Proto</c> are kept when the client sent them, else set from this hop. YARP's base transformer
 /// already drops the standard hop-by-hop headers; this one also drops those a <c>Connection</c> header names
-/// (RFC 9110 §7.6.1), in both directions. <c>X-KEDA-HTTP-Cold-Start</c> says whether the request had to wait for
-/// its target (<c>true</c>) or not (<c>false</c>); it is absent on responses from a cold-start fallback, as in the add-on.
+/// (RFC 9110 §7.6.1), in both directions, content headers included, as Go's ReverseProxy does. Three names are never
+/// dropped that way: <c>Host</c>, and <c>Content-Length</c> and <c>Transfer-Encoding</c>, which frame the body and are
+/// the transport's to set (Go's transport, too, frames a request body from its length, not from the header).
+/// <c>X-KEDA-HTTP-Cold-Start</c> says whether the request had to wait for its target (<c>true</c>) or not
+/// (<c>false</c>); it is absent on responses from a cold-start fallback, as in the add-on.
 /// </summary>
+/// <remarks>
+/// The request target goes out as the client sent it (<see cref="RequestTarget"/>). On the way back, a 204 or 205 loses
+/// any <c>Content-Length</c> the upstream gave it (it has no body, RFC 9110 §8.6); and when an HTTP/1.1 upstream answers
+/// an HTTP/2 client's WebSocket request (extended CONNECT, forwarded as an Upgrade) with a 2xx instead of 101, the
+/// client gets 502: a 2xx would tell it that the tunnel is open.
+/// </remarks>
 internal sealed class ProxyTransformer : HttpTransformer
 {
     public const string ColdStartHeader = "X-KEDA-HTTP-Cold-Start";
@@ -25,11 +36,14 @@ internal sealed class ProxyTransformer : HttpTransformer
         System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
     private readonly string? _coldStartHeader;
+    private readonly ILogger _logger;
 
     /// <param name="coldStartHeader">The <c>X-KEDA-HTTP-Cold-Start</c> value to set on responses, or null for none.</param>
-    public ProxyTransformer(string? coldStartHeader)
+    /// <param name="logger">For the Debug line on a WebSocket upgrade the upstream refused.</param>
+    public ProxyTransformer(string? coldStartHeader, ILogger logger)
     {
         _coldStartHeader = coldStartHeader;
+        _logger = logger;
     }
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
@@ -39,6 +53,11 @@ internal sealed class ProxyTransformer : HttpTransformer
         var headers = proxyRequest.Headers;
 
         RemoveConnectionListed(request.Headers[HeaderNames.Connection], headers, proxyRequest.Content?.Headers);
+        if (RequestTarget.AsSent(httpContext, destinationPrefix) is { } uri)
+        {
+            // YARP only builds the URI from the decoded path when none is set.
+            proxyRequest.RequestUri = uri;
+        }
 
         var clientAddress = httpContext.Connection.RemoteIpAddress;
         if (clientAddress is not null)
@@ -63,7 +82,24 @@ internal sealed class ProxyTransformer : HttpTransformer
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        if (proxyResponse is not null && IsRefusedWebSocketUpgrade(httpContext, proxyResponse))
+        {
+            var status = (int)proxyResponse.StatusCode;
+            Log.WebSocketNotUpgraded(_logger, proxyResponse.RequestMessage?.RequestUri?.Authority ?? "", status, StatusCodes.Status502BadGateway);
+
+            await ProxyHandler.WritePlainAsync(httpContext, StatusCodes.Status502BadGateway, ProxyHandler.BadGatewayBody);
+            return false;
+        }
+
         var proxied = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (proxyResponse is { StatusCode: HttpStatusCode.NoContent or HttpStatusCode.ResetContent })
+        {
+            // These have no body whatever length the upstream claimed (.NET's client still reads one for a 205), and
+            // Kestrel refuses a length or a body with them.
+            httpContext.Response.Headers.ContentLength = null;
+            proxied = false;
+        }
+
         if (proxyResponse is not null && proxyResponse.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
         {
             foreach (var value in connection)
@@ -83,6 +119,16 @@ internal sealed class ProxyTransformer : HttpTransformer
         return proxied;
     }
 
+    /// <summary>
+    /// An HTTP/2 client's WebSocket request went to an HTTP/1.1 upstream as an Upgrade, and the upstream answered 2xx
+    /// without switching protocols (it does not speak WebSocket there).
+    /// </summary>
+    private static bool IsRefusedWebSocketUpgrade(HttpContext httpContext, HttpResponseMessage proxyResponse) =>
+        (int)proxyResponse.StatusCode is >= 200 and < 300
+        && proxyResponse.Version.Major == 1
+        && HttpMethods.IsConnect(httpContext.Request.Method)
+        && ProxyHandler.IsWebSocketConnect(httpContext);
+
     private static void RemoveConnectionListed(StringValues connection, HttpRequestHeaders headers, HttpContentHeaders? contentHeaders)
     {
         if (StringValues.IsNullOrEmpty(connection)
@@ -100,30 +146,50 @@ internal sealed class ProxyTransformer : HttpTransformer
 
             foreach (var token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
-                // keep-alive, close and upgrade are handled by the transports themselves.
-                if (token.AsSpan().IndexOfAnyExcept(TokenChars) < 0
-                    && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
-                    && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
-                    && !token.Equals("upgrade", StringComparison.OrdinalIgnoreCase))
+                if (token.AsSpan().IndexOfAnyExcept(TokenChars) >= 0 || IsNeverConnectionListed(token))
+                {
+                    continue;
+                }
+
+                // Each collection throws on names that belong to the other (Content-Type on the request headers,
+                // Accept on the content headers), so only the one that holds the name is asked to remove it.
+                if (headers.NonValidated.Contains(token))
                 {
                     headers.Remove(token);
-                    contentHeaders?.Remove(token);
+                }
+
+                if (contentHeaders is not null && contentHeaders.NonValidated.Contains(token))
+                {
+                    contentHeaders.Remove(token);
                 }
             }
         }
     }
+
+    /// <summary>
+    /// Names a client's <c>Connection</c> header cannot remove: keep-alive, close and upgrade are the transports' own;
+    /// Host must reach the upstream; Content-Length and Transfer-Encoding frame the body being forwarded.
+    /// </summary>
+    private static bool IsNeverConnectionListed(string token) =>
+        token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+        || token.Equals("close", StringComparison.OrdinalIgnoreCase)
+        || token.Equals("upgrade", StringComparison.OrdinalIgnoreCase)
+        || token.Equals(HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
+        || token.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
+        || token.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>One transformer per kind of forward, so choosing the cold-start header costs nothing per request.</summary>
 /// <param name="coldStartHeader"><c>KEDA_HTTP_ENABLE_COLD_START_HEADER</c>.</param>
-internal sealed class ProxyTransformers(bool coldStartHeader)
+/// <param name="logger">Shared by the three.</param>
+internal sealed class ProxyTransformers(bool coldStartHeader, ILogger<ProxyTransformer> logger)
 {
     /// <summary>The target was ready on arrival.</summary>
-    public ProxyTransformer Warm { get; } = new(coldStartHeader ? "false" : null);
+    public ProxyTransformer Warm { get; } = new(coldStartHeader ? "false" : null, logger);
 
     /// <summary>The request waited for the target.</summary>
-    public ProxyTransformer Cold { get; } = new(coldStartHeader ? "true" : null);
+    public ProxyTransformer Cold { get; } = new(coldStartHeader ? "true" : null, logger);
 
     /// <summary>Sent to the cold-start fallback: no header.</summary>
-    public ProxyTransformer Fallback { get; } = new(null);
+    public ProxyTransformer Fallback { get; } = new(null, logger);
 }

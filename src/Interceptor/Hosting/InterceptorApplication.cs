@@ -55,7 +55,9 @@ internal static class InterceptorApplication
         services.AddSingleton<ConnectionFailures>();
         services.AddSingleton<ForwarderClients>();
         services.AddSingleton<UpstreamTargetFactory>();
-        services.AddSingleton(provider => new ProxyTransformers(provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.EnableColdStartHeader));
+        services.AddSingleton(provider => new ProxyTransformers(
+            provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.EnableColdStartHeader,
+            provider.GetRequiredService<ILogger<ProxyTransformer>>()));
         var mode = new ModeInfo(ResolveMode(builder.Configuration));
         services.AddSingleton(mode);
         services.AddSingleton<ClusterTargets>();

@@ -10,8 +10,9 @@ namespace Updraft.Interceptor.Standalone;
 /// <summary>
 /// Standalone mode's route source: a YAML file of InterceptorRoute/HTTPScaledObject documents. At start-up any
 /// problem stops the process (one line per problem). Afterwards the file is followed by a
-/// <see cref="RoutesFileWatcher"/> and each changed version is applied with one atomic table swap; a version with
-/// problems is logged and counted, and the previous table stays.
+/// <see cref="RoutesFileWatcher"/> and each changed version, once settled, is applied with one atomic table swap; a
+/// version with problems is logged and counted, and the previous table stays. A version that removes every route is
+/// applied like any other, with a warning.
 /// </summary>
 internal sealed class RoutesFileSource : BackgroundService
 {
@@ -26,11 +27,18 @@ internal sealed class RoutesFileSource : BackgroundService
             path,
             RouteEnvironment.Standalone,
             time,
-            result =>
+            (result, before) =>
             {
                 publisher.Publish(result.Routes);
                 metrics.RouteReloadSucceeded();
-                Log.RoutesLoaded(logger, result.Routes.Count, path);
+                if (result.Routes.Count == 0 && before > 0)
+                {
+                    Log.RoutesDroppedToZero(logger, path, before);
+                }
+                else
+                {
+                    Log.RoutesLoaded(logger, result.Routes.Count, path);
+                }
             },
             problem =>
             {
@@ -60,9 +68,6 @@ internal sealed class RoutesFileSource : BackgroundService
 
         return running;
     }
-
-    /// <summary>Reads the file and applies it when it changed, without waiting for events (tests).</summary>
-    public Task ReloadAsync(CancellationToken cancellationToken) => _watcher.ReloadAsync(cancellationToken);
 
     public override void Dispose()
     {

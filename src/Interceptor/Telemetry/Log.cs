@@ -1,3 +1,5 @@
+using Yarp.ReverseProxy.Forwarder;
+
 namespace Updraft.Interceptor.Telemetry;
 
 /// <summary>Every log line the interceptor writes. Event ids are stable; nothing above Debug runs per successful request.</summary>
@@ -14,6 +16,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Watching {RoutesFile}: {Problem}")]
     public static partial void RoutesWatchFailed(ILogger logger, string routesFile, string problem);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Routes file {RoutesFile} now has no routes (it had {PreviousCount}); every request is answered 404 until routes are added")]
+    public static partial void RoutesDroppedToZero(ILogger logger, string routesFile, int previousCount);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "No route for host {Host} path {Path}")]
     public static partial void NoRoute(ILogger logger, string host, string path);
@@ -39,6 +44,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "KEDA_HTTP_PROXY_TLS_CURVE_PREFERENCES is set but .NET cannot apply curve preferences; the platform's defaults are used")]
     public static partial void CurvePreferencesIgnored(ILogger logger);
 
+    [LoggerMessage(EventId = 18, Level = LogLevel.Debug, Message = "Rejected a {Method} request for host {Host} before routing ({Reason}): {StatusCode}")]
+    public static partial void RequestRejected(ILogger logger, string method, string host, string reason, int statusCode);
+
+    [LoggerMessage(EventId = 19, Level = LogLevel.Debug, Message = "Upstream {Upstream} answered an HTTP/2 client's WebSocket request with {UpstreamStatus} instead of switching protocols; answered {StatusCode}")]
+    public static partial void WebSocketNotUpgraded(ILogger logger, string upstream, int upstreamStatus, int statusCode);
+
     [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Route {Route} is waiting for {Endpoint} to become ready")]
     public static partial void ColdStartWaiting(ILogger logger, string route, string endpoint);
 
@@ -59,4 +70,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 26, Level = LogLevel.Warning, Message = "Route {Route}: {Field} needs a Kubernetes ConfigMap, which standalone mode cannot read; that response is answered with 500")]
     public static partial void ConfigMapBodyUnavailable(ILogger logger, string route, string field);
+
+    [LoggerMessage(EventId = 27, Level = LogLevel.Debug, Message = "Route {Route}: the client's request body failed ({Error}); answered 400")]
+    public static partial void ClientRequestBodyFailed(ILogger logger, string route, ForwarderError error, Exception? exception);
 }

@@ -19,7 +19,9 @@ public sealed record RouteFileResult(IReadOnlyList<RouteDefinition> Routes, IRea
 /// <summary>
 /// Reads a multi-document YAML file of <c>InterceptorRoute</c> and <c>HTTPScaledObject</c> objects in the CRD
 /// schema. YAML is turned into JSON the way Kubernetes does (YAML 1.2 core schema for plain scalars), then bound to
-/// the CRD types with unknown fields rejected, then validated. A file with any problem yields no routes.
+/// the CRD types with unknown fields rejected, then validated. A file with any problem yields no routes, and so does
+/// one past <see cref="RouteFileLimits"/> (size, nesting, nodes after alias expansion), which is stopped while it is
+/// read, before it can use much stack or memory.
 /// </summary>
 public static partial class RouteFileParser
 {
@@ -34,11 +36,22 @@ public static partial class RouteFileParser
     public static RouteFileResult Parse(string yaml, RouteEnvironment environment)
     {
         var problems = new List<RouteProblem>();
+        if (yaml.Length > RouteFileLimits.MaxBytes)
+        {
+            problems.Add(new RouteProblem(null, null, null, "", RouteFileLimits.TooLarge));
+            return new RouteFileResult([], problems);
+        }
+
         var stream = new YamlStream();
-        var parser = new Parser(new StringReader(yaml));
+        var parser = new BoundedYamlParser(new Parser(new StringReader(yaml)));
         try
         {
             stream.Load(parser);
+        }
+        catch (RouteFileLimitException e)
+        {
+            problems.Add(new RouteProblem(e.Document, null, null, "", e.Message));
+            return new RouteFileResult([], problems);
         }
         catch (YamlException e)
         {

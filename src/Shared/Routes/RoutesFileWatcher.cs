@@ -1,31 +1,48 @@
+using System.Security.Cryptography;
+using System.Text;
+
 namespace Updraft.Shared.Routes;
 
 /// <summary>
 /// Follows a standalone routes file: reads it, and re-reads it whenever it changes (file-system events, plus a poll for
-/// the cases events miss, such as a Kubernetes ConfigMap's symlink swap). Each changed version that parses is handed
-/// to <c>applied</c>; a version with problems goes to <c>rejected</c> and nothing else happens, so the previous
-/// routes stay in force. Used by both the interceptor and the scaler.
+/// the cases events miss, such as a Kubernetes ConfigMap's symlink swap). A changed version is acted on only once its
+/// content has stayed the same for <see cref="SettleTime"/>, so a file still being written is never applied half-way.
+/// Each settled version that parses is handed to <c>applied</c>; a version with problems (or a file that cannot be
+/// read) goes to <c>rejected</c> and nothing else happens, so the previous routes stay in force. Used by both the
+/// interceptor and the scaler.
 /// </summary>
 public sealed class RoutesFileWatcher : IDisposable
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long a new version must stay unchanged before it is applied. Short enough for a change to take effect at
+    /// once and for a file rewritten every second to apply each version; writers that pause for longer in the middle of
+    /// a file should write another file and rename it over this one.
+    /// </summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(500);
+
+    // A burst of file events (an editor's save, other files in the directory) costs one read, not one per event.
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(50);
 
     private readonly string _path;
     private readonly RouteEnvironment _environment;
     private readonly TimeProvider _time;
-    private readonly Action<RouteFileResult> _applied;
+    private readonly Action<RouteFileResult, int> _applied;
     private readonly Action<string> _rejected;
     private readonly SemaphoreSlim _changed = new(0, 1);
-    private string? _lastSeenText;
+    private string? _handledVersion;
+    private string? _pendingVersion;
+    private DateTimeOffset _pendingSince;
+    private int _routeCount;
     private FileSystemWatcher? _watcher;
 
     /// <param name="path">The file, as the user named it (messages use this form).</param>
     /// <param name="environment">Standalone or Kubernetes rules for targets.</param>
-    /// <param name="time">Clock for the poll and the debounce.</param>
-    /// <param name="applied">Receives every new version that parsed.</param>
+    /// <param name="time">Clock for the poll and the settle time.</param>
+    /// <param name="applied">Receives every new version that parsed, and how many routes were in force before it.</param>
     /// <param name="rejected">Receives one line per rejected version or read failure.</param>
-    public RoutesFileWatcher(string path, RouteEnvironment environment, TimeProvider time, Action<RouteFileResult> applied, Action<string> rejected)
+    public RoutesFileWatcher(string path, RouteEnvironment environment, TimeProvider time, Action<RouteFileResult, int> applied, Action<string> rejected)
     {
         DisplayPath = path;
         _path = Path.GetFullPath(path);
@@ -44,25 +61,20 @@ public sealed class RoutesFileWatcher : IDisposable
     /// <returns>Lines describing every problem (empty when the file was applied).</returns>
     public async Task<IReadOnlyList<string>> LoadAsync(CancellationToken cancellationToken)
     {
-        string text;
-        try
+        var version = await ReadAsync(cancellationToken);
+        if (version.Problem is not null)
         {
-            text = await File.ReadAllTextAsync(_path, cancellationToken);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return [$"{DisplayPath}: cannot read the routes file: {e.Message}"];
+            return [$"{DisplayPath}: {version.Problem}"];
         }
 
-        var result = RouteFileParser.Parse(text, _environment);
+        var result = Parse(version);
         if (!result.Succeeded)
         {
             return [.. result.Problems.Select(p => p.Format(DisplayPath))];
         }
 
-        _lastSeenText = text;
-        _applied(result);
-        ReleaseParserMemory();
+        _handledVersion = version.Id;
+        Apply(result);
         return [];
     }
 
@@ -74,13 +86,8 @@ public sealed class RoutesFileWatcher : IDisposable
         {
             try
             {
-                if (await _changed.WaitAsync(PollInterval, cancellationToken))
-                {
-                    // Editors often write a file in several steps; let them finish.
-                    await Task.Delay(Debounce, _time, cancellationToken);
-                }
-
-                await ReloadAsync(cancellationToken);
+                var next = await CheckAsync(cancellationToken);
+                await WaitForChangeAsync(next, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -89,46 +96,142 @@ public sealed class RoutesFileWatcher : IDisposable
         }
     }
 
-    /// <summary>Reads the file and applies it when it changed.</summary>
-    public async Task ReloadAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the file once. A version not seen before starts its settle time; one that has stayed the same for
+    /// <see cref="SettleTime"/> is applied (or rejected). Returns when to look again at the latest.
+    /// </summary>
+    internal async Task<TimeSpan> CheckAsync(CancellationToken cancellationToken)
     {
-        string text;
-        try
+        var version = await ReadAsync(cancellationToken);
+        if (version.Id == _handledVersion)
         {
-            text = await File.ReadAllTextAsync(_path, cancellationToken);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            if (_lastSeenText is not null)
-            {
-                _lastSeenText = null; // report once per outage, and re-apply when the file comes back
-                _rejected($"cannot read the routes file: {e.Message}");
-            }
-
-            return;
+            _pendingVersion = null; // back to what is in force
+            return PollInterval;
         }
 
-        if (text == _lastSeenText)
+        var now = _time.GetUtcNow();
+        if (version.Id != _pendingVersion)
         {
-            return;
+            _pendingVersion = version.Id;
+            _pendingSince = now;
+            return SettleTime;
         }
 
-        _lastSeenText = text;
-        var result = RouteFileParser.Parse(text, _environment);
+        var unchangedFor = now - _pendingSince;
+        if (unchangedFor < SettleTime)
+        {
+            return SettleTime - unchangedFor;
+        }
+
+        _pendingVersion = null;
+        _handledVersion = version.Id; // act once per version: a rejected or unreadable file is reported once
+        if (version.Problem is not null)
+        {
+            _rejected(version.Problem);
+            return PollInterval;
+        }
+
+        var result = Parse(version);
         if (result.Succeeded)
         {
-            _applied(result);
-            ReleaseParserMemory();
+            Apply(result);
         }
         else
         {
             _rejected(string.Join("; ", result.Problems.Select(p => p.Format())));
         }
+
+        return PollInterval;
+    }
+
+    private void Apply(RouteFileResult result)
+    {
+        var before = _routeCount;
+        _routeCount = result.Routes.Count;
+        _applied(result, before);
+    }
+
+    private RouteFileResult Parse(FileVersion version)
+    {
+        try
+        {
+            return RouteFileParser.Parse(version.Text!, _environment);
+        }
+        finally
+        {
+            ReleaseParserMemory();
+        }
+    }
+
+    /// <summary>
+    /// Reads the whole file, but never more than <see cref="RouteFileLimits.MaxBytes"/> of it. The version's id is a
+    /// hash of the bytes (or names the read failure), so an unchanged file is recognised without keeping its text.
+    /// </summary>
+    private async Task<FileVersion> ReadAsync(CancellationToken cancellationToken)
+    {
+        byte[] buffer;
+        var length = 0;
+        try
+        {
+            await using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            // Size from the file system when it has one, but read to the end regardless: the file can grow meanwhile,
+            // and special files report 0.
+            buffer = new byte[file.CanSeek ? (int)Math.Min(file.Length + 1, RouteFileLimits.MaxBytes + 1L) : 64 * 1024];
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > RouteFileLimits.MaxBytes)
+                    {
+                        return new FileVersion("too-large:" + Hash(buffer, length), null, RouteFileLimits.TooLarge);
+                    }
+
+                    Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, RouteFileLimits.MaxBytes + 1L));
+                }
+
+                var read = await file.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var problem = $"cannot read the routes file: {e.Message}";
+            return new FileVersion("unreadable:" + problem, null, problem);
+        }
+
+        // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise.
+        using var reader = new StreamReader(new MemoryStream(buffer, 0, length, writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return new FileVersion(Hash(buffer, length), await reader.ReadToEndAsync(cancellationToken), null);
+    }
+
+    private static string Hash(byte[] buffer, int length) => Convert.ToHexString(SHA256.HashData(buffer.AsSpan(0, length)));
+
+    /// <summary>Waits for a file event or for <paramref name="timeout"/> on the watcher's clock, whichever is first.</summary>
+    private async Task WaitForChangeAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+        try
+        {
+            await _changed.WaitAsync(either.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return; // time to poll, or the settle time is over
+        }
+
+        await Task.Delay(Debounce, _time, cancellationToken);
     }
 
     /// <summary>
     /// Reading thousands of routes leaves tens of megabytes of parser garbage, which the GC would otherwise keep
-    /// committed for good; a routes file changes rarely, so compact and return that memory to the OS now.
+    /// committed for good; a routes file changes rarely, so compact and return that memory to the OS now (also after a
+    /// rejected version, which may have been as large).
     /// </summary>
     private static void ReleaseParserMemory() =>
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
@@ -163,7 +266,7 @@ public sealed class RoutesFileWatcher : IDisposable
         }
         catch (SemaphoreFullException)
         {
-            // A reload is already pending.
+            // A check is already pending.
         }
         catch (ObjectDisposedException)
         {
@@ -176,4 +279,7 @@ public sealed class RoutesFileWatcher : IDisposable
         _watcher?.Dispose();
         _changed.Dispose();
     }
+
+    /// <summary>One reading of the file: its text, or the problem that stops it from being used.</summary>
+    private readonly record struct FileVersion(string Id, string? Text, string? Problem);
 }

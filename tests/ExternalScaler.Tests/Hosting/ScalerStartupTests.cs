@@ -1,9 +1,13 @@
+using System.Text.RegularExpressions;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Updraft.ExternalScaler.Hosting;
+using Updraft.ExternalScaler.Tests.Infrastructure;
+using Updraft.Interceptor.Tests.Infrastructure;
 using Updraft.Protos.ExternalScaler;
 using Updraft.Shared.Hosting;
+using Updraft.Tests.Common;
 using Scaler = Updraft.Protos.ExternalScaler.ExternalScaler;
 
 namespace Updraft.ExternalScaler.Tests.Hosting;
@@ -58,5 +62,45 @@ public sealed class ScalerStartupTests
         var failure = Assert.Throws<StartupProblemsException>(() => ScalerApplication.Build([], Settings((variable, value))));
 
         Assert.Contains(failure.Problems, problem => problem.StartsWith(expected, StringComparison.Ordinal) && problem.Contains("use ", StringComparison.Ordinal));
+    }
+
+    private const string ScalerProgram = "Updraft.ExternalScaler.dll";
+
+    // The scaler as users run it (a child process): both files took it down (stack overflow, exit 134; gigabytes for
+    // the alias bomb) before it could say why.
+    [Theory]
+    [InlineData("brackets")]
+    [InlineData("alias bomb")]
+    public async Task Start_HostileRoutesFile_ExitsWith2AndOneLineNamingTheLimit(string hostile)
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", hostile == "brackets" ? HostileYaml.NestedBrackets : HostileYaml.AliasBomb(port: 1));
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "routes.yaml"], new() { ["KEDA_HTTP_SCALER_PORT"] = "0" }, ScalerProgram);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal([$"updraft-scaler: routes.yaml: {(hostile == "brackets" ? HostileYaml.NestedBracketsProblem : HostileYaml.AliasBombProblem)}"], result.StderrLines);
+    }
+
+    [Fact]
+    public async Task Reload_HostileFilesThenEmptyFile_KeepsTheRouteUntilWarningItIsGone()
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", RoutesYaml.InterceptorRoute("app", 1, "app.example.com"));
+        await using var scaler = InterceptorProcess.Start(directory.Path, ["--routes", "routes.yaml"], new() { ["KEDA_HTTP_SCALER_PORT"] = "0" }, ScalerProgram);
+        await scaler.WaitForStdoutAsync(new Regex("Loaded 1 routes from routes.yaml"));
+
+        directory.Write("routes.yaml", HostileYaml.NestedBrackets);
+        await scaler.WaitForStdoutAsync(new Regex(Regex.Escape("was not applied; the previous routes stay in force: " + HostileYaml.NestedBracketsProblem)));
+        directory.Write("routes.yaml", HostileYaml.AliasBomb(port: 1));
+        await scaler.WaitForStdoutAsync(new Regex(Regex.Escape("was not applied; the previous routes stay in force: " + HostileYaml.AliasBombProblem)));
+        directory.Write("routes.yaml", "");
+        var warning = await scaler.WaitForStdoutAsync(new Regex("now has no routes"));
+
+        // "it had 1": the route stayed in force through both hostile versions.
+        Assert.Contains("warn: ", warning, StringComparison.Ordinal);
+        Assert.EndsWith("Routes file routes.yaml now has no routes (it had 1); HTTP triggers get NotFound until routes are added", warning, StringComparison.Ordinal);
+        Assert.False(scaler.HasExited);
+        Assert.Empty(scaler.StderrLines);
     }
 }

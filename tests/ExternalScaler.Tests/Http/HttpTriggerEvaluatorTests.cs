@@ -78,6 +78,25 @@ public sealed class HttpTriggerEvaluatorTests
         Assert.Equal([new MetricReading("http-default_002Fweb-1", 12.5)], readings.Values);
     }
 
+    [Theory]
+    // concurrency target, requestRate target, expected HPA target
+    [InlineData(12, null, 12.0)]
+    [InlineData(null, 7, 7.0)]
+    [InlineData(null, null, 100.0)] // no metric (not possible once validated): the documented default
+    public void Specs_HttpScaledObject_TargetOfItsMetric(int? concurrency, int? rate, double expected)
+    {
+        var routes = Catalog(Route(
+            "web-1",
+            concurrency is { } c ? new ConcurrencyTarget(c) : null,
+            rate is { } r ? new RequestRateTarget(r, TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(1)) : null,
+            RouteSourceKind.HttpScaledObject));
+        var trigger = HttpTrigger.Parse("default", "so", Metadata(("httpScaledObject", "web-1")));
+
+        var specs = HttpTriggerEvaluator.Specs(trigger, routes);
+
+        Assert.Equal([new MetricTarget("http-default_002Fweb-1", expected)], specs);
+    }
+
     private static Dictionary<string, string> Metadata(params (string Key, string Value)[] entries) => entries.ToDictionary(e => e.Key, e => e.Value);
 
     private static RouteDefinition Route(string name, ConcurrencyTarget? concurrency, RequestRateTarget? rate, RouteSourceKind source = RouteSourceKind.InterceptorRoute) =>

@@ -1,6 +1,8 @@
 using Grpc.Core;
 using Grpc.Health.V1;
+using Microsoft.Extensions.DependencyInjection;
 using Updraft.ExternalScaler.Hosting;
+using Updraft.ExternalScaler.Http;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 using Updraft.Interceptor.Tests.Infrastructure;
 using Updraft.Protos.ExternalScaler;
@@ -87,19 +89,42 @@ public sealed class InterceptorFaultTests
         var goes = await FakeInterceptor.StartAsync();
         stays.Report("default/app", concurrency: 2, requestCount: 2);
         goes.Report("default/app", concurrency: 3, requestCount: 3);
+        // Well beyond the freshness limit (1 s here), so a loaded machine still sees several snapshots in between.
+        var limit = TimeSpan.FromSeconds(5);
         await using var harness = await StartAsync(
             RoutesYaml.InterceptorRoute("app", FreePort(), Host),
             interceptors: 0,
             extraInterceptorAddresses: [stays.Address, goes.Address],
-            settings: new Dictionary<string, string?>(FastTicks) { ["UPDRAFT_SCALER_REPLAY_LIMIT"] = "3s" });
+            settings: new Dictionary<string, string?>(FastTicks) { ["UPDRAFT_SCALER_REPLAY_LIMIT"] = "5s" });
         var reference = Ref("so", ("interceptorRoute", "app"));
         await WaitUntilAsync(async () => harness.Aggregator.Current.FreshReplicas == 2 && await harness.MetricAsync(reference, "http_app_concurrency") == 5, "both replicas are counted");
 
         await goes.DisposeAsync();
-        var afterStop = await harness.MetricAsync(reference, "http_app_concurrency");
-        await WaitUntilAsync(async () => await harness.MetricAsync(reference, "http_app_concurrency") == 2, "the silent replica's value is dropped");
+        // Silent for longer than the freshness limit (1 s here), so its last report no longer changes.
+        await WaitUntilAsync(() => Task.FromResult(harness.Aggregator.Current.FreshReplicas == 1), "the stopped replica is no longer fresh");
+        var lastReport = harness.Services.GetRequiredService<InterceptorFleet>().Replicas.Single(r => r.Address == goes.Address).Latest!.ReceivedAt;
 
-        Assert.Equal(5, afterStop);
+        // Every snapshot from here on, judged by its own time: no timing assumption about when the test looks.
+        var replayed = new List<int>();
+        var dropped = new List<int>();
+        var seen = DateTimeOffset.MinValue;
+        await WaitUntilAsync(() =>
+        {
+            var snapshot = harness.Aggregator.Current;
+            if (snapshot.At > seen)
+            {
+                seen = snapshot.At;
+                (snapshot.At - lastReport <= limit ? replayed : dropped).Add(snapshot["default/app"].Concurrency);
+            }
+
+            return Task.FromResult(dropped.Count >= 3);
+        }, "three snapshots after the replay limit");
+
+        // Silent but within the limit: its 3 still count; past the limit: only the live replica's 2.
+        Assert.NotEmpty(replayed);
+        Assert.All(replayed, value => Assert.Equal(5, value));
+        Assert.All(dropped, value => Assert.Equal(2, value));
+        Assert.Equal(2, await harness.MetricAsync(reference, "http_app_concurrency"));
         Assert.Equal(1, harness.Aggregator.Current.FreshReplicas);
     }
 

@@ -33,6 +33,11 @@ public sealed class KafkaLagTests
     [InlineData(10, 70, 100, "earliest", "false", 30)]
     // A commit past the read-committed end (an open transaction) is not negative lag.
     [InlineData(105, 0, 100, "latest", "false", 0)]
+    // The log start past the latest offset (retention ran between the two ListOffsets answers, or the last stable
+    // offset is held back by an open transaction): no retained messages, never a negative count.
+    [InlineData(-1, 120, 100, "earliest", "false", 0)]
+    [InlineData(10, 120, 100, "latest", "false", 0)]
+    [InlineData(10, 120, 100, "earliest", "false", 0)]
     public void ForPartition_Offsets_KedaSemanticsWithLogStartClamp(long committed, long logStart, long latest, string policy, string scaleToZero, long expected)
     {
         var trigger = Trigger(("offsetResetPolicy", policy), ("scaleToZeroOnInvalidOffset", scaleToZero));

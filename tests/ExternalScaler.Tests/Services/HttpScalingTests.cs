@@ -38,6 +38,17 @@ public sealed class HttpScalingTests
         Assert.Equal(12, single.TargetSizeFloat);
     }
 
+    [Fact]
+    public async Task GetMetricSpec_HttpScaledObjectWithRequestRate_TargetIsTheRateTarget()
+    {
+        await using var harness = await StartAsync(RoutesYaml.HttpScaledObject("xkcd", FreePort(), Host, "{requestRate: {targetValue: 7, window: 1m, granularity: 1s}}"));
+
+        var spec = await harness.Client.GetMetricSpecAsync(Ref("so", ("httpScaledObject", "xkcd")));
+
+        var single = Assert.Single(spec.MetricSpecs);
+        Assert.Equal(("http-default_002Fxkcd", 7.0, 7L), (single.MetricName, single.TargetSizeFloat, single.TargetSize));
+    }
+
     [Theory]
     [InlineData("interceptorRoute", "missing", "http_missing_concurrency", StatusCode.NotFound, "default/missing")]
     [InlineData("httpScaledObject", "missing", "http-default_002Fmissing", StatusCode.NotFound, "default/missing")]

@@ -1,6 +1,8 @@
 using System.Net;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Tests.Infrastructure;
 using Updraft.Protos.V1;
 
@@ -105,14 +107,25 @@ public sealed class CountsStreamTests
     {
         await using var upstream = await TestUpstream.StartNamedAsync("a");
         await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]));
+        // Each open count stream on the interceptor's side holds one subscription to the activity signal.
+        var streams = interceptor.Services.GetRequiredService<ActivitySignal>();
         for (var i = 0; i < 20; i++)
         {
-            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{interceptor.AdminPort}");
+            var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{interceptor.AdminPort}");
             using var cancel = new CancellationTokenSource();
             using var call = new InterceptorCounts.InterceptorCountsClient(channel).WatchCounts(new WatchCountsRequest(), cancellationToken: cancel.Token);
             Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
-            await cancel.CancelAsync();
-            await Assert.ThrowsAnyAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal(1, streams.Subscribers);
+
+            // The scaler goes away by closing the stream, or (a scaler process that dies) by dropping the connection.
+            if (i % 2 == 0)
+            {
+                await cancel.CancelAsync();
+                await Assert.ThrowsAnyAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+            }
+
+            channel.Dispose();
+            await TestInterceptor.WaitUntilAsync(() => Task.FromResult(streams.Subscribers == 0), $"the interceptor ends its side of stream {i}");
         }
 
         using var response = await interceptor.GetAsync(Host, "/");

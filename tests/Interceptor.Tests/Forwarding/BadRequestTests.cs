@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -253,72 +252,13 @@ public sealed class BadRequestTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    /// <summary>Writes <paramref name="request"/> as ASCII on a new connection and reads one response (Content-Length or to EOF).</summary>
+    /// <summary>Writes <paramref name="request"/> on a new connection and reads one response, which must not be a 500.</summary>
     private static async Task<RawResponse> SendRawAsync(TestInterceptor interceptor, string request)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, interceptor.ProxyPort, timeout.Token);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
-
-        var received = new List<byte>();
-        var buffer = new byte[8192];
-        int headEnd;
-        while ((headEnd = IndexOfHeadEnd(received)) < 0)
-        {
-            var read = await stream.ReadAsync(buffer, timeout.Token);
-            Assert.True(read > 0, "the connection closed before a response head: " + Encoding.ASCII.GetString([.. received]));
-            received.AddRange(buffer.AsSpan(0, read));
-        }
-
-        var head = Encoding.ASCII.GetString([.. received], 0, headEnd).Split("\r\n");
-        var status = int.Parse(head[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var line in head.Skip(1))
-        {
-            var colon = line.IndexOf(':', StringComparison.Ordinal);
-            headers[line[..colon]] = headers.TryGetValue(line[..colon], out var prior) ? prior + "|" + line[(colon + 1)..].Trim() : line[(colon + 1)..].Trim();
-        }
-
-        var bodyStart = headEnd + 4;
-        if (headers.TryGetValue("Content-Length", out var lengthText))
-        {
-            var length = int.Parse(lengthText, System.Globalization.CultureInfo.InvariantCulture);
-            while (received.Count < bodyStart + length)
-            {
-                var read = await stream.ReadAsync(buffer, timeout.Token);
-                Assert.True(read > 0, "the connection closed inside the body");
-                received.AddRange(buffer.AsSpan(0, read));
-            }
-        }
-        else
-        {
-            int read;
-            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
-            {
-                received.AddRange(buffer.AsSpan(0, read));
-            }
-        }
-
-        Assert.NotEqual(500, status);
-        return new RawResponse(status, headers, Encoding.UTF8.GetString([.. received], bodyStart, received.Count - bodyStart));
+        var response = await RawHttp.SendAsync(interceptor.ProxyPort, request);
+        Assert.NotEqual(500, response.Status);
+        return response;
     }
-
-    private static int IndexOfHeadEnd(List<byte> bytes)
-    {
-        for (var i = 0; i + 3 < bytes.Count; i++)
-        {
-            if (bytes[i] == '\r' && bytes[i + 1] == '\n' && bytes[i + 2] == '\r' && bytes[i + 3] == '\n')
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
-    private sealed record RawResponse(int Status, Dictionary<string, string> Headers, string Body);
 
     /// <summary>What <see cref="EchoUpstreamAsync"/> answered.</summary>
     private sealed record Echo(string Upstream, string Target, Dictionary<string, string> Headers)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Tests.Common;
 
 namespace Updraft.Interceptor.Tests.Hosting;
 
@@ -150,6 +151,21 @@ public sealed partial class StartupFailureTests
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.StderrLines);
         Assert.Matches(NotYamlLine(), line);
+    }
+
+    // Both took the process down (stack overflow, exit 134; gigabytes for the alias bomb) before it could say why.
+    [Theory]
+    [InlineData("brackets")]
+    [InlineData("alias bomb")]
+    public async Task Start_HostileRoutesFile_ExitsWith2AndOneLineNamingTheLimit(string hostile)
+    {
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", hostile == "brackets" ? HostileYaml.NestedBrackets : HostileYaml.AliasBomb(port: 1));
+
+        var result = await InterceptorProcess.RunToExitAsync(directory.Path, ["--routes", "routes.yaml"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal([$"{Prefix}routes.yaml: {(hostile == "brackets" ? HostileYaml.NestedBracketsProblem : HostileYaml.AliasBombProblem)}"], result.StderrLines);
     }
 
     [Fact]

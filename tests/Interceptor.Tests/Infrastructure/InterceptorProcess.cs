@@ -56,9 +56,10 @@ internal sealed partial class InterceptorProcess : IAsyncDisposable
         }
     }
 
-    public static InterceptorProcess Start(string workingDirectory, string[] args, Dictionary<string, string>? settings = null)
+    /// <param name="program">Another Updraft binary copied next to the tests (the scaler) to run the same way.</param>
+    public static InterceptorProcess Start(string workingDirectory, string[] args, Dictionary<string, string>? settings = null, string program = "Updraft.Interceptor.dll")
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Updraft.Interceptor.dll");
+        var dll = Path.Combine(AppContext.BaseDirectory, program);
         Assert.True(File.Exists(dll), $"{dll} is missing");
         var info = new ProcessStartInfo(DotnetHost())
         {
@@ -99,9 +100,9 @@ internal sealed partial class InterceptorProcess : IAsyncDisposable
     }
 
     /// <summary>Runs the interceptor until it exits (at most a minute) and returns its exit code and stderr lines.</summary>
-    public static async Task<(int ExitCode, IReadOnlyList<string> StderrLines)> RunToExitAsync(string workingDirectory, string[] args, Dictionary<string, string>? settings = null)
+    public static async Task<(int ExitCode, IReadOnlyList<string> StderrLines)> RunToExitAsync(string workingDirectory, string[] args, Dictionary<string, string>? settings = null, string program = "Updraft.Interceptor.dll")
     {
-        await using var process = Start(workingDirectory, args, settings);
+        await using var process = Start(workingDirectory, args, settings, program);
         using var timeout = new CancellationTokenSource(ExitTimeout);
         try
         {

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.Hosting;
 using Updraft.Interceptor.Routing;
@@ -18,9 +19,10 @@ internal sealed class TestInterceptor : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string _directory;
 
-    private TestInterceptor(WebApplication app, string directory, string routesFile)
+    private TestInterceptor(WebApplication app, string directory, string routesFile, LogCapture logs)
     {
         _app = app;
+        Logs = logs;
         _directory = directory;
         RoutesFile = routesFile;
         ProxyPort = app.ProxyPort();
@@ -30,6 +32,9 @@ internal sealed class TestInterceptor : IAsyncDisposable
     }
 
     public string RoutesFile { get; }
+
+    /// <summary>What the interceptor logged (at or above <c>UPDRAFT_LOG_LEVEL</c>, Warning unless a test sets it).</summary>
+    public LogCapture Logs { get; }
 
     public int ProxyPort { get; }
 
@@ -101,6 +106,9 @@ internal sealed class TestInterceptor : IAsyncDisposable
     private static async Task<TestInterceptor> StartCoreAsync(string directory, string routesFile, Dictionary<string, string?> all)
     {
         var app = InterceptorApplication.Build([], all);
+        // Added beside the console provider; the same level and category filters apply to it.
+        var logs = new LogCapture();
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
         try
         {
             await app.StartAsync();
@@ -112,7 +120,7 @@ internal sealed class TestInterceptor : IAsyncDisposable
             throw;
         }
 
-        return new TestInterceptor(app, directory, routesFile);
+        return new TestInterceptor(app, directory, routesFile, logs);
     }
 
     public HttpClient NewClient(HttpMessageHandler? handler = null) =>

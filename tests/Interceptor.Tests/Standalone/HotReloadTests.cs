@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Tests.Common;
 
 namespace Updraft.Interceptor.Tests.Standalone;
 
@@ -26,6 +27,8 @@ public sealed partial class HotReloadTests
         NotYaml,
         NotYamlUnclosedFlow,
         DuplicateName,
+        NestedBrackets,
+        AliasBomb,
     }
 
     [Theory]
@@ -111,9 +114,13 @@ public sealed partial class HotReloadTests
     [InlineData(FileWrite.AtomicReplace, BrokenFile.NotYaml)]
     [InlineData(FileWrite.AtomicReplace, BrokenFile.NotYamlUnclosedFlow)]
     [InlineData(FileWrite.AtomicReplace, BrokenFile.DuplicateName)]
+    [InlineData(FileWrite.AtomicReplace, BrokenFile.NestedBrackets)]
+    [InlineData(FileWrite.AtomicReplace, BrokenFile.AliasBomb)]
     [InlineData(FileWrite.InPlace, BrokenFile.NotYaml)]
     [InlineData(FileWrite.InPlace, BrokenFile.NotYamlUnclosedFlow)]
     [InlineData(FileWrite.InPlace, BrokenFile.DuplicateName)]
+    [InlineData(FileWrite.InPlace, BrokenFile.NestedBrackets)]
+    [InlineData(FileWrite.InPlace, BrokenFile.AliasBomb)]
     public async Task Reload_BrokenFile_KeepsPreviousRoutesCountsErrorAndAppliesNextGoodFile(FileWrite how, BrokenFile broken)
     {
         await using var a = await TestUpstream.StartNamedAsync("a");
@@ -124,7 +131,7 @@ public sealed partial class HotReloadTests
         Assert.Equal(1, ReloadCount(before, "success"));
         Assert.Equal(0, ReloadCount(before, "error"));
 
-        // Both broken versions would move "app" to upstream b and add "other" if they were applied.
+        // The broken versions would move "app" to upstream b (and most would add "other") if they were applied.
         var good = Routes.Documents(
             Routes.InterceptorRoute("app", b.Port, hosts: ["app.example.com"]),
             Routes.InterceptorRoute("other", b.Port, hosts: ["other.example.com"]));
@@ -132,6 +139,8 @@ public sealed partial class HotReloadTests
         {
             BrokenFile.NotYaml => good + "spec: [unclosed\n",
             BrokenFile.NotYamlUnclosedFlow => good + "---\nspec: [unclosed\nkind: InterceptorRoute\n",
+            BrokenFile.NestedBrackets => good + "---\n" + HostileYaml.NestedBrackets,
+            BrokenFile.AliasBomb => Routes.Documents(HostileYaml.AliasBomb(b.Port), good),
             _ => Routes.Documents(good, Routes.InterceptorRoute("other", a.Port, hosts: ["dup.example.com"])),
         });
         await TestInterceptor.WaitUntilAsync(async () => ReloadCount(await interceptor.GetMetricsTextAsync(), "error") >= 1, "the broken file is rejected");

@@ -1,4 +1,5 @@
 using Updraft.Shared.Routes;
+using Updraft.Tests.Common;
 
 namespace Updraft.Shared.Tests.Routes;
 
@@ -584,5 +585,89 @@ public sealed class RouteFileParserTests
         var route = ParseOne(Ir(target: "{service: app, portName: http}"), RouteEnvironment.Kubernetes);
 
         Assert.Equal(new UpstreamRef("app", null, "http"), route.Target);
+    }
+
+    /// <summary>Files past a limit (RouteFileLimits), each with the one line it must get.</summary>
+    public static TheoryData<string, string> PastALimit => new()
+    {
+        // Nesting: flow sequences, flow mappings, block sequences, and deep inside an otherwise valid second document.
+        { HostileYaml.NestedBrackets, HostileYaml.NestedBracketsProblem },
+        { new string('[', 33) + new string(']', 33), "document 1: nested deeper than the limit of 32 levels at line 1, column 33" },
+        { string.Concat(Enumerable.Repeat("{a: ", 50_000)) + "1" + new string('}', 50_000), "document 1: nested deeper than the limit of 32 levels at line 1, column 129" },
+        { string.Concat(Enumerable.Range(0, 40).Select(i => new string(' ', 2 * i) + "-\n")), "document 1: nested deeper than the limit of 32 levels at line 33, column 65" },
+        { Docs(Ir(), Ir(metadata: "{name: deep}", more: "  x: " + new string('[', 40) + new string(']', 40))), "document 2: nested deeper than the limit of 32 levels at line 14, column 36" },
+
+        // Aliases: a "billion laughs" is stopped at the alias that passes the node limit, before it is written out.
+        { HostileYaml.AliasBomb(8080), HostileYaml.AliasBombProblem },
+        { "a: &a " + new string('[', 20) + new string(']', 20) + "\nb: [[[[[[[[[[[[[[*a]]]]]]]]]]]]]]\n", "document 1: alias *a at line 2, column 18 nests deeper than the limit of 32 levels" },
+        { Ir(more: "  x: &x [1, *x]"), "document 1: alias *x at line 7, column 13 refers to a node that contains it" },
+        { Ir(more: "  x: *y\n  y: &y 1"), "document 1: alias *y at line 7, column 6 refers to no anchor defined before it" },
+        { Docs(Ir(more: "  x: &x 1"), Ir(metadata: "{name: other}", more: "  y: *x")), "document 2: alias *x at line 15, column 6 refers to no anchor defined before it" },
+
+        // Nodes written out: aliases bring the count near the limit, plain scalars pass it.
+        {
+            "a: &a [" + string.Join(",", Enumerable.Repeat("1", 1_000)) + "]\nb: [" + string.Join(",", Enumerable.Repeat("*a", 1_990)) + "]\nc: [" + string.Join(",", Enumerable.Repeat("1", 8_000)) + "]\n",
+            "document 1: more than the limit of 2,000,000 YAML nodes at line 3, column 14011"
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(PastALimit))]
+    public void Parse_PastALimit_ReportsOneLineNamingTheLimit(string yaml, string expectedProblem)
+    {
+        var result = RouteFileParser.Parse(yaml, RouteEnvironment.Standalone);
+
+        Assert.Empty(result.Routes);
+        Assert.Equal($"{Source}: {expectedProblem}", Assert.Single(result.Problems).Format(Source));
+    }
+
+    [Fact]
+    public void Parse_NestedToTheLimit_IsReadAsUsual()
+    {
+        var result = RouteFileParser.Parse(new string('[', 32) + new string(']', 32), RouteEnvironment.Standalone);
+
+        Assert.Equal("routes.yaml: document 1: must be a mapping with apiVersion, kind, metadata and spec (line 1)", Assert.Single(result.Problems).Format(Source));
+    }
+
+    [Fact]
+    public void Parse_AliasBomb_RejectedWithoutWritingItOut()
+    {
+        var yaml = HostileYaml.AliasBomb(8080);
+        RouteFileParser.Parse(yaml, RouteEnvironment.Standalone); // JIT and static state out of the measurement
+        var before = GC.GetAllocatedBytesForCurrentThread();
+
+        var result = RouteFileParser.Parse(yaml, RouteEnvironment.Standalone);
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal($"{Source}: {HostileYaml.AliasBombProblem}", Assert.Single(result.Problems).Format(Source));
+        Assert.True(allocated < 4 * 1024 * 1024, $"rejecting the alias bomb allocated {allocated:N0} bytes");
+    }
+
+    [Fact]
+    public void Parse_TooLarge_ReportsTheLimit()
+    {
+        var yaml = Ir() + new string('#', 16 * 1024 * 1024);
+
+        var result = RouteFileParser.Parse(yaml, RouteEnvironment.Standalone);
+
+        Assert.Equal("routes.yaml: the file is larger than the limit of 16 MiB", Assert.Single(result.Problems).Format(Source));
+    }
+
+    [Fact]
+    public void Parse_AnchorsAndAliases_AreWrittenOut()
+    {
+        var route = ParseOne(Ir(more: """
+              rules:
+                - hosts: &hosts [a.example.com, b.example.com]
+                  paths: [{value: /a}]
+                - hosts: *hosts
+                  paths: &b [{value: /b}]
+                - paths: *b
+            """));
+
+        Assert.Equal(["a.example.com", "b.example.com"], route.Rules[0].Hosts);
+        Assert.Equal(["a.example.com", "b.example.com"], route.Rules[1].Hosts);
+        Assert.Equal(["b"], route.Rules[1].Paths);
+        Assert.Equal(["b"], route.Rules[2].Paths);
     }
 }

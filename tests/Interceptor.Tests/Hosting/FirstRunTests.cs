@@ -1,0 +1,401 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Tests.Common;
+
+namespace Updraft.Interceptor.Tests.Hosting;
+
+/// <summary>
+/// The README's first steps, run as a new user runs them: <c>./updraft.sh demo</c> (on free loopback ports) and the
+/// <c>dotnet run --project src/...</c> commands from the repository root. They run what the solution build produced
+/// (in the configuration these tests were built in); <c>./updraft.sh test</c> builds the whole solution first.
+/// </summary>
+public sealed class FirstRunTests
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>Ctrl-C must stop every demo process within this (it took about 35 s when the scaler held a stream open).</summary>
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Demo_StartsServesAndAnswersTheScalerQuestion_CtrlCStopsEveryProcessAtOnce()
+    {
+        var configuration = Configuration();
+        foreach (var output in new[] { "examples/echo", "src/Interceptor", "src/ExternalScaler" })
+        {
+            var directory = Path.Combine(Repository.Root(), output, "bin", configuration, "net10.0");
+            Assert.True(Directory.Exists(directory), $"{directory} is missing: build the solution first (dotnet build Updraft.slnx -c {configuration})");
+        }
+
+        using var temp = new TempDirectory();
+        var ports = Enumerable.Range(0, 6).Select(_ => TestUpstream.FreePort()).ToArray();
+        var (proxy, admin, metrics, echo, scaler, scalerMetrics) = (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]);
+        var routes = await File.ReadAllTextAsync(Path.Combine(Repository.Root(), "examples/standalone/routes.yaml"));
+        Assert.Contains("port: 8081", routes, StringComparison.Ordinal);
+        temp.Write("routes.yaml", routes.Replace("port: 8081", $"port: {echo}", StringComparison.Ordinal));
+        var settings = new Dictionary<string, string>
+        {
+            ["CONFIGURATION"] = configuration,
+            ["UPDRAFT_DEMO_NO_BUILD"] = "1",
+            ["UPDRAFT_DEMO_ROUTES"] = Path.Combine(temp.Path, "routes.yaml"),
+            ["KEDA_HTTP_PROXY_PORT"] = Text(proxy),
+            ["KEDA_HTTP_ADMIN_PORT"] = Text(admin),
+            ["UPDRAFT_DEMO_METRICS_PORT"] = Text(metrics),
+            ["UPDRAFT_DEMO_ECHO_PORT"] = Text(echo),
+            ["KEDA_HTTP_SCALER_PORT"] = Text(scaler),
+            ["UPDRAFT_DEMO_SCALER_METRICS_PORT"] = Text(scalerMetrics),
+        };
+
+        // In a session of its own, as in a terminal: Ctrl-C there signals the script and everything it started.
+        await using var demo = ChildProcess.Start("setsid", ["bash", "./updraft.sh", "demo"], settings);
+        try
+        {
+            using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
+            await WaitUntilAsync(demo, async () => await StatusAsync(client, $"http://127.0.0.1:{proxy}/hello", "echo.localhost") == HttpStatusCode.OK, "the interceptor forwards to the echo app");
+            await WaitUntilAsync(demo, () => Task.FromResult(demo.Output.Contains("receiving counts over the push stream", StringComparison.Ordinal)), "the scaler streams the interceptor's counts");
+
+            // /sse answers with its events, straight from the echo app and through the interceptor.
+            var direct = await client.GetStringAsync(new Uri($"http://127.0.0.1:{echo}/sse"));
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{proxy}/sse") { Headers = { Host = "echo.localhost" } };
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            var proxied = await ReadEventsAsync(response);
+
+            // What KEDA would see, without grpcurl.
+            var ask = await ChildProcess.RunAsync("bash", ["./updraft.sh", "ask-scaler", "echo"], settings);
+
+            // Every listener on loopback only.
+            var nonLoopback = Listeners().Where(l => ports.Contains(l.Port) && !IPAddress.IsLoopback(l.Address)).ToList();
+            var group = ProcessGroup(demo.Id);
+
+            var interrupted = Stopwatch.StartNew();
+            Signal("INT", -demo.Id);
+            var exitCode = await demo.WaitForExitAsync(StopTimeout + TimeSpan.FromSeconds(5));
+            while (ProcessGroup(demo.Id).Count > 0 && interrupted.Elapsed < StopTimeout)
+            {
+                await Task.Delay(50);
+            }
+
+            var stoppedAfter = interrupted.Elapsed;
+            var left = ProcessGroup(demo.Id);
+
+            Assert.Equal(["data: event 1", "data: event 2", "data: event 3", "data: event 4", "data: event 5"], direct.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(["data: event 1", "data: event 2", "data: event 3", "data: event 4", "data: event 5"], proxied);
+            Assert.True(ask.ExitCode == 0, ask.Output);
+            Assert.Contains("GetMetricSpec  http_echo_concurrency  target 100", ask.Output, StringComparison.Ordinal);
+            Assert.Contains("IsActive       false", ask.Output, StringComparison.Ordinal);
+            Assert.Contains("GetMetrics     http_echo_concurrency  0", ask.Output, StringComparison.Ordinal);
+            Assert.Empty(nonLoopback);
+            Assert.Equal(4, group.Count); // the script, the echo app, the interceptor, the scaler
+            Assert.Empty(left);
+            Assert.True(stoppedAfter < StopTimeout, $"the demo took {stoppedAfter} to stop");
+            Assert.Equal(130, exitCode);
+            // A normal start and stop: nothing logged as a warning or a failure.
+            var problems = demo.Output.Split('\n').Where(line => line.Contains(" warn: ", StringComparison.Ordinal) || line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal)).ToList();
+            Assert.True(problems.Count == 0, demo.Output);
+        }
+        finally
+        {
+            foreach (var pid in ProcessGroup(demo.Id))
+            {
+                Signal("KILL", pid);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Demo_BuildFails_ShowsTheBuildOutputAndStartsNothing()
+    {
+        using var temp = new TempDirectory();
+        // A dotnet whose build fails the way a compile error does.
+        temp.Write("dotnet", "#!/bin/sh\necho 'Program.cs(3,1): error CS1002: ; expected'\necho 'Build FAILED.'\nexit 1\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Path.Combine(temp.Path, "dotnet"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var settings = new Dictionary<string, string> { ["PATH"] = temp.Path + ":" + Environment.GetEnvironmentVariable("PATH") };
+
+        var result = await ChildProcess.RunAsync("bash", ["./updraft.sh", "demo"], settings);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("error CS1002: ; expected", result.Output, StringComparison.Ordinal);
+        Assert.Contains("the build failed", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Try, in another terminal", result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("src/Interceptor", new[] { "--routes", "examples/standalone/routes.yaml" }, "Interceptor listening")]
+    [InlineData("src/ExternalScaler", new[] { "--routes", "examples/standalone/routes.yaml", "--interceptors", "127.0.0.1:9" }, "Scaler listening")]
+    public async Task ReadmeDotnetRun_FromTheRepositoryRoot_ReadsTheRelativeRoutesFile(string project, string[] args, string listening)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["KEDA_HTTP_PROXY_PORT"] = "0",
+            ["KEDA_HTTP_ADMIN_PORT"] = "0",
+            ["KEDA_HTTP_SCALER_PORT"] = "0",
+            ["OTEL_PROM_EXPORTER_PORT"] = "0",
+            ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+        };
+
+        // As the README writes it, without building again (the test run built it).
+        await using var run = ChildProcess.Start("dotnet", ["run", "--no-build", "-c", Configuration(), "--project", project, "--", .. args], settings);
+        try
+        {
+            await WaitUntilAsync(run, () => Task.FromResult(run.Output.Contains(listening, StringComparison.Ordinal)), $"{project} listens");
+        }
+        finally
+        {
+            run.Kill();
+        }
+
+        Assert.Contains("Loaded 3 routes from examples/standalone/routes.yaml", run.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("src/Interceptor/{0}/Updraft.Interceptor.dll", "KEDA_HTTP_PROXY_PORT", "KEDA_HTTP_ADMIN_PORT")]
+    [InlineData("src/Interceptor/{0}/Updraft.Interceptor.dll", "KEDA_HTTP_ADMIN_PORT", "KEDA_HTTP_PROXY_PORT")]
+    [InlineData("src/ExternalScaler/{0}/Updraft.ExternalScaler.dll", "KEDA_HTTP_SCALER_PORT", "OTEL_PROM_EXPORTER_PORT")]
+    public async Task PortInUse_ExitsWithTheVariablesToSet(string program, string busyVariable, string otherVariable)
+    {
+        using var busy = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        busy.Start();
+        var port = ((IPEndPoint)busy.LocalEndpoint).Port;
+        var settings = new Dictionary<string, string>
+        {
+            ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+            ["KEDA_HTTP_PROXY_PORT"] = "0",
+            ["KEDA_HTTP_ADMIN_PORT"] = "0",
+            ["KEDA_HTTP_SCALER_PORT"] = "0",
+            ["OTEL_PROM_EXPORTER_PORT"] = "0",
+            ["UPDRAFT_ROUTES_FILE"] = "examples/standalone/routes.yaml",
+            [busyVariable] = Text(port),
+        };
+
+        var dll = string.Format(CultureInfo.InvariantCulture, program, $"bin/{Configuration()}/net10.0");
+        var (exitCode, output) = await ChildProcess.RunAsync("dotnet", [dll], settings);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"127.0.0.1:{port}", output, StringComparison.Ordinal);
+        Assert.Contains(busyVariable, output, StringComparison.Ordinal);
+        Assert.Contains(otherVariable, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>The configuration these tests were built in (their output is bin/CONFIGURATION/net10.0).</summary>
+    private static string Configuration() =>
+        Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar))!)!;
+
+    private static string Text(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    private static async Task<HttpStatusCode?> StatusAsync(HttpClient client, string url, string host)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url) { Headers = { Host = host } };
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The <c>data:</c> lines of a server-sent event stream, read as they arrive until it ends.</summary>
+    private static async Task<List<string>> ReadEventsAsync(HttpResponseMessage response)
+    {
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = new List<string>();
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.Length > 0)
+            {
+                events.Add(line);
+            }
+        }
+
+        return events;
+    }
+
+    private static async Task WaitUntilAsync(ChildProcess process, Func<Task<bool>> condition, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (process.HasExited)
+            {
+                Assert.Fail($"Exited ({process.ExitCode}) before {what}:\n{process.Output}");
+            }
+
+            if (deadline.Elapsed > StartTimeout)
+            {
+                Assert.Fail($"Timed out waiting until {what}:\n{process.Output}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The processes whose process group is <paramref name="group"/> (from /proc).</summary>
+    private static List<int> ProcessGroup(int group)
+    {
+        var members = new List<int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[0] != "Z" && int.Parse(fields[2], CultureInfo.InvariantCulture) == group)
+                {
+                    members.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // Gone meanwhile.
+            }
+        }
+
+        return members;
+    }
+
+    /// <summary>The local addresses of listening TCP sockets (IPv4 and IPv6).</summary>
+    private static List<IPEndPoint> Listeners() =>
+        [.. System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpListeners()];
+
+    private static void Signal(string signal, int target)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, "--", target.ToString(CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    /// <summary>A child process run from the repository root, its stdout and stderr collected together.</summary>
+    private sealed class ChildProcess : IAsyncDisposable
+    {
+        private static readonly string[] ClearedPrefixes = ["KEDA_", "UPDRAFT_", "OTEL_", "ASPNETCORE_", "DOTNET_ENVIRONMENT", "CONFIGURATION"];
+
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+
+        private ChildProcess(Process process) => _process = process;
+
+        public int Id => _process.Id;
+
+        public bool HasExited => _process.HasExited;
+
+        public int ExitCode => _process.ExitCode;
+
+        public string Output
+        {
+            get
+            {
+                lock (_output)
+                {
+                    return _output.ToString();
+                }
+            }
+        }
+
+        public static ChildProcess Start(string program, string[] args, Dictionary<string, string> settings)
+        {
+            var info = new ProcessStartInfo(program)
+            {
+                WorkingDirectory = Repository.Root(),
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            foreach (var arg in args)
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            foreach (var key in info.Environment.Keys.Where(k => ClearedPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal))).ToList())
+            {
+                info.Environment.Remove(key);
+            }
+
+            foreach (var (key, value) in settings)
+            {
+                info.Environment[key] = value;
+            }
+
+            var process = new Process { StartInfo = info };
+            var child = new ChildProcess(process);
+            process.OutputDataReceived += (_, e) => child.Add(e.Data);
+            process.ErrorDataReceived += (_, e) => child.Add(e.Data);
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return child;
+        }
+
+        /// <summary>Runs to the end (two minutes at most).</summary>
+        public static async Task<(int ExitCode, string Output)> RunAsync(string program, string[] args, Dictionary<string, string> settings)
+        {
+            await using var child = Start(program, args, settings);
+            return (await child.WaitForExitAsync(TimeSpan.FromMinutes(2)), child.Output);
+        }
+
+        public async Task<int> WaitForExitAsync(TimeSpan timeout)
+        {
+            using var cancel = new CancellationTokenSource(timeout);
+            try
+            {
+                await _process.WaitForExitAsync(cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"Still running after {timeout}:\n{Output}");
+            }
+
+            // Drain the output readers.
+            _process.WaitForExit();
+            return _process.ExitCode;
+        }
+
+        public void Kill()
+        {
+            try
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(TimeSpan.FromSeconds(30));
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Kill();
+            _process.Dispose();
+            return ValueTask.CompletedTask;
+        }
+
+        private void Add(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (_output)
+            {
+                _output.Append(line).Append('\n');
+            }
+        }
+    }
+}
