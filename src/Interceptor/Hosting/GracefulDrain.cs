@@ -11,7 +11,13 @@ namespace Updraft.Interceptor.Hosting;
 /// with HTTP/1 responses carrying <c>Connection: close</c> so clients move on; then the listener stops accepting and
 /// in-flight, held and upgraded requests get <c>KEDA_HTTP_DRAIN_TIMEOUT</c> to finish (the host's shutdown timeout).
 /// </summary>
-internal sealed class GracefulDrain(ReadinessState readiness, DrainDeadline deadline, IOptions<InterceptorOptions> options, TimeProvider time, ILogger<GracefulDrain> logger)
+internal sealed class GracefulDrain(
+    ReadinessState readiness,
+    DrainDeadline deadline,
+    IOptions<InterceptorOptions> options,
+    IHostApplicationLifetime lifetime,
+    TimeProvider time,
+    ILogger<GracefulDrain> logger)
     : IHostedLifecycleService
 {
     /// <summary>The host's shutdown timeout: the delay plus the drain (unbounded when the drain timeout is 0).</summary>
@@ -21,6 +27,12 @@ internal sealed class GracefulDrain(ReadinessState readiness, DrainDeadline dead
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         readiness.BeginDraining();
+        if (!lifetime.ApplicationStarted.IsCancellationRequested)
+        {
+            // Start-up failed (a port in use): nothing was served, so there is nothing to drain.
+            return;
+        }
+
         deadline.Start(options.Value.ShutdownDelay, options.Value.DrainTimeout, time);
         Log.Draining(logger, options.Value.ShutdownDelay, options.Value.DrainTimeout);
         if (options.Value.ShutdownDelay > TimeSpan.Zero)

@@ -83,6 +83,29 @@ public sealed class ScalerStartupTests
     }
 
     [Fact]
+    public async Task Start_GrpcPortInUse_ExitsWith2SayingWhichSettingsMoveIt_WithoutACrashOnTheWayOut()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", RoutesYaml.InterceptorRoute("app", 1, "app.example.com"));
+
+        var result = await InterceptorProcess.RunToExitAsync(
+            directory.Path,
+            ["--routes", "routes.yaml"],
+            new() { ["KEDA_HTTP_SCALER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture), ["OTEL_PROM_EXPORTER_PORT"] = "0" },
+            ScalerProgram);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("updraft-scaler: ", line, StringComparison.Ordinal);
+        Assert.Contains("Choose free ports with KEDA_HTTP_SCALER_PORT", line, StringComparison.Ordinal);
+        // The loops that had started (the routes file watch, the count polling) stop before the host is disposed.
+        Assert.DoesNotContain(result.StdoutLines, l => l.Contains("crit", StringComparison.OrdinalIgnoreCase) || l.Contains("Unhandled", StringComparison.Ordinal) || l.Contains("ObjectDisposedException", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Reload_HostileFilesThenEmptyFile_KeepsTheRouteUntilWarningItIsGone()
     {
         using var directory = new TempDirectory();

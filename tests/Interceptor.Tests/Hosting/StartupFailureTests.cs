@@ -169,6 +169,30 @@ public sealed partial class StartupFailureTests
     }
 
     [Fact]
+    public async Task Start_ProxyPortInUse_ExitsWith2SayingWhichSettingsMoveIt_WithoutACrashOnTheWayOut()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        using var directory = new TempDirectory();
+        directory.Write("routes.yaml", "");
+
+        var result = await InterceptorProcess.RunToExitAsync(
+            directory.Path,
+            ["--routes", "routes.yaml"],
+            new() { ["KEDA_HTTP_PROXY_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture), ["KEDA_HTTP_ADMIN_PORT"] = "0", ["OTEL_PROM_EXPORTER_PORT"] = "0" });
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith(Prefix, line, StringComparison.Ordinal);
+        Assert.Contains("Choose free ports with KEDA_HTTP_PROXY_PORT", line, StringComparison.Ordinal);
+        // What had started (the routes file watch, the admin listener) stops before the host is disposed: no crash
+        // or unhandled-exception lines, and no drain that waits for traffic that never came.
+        Assert.DoesNotContain(result.StdoutLines, l => l.Contains("crit", StringComparison.OrdinalIgnoreCase) || l.Contains("Unhandled", StringComparison.Ordinal) || l.Contains("ObjectDisposedException", StringComparison.Ordinal));
+        Assert.DoesNotContain(result.StdoutLines, l => l.Contains("draining", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task Start_MissingRoutesFile_ExitsWith2NamingTheFile()
     {
         using var directory = new TempDirectory();

@@ -99,8 +99,8 @@ internal sealed partial class InterceptorProcess : IAsyncDisposable
         return result;
     }
 
-    /// <summary>Runs the interceptor until it exits (at most a minute) and returns its exit code and stderr lines.</summary>
-    public static async Task<(int ExitCode, IReadOnlyList<string> StderrLines)> RunToExitAsync(string workingDirectory, string[] args, Dictionary<string, string>? settings = null, string program = "Updraft.Interceptor.dll")
+    /// <summary>Runs the interceptor until it exits (at most a minute) and returns its exit code and output lines.</summary>
+    public static async Task<(int ExitCode, IReadOnlyList<string> StderrLines, IReadOnlyList<string> StdoutLines)> RunToExitAsync(string workingDirectory, string[] args, Dictionary<string, string>? settings = null, string program = "Updraft.Interceptor.dll")
     {
         await using var process = Start(workingDirectory, args, settings, program);
         using var timeout = new CancellationTokenSource(ExitTimeout);
@@ -113,7 +113,7 @@ internal sealed partial class InterceptorProcess : IAsyncDisposable
             Assert.Fail($"The interceptor did not exit within {ExitTimeout}; stdout: {string.Join("\n", Snapshot(process._stdout))}");
         }
 
-        return (process._process.ExitCode, process.StderrLines);
+        return (process._process.ExitCode, process.StderrLines, process.StdoutLines);
     }
 
     /// <summary>Sends SIGTERM, as the kubelet does before it kills a pod.</summary>
