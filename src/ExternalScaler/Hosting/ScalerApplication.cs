@@ -71,7 +71,6 @@ internal static class ScalerApplication
         ScalerOptions.Bind(lookup, options);
         var problems = new List<string>(options.BindingProblems);
 
-        var bindAddress = ParseBindAddress(options.BindAddress, problems);
         builder.Services.AddKafkaSource(lookup, problems);
         var natsOptions = NatsOptions.Bind(lookup, problems);
         var cluster = ClusterSettings.Read(new SettingReader(lookup, problems), problems);
@@ -133,10 +132,10 @@ internal static class ScalerApplication
             // refused with a gRPC status (StreamLimiter) instead of waiting silently in the client for an HTTP/2 slot,
             // and unary calls on a full connection still get through.
             kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection + StreamLimiter.UnaryHeadroom;
-            Listen(kestrel, bindAddress, options.GrpcPort, HttpProtocols.Http2);
+            Listen(kestrel, BindAddressSetting.Parse(options.BindAddress), options.GrpcPort, HttpProtocols.Http2);
             if (options.MetricsEnabled)
             {
-                Listen(kestrel, bindAddress, options.MetricsPort, HttpProtocols.Http1);
+                Listen(kestrel, BindAddressSetting.Parse(options.MetricsBindAddress), options.MetricsPort, HttpProtocols.Http1);
             }
         });
 
@@ -184,22 +183,6 @@ internal static class ScalerApplication
     /// </summary>
     private static bool InCluster(Func<string, string?> lookup) =>
         !string.IsNullOrEmpty(lookup("KUBERNETES_SERVICE_HOST")) && ClusterSettings.InCluster();
-
-    private static IPAddress? ParseBindAddress(string text, List<string> problems)
-    {
-        if (text is "*" or "")
-        {
-            return null;
-        }
-
-        if (IPAddress.TryParse(text, out var address))
-        {
-            return address;
-        }
-
-        problems.Add($"UPDRAFT_BIND_ADDRESS=\"{text}\" is not valid; use * (all interfaces) or an IP address");
-        return null;
-    }
 }
 
 /// <summary>

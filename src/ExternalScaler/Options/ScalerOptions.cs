@@ -29,8 +29,12 @@ internal sealed class ScalerOptions
 
     public bool MetricsEnabled { get; set; } = true;
 
-    /// <summary><c>UPDRAFT_BIND_ADDRESS</c>: <c>*</c> or an IP address.</summary>
+    /// <summary><c>UPDRAFT_BIND_ADDRESS</c>: the gRPC listener's address (and the metrics listener's unless set apart):
+    /// <c>*</c>, <c>localhost</c> or an IP address.</summary>
     public string BindAddress { get; set; } = "*";
+
+    /// <summary><c>UPDRAFT_METRICS_BIND_ADDRESS</c>: the metrics listener's address; <see cref="BindAddress"/> when unset.</summary>
+    public string MetricsBindAddress { get; set; } = "*";
 
     /// <summary><c>KEDA_HTTP_QUEUE_TICK_DURATION</c>: how often counts are aggregated and <c>/queue</c> polled.</summary>
     public TimeSpan QueueTick { get; set; } = TimeSpan.FromMilliseconds(500);
@@ -96,7 +100,8 @@ internal sealed class ScalerOptions
         options.GrpcPort = reader.Port("KEDA_HTTP_SCALER_PORT", options.GrpcPort);
         options.MetricsPort = reader.Port("OTEL_PROM_EXPORTER_PORT", options.MetricsPort);
         options.MetricsEnabled = reader.Boolean("OTEL_PROM_EXPORTER_ENABLED", options.MetricsEnabled);
-        options.BindAddress = reader.Text("UPDRAFT_BIND_ADDRESS") ?? options.BindAddress;
+        options.BindAddress = reader.BindAddress("UPDRAFT_BIND_ADDRESS", options.BindAddress);
+        options.MetricsBindAddress = reader.BindAddress("UPDRAFT_METRICS_BIND_ADDRESS", options.BindAddress);
         options.QueueTick = reader.Duration("KEDA_HTTP_QUEUE_TICK_DURATION", options.QueueTick, TimeSpan.FromMilliseconds(10));
         var streamMs = reader.Number("KEDA_HTTP_SCALER_STREAM_INTERVAL_MS", (int)options.StreamInterval.TotalMilliseconds, minimum: 10);
         options.StreamInterval = TimeSpan.FromMilliseconds(streamMs);

@@ -28,7 +28,7 @@ internal sealed class AdminServer(
 
     protected override int ConfiguredPort => options.Value.AdminPort;
 
-    protected override System.Net.IPAddress? BindAddress => BindAddresses.Parse(options.Value.BindAddress);
+    protected override System.Net.IPAddress? BindAddress => Updraft.Shared.Settings.BindAddressSetting.Parse(options.Value.AdminBindAddress);
 
     protected override void ConfigureServices(IServiceCollection services)
     {

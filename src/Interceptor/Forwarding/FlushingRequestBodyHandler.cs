@@ -16,7 +16,7 @@ internal sealed class FlushingRequestBodyHandler(HttpMessageHandler inner) : Del
 {
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (request.Content is { } content)
+        if (request.Content is { } content and not FlushingRequestContent)
         {
             request.Content = new FlushingRequestContent(content);
         }
@@ -28,10 +28,14 @@ internal sealed class FlushingRequestBodyHandler(HttpMessageHandler inner) : Del
 internal sealed class FlushingRequestContent : HttpContent
 {
     private readonly HttpContent _inner;
+    private readonly BodySentClock? _clock;
 
-    public FlushingRequestContent(HttpContent inner)
+    /// <param name="inner">YARP's request body.</param>
+    /// <param name="clock">Told when the whole body has been sent (the response-header timeout starts then).</param>
+    public FlushingRequestContent(HttpContent inner, BodySentClock? clock = null)
     {
         _inner = inner;
+        _clock = clock;
         foreach (var header in inner.Headers.NonValidated)
         {
             Headers.TryAddWithoutValidation(header.Key, header.Value);
@@ -39,10 +43,13 @@ internal sealed class FlushingRequestContent : HttpContent
     }
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        _inner.CopyToAsync(new FlushOnWriteStream(stream), context);
+        SerializeToStreamAsync(stream, context, CancellationToken.None);
 
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-        _inner.CopyToAsync(new FlushOnWriteStream(stream), context, cancellationToken);
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        await _inner.CopyToAsync(new FlushOnWriteStream(stream), context, cancellationToken);
+        _clock?.BodySent();
+    }
 
     protected override bool TryComputeLength(out long length)
     {

@@ -47,6 +47,7 @@ internal sealed class ProxyHandler(
     private static readonly byte[] NotFoundBody = "Not Found\n"u8.ToArray();
     internal static readonly byte[] BadGatewayBody = "Bad Gateway\n"u8.ToArray();
     private static readonly byte[] GatewayTimeoutBody = "Gateway Timeout\n"u8.ToArray();
+    private static readonly byte[] RequestTimeoutBody = "Request Timeout\n"u8.ToArray();
     private static readonly byte[] BadRequestBody = "Bad Request\n"u8.ToArray();
     private static readonly byte[] NotImplementedBody = "Not Implemented\n"u8.ToArray();
 
@@ -247,6 +248,25 @@ internal sealed class ProxyHandler(
         {
             status = connectionFailures.RefusedSince(target.Endpoint, sentAt) ? StatusCodes.Status502BadGateway : StatusCodes.Status504GatewayTimeout;
         }
+        else if (IsCanceled(exception))
+        {
+            // Neither the client nor the deadline: YARP's activity timer, the idle timeout, ended it. A stalled upload
+            // is the client's (408, as a web server answers a body that stops arriving); anything else is a 504.
+            status = error is ForwarderError.RequestBodyClient or ForwarderError.RequestBodyCanceled
+                ? StatusCodes.Status408RequestTimeout
+                : StatusCodes.Status504GatewayTimeout;
+            Log.IdleTimeout(logger, route.Key, target.Config.ActivityTimeout ?? TimeSpan.Zero, error, status);
+            if (status == StatusCodes.Status408RequestTimeout)
+            {
+                await AnswerStalledUploadAsync(context);
+            }
+            else if (!context.Response.HasStarted)
+            {
+                await WritePlainAsync(context, status, GatewayTimeoutBody);
+            }
+
+            return;
+        }
         else if (error is ForwarderError.RequestBodyClient)
         {
             status = StatusCodes.Status400BadRequest;
@@ -290,6 +310,35 @@ internal sealed class ProxyHandler(
                 _ => BadGatewayBody,
             });
         }
+    }
+
+    /// <summary>
+    /// 408, then the connection is closed: the rest of the body is never coming, and Kestrel cannot drain it anyway
+    /// while the abandoned read of the forwarder is still pending on it (it would log an error per request).
+    /// </summary>
+    private static async Task AnswerStalledUploadAsync(HttpContext context)
+    {
+        if (!context.Response.HasStarted)
+        {
+            context.Response.Headers.Connection = "close";
+            await WritePlainAsync(context, StatusCodes.Status408RequestTimeout, RequestTimeoutBody);
+            await context.Response.CompleteAsync();
+        }
+
+        context.Abort();
+    }
+
+    private static bool IsCanceled(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is OperationCanceledException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsTimeout(Exception? exception)

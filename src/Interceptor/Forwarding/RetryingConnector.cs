@@ -23,9 +23,11 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
     /// <summary>The add-on's safety cap for requests without a deadline.</summary>
     public static readonly TimeSpan RetryLimit = TimeSpan.FromMinutes(1);
 
-    public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    public ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
+        ConnectAsync(context.DnsEndPoint, cancellationToken);
+
+    internal async ValueTask<Stream> ConnectAsync(System.Net.DnsEndPoint endpoint, CancellationToken cancellationToken)
     {
-        var endpoint = context.DnsEndPoint;
         var key = endpoint.Host.Trim('[', ']') + ":" + endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var started = time.GetTimestamp();
         while (true)
@@ -51,11 +53,15 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
                     socket.Dispose();
                     if (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
                     {
-                        failures.Refused(key);
                         if (readiness.ConnectionRefused(key))
                         {
                             throw new EndpointNotReadyException(key, e);
                         }
+
+                        // Recorded only while the connector keeps dialling: a refusal that sends requests back to
+                        // wait is a cold start, so a request still queued for a connection when its deadline passes
+                        // gets 504 like the held ones, not the 502 of an upstream that is down.
+                        failures.Refused(key);
                     }
 
                     failure = e;

@@ -15,7 +15,8 @@ namespace Updraft.Interceptor.Forwarding;
 /// <param name="TlsDestinationPrefix">The same over TLS, for requests that came in on the TLS listener (the add-on's rule).</param>
 /// <param name="Endpoint"><c>host:port</c> as the connector sees it.</param>
 /// <param name="Invoker">The shared pool behind this route's response-header timeout.</param>
-/// <param name="RequestConfig">HTTP version policy for the upstream protocol.</param>
+/// <param name="RequestConfig">HTTP version policy for the upstream protocol, and the idle timeout.</param>
+/// <param name="H2cConfig">The same for h2c, which a Kubernetes Service port's <c>appProtocol</c> may ask for.</param>
 /// <param name="RequestTimeout">Whole-request deadline; zero is off.</param>
 /// <param name="Readiness">Whether the endpoint can take requests now (shared by every route that sends there).</param>
 /// <param name="Cluster">Kubernetes mode: the Service port whose live state picks each request's destination.</param>
@@ -25,6 +26,7 @@ internal sealed record UpstreamTarget(
     string Endpoint,
     HttpMessageInvoker Invoker,
     ForwarderRequestConfig RequestConfig,
+    ForwarderRequestConfig H2cConfig,
     TimeSpan RequestTimeout,
     EndpointReadiness Readiness,
     ClusterTarget? Cluster = null)
@@ -33,28 +35,16 @@ internal sealed record UpstreamTarget(
     public string Destination(bool tls) => Cluster?.Pick(tls) ?? (tls ? TlsDestinationPrefix : DestinationPrefix);
 
     /// <summary>The HTTP version policy for this request (a Service port's <c>appProtocol</c> may ask for h2c).</summary>
-    public ForwarderRequestConfig Config => Cluster is { UsesH2c: true } ? UpstreamTargetFactory.H2c : RequestConfig;
+    public ForwarderRequestConfig Config => Cluster is { UsesH2c: true } ? H2cConfig : RequestConfig;
 }
 
 internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients, IEndpointReadiness readiness, ModeInfo mode, ClusterTargets clusterTargets)
 {
-    // YARP's default activity timeout (100 s) would cut idle streams and long polls; the add-on has no idle limit,
-    // so streams are bounded only by the request deadline.
-    private static readonly TimeSpan NoActivityTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
+    // YARP's activity timeout is the idle timeout: it restarts whenever a read or write completes on either side
+    // (request body, response body, upgraded streams) and also runs while the response headers are awaited.
+    private static readonly TimeSpan NoIdleTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
 
-    private static readonly ForwarderRequestConfig Http1 = new()
-    {
-        ActivityTimeout = NoActivityTimeout,
-        Version = HttpVersion.Version11,
-        VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-    };
-
-    internal static readonly ForwarderRequestConfig H2c = new()
-    {
-        ActivityTimeout = NoActivityTimeout,
-        Version = HttpVersion.Version20,
-        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-    };
+    private readonly Dictionary<(bool H2c, TimeSpan Idle), ForwarderRequestConfig> _configs = [];
 
     public UpstreamTarget Create(RouteDefinition route) => Create(route.Target, route.Timeouts, route.Namespace);
 
@@ -62,6 +52,8 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
     public UpstreamTarget Create(UpstreamRef target, RouteTimeouts timeouts, string @namespace)
     {
         var settings = options.Value;
+        var responseHeader = timeouts.ResponseHeader ?? settings.ResponseHeaderTimeout;
+        var idle = IdleTimeout(settings.IdleTimeout, responseHeader);
         if (mode.IsKubernetes)
         {
             var cluster = clusterTargets.For(@namespace, target);
@@ -71,8 +63,9 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
                 service,
                 "https://" + service["http://".Length..],
                 cluster.Key,
-                clients.ForResponseHeaderTimeout(timeouts.ResponseHeader ?? settings.ResponseHeaderTimeout),
-                target.Protocol == UpstreamProtocol.H2c ? H2c : Http1,
+                clients.ForResponseHeaderTimeout(responseHeader),
+                Config(target.Protocol == UpstreamProtocol.H2c, idle),
+                Config(h2c: true, idle),
                 timeouts.Request ?? settings.RequestTimeout,
                 cluster.Readiness,
                 cluster);
@@ -87,9 +80,37 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
             "http://" + host + ":" + port,
             "https://" + host + ":" + port,
             endpoint,
-            clients.ForResponseHeaderTimeout(timeouts.ResponseHeader ?? settings.ResponseHeaderTimeout),
-            target.Protocol == UpstreamProtocol.H2c ? H2c : Http1,
+            clients.ForResponseHeaderTimeout(responseHeader),
+            Config(target.Protocol == UpstreamProtocol.H2c, idle),
+            Config(h2c: true, idle),
             timeouts.Request ?? settings.RequestTimeout,
             readiness.For(endpoint));
+    }
+
+    /// <summary>
+    /// <c>UPDRAFT_IDLE_TIMEOUT</c>, stretched to the route's response-header timeout when that is longer: the idle clock
+    /// also runs while the headers are awaited, and the first byte has its own, documented limit.
+    /// </summary>
+    internal static TimeSpan IdleTimeout(TimeSpan idle, TimeSpan responseHeader) =>
+        idle <= TimeSpan.Zero ? NoIdleTimeout : responseHeader > idle ? responseHeader : idle;
+
+    private ForwarderRequestConfig Config(bool h2c, TimeSpan idle)
+    {
+        // Called while a routing table is built (one thread at a time); a handful of distinct values.
+        lock (_configs)
+        {
+            if (!_configs.TryGetValue((h2c, idle), out var config))
+            {
+                config = new ForwarderRequestConfig
+                {
+                    ActivityTimeout = idle,
+                    Version = h2c ? HttpVersion.Version20 : HttpVersion.Version11,
+                    VersionPolicy = h2c ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
+                };
+                _configs.Add((h2c, idle), config);
+            }
+
+            return config;
+        }
     }
 }

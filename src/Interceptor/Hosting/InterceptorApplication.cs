@@ -104,7 +104,7 @@ internal static class InterceptorApplication
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.MinRequestBodyDataRate = null;
             kestrel.Limits.MinResponseDataRate = null;
-            var address = BindAddresses.Parse(options.Value.BindAddress);
+            var address = Updraft.Shared.Settings.BindAddressSetting.Parse(options.Value.BindAddress);
             // HTTP/1.1 and h2c prior knowledge on the one plain port, as the add-on serves them.
             kestrel.AllowAlternateSchemes = true;
             static void Configure(ListenOptions listen) => listen.UseHttp1AndH2c();

@@ -18,8 +18,16 @@ internal sealed class InterceptorOptions
     /// <summary><c>OTEL_PROM_EXPORTER_ENABLED</c>.</summary>
     public bool MetricsEnabled { get; set; } = true;
 
-    /// <summary><c>UPDRAFT_BIND_ADDRESS</c>: the address every listener binds; all interfaces by default.</summary>
+    /// <summary><c>UPDRAFT_BIND_ADDRESS</c>: the address the proxy listeners bind, and the others unless set apart below;
+    /// all interfaces by default.</summary>
     public string BindAddress { get; set; } = "*";
+
+    /// <summary><c>UPDRAFT_ADMIN_BIND_ADDRESS</c>: the admin listener's address (<c>/queue</c>, the count stream, probes);
+    /// <see cref="BindAddress"/> when unset.</summary>
+    public string AdminBindAddress { get; set; } = "*";
+
+    /// <summary><c>UPDRAFT_METRICS_BIND_ADDRESS</c>: the metrics listener's address; <see cref="BindAddress"/> when unset.</summary>
+    public string MetricsBindAddress { get; set; } = "*";
 
     /// <summary><c>UPDRAFT_ROUTES_FILE</c> or <c>--routes</c>: standalone mode's routes file.</summary>
     public string? RoutesFile { get; set; }
@@ -29,6 +37,11 @@ internal sealed class InterceptorOptions
 
     /// <summary><c>KEDA_HTTP_RESPONSE_HEADER_TIMEOUT</c>: request sent → response headers; zero is off.</summary>
     public TimeSpan ResponseHeaderTimeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary><c>UPDRAFT_IDLE_TIMEOUT</c>: how long a forwarded request may go without a byte moving either way (a
+    /// client that stops reading, an upstream that stalls mid-body, a stalled upload); never shorter than the route's
+    /// response-header timeout, which governs the wait for the first byte. Zero is off.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
     /// <summary><c>KEDA_HTTP_READINESS_TIMEOUT</c>: cold-start wait for a ready endpoint; zero is off.</summary>
     public TimeSpan ReadinessTimeout { get; set; } = TimeSpan.Zero;

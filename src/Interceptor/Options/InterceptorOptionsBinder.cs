@@ -14,10 +14,13 @@ internal static class InterceptorOptionsBinder
         options.AdminPort = reader.Port("KEDA_HTTP_ADMIN_PORT", options.AdminPort);
         options.MetricsPort = reader.Port("OTEL_PROM_EXPORTER_PORT", options.MetricsPort);
         options.MetricsEnabled = reader.Boolean("OTEL_PROM_EXPORTER_ENABLED", options.MetricsEnabled);
-        options.BindAddress = reader.Text("UPDRAFT_BIND_ADDRESS") ?? options.BindAddress;
+        options.BindAddress = reader.BindAddress("UPDRAFT_BIND_ADDRESS", options.BindAddress);
+        options.AdminBindAddress = reader.BindAddress("UPDRAFT_ADMIN_BIND_ADDRESS", options.BindAddress);
+        options.MetricsBindAddress = reader.BindAddress("UPDRAFT_METRICS_BIND_ADDRESS", options.BindAddress);
         options.RoutesFile = reader.Text(RoutesFileVariable) ?? options.RoutesFile;
         options.RequestTimeout = reader.Duration("KEDA_HTTP_REQUEST_TIMEOUT", options.RequestTimeout);
         options.ResponseHeaderTimeout = reader.Duration("KEDA_HTTP_RESPONSE_HEADER_TIMEOUT", options.ResponseHeaderTimeout);
+        options.IdleTimeout = reader.Duration("UPDRAFT_IDLE_TIMEOUT", options.IdleTimeout);
         options.ReadinessTimeout = reader.Duration("KEDA_HTTP_READINESS_TIMEOUT", options.ReadinessTimeout);
         options.ColdStartMaxPendingRequests = reader.Number("KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS", options.ColdStartMaxPendingRequests, minimum: 0);
         options.ConnectTimeout = reader.Duration("KEDA_HTTP_CONNECT_TIMEOUT", options.ConnectTimeout);

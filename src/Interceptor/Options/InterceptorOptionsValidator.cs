@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.Extensions.Options;
 
 namespace Updraft.Interceptor.Options;
@@ -9,11 +8,6 @@ internal sealed class InterceptorOptionsValidator : IValidateOptions<Interceptor
     public ValidateOptionsResult Validate(string? name, InterceptorOptions options)
     {
         var problems = new List<string>(options.BindingProblems);
-        if (options.BindAddress != "*" && !IPAddress.TryParse(options.BindAddress, out _) && options.BindAddress != "localhost")
-        {
-            problems.Add($"UPDRAFT_BIND_ADDRESS=\"{options.BindAddress}\" is not valid; use an IP address, localhost, or * for all interfaces");
-        }
-
         CheckDistinct(options, problems);
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }

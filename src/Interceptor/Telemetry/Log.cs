@@ -71,6 +71,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 26, Level = LogLevel.Warning, Message = "Route {Route}: {Field} needs a Kubernetes ConfigMap, which standalone mode cannot read; that response is answered with 500")]
     public static partial void ConfigMapBodyUnavailable(ILogger logger, string route, string field);
 
+    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Route {Route}: nothing moved for {IdleTimeout} on a forwarded request ({Error}, UPDRAFT_IDLE_TIMEOUT); it was ended ({StatusCode})")]
+    public static partial void IdleTimeout(ILogger logger, string route, TimeSpan idleTimeout, Yarp.ReverseProxy.Forwarder.ForwarderError error, int statusCode);
+
     [LoggerMessage(EventId = 27, Level = LogLevel.Debug, Message = "Route {Route}: the client's request body failed ({Error}); answered 400")]
     public static partial void ClientRequestBodyFailed(ILogger logger, string route, ForwarderError error, Exception? exception);
 }

@@ -33,7 +33,7 @@ internal sealed class MetricsServer : SideServer
 
     protected override int ConfiguredPort => _options.Value.MetricsPort;
 
-    protected override System.Net.IPAddress? BindAddress => BindAddresses.Parse(_options.Value.BindAddress);
+    protected override System.Net.IPAddress? BindAddress => Updraft.Shared.Settings.BindAddressSetting.Parse(_options.Value.MetricsBindAddress);
 
     protected override void Map(WebApplication app) => app.MapMetrics("/metrics", _metrics.Registry);
 }

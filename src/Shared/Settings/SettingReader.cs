@@ -13,6 +13,24 @@ public readonly struct SettingReader(Func<string, string?> lookup, List<string> 
 {
     public string? Text(string name) => lookup(name) is { Length: > 0 } value && value.Trim() is { Length: > 0 } trimmed ? trimmed : null;
 
+    /// <summary>A listener address (<see cref="BindAddressSetting"/>); <paramref name="fallback"/> when unset or invalid.</summary>
+    public string BindAddress(string name, string fallback)
+    {
+        var text = Text(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (BindAddressSetting.IsValid(text))
+        {
+            return text;
+        }
+
+        problems.Add($"{name}=\"{text}\" is not valid; {BindAddressSetting.AllowedForm}");
+        return fallback;
+    }
+
     public int Port(string name, int fallback)
     {
         var text = Text(name);

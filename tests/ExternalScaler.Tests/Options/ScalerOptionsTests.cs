@@ -49,6 +49,29 @@ public sealed class ScalerOptionsTests
         Assert.Equal([expected], failure.Problems);
     }
 
+    [Theory]
+    [InlineData(null, null, "*", "*")]
+    [InlineData("127.0.0.1", null, "127.0.0.1", "127.0.0.1")] // metrics follow the gRPC listener
+    [InlineData("*", "localhost", "*", "localhost")] // KEDA reaches gRPC from anywhere, metrics only from the pod
+    [InlineData("::1", "127.0.0.1", "::1", "127.0.0.1")]
+    public void Bind_BindAddresses_MetricsFollowTheGrpcListenerUnlessSetApart(string? all, string? metrics, string expectedGrpc, string expectedMetrics)
+    {
+        var options = Bind(("UPDRAFT_BIND_ADDRESS", all), ("UPDRAFT_METRICS_BIND_ADDRESS", metrics));
+
+        Assert.Empty(options.BindingProblems);
+        Assert.Equal((expectedGrpc, expectedMetrics), (options.BindAddress, options.MetricsBindAddress));
+    }
+
+    [Theory]
+    [InlineData("UPDRAFT_BIND_ADDRESS", "scaler.local")]
+    [InlineData("UPDRAFT_METRICS_BIND_ADDRESS", "10.0.0.300")]
+    public void Bind_BadBindAddress_ProblemNamingTheVariableAndTheAllowedForms(string variable, string value)
+    {
+        var options = Bind((variable, value));
+
+        Assert.Equal([$"{variable}=\"{value}\" is not valid; use an IP address, localhost, or * for all interfaces"], options.BindingProblems);
+    }
+
     private static ScalerOptions Bind(params (string Name, string? Value)[] settings)
     {
         var options = new ScalerOptions();

@@ -63,17 +63,21 @@ public sealed class HoldQueueTests
         Assert.Equal("true", response.Headers.GetValues(ColdStartHeader).Single());
     }
 
+    // The timeouts are long enough (3 s) to see the request wait before it gets its 504: a 504 that came at once,
+    // without holding, must fail these tests.
     [Theory]
-    [InlineData("timeouts: {readiness: 300ms}", null)]
-    [InlineData(null, "300ms")]
-    [InlineData("timeouts: {readiness: 300ms}", "1h")]
+    [InlineData("timeouts: {readiness: 3s}", null)]
+    [InlineData(null, "3s")]
+    [InlineData("timeouts: {readiness: 3s}", "1h")]
     public async Task Hold_ReadinessTimeoutPasses_Returns504(string? routeTimeouts, string? environmentTimeout)
     {
         var port = TestUpstream.FreePort();
         var settings = new Dictionary<string, string?> { ["KEDA_HTTP_READINESS_TIMEOUT"] = environmentTimeout };
         await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: routeTimeouts), settings);
 
-        using var response = await interceptor.GetAsync(Host, "/");
+        var pending = interceptor.GetAsync(Host, "/");
+        await AssertHeldAsync(interceptor, port, pending);
+        using var response = await pending;
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("Gateway Timeout\n", await response.Content.ReadAsStringAsync());
@@ -87,9 +91,11 @@ public sealed class HoldQueueTests
     {
         var port = TestUpstream.FreePort();
         await using var interceptor = await TestInterceptor.StartAsync(
-            Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 300ms, readiness: 1h}"));
+            Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 3s, readiness: 1h}"));
 
-        using var response = await interceptor.GetAsync(Host, "/");
+        var pending = interceptor.GetAsync(Host, "/");
+        await AssertHeldAsync(interceptor, port, pending);
+        using var response = await pending;
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Equal("Gateway Timeout\n", await response.Content.ReadAsStringAsync());
@@ -284,6 +290,14 @@ public sealed class HoldQueueTests
 
     internal static EndpointReadiness Readiness(TestInterceptor interceptor, int port) =>
         interceptor.Services.GetRequiredService<IEndpointReadiness>().For($"127.0.0.1:{port}");
+
+    /// <summary>The request is in the hold queue: the target has a waiter, the route counts it, and no answer came yet.</summary>
+    private static async Task AssertHeldAsync(TestInterceptor interceptor, int port, Task<HttpResponseMessage> pending)
+    {
+        await WaitForWaitersAsync(interceptor, port, 1);
+        Assert.Equal(1, (await interceptor.GetQueueAsync())[Key].Concurrency);
+        Assert.False(pending.IsCompleted, "answered without being held");
+    }
 
     internal static Task WaitForWaitersAsync(TestInterceptor interceptor, int port, int waiters) =>
         TestInterceptor.WaitUntilAsync(() => Task.FromResult(Readiness(interceptor, port).Waiters == waiters), $"{waiters} requests wait for 127.0.0.1:{port}");

@@ -83,17 +83,11 @@ public sealed class CountingTests
     [Fact]
     public async Task Count_UpstreamRefusesConnections_ReleasesConcurrencyAndCountsEveryRequest()
     {
-        int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
+        var port = TestUpstream.FreePort();
         await using var interceptor = await TestInterceptor.StartAsync(
             Routes.InterceptorRoute("app", port, hosts: [Host], extraSpec: "timeouts: {request: 300ms}"));
 
-        var statuses = await Task.WhenAll(Enumerable.Range(0, 5).Select(async _ =>
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 10).Select(async _ =>
         {
             using var response = await interceptor.GetAsync(Host, "/");
             return response.StatusCode;
@@ -102,7 +96,7 @@ public sealed class CountingTests
         // A refused connect makes the target not ready: the requests are held as a cold start until their deadline.
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.GatewayTimeout, s));
         await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())[Key].Concurrency == 0, "refused requests are released");
-        Assert.Equal(new QueueEntry(0, 5), (await interceptor.GetQueueAsync())[Key]);
+        Assert.Equal(new QueueEntry(0, 10), (await interceptor.GetQueueAsync())[Key]);
     }
 
     [Fact]

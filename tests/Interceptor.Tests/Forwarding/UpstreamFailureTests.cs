@@ -100,6 +100,85 @@ public sealed class UpstreamFailureTests
         Assert.Equal("Gateway Timeout\n", await response.Content.ReadAsStringAsync());
     }
 
+    // Issue 16, defect 1: the response-header clock ran during the upload, so an upload longer than the timeout was
+    // cut (400, "Reading is already in progress"). It starts once the body has been sent, as Go's does.
+    [Fact]
+    public async Task Forward_UploadLongerThanTheResponseHeaderTimeout_IsForwardedWhole()
+    {
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            var received = await ReadAllAsync(context.Request.Body, context.RequestAborted);
+            await context.Response.WriteAsync(received.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host], extraSpec: "timeouts: {responseHeader: 2s}"));
+
+        // 3.2 s of upload against a 2 s limit; the upstream answers as soon as the body is in.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/upload") { Content = new SlowUpload(pieces: 8, pieceSize: 64 * 1024, pause: TimeSpan.FromMilliseconds(400)) };
+        request.Headers.Host = Host;
+        using var response = await interceptor.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((8 * 64 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), await response.Content.ReadAsStringAsync());
+        interceptor.Logs.AssertNoWarnings();
+    }
+
+    [Fact]
+    public async Task Forward_NoResponseHeadersAfterASlowUpload_Returns504()
+    {
+        var received = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            received.TrySetResult(await ReadAllAsync(context.Request.Body, context.RequestAborted));
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host], extraSpec: "timeouts: {responseHeader: 400ms}"));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/upload") { Content = new SlowUpload(pieces: 5, pieceSize: 1024, pause: TimeSpan.FromMilliseconds(200)) };
+        request.Headers.Host = Host;
+        using var response = await interceptor.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("Gateway Timeout\n", await response.Content.ReadAsStringAsync());
+        // The whole body got through before the clock started.
+        Assert.Equal(5 * 1024, await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    private static async Task<long> ReadAllAsync(Stream body, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16 * 1024];
+        long total = 0;
+        int read;
+        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            total += read;
+        }
+
+        return total;
+    }
+
+    /// <summary>A chunked request body sent in pieces with a pause before each, as a slow uplink sends it.</summary>
+    private sealed class SlowUpload(int pieces, int pieceSize, TimeSpan pause) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            var piece = new byte[pieceSize];
+            for (var i = 0; i < pieces; i++)
+            {
+                await Task.Delay(pause);
+                await stream.WriteAsync(piece);
+                await stream.FlushAsync();
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
     [Fact]
     public async Task Forward_GlobalResponseHeaderTimeout_Returns504()
     {

@@ -32,6 +32,9 @@ public sealed partial class StartupFailureTests
         { "UPDRAFT_KUBE_RETRY_MAX", "soon", $"UPDRAFT_KUBE_RETRY_MAX=\"soon\" is not valid; use {DurationForm}, at least 10ms" },
         { "UPDRAFT_INLINE_IO", "sometimes", "UPDRAFT_INLINE_IO=\"sometimes\" is not valid; use true or false" },
         { "UPDRAFT_BIND_ADDRESS", "nowhere", "UPDRAFT_BIND_ADDRESS=\"nowhere\" is not valid; use an IP address, localhost, or * for all interfaces" },
+        { "UPDRAFT_ADMIN_BIND_ADDRESS", "admin.local", "UPDRAFT_ADMIN_BIND_ADDRESS=\"admin.local\" is not valid; use an IP address, localhost, or * for all interfaces" },
+        { "UPDRAFT_METRICS_BIND_ADDRESS", "0.0.0.0/0", "UPDRAFT_METRICS_BIND_ADDRESS=\"0.0.0.0/0\" is not valid; use an IP address, localhost, or * for all interfaces" },
+        { "UPDRAFT_IDLE_TIMEOUT", "forever", $"UPDRAFT_IDLE_TIMEOUT=\"forever\" is not valid; use {DurationForm}" },
     };
 
     [Theory]
