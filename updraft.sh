@@ -134,6 +134,8 @@ run_tests() {
   ensure_packages curl:curl
   # NATS JetStream tests run a real nats-server; Debian installs it in /usr/sbin, which may not be on PATH.
   PATH="$PATH:/usr/sbin:/usr/local/sbin" ensure_packages nats-server:nats-server
+  # The differential forwarding test runs a real nginx (Debian installs it in /usr/sbin) in front of the same upstream.
+  PATH="$PATH:/usr/sbin:/usr/local/sbin" ensure_packages nginx:nginx
   # Kubernetes tests run a real kube-apiserver (v1.20.2, built once from Debian's source package and cached
   # outside the repository; about 4-8 minutes the first time on a machine, seconds afterwards) with etcd.
   tests/kube/apiserver.sh build
@@ -153,6 +155,19 @@ run_tests() {
        }
        END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
   rm -f "$log"
+  return $status
+}
+
+# The fuzz tests alone, each property for UPDRAFT_FUZZ_SECONDS (default 60; a normal test run gives them a few
+# hundred inputs each). A failure prints the seed to replay with UPDRAFT_FUZZ_SEED; keep the input in tests/corpus/.
+run_fuzz() {
+  need_dotnet
+  export UPDRAFT_FUZZ_SECONDS=${1:-${UPDRAFT_FUZZ_SECONDS:-60}}
+  build_quiet "$CONFIGURATION"
+  local status=0 project
+  for project in tests/Shared.Tests tests/Interceptor.Tests tests/ExternalScaler.Tests; do
+    dotnet test "$project" -c "$CONFIGURATION" --no-build --nologo --filter "FullyQualifiedName~Fuzzing" || status=$?
+  done
   return $status
 }
 
@@ -316,8 +331,9 @@ case "${1:-}" in
   bench) shift; bench "$@" ;;
   images) shift; images "$@" ;;
   test) shift; run_tests "$@" ;;
+  fuzz) shift; run_fuzz "$@" ;;
   *)
-    echo "usage: ./updraft.sh demo|ask-scaler|test|bench|images" >&2
+    echo "usage: ./updraft.sh demo|ask-scaler|test|fuzz|bench|images" >&2
     exit 2
     ;;
 esac

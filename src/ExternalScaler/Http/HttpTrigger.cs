@@ -1,4 +1,5 @@
 using System.Globalization;
+using Updraft.Shared.Hosting;
 using Updraft.Shared.Routes;
 
 namespace Updraft.ExternalScaler.Http;
@@ -55,7 +56,7 @@ internal sealed record HttpTrigger(
         }
 
         HttpTrigger Build(HttpTriggerKind kind, string name, int fleetTarget = DefaultTarget) =>
-            new(kind, ns, name, fleetTarget, activation, problems.Count == 0 ? null : string.Join("; ", problems));
+            new(kind, ns, name, fleetTarget, activation, problems.Count == 0 ? null : OneLine.Escape(string.Join("; ", problems)));
 
         if (metadata.TryGetValue(InterceptorRouteKey, out var route) && !string.IsNullOrWhiteSpace(route))
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Updraft.Shared.Hosting;
 
 namespace Updraft.ExternalScaler.Http;
 
@@ -36,7 +37,7 @@ internal static class QueueDocument
 
                 if (concurrency is null || requestCount is null || concurrency < 0 || requestCount < 0)
                 {
-                    throw new FormatException($"route \"{key}\" lacks a non-negative Concurrency or RequestCount");
+                    throw new FormatException($"route \"{OneLine.Escape(key)}\" lacks a non-negative Concurrency or RequestCount");
                 }
 
                 routes[key] = new RouteCounts(concurrency.Value, requestCount.Value);
@@ -51,7 +52,7 @@ internal static class QueueDocument
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            throw new FormatException($"not a /queue document: {e.Message}", e);
+            throw new FormatException($"not a /queue document: {OneLine.Escape(e.Message)}", e);
         }
     }
 

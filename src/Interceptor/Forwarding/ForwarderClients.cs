@@ -42,6 +42,9 @@ internal sealed class ForwarderClients : IDisposable
             Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
             ConnectTimeout = Timeout.InfiniteTimeSpan, // RetryingConnector bounds attempts itself
             ConnectCallback = connector.ConnectAsync,
+            // Kestrel accepts UTF-8 in request header values; without this the client refuses to send them (a 502 the
+            // client caused). UTF-8 out gives the upstream the bytes the client sent.
+            RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
             // Only requests that came in over TLS go out over TLS (SNI: the target's host name).
             SslOptions = new SslClientAuthenticationOptions
             {

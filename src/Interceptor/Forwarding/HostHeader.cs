@@ -28,13 +28,47 @@ internal static class HostHeader
         var span = host.AsSpan();
         var colon = span.IndexOf(':');
         var name = colon < 0 ? span : span[..colon];
-        if (!name.IsEmpty && name[0] != '.' && !name.ContainsAnyExcept(PlainNameChars) && !name.Contains("..", StringComparison.Ordinal))
+        if (!name.IsEmpty && name[0] != '.' && !name.ContainsAnyExcept(PlainNameChars) && !name.Contains("..", StringComparison.Ordinal) && IsPlainDnsName(name))
         {
             return colon < 0 || IsPort(span[(colon + 1)..]);
         }
 
         // Anything else (IPv6 literals, unusual names) is rare: ask the parser .NET's client itself uses for Host.
         return Uri.TryCreate("http://u@" + host + "/", UriKind.Absolute, out _);
+    }
+
+    /// <summary>
+    /// Labels of 1-63 characters starting with a letter or digit, at most 254 characters (a trailing dot included): DNS
+    /// names, which Uri (and so the client) always takes. Fuzzing found names Uri refuses although their characters are
+    /// fine (<c>a.b._c</c>, while it takes <c>a._c</c>; a 300-character label); the rare names outside this shape take
+    /// the slow path instead of a copy of Uri's rules.
+    /// </summary>
+    private static bool IsPlainDnsName(ReadOnlySpan<char> name)
+    {
+        if (name.Length > 254)
+        {
+            return false;
+        }
+
+        var labelStart = 0;
+        for (var i = 0; i <= name.Length; i++)
+        {
+            if (i == name.Length || name[i] == '.')
+            {
+                if (i - labelStart > 63)
+                {
+                    return false;
+                }
+
+                labelStart = i + 1;
+            }
+            else if (i == labelStart && !char.IsAsciiLetterOrDigit(name[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Digits with a value up to 65535; empty means the default port (RFC 3986 allows <c>name:</c>).</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Hosting;
@@ -63,9 +64,24 @@ internal sealed class ProxyHandler(
         }
 
         // Requests that cannot be forwarded faithfully are answered here, before routing, and recorded as unrouted.
-        if (!HostHeader.IsValid(request.Host.Value))
+        if (!HostHeader.IsValid(request.Host.Value) || (!request.Host.HasValue && request.Headers.ContainsKey(HeaderNames.Host)))
         {
+            // An empty Host would reach the upstream next to the one .NET's client writes for the target: two Host lines.
             return RejectAsync(context, started, StatusCodes.Status400BadRequest, BadRequestBody, "invalid Host");
+        }
+
+        if (!string.Equals(HttpMethods.GetCanonicalizedValue(request.Method), request.Method, StringComparison.Ordinal))
+        {
+            // 'get' is not GET (methods are case-sensitive, RFC 9110 §9.1), but YARP and .NET's client would both send
+            // it as GET; refuse it rather than forward a method the client did not send, as nginx does.
+            return RejectAsync(context, started, StatusCodes.Status400BadRequest, BadRequestBody, "a standard method in the wrong case");
+        }
+
+        if (request.Headers.ContainsKey(HeaderNames.TransferEncoding) && !IsChunkedOnly(request.Headers.TransferEncoding))
+        {
+            // Kestrel removes the chunking and leaves any other coding (gzip, chunked) unapplied: the upstream would read
+            // compressed bytes as the content. RFC 9112 §6.1: a server that does not understand a coding answers 501.
+            return RejectAsync(context, started, StatusCodes.Status501NotImplemented, NotImplementedBody, "Transfer-Encoding other than chunked");
         }
 
         if (HttpMethods.IsConnect(request.Method) && !IsWebSocketConnect(context))
@@ -110,6 +126,9 @@ internal sealed class ProxyHandler(
         await WritePlainAsync(context, status, body);
         metrics.Unrouted.Record(request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
+
+    private static bool IsChunkedOnly(StringValues transferEncoding) =>
+        transferEncoding.Count == 1 && string.Equals(transferEncoding[0]?.Trim(), "chunked", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>An HTTP/2 extended CONNECT for a WebSocket (RFC 8441): the only CONNECT that is forwarded.</summary>
     internal static bool IsWebSocketConnect(HttpContext context) =>

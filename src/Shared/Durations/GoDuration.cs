@@ -107,6 +107,7 @@ public static class GoDuration
     }
 
     /// <summary>Formats like Go's <c>Duration.String()</c> for whole units (<c>1h30m0s</c>, <c>500ms</c>).</summary>
+    /// <remarks>Integer arithmetic: a double wrote <c>1E-07s</c> for a tick past a whole second, which does not parse.</remarks>
     public static string Format(TimeSpan value)
     {
         if (value == TimeSpan.Zero)
@@ -115,28 +116,43 @@ public static class GoDuration
         }
 
         var builder = new StringBuilder();
-        if (value < TimeSpan.Zero)
+        var ticks = value.Ticks;
+        if (ticks < 0)
         {
             builder.Append('-');
-            value = value.Duration();
         }
 
-        if (value < TimeSpan.FromSeconds(1))
+        // The magnitude as unsigned: TimeSpan.MinValue has no positive counterpart.
+        var magnitude = ticks < 0 ? (ulong)(-(ticks + 1)) + 1 : (ulong)ticks;
+        if (magnitude < TimeSpan.TicksPerSecond)
         {
-            return builder.Append(value.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)).Append("ms").ToString();
+            return AppendDecimal(builder, magnitude, TimeSpan.TicksPerMillisecond).Append("ms").ToString();
         }
 
-        if (value.TotalHours >= 1)
+        if (magnitude >= TimeSpan.TicksPerHour)
         {
-            builder.Append((long)value.TotalHours).Append('h');
+            builder.Append(magnitude / TimeSpan.TicksPerHour).Append('h');
         }
 
-        if (value.TotalMinutes >= 1)
+        if (magnitude >= TimeSpan.TicksPerMinute)
         {
-            builder.Append(value.Minutes).Append('m');
+            builder.Append(magnitude / TimeSpan.TicksPerMinute % 60).Append('m');
         }
 
-        var seconds = value.Seconds + (value.Ticks % TimeSpan.TicksPerSecond / (double)TimeSpan.TicksPerSecond);
-        return builder.Append(seconds.ToString(CultureInfo.InvariantCulture)).Append('s').ToString();
+        return AppendDecimal(builder, magnitude % TimeSpan.TicksPerMinute, TimeSpan.TicksPerSecond).Append('s').ToString();
+    }
+
+    /// <summary><paramref name="ticks"/> in units of <paramref name="unit"/> (a power of ten) as a decimal number without trailing zeros.</summary>
+    private static StringBuilder AppendDecimal(StringBuilder builder, ulong ticks, long unit)
+    {
+        builder.Append(ticks / (ulong)unit);
+        var fraction = ticks % (ulong)unit;
+        if (fraction != 0)
+        {
+            var digits = unit.ToString(CultureInfo.InvariantCulture).Length - 1;
+            builder.Append('.').Append(fraction.ToString(CultureInfo.InvariantCulture).PadLeft(digits, '0').TrimEnd('0'));
+        }
+
+        return builder;
     }
 }

@@ -85,6 +85,13 @@ public static class HostNames
             return "has an empty label";
         }
 
+        // A colon left after the port is stripped belongs to an IPv6 literal; "[a:1]" would become "a:1", which
+        // requests compare as host "a" with a port: it could never match.
+        if (body.Contains(':') && (isWildcard || !System.Net.IPAddress.TryParse(body, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
+        {
+            return "has a ':' that is neither a port nor part of an IPv6 address";
+        }
+
         normalized = string.Concat(isWildcard ? WildcardPrefix : "", body.ToString().ToLowerInvariant());
         return null;
     }

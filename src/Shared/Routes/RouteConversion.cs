@@ -247,7 +247,7 @@ public static class RouteConversion
         var protocol = UpstreamProtocol.Http1;
         if (annotations is not null && annotations.TryGetValue(AppProtocolAnnotation, out var annotated))
         {
-            var parsed = ParseAppProtocol(annotated);
+            var parsed = ParseAppProtocol(annotated ?? ""); // null: "key: ~" in a file
             if (parsed is null)
             {
                 problems.Add("metadata.annotations." + AppProtocolAnnotation, $"\"{annotated}\" is not supported; use http1 or h2c");

@@ -1,4 +1,5 @@
 using System.Text;
+using Updraft.Shared.Hosting;
 
 namespace Updraft.Shared.Routes;
 
@@ -37,7 +38,8 @@ public sealed record RouteProblem(int? Document, string? Kind, string? ObjectNam
             builder.Append(Field).Append(": ");
         }
 
-        return builder.Append(Message).ToString();
+        // Values are quoted as written: a control character or line separator in one must not break the line.
+        return OneLine.Escape(builder.Append(Message).ToString());
     }
 
     public override string ToString() => Format();

@@ -124,6 +124,18 @@ internal sealed partial class InterceptorProcess : IAsyncDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
+    /// <summary>Sends SIGKILL (a crash or an OOM kill: no drain, no goodbye) and waits for the exit.</summary>
+    public async Task KillAsync()
+    {
+        using (var kill = Process.Start("kill", ["-KILL", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            kill.WaitForExit();
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        await WaitForExitAsync();
+    }
+
     /// <summary>Waits (at most a minute) for the process to exit and returns its exit code.</summary>
     public async Task<int> WaitForExitAsync()
     {

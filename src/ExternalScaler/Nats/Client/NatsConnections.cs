@@ -135,7 +135,17 @@ internal readonly record struct NatsServerAddress(string Host, int Port, bool Tl
                 return null;
             }
 
-            addresses.Add(new NatsServerAddress(uri.IdnHost.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, uri.Scheme == "tls"));
+            string host;
+            try
+            {
+                host = uri.IdnHost;
+            }
+            catch (UriFormatException)
+            {
+                return null; // a host that is not valid IDN: TryCreate takes it, IdnHost throws (found by fuzzing)
+            }
+
+            addresses.Add(new NatsServerAddress(host.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, uri.Scheme == "tls"));
         }
 
         return addresses.Count == 0 ? null : addresses;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using NATS.NKeys;
+using Updraft.Shared.Hosting;
 
 namespace Updraft.ExternalScaler.Nats.Client;
 
@@ -48,7 +49,7 @@ internal sealed partial class NatsUserKey
         var key = FromSeed(seed, jwt);
         if (!string.Equals(key.PublicKey, subject, StringComparison.Ordinal))
         {
-            throw new NatsKeyException($"holds a seed that does not belong to its JWT (the seed's public key is {key.PublicKey}, the JWT's subject {subject})");
+            throw new NatsKeyException($"holds a seed that does not belong to its JWT (the seed's public key is {key.PublicKey}, the JWT's subject {OneLine.Escape(subject)})");
         }
 
         return key;
@@ -126,8 +127,9 @@ internal sealed partial class NatsUserKey
                     ? subject.GetString()
                     : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a "sub" string that is not valid UTF-8 (found by fuzzing).
             return null;
         }
     }

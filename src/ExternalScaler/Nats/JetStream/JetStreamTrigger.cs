@@ -1,4 +1,5 @@
 using Updraft.ExternalScaler.Nats.Client;
+using Updraft.Shared.Hosting;
 
 namespace Updraft.ExternalScaler.Nats.JetStream;
 
@@ -123,7 +124,7 @@ internal sealed record JetStreamTrigger(
             consumer ?? "",
             lagThreshold,
             activation,
-            problems.Count == 0 ? null : string.Join("; ", problems));
+            problems.Count == 0 ? null : OneLine.Escape(string.Join("; ", problems)));
     }
 
     /// <summary>Describes the consumer for messages: <c>consumer "c" of stream "s"</c>.</summary>

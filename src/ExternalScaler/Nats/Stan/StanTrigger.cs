@@ -1,3 +1,5 @@
+using Updraft.Shared.Hosting;
+
 namespace Updraft.ExternalScaler.Nats.Stan;
 
 /// <summary>
@@ -35,7 +37,7 @@ internal sealed record StanTrigger(
         var group = NatsMetadata.Required(metadata, QueueGroupKey, problems);
         var lagThreshold = NatsMetadata.LagThreshold(metadata, problems);
         var activation = NatsMetadata.ActivationLagThreshold(metadata, problems);
-        return new StanTrigger(endpoint, subject ?? "", durable ?? "", group ?? "", lagThreshold, activation, problems.Count == 0 ? null : string.Join("; ", problems));
+        return new StanTrigger(endpoint, subject ?? "", durable ?? "", group ?? "", lagThreshold, activation, problems.Count == 0 ? null : OneLine.Escape(string.Join("; ", problems)));
     }
 
     private sealed record Key(Uri Endpoint, string Channel);
