@@ -33,7 +33,7 @@ internal sealed class AdminServer(
     protected override void ConfigureServices(IServiceCollection services)
     {
         services.AddGrpc();
-        services.AddSingleton(new CountsStreamService(tables, activity, readiness, time));
+        services.AddSingleton(new CountsStreamService(tables, activity, readiness, time, options.Value.MaxCountStreams));
     }
 
     protected override void ConfigureKestrel(KestrelServerOptions kestrel) => kestrel.AllowAlternateSchemes = true;

@@ -11,9 +11,14 @@ namespace Updraft.Interceptor.Admin;
 /// request under light traffic is never missed between two samples (the add-on's 2 Hz <c>/queue</c> poll misses it).
 /// When draining starts, every open stream gets a last snapshot and ends, and new ones are refused with
 /// <c>UNAVAILABLE</c> "draining" (the scaler polls <c>/queue</c> meanwhile): an open stream never holds the shutdown.
+/// At most <c>UPDRAFT_MAX_COUNT_STREAMS</c> streams are open at once (each keeps what it last sent per route); one more
+/// is refused with <c>RESOURCE_EXHAUSTED</c>, and its scaler polls <c>/queue</c> instead.
 /// </summary>
-internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySignal activity, ReadinessState readiness, TimeProvider time) : InterceptorCounts.InterceptorCountsBase
+internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySignal activity, ReadinessState readiness, TimeProvider time, int maxStreams)
+    : InterceptorCounts.InterceptorCountsBase
 {
+    private int _open;
+
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(200);
 
     /// <summary>The status detail of a stream refused while draining (the scaler recognises it).</summary>
@@ -35,6 +40,24 @@ internal sealed class CountsStreamService(RouteTableHolder tables, ActivitySigna
             throw new RpcException(new Status(StatusCode.Unavailable, DrainingDetail));
         }
 
+        if (Interlocked.Increment(ref _open) > maxStreams)
+        {
+            Interlocked.Decrement(ref _open);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"{maxStreams} count streams are open already, the limit (UPDRAFT_MAX_COUNT_STREAMS)"));
+        }
+
+        try
+        {
+            await StreamAsync(request, responseStream, context, draining);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _open);
+        }
+    }
+
+    private async Task StreamAsync(WatchCountsRequest request, IServerStreamWriter<CountsSnapshot> responseStream, ServerCallContext context, CancellationToken draining)
+    {
         var interval = request.IntervalMs == 0 ? DefaultInterval : TimeSpan.FromMilliseconds(Math.Max(request.IntervalMs, MinimumInterval.TotalMilliseconds));
         var cancellation = context.CancellationToken;
         using var wakeUps = activity.Subscribe();

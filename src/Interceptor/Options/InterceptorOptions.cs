@@ -38,6 +38,9 @@ internal sealed class InterceptorOptions
     /// <summary><c>KEDA_HTTP_RESPONSE_HEADER_TIMEOUT</c>: request sent → response headers; zero is off.</summary>
     public TimeSpan ResponseHeaderTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
+    /// <summary><c>UPDRAFT_MAX_COUNT_STREAMS</c>: count streams (<c>WatchCounts</c>, one per scaler replica) open at once.</summary>
+    public int MaxCountStreams { get; set; } = 64;
+
     /// <summary><c>UPDRAFT_IDLE_TIMEOUT</c>: how long a forwarded request may go without a byte moving either way (a
     /// client that stops reading, an upstream that stalls mid-body, a stalled upload); never shorter than the route's
     /// response-header timeout, which governs the wait for the first byte. Zero is off.</summary>

@@ -21,6 +21,7 @@ internal static class InterceptorOptionsBinder
         options.RequestTimeout = reader.Duration("KEDA_HTTP_REQUEST_TIMEOUT", options.RequestTimeout);
         options.ResponseHeaderTimeout = reader.Duration("KEDA_HTTP_RESPONSE_HEADER_TIMEOUT", options.ResponseHeaderTimeout);
         options.IdleTimeout = reader.Duration("UPDRAFT_IDLE_TIMEOUT", options.IdleTimeout);
+        options.MaxCountStreams = reader.Number("UPDRAFT_MAX_COUNT_STREAMS", options.MaxCountStreams, minimum: 1);
         options.ReadinessTimeout = reader.Duration("KEDA_HTTP_READINESS_TIMEOUT", options.ReadinessTimeout);
         options.ColdStartMaxPendingRequests = reader.Number("KEDA_HTTP_COLD_START_MAX_PENDING_REQUESTS", options.ColdStartMaxPendingRequests, minimum: 0);
         options.ConnectTimeout = reader.Duration("KEDA_HTTP_CONNECT_TIMEOUT", options.ConnectTimeout);

@@ -148,6 +148,7 @@ public sealed class TemplateTests
     [InlineData("operator.leaderElection.bogus=x", "additional properties 'bogus' not allowed")]
     [InlineData("interceptor.timeouts.request=5 seconds", "/interceptor/timeouts/request")]
     [InlineData("scaler.queueTickDuration=10", "/scaler/queueTickDuration")]
+    [InlineData("scaler.maxStreams=0", "/scaler/maxStreams")]
     [InlineData("operator.resyncPeriod=-1m", "/operator/resyncPeriod")]
     [InlineData("interceptor.logLevel=loud", "/interceptor/logLevel")]
     [InlineData("interceptor.ports.proxy=70000", "/interceptor/ports/proxy")]

@@ -51,6 +51,46 @@ public sealed class CountsStreamTests
     }
 
     [Fact]
+    public async Task WatchCounts_MoreStreamsThanTheLimit_OneMoreIsRefusedUntilOneCloses()
+    {
+        await using var upstream = await TestUpstream.StartNamedAsync("up");
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
+            new Dictionary<string, string?> { ["UPDRAFT_MAX_COUNT_STREAMS"] = "2" });
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{interceptor.AdminPort}");
+        var client = new InterceptorCounts.InterceptorCountsClient(channel);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        using var first = client.WatchCounts(new WatchCountsRequest(), cancellationToken: cancel.Token);
+        using var second = client.WatchCounts(new WatchCountsRequest(), cancellationToken: cancel.Token);
+        Assert.True(await first.ResponseStream.MoveNext(cancel.Token));
+        Assert.True(await second.ResponseStream.MoveNext(cancel.Token));
+
+        using (var third = client.WatchCounts(new WatchCountsRequest(), cancellationToken: cancel.Token))
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(() => third.ResponseStream.MoveNext(cancel.Token));
+            Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+            Assert.Contains("UPDRAFT_MAX_COUNT_STREAMS", refused.Status.Detail, StringComparison.Ordinal);
+        }
+
+        // The open streams keep flowing, and a closed one frees its place.
+        Assert.True(await first.ResponseStream.MoveNext(cancel.Token));
+        second.Dispose();
+        await TestInterceptor.WaitUntilAsync(async () =>
+        {
+            using var again = client.WatchCounts(new WatchCountsRequest(), cancellationToken: cancel.Token);
+            try
+            {
+                return await again.ResponseStream.MoveNext(cancel.Token);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+            {
+                return false;
+            }
+        }, "a new stream is accepted once one has closed");
+    }
+
+    [Fact]
     public async Task WatchCounts_ShortInterval_SendsPeriodicSnapshotsWithRisingSequence()
     {
         await using var upstream = await TestUpstream.StartNamedAsync("a");

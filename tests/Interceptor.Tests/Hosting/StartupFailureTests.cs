@@ -35,6 +35,7 @@ public sealed partial class StartupFailureTests
         { "UPDRAFT_ADMIN_BIND_ADDRESS", "admin.local", "UPDRAFT_ADMIN_BIND_ADDRESS=\"admin.local\" is not valid; use an IP address, localhost, or * for all interfaces" },
         { "UPDRAFT_METRICS_BIND_ADDRESS", "0.0.0.0/0", "UPDRAFT_METRICS_BIND_ADDRESS=\"0.0.0.0/0\" is not valid; use an IP address, localhost, or * for all interfaces" },
         { "UPDRAFT_IDLE_TIMEOUT", "forever", $"UPDRAFT_IDLE_TIMEOUT=\"forever\" is not valid; use {DurationForm}" },
+        { "UPDRAFT_MAX_COUNT_STREAMS", "0", "UPDRAFT_MAX_COUNT_STREAMS=\"0\" is not valid; use a whole number, 1 or more" },
     };
 
     [Theory]
