@@ -239,6 +239,16 @@ bench() {
   esac
 }
 
+# Soak (not part of CI; bench/README.md "Soak"): the interceptor at half its measured maximum for 30 minutes, the routes
+# file rewritten every second, the upstream restarted every minute; RSS, threads, handles and GC heap must stay flat.
+#   ./updraft.sh soak [--minutes N] [--smoke]   results in bench/results/<date>-<commit>-soak.json
+soak() {
+  need_dotnet
+  ensure_packages wrk:wrk
+  build_release
+  dotnet bench/LoadBench/bin/Release/net10.0/Updraft.Bench.Load.dll soak Release "$@"
+}
+
 # Container images: one per component, built from the repository root with its src/<Component>/Dockerfile and named
 # as the chart's values.yaml names them (interceptor.image.repository, ...), so that `helm install` with image.tag (and
 # image.registry) set to the same values runs them.
@@ -329,11 +339,12 @@ case "${1:-}" in
   demo) shift; demo "$@" ;;
   ask-scaler) shift; ask_scaler "$@" ;;
   bench) shift; bench "$@" ;;
+  soak) shift; soak "$@" ;;
   images) shift; images "$@" ;;
   test) shift; run_tests "$@" ;;
   fuzz) shift; run_fuzz "$@" ;;
   *)
-    echo "usage: ./updraft.sh demo|ask-scaler|test|fuzz|bench|images" >&2
+    echo "usage: ./updraft.sh demo|ask-scaler|test|fuzz|bench|soak|images" >&2
     exit 2
     ;;
 esac

@@ -12,11 +12,13 @@ using Updraft.Bench.Load;
 //   2. latency: this program's open-loop constant-rate client at 50% and 10% of the direct maximum from pass 1;
 //   3. h2c throughput: h2load with prior knowledge, where the target speaks h2c ("n/a" where it does not);
 // and the CPU time and peak working set of every target's process from /proc.
-// Usage: Updraft.Bench.Load [settings] [Release|Debug] [--smoke] [--out FILE]
+// Usage: Updraft.Bench.Load [settings|soak] [Release|Debug] [--smoke] [--minutes N] [--out FILE]
 //   settings: compare the interceptor under runtime/transport settings variants instead (SettingsComparison).
+//   soak: the interceptor at half its maximum for N minutes, with route reloads and upstream restarts (Soak).
 var repo = BenchSupport.RepositoryRoot();
 var compareSettings = args.FirstOrDefault() == "settings";
-var configuration = args.Skip(compareSettings ? 1 : 0).FirstOrDefault(a => !a.StartsWith('-')) ?? "Release";
+var soak = args.FirstOrDefault() == "soak";
+var configuration = args.Skip(compareSettings || soak ? 1 : 0).FirstOrDefault(a => !a.StartsWith('-')) ?? "Release";
 var smoke = args.Contains("--smoke");
 var outIndex = Array.IndexOf(args, "--out");
 var plan = smoke ? Plan.Smoke : Plan.Full;
@@ -33,7 +35,9 @@ AppDomain.CurrentDomain.ProcessExit += (_, _) => ChildProcess.StopAll();
 var work = Directory.CreateTempSubdirectory("updraft-bench-load-");
 try
 {
-    return compareSettings
+    return soak
+        ? Soak.Run(repo, work.FullName, configuration, args, Log)
+        : compareSettings
         ? SettingsComparison.Run(repo, work.FullName, configuration, smoke, outIndex >= 0 && outIndex + 1 < args.Length ? Path.GetFullPath(args[outIndex + 1]) : null, Log)
         : Run();
 }

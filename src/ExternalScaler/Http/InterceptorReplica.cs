@@ -34,6 +34,14 @@ internal sealed class InterceptorReplica : IAsyncDisposable
 
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// The least time a stream's connect and its first snapshot get, whatever the tick: on a busy node a replica that
+    /// is starting can take seconds to answer, and giving up sends the scaler to poll it for half a minute.
+    /// </summary>
+    private static readonly TimeSpan FirstSnapshotAtLeast = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan ConnectAtLeast = TimeSpan.FromSeconds(2);
+
     private readonly HttpClient _queueClient;
     private readonly TimeSpan _tick;
     private readonly TimeSpan _streamInterval;
@@ -146,7 +154,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         {
             HttpHandler = new SocketsHttpHandler
             {
-                ConnectTimeout = _tick,
+                ConnectTimeout = _tick > ConnectAtLeast ? _tick : ConnectAtLeast,
                 KeepAlivePingDelay = TimeSpan.FromSeconds(10),
                 KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
                 EnableMultipleHttp2Connections = false,
@@ -163,7 +171,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         // A watchdog on the call itself: re-armed by every snapshot (CancelAfter is safe against the call's disposal).
         // The first snapshot also waits for the connection, so a replica that is slow to start gets three times as
         // long before it is polled at /queue for PollBeforeStreamRetry instead.
-        var armed = silenceLimit * 3;
+        var armed = silenceLimit * 3 > FirstSnapshotAtLeast ? silenceLimit * 3 : FirstSnapshotAtLeast;
         call.CancelAfter(armed);
         try
         {

@@ -32,9 +32,18 @@ public sealed class CredentialsProfileFuzzTests
         var texts = Gen.Frequency(
             (3, Hostile.Mutated([.. Corpus.Texts(Parser), TestJwt.Creds(Jwt, User.GetSeed()), User.GetSeed()])),
             (1, Hostile.Text),
-            (1, Gen.Select(Gen.Int[1, 300], Gen.OneOf("-", "-----BEGIN", "--- ", "-\r"), (count, piece) => string.Concat(Enumerable.Repeat(piece, count)))),
-            (1, Gen.Int[1, 300].Select(count => "-----BEGIN NATS USER JWT-----\n" + new string('a', count) + " " + new string('-', count))));
+            (1, Gen.Select(Gen.Int[1, 5_000], Gen.OneOf("-", "-----BEGIN", "--- ", "-\r"), (count, piece) => string.Concat(Enumerable.Repeat(piece, count)))),
+            (1, Gen.Int[1, 5_000].Select(count => "-----BEGIN NATS USER JWT-----\n" + new string('a', count) + " " + new string('-', count))));
         Fuzz.Check(texts, KeyOrProblem, iterations: 500);
+    }
+
+    // Found by fuzzing: the block pattern backtracked quadratically over a run of dashes (minutes for this one).
+    [Fact]
+    public void FromCreds_AHundredThousandDashes_OneLineProblem()
+    {
+        var refused = Assert.Throws<NatsKeyException>(() => NatsUserKey.FromCreds(new string('-', 100_000)));
+
+        Assert.DoesNotContain('\n', refused.Message);
     }
 
     [Fact]

@@ -137,7 +137,8 @@ internal sealed partial class NatsUserKey
     [GeneratedRegex("^[A-Z2-7]+$")]
     private static partial Regex Base32();
 
-    // "-----BEGIN NATS USER JWT-----", the value on its own line, "------END NATS USER JWT------".
-    [GeneratedRegex(@"(?<title>-{3,}[^\r\n]*?-{3,})\r?\n\s*(?<body>[\w\-.=]+)\s*\r?\n-{3,}[^\r\n]*END[^\r\n]*-{3,}")]
+    // "-----BEGIN NATS USER JWT-----", the value on its own line, "------END NATS USER JWT------". Without
+    // backtracking: long runs of dashes took the backtracking engine time quadratic in their length (found by fuzzing).
+    [GeneratedRegex(@"(?<title>-{3,}[^\r\n]*?-{3,})\r?\n\s*(?<body>[\w\-.=]+)\s*\r?\n-{3,}[^\r\n]*END[^\r\n]*-{3,}", RegexOptions.NonBacktracking)]
     private static partial Regex DecoratedBlock();
 }
