@@ -95,6 +95,7 @@ public sealed class ResourceWatch<T>
     {
         var backoff = new Backoff(_tuning.MinBackoff, _tuning.MaxBackoff);
         string? version = null;
+        long? notServedSince = null;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -102,6 +103,7 @@ public sealed class ResourceWatch<T>
                 if (version is null)
                 {
                     version = await ListAsync(cancellationToken);
+                    notServedSince = null;
                     backoff.Reset();
                 }
 
@@ -123,9 +125,25 @@ public sealed class ResourceWatch<T>
             }
             catch (KubeApiException e) when (e.Status == HttpStatusCode.NotFound)
             {
-                Log.NotServed(_logger, _name, _path);
-                Replace(ImmutableDictionary.Create<string, T>(StringComparer.Ordinal), version: null);
                 version = null;
+                notServedSince ??= _time.GetTimestamp();
+                if (!Items.IsEmpty && _time.GetElapsedTime(notServedSince.Value) < _tuning.NotServedGrace)
+                {
+                    // Served a moment ago: most likely the API server is restarting and has not installed the CRD yet.
+                    // The objects stay until the grace passes (a CRD that is really deleted deletes them first anyway).
+                    Interlocked.Increment(ref _failures);
+                    var delay = backoff.Next();
+                    Log.WatchFailed(_logger, _name, $"{_path} answered 404; keeping the {Items.Count} known objects for up to {_tuning.NotServedGrace.TotalSeconds:0} s", delay);
+                    await DelayAsync(delay, cancellationToken);
+                    continue;
+                }
+
+                if (!Items.IsEmpty || !_synced.Task.IsCompleted)
+                {
+                    Log.NotServed(_logger, _name, _path);
+                    Replace(ImmutableDictionary.Create<string, T>(StringComparer.Ordinal), version: null);
+                }
+
                 await DelayAsync(_tuning.MaxBackoff, cancellationToken);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or KubeApiException or JsonException or OperationCanceledException)

@@ -162,10 +162,10 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
     }
 
     [Fact]
-    public async Task RunAsync_ResourceStopsBeingServed_EmptiesItemsUntilServedAgain()
+    public async Task RunAsync_ResourceStopsBeingServed_EmptiesItemsAfterTheGraceUntilServedAgain()
     {
         Server.Upsert(Services, KubeObjects.Service("mine", "a"));
-        await using var started = await StartAsync("mine");
+        await using var started = await StartAsync("mine", tuning: Fast with { NotServedGrace = TimeSpan.FromMilliseconds(300) });
         var watch = started.Watch;
 
         Server.Unserved[Services] = true;
@@ -174,6 +174,26 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
 
         Server.Unserved.TryRemove(Services, out _);
         await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/a"), () => "a back once served");
+    }
+
+    // A restarting kube-apiserver answers 404 for a CRD's objects until it has installed the CRD again: the routes an
+    // interceptor serves must not vanish for that moment.
+    [Fact]
+    public async Task RunAsync_ResourceNotServedWithinTheGrace_KeepsItsItemsAndTheyAreListedAgain()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        await using var started = await StartAsync("mine", tuning: Fast with { NotServedGrace = TimeSpan.FromHours(1) });
+        var watch = started.Watch;
+        var listsBefore = watch.Lists;
+
+        Server.Unserved[Services] = true;
+        Server.CloseWatches();
+        await Eventually.TrueAsync(() => watch.Failures >= 3, () => "the 404 seen several times");
+        Assert.True(watch.Items.ContainsKey("mine/a"));
+
+        Server.Unserved.TryRemove(Services, out _);
+        await Eventually.TrueAsync(() => watch.Lists > listsBefore, () => "listed again once served");
+        Assert.True(watch.Items.ContainsKey("mine/a"));
     }
 
     [Fact]
@@ -296,9 +316,10 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
     /// <param name="ns">Namespace to watch.</param>
     /// <param name="logger">The watch's logger (none when null).</param>
     /// <param name="subscribe">Registers handlers before the one that records <see cref="Started.Changes"/>.</param>
-    private async Task<Started> StartAsync(string ns, ILogger? logger = null, Action<ResourceWatch<Service>>? subscribe = null)
+    /// <param name="tuning">The watch's timings (<see cref="ClusterTests.Fast"/> when null).</param>
+    private async Task<Started> StartAsync(string ns, ILogger? logger = null, Action<ResourceWatch<Service>>? subscribe = null, WatchTuning? tuning = null)
     {
-        var watch = Watch<Service>(ApiResource.Services, ns, logger: logger);
+        var watch = Watch<Service>(ApiResource.Services, ns, logger: logger, tuning: tuning);
         subscribe?.Invoke(watch);
         var changes = new ConcurrentQueue<WatchChange<Service>>();
         _ = watch.Subscribe(changes.Enqueue);
