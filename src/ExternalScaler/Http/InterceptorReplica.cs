@@ -42,6 +42,12 @@ internal sealed class InterceptorReplica : IAsyncDisposable
 
     private static readonly TimeSpan ConnectAtLeast = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The least silence after which a streaming replica counts as stuck, whatever the tick: a GC pause or a starved
+    /// thread pool on a busy node stops a healthy replica's snapshots for a second, and a false "stuck" costs a reconnect.
+    /// </summary>
+    private static readonly TimeSpan SilenceAtLeast = TimeSpan.FromSeconds(3);
+
     private readonly HttpClient _queueClient;
     private readonly TimeSpan _tick;
     private readonly TimeSpan _streamInterval;
@@ -167,7 +173,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         using var stream = client.WatchCounts(new WatchCountsRequest { IntervalMs = (uint)_streamInterval.TotalMilliseconds }, cancellationToken: call.Token);
 
         // The replica sends at least every interval; silence for several intervals means it is stuck.
-        var silenceLimit = TimeSpan.FromTicks(Math.Max(_tick.Ticks * 2, _streamInterval.Ticks * 5));
+        var silenceLimit = TimeSpan.FromTicks(Math.Max(Math.Max(_tick.Ticks * 2, _streamInterval.Ticks * 5), SilenceAtLeast.Ticks));
         // A watchdog on the call itself: re-armed by every snapshot (CancelAfter is safe against the call's disposal).
         // The first snapshot also waits for the connection, so a replica that is slow to start gets three times as
         // long before it is polled at /queue for PollBeforeStreamRetry instead.

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using Updraft.Tests.Common;
 
 namespace Updraft.Chart.Tests.Infrastructure;
 
@@ -101,12 +100,7 @@ internal sealed class ComponentProcess : IAsyncDisposable
     }
 
     /// <summary>A loopback port nobody listens on right now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => LoopbackPorts.Free();
 
     public async ValueTask DisposeAsync()
     {

@@ -1,11 +1,11 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Updraft.Tests.Common;
 
 namespace Updraft.Interceptor.Tests.Infrastructure;
 
@@ -57,34 +57,8 @@ internal sealed class TestUpstream : IAsyncDisposable
         return new TestUpstream(app, new Uri(app.Urls.First()).Port);
     }
 
-    // Below Linux's ephemeral range (32768-60999), from which the kernel hands out every port-0 listener and outgoing
-    // connection: a port picked here and released is not taken by someone else's bind(0) before the test uses it.
-    private const int FirstPort = 20000;
-    private const int PortCount = 12000;
-    private static int _nextPort = Random.Shared.Next(PortCount);
-
     /// <summary>A loopback port nothing listens on (yet): connects to it are refused until an upstream starts there.</summary>
-    public static int FreePort()
-    {
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            var port = FirstPort + (int)((uint)Interlocked.Increment(ref _nextPort) % PortCount);
-            try
-            {
-                using var probe = new TcpListener(IPAddress.Loopback, port);
-                probe.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-                // Taken (another test process uses the same range from its own random start): try the next one.
-            }
-        }
-
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => LoopbackPorts.Free();
 
     /// <summary>An upstream that answers 200 with its own name, so tests can tell upstreams apart.</summary>
     public static Task<TestUpstream> StartNamedAsync(string name) =>
