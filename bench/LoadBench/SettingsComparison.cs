@@ -19,7 +19,8 @@ internal static class SettingsComparison
 
     public static readonly SettingsVariant[] Variants =
     [
-        new(DefaultName, "defaults (UPDRAFT_INLINE_IO on, server GC with DATAS)", new Dictionary<string, string>()),
+        new(DefaultName, "defaults (lean HTTP/1.1 path, UPDRAFT_INLINE_IO on, server GC with DATAS)", new Dictionary<string, string>()),
+        new("yarp-path", "UPDRAFT_LEAN_FORWARDING=false (every request through YARP)", new Dictionary<string, string> { ["UPDRAFT_LEAN_FORWARDING"] = "false" }),
         new("inline-io-off", "UPDRAFT_INLINE_IO=false", new Dictionary<string, string> { ["UPDRAFT_INLINE_IO"] = "false" }),
         new("kestrel-inline-only", "Kestrel inline, runtime completions dispatched (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0)", new Dictionary<string, string> { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "0" }),
         new("socket-threads-1", "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT=1", new Dictionary<string, string> { ["DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT"] = "1" }),

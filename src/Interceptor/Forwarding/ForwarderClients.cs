@@ -29,6 +29,7 @@ internal sealed class ForwarderClients : IDisposable
         ILogger<ForwarderClients> logger)
     {
         var connector = new RetryingConnector(options.Value.ConnectTimeout, failures, readiness, time, logger);
+        Connector = connector;
         _pool = new SocketsHttpHandler
         {
             UseProxy = false,
@@ -55,6 +56,9 @@ internal sealed class ForwarderClients : IDisposable
         _handler = new FlushingRequestBodyHandler(_pool);
         _withoutTimeout = new HttpMessageInvoker(_handler, disposeHandler: false);
     }
+
+    /// <summary>The connect both forwarding paths dial with.</summary>
+    public RetryingConnector Connector { get; }
 
     /// <summary>The invoker that applies <paramref name="responseHeaderTimeout"/> (zero: none).</summary>
     public HttpMessageInvoker ForResponseHeaderTimeout(TimeSpan responseHeaderTimeout) =>

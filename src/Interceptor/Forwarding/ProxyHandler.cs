@@ -5,6 +5,7 @@ using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
+using Updraft.Interceptor.Forwarding.Http1;
 using Updraft.Interceptor.Hosting;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
@@ -33,6 +34,7 @@ namespace Updraft.Interceptor.Forwarding;
 internal sealed class ProxyHandler(
     RouteTableHolder tables,
     IHttpForwarder forwarder,
+    LeanForwarding lean,
     ProxyTransformers transformers,
     ColdStartGate coldStarts,
     ConnectionFailures connectionFailures,
@@ -210,7 +212,9 @@ internal sealed class ProxyHandler(
                 }
 
                 var prefix = target.Destination(H2cPriorKnowledge.TransportScheme(context) == "https");
-                var error = await forwarder.SendAsync(context, prefix, target.Invoker, target.Config, transformer);
+                var error = lean.Forwarder is { } http1 && Http1Forwarder.CanForward(context, target, prefix)
+                    ? await http1.SendAsync(context, prefix, target, transformer)
+                    : await forwarder.SendAsync(context, prefix, target.Invoker, target.Config, transformer);
                 if (error == ForwarderError.None)
                 {
                     return;

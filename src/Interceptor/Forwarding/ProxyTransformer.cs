@@ -46,6 +46,9 @@ internal sealed class ProxyTransformer : HttpTransformer
         _logger = logger;
     }
 
+    /// <summary>The <c>X-KEDA-HTTP-Cold-Start</c> value this transformer sets, or null.</summary>
+    public string? ColdStartHeaderValue => _coldStartHeader;
+
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);

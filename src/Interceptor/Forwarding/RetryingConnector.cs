@@ -23,10 +23,14 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
     /// <summary>The add-on's safety cap for requests without a deadline.</summary>
     public static readonly TimeSpan RetryLimit = TimeSpan.FromMinutes(1);
 
-    public ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
-        ConnectAsync(context.DnsEndPoint, cancellationToken);
+    public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
+        new NetworkStream(await ConnectSocketAsync(context.DnsEndPoint, cancellationToken), ownsSocket: true);
 
-    internal async ValueTask<Stream> ConnectAsync(System.Net.DnsEndPoint endpoint, CancellationToken cancellationToken)
+    internal async ValueTask<Stream> ConnectAsync(System.Net.DnsEndPoint endpoint, CancellationToken cancellationToken) =>
+        new NetworkStream(await ConnectSocketAsync(endpoint, cancellationToken), ownsSocket: true);
+
+    /// <summary>A connected socket (no delay), after as many attempts as it takes within <see cref="RetryLimit"/>.</summary>
+    internal async ValueTask<Socket> ConnectSocketAsync(System.Net.DnsEndPoint endpoint, CancellationToken cancellationToken)
     {
         var key = endpoint.Host.Trim('[', ']') + ":" + endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var started = time.GetTimestamp();
@@ -46,7 +50,7 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
                     await socket.ConnectAsync(endpoint, attempt.Token);
                     failures.Connected(key);
                     readiness.Connected(key);
-                    return new NetworkStream(socket, ownsSocket: true);
+                    return socket;
                 }
                 catch (SocketException e)
                 {

@@ -18,6 +18,7 @@ namespace Updraft.Interceptor.Forwarding;
 /// <param name="RequestConfig">HTTP version policy for the upstream protocol, and the idle timeout.</param>
 /// <param name="H2cConfig">The same for h2c, which a Kubernetes Service port's <c>appProtocol</c> may ask for.</param>
 /// <param name="RequestTimeout">Whole-request deadline; zero is off.</param>
+/// <param name="ResponseHeaderTimeout">From the request sent to the response headers; zero is off (the lean path applies it itself).</param>
 /// <param name="Readiness">Whether the endpoint can take requests now (shared by every route that sends there).</param>
 /// <param name="Cluster">Kubernetes mode: the Service port whose live state picks each request's destination.</param>
 internal sealed record UpstreamTarget(
@@ -28,6 +29,7 @@ internal sealed record UpstreamTarget(
     ForwarderRequestConfig RequestConfig,
     ForwarderRequestConfig H2cConfig,
     TimeSpan RequestTimeout,
+    TimeSpan ResponseHeaderTimeout,
     EndpointReadiness Readiness,
     ClusterTarget? Cluster = null)
 {
@@ -67,6 +69,7 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
                 Config(target.Protocol == UpstreamProtocol.H2c, idle),
                 Config(h2c: true, idle),
                 timeouts.Request ?? settings.RequestTimeout,
+                responseHeader,
                 cluster.Readiness,
                 cluster);
         }
@@ -84,6 +87,7 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
             Config(target.Protocol == UpstreamProtocol.H2c, idle),
             Config(h2c: true, idle),
             timeouts.Request ?? settings.RequestTimeout,
+            responseHeader,
             readiness.For(endpoint));
     }
 

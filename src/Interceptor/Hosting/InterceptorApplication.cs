@@ -7,6 +7,7 @@ using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Forwarding;
+using Updraft.Interceptor.Forwarding.Http1;
 using Updraft.Interceptor.Kubernetes;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
@@ -54,6 +55,12 @@ internal static class InterceptorApplication
         services.AddSingleton<RouteTablePublisher>();
         services.AddSingleton<ConnectionFailures>();
         services.AddSingleton<ForwarderClients>();
+        services.AddSingleton(provider => new UpstreamConnectionPool(
+            Math.Max(provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.MaxIdleConnectionsPerHost, 2),
+            provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.LeanForwarding
+            ? new LeanForwarding(new Http1Forwarder(provider.GetRequiredService<UpstreamConnectionPool>(), provider.GetRequiredService<ForwarderClients>().Connector))
+            : new LeanForwarding(null));
         services.AddSingleton<UpstreamTargetFactory>();
         services.AddSingleton(provider => new ProxyTransformers(
             provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.EnableColdStartHeader,

@@ -77,6 +77,12 @@ internal sealed class InterceptorOptions
     /// <summary><c>UPDRAFT_INLINE_IO</c>: handle requests on the socket threads (see <see cref="Hosting.InlineIo"/>).</summary>
     public bool InlineIo { get; set; } = true;
 
+    /// <summary>
+    /// <c>UPDRAFT_LEAN_FORWARDING</c>: forward plain HTTP/1.1 requests without a body over the interceptor's own
+    /// upstream connections instead of YARP's (see <see cref="Forwarding.Http1.Http1Forwarder"/>).
+    /// </summary>
+    public bool LeanForwarding { get; set; } = true;
+
     /// <summary><c>KEDA_HTTP_DIRECT_POD_ROUTING</c> (Kubernetes mode): forward to a ready pod's address rather than the
     /// Service's DNS name (the add-on's v0.16 default).</summary>
     public bool DirectPodRouting { get; set; } = true;

@@ -53,11 +53,11 @@ internal static class RawHttp
             body = await reader.ReadToEndAsync();
         }
 
-        return new RawResponse(status, headers, Encoding.UTF8.GetString(body));
+        return new RawResponse(status, headers, Encoding.UTF8.GetString(body), head[0]);
     }
 }
 
-internal sealed record RawResponse(int Status, Dictionary<string, string> Headers, string Body);
+internal sealed record RawResponse(int Status, Dictionary<string, string> Headers, string Body, string StatusLine = "");
 
 /// <summary>Reads an HTTP/1.1 byte stream piece by piece (heads, chunked bodies) for the raw test peers.</summary>
 internal sealed class ByteReader(Stream stream, CancellationToken cancellationToken)

@@ -54,6 +54,8 @@ internal sealed class TestInterceptor : IAsyncDisposable
 
     public RouteTable Table => _app.Services.GetRequiredService<RouteTableHolder>().Current;
 
+    private const string ForwardingPathVariable = "UPDRAFT_LEAN_FORWARDING";
+
     /// <param name="routesYaml">The routes file content.</param>
     /// <param name="settings">Extra environment-style settings (e.g. <c>KEDA_HTTP_REQUEST_TIMEOUT</c>).</param>
     public static async Task<TestInterceptor> StartAsync(string routesYaml, IReadOnlyDictionary<string, string?>? settings = null)
@@ -70,6 +72,8 @@ internal sealed class TestInterceptor : IAsyncDisposable
             ["UPDRAFT_ROUTES_FILE"] = routesFile,
             ["UPDRAFT_LOG_LEVEL"] = "Warning",
             ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
+            // The test run's forwarding path (./updraft.sh test runs the forwarding tests once on each).
+            [ForwardingPathVariable] = Environment.GetEnvironmentVariable(ForwardingPathVariable),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -94,6 +98,8 @@ internal sealed class TestInterceptor : IAsyncDisposable
             ["UPDRAFT_KUBE_RETRY_MAX"] = "200ms",
             ["UPDRAFT_LOG_LEVEL"] = "Warning",
             ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
+            // The test run's forwarding path (./updraft.sh test runs the forwarding tests once on each).
+            [ForwardingPathVariable] = Environment.GetEnvironmentVariable(ForwardingPathVariable),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

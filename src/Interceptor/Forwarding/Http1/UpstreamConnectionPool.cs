@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Updraft.Interceptor.Forwarding.Http1;
+
+/// <summary>An HTTP/1.1 connection to an upstream, with the parser state of its current response.</summary>
+internal sealed class UpstreamConnection(Socket socket, UpstreamEndpoint endpoint) : IDisposable
+{
+    public Socket Socket { get; } = socket;
+
+    public UpstreamEndpoint Endpoint { get; } = endpoint;
+
+    public ResponseHead Head { get; } = new();
+
+    public ChunkedDecoder Chunks { get; } = new();
+
+    public HeaderStrings Strings { get; } = new();
+
+    /// <summary>When it went back to the pool (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long IdleSince { get; set; }
+
+    /// <summary>Whether it carried a request before this one: a failure before any response byte may then be a stale close.</summary>
+    public bool Reused { get; set; }
+
+    public void Dispose() => Socket.Dispose();
+}
+
+/// <summary>
+/// The idle connections to one upstream address (<c>http://host:port</c>): a stack, so the most recently used
+/// connection goes out first and the others expire. At most <see cref="UpstreamConnectionPool.MaxIdlePerEndpoint"/> wait.
+/// </summary>
+internal sealed class UpstreamEndpoint
+{
+    private readonly Lock _gate = new();
+    private readonly UpstreamConnection[] _idle;
+    private int _count;
+    private long _lastReturned;
+    private bool _retired;
+
+    public UpstreamEndpoint(string prefix, int maxIdle)
+    {
+        var authority = new Uri(prefix, UriKind.Absolute);
+        Address = new DnsEndPoint(authority.IdnHost, authority.Port);
+        _idle = new UpstreamConnection[maxIdle];
+    }
+
+    public DnsEndPoint Address { get; }
+
+    public int IdleCount => Volatile.Read(ref _count);
+
+    public UpstreamConnection? TryTake()
+    {
+        lock (_gate)
+        {
+            if (_count == 0)
+            {
+                return null;
+            }
+
+            var connection = _idle[--_count];
+            _idle[_count] = null!;
+            return connection;
+        }
+    }
+
+    /// <returns>False when the pool is full: the caller closes the connection.</returns>
+    public bool TryReturn(UpstreamConnection connection)
+    {
+        lock (_gate)
+        {
+            if (_count == _idle.Length || _retired)
+            {
+                return false;
+            }
+
+            _lastReturned = connection.IdleSince;
+            _idle[_count++] = connection;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Marks an endpoint with no idle connection and no return since <paramref name="cutoff"/> as retired (a pod that
+    /// went away): it takes no more connections, and the pool forgets it.
+    /// </summary>
+    public bool TryRetire(long cutoff)
+    {
+        lock (_gate)
+        {
+            _retired = _count == 0 && _lastReturned < cutoff;
+            return _retired;
+        }
+    }
+
+    /// <summary>Closes the connections idle since before <paramref name="cutoff"/> (the oldest are at the bottom).</summary>
+    public void CloseIdleSince(long cutoff, bool all)
+    {
+        List<UpstreamConnection>? expired = null;
+        lock (_gate)
+        {
+            var kept = 0;
+            for (var i = 0; i < _count; i++)
+            {
+                if (all || _idle[i].IdleSince < cutoff)
+                {
+                    (expired ??= []).Add(_idle[i]);
+                }
+                else
+                {
+                    _idle[kept++] = _idle[i];
+                }
+            }
+
+            Array.Clear(_idle, kept, _count - kept);
+            _count = kept;
+        }
+
+        expired?.ForEach(c => c.Dispose());
+    }
+}
+
+/// <summary>
+/// The lean path's upstream connections, pooled per address. An idle connection is closed after
+/// <see cref="IdleTimeout"/> (Go's and .NET's default, 90 s), or at once if the upstream closed it or sent something
+/// while it was idle (found when it is taken).
+/// </summary>
+internal sealed class UpstreamConnectionPool : IDisposable
+{
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(90);
+
+    private readonly ConcurrentDictionary<string, UpstreamEndpoint> _endpoints = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private readonly ITimer _sweeper;
+    private long _opened;
+
+    public UpstreamConnectionPool(int maxIdlePerEndpoint, TimeProvider time)
+    {
+        MaxIdlePerEndpoint = maxIdlePerEndpoint;
+        _time = time;
+        _sweeper = time.CreateTimer(static pool => ((UpstreamConnectionPool)pool!).Sweep(), this, IdleTimeout / 3, IdleTimeout / 3);
+    }
+
+    public int MaxIdlePerEndpoint { get; }
+
+    /// <summary>Connections opened since start.</summary>
+    public long OpenedCount => Interlocked.Read(ref _opened);
+
+    public void Opened() => Interlocked.Increment(ref _opened);
+
+    /// <summary>The endpoint of a destination prefix (parsed once per distinct prefix).</summary>
+    public UpstreamEndpoint For(string prefix) =>
+        _endpoints.TryGetValue(prefix, out var endpoint)
+            ? endpoint
+            : _endpoints.GetOrAdd(prefix, static (p, max) => new UpstreamEndpoint(p, max), MaxIdlePerEndpoint);
+
+    /// <summary>An idle connection that is still usable, or null.</summary>
+    public UpstreamConnection? TakeIdle(UpstreamEndpoint endpoint)
+    {
+        var cutoff = _time.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * _time.TimestampFrequency);
+        while (endpoint.TryTake() is { } connection)
+        {
+            if (connection.IdleSince >= cutoff && IsQuiet(connection.Socket))
+            {
+                connection.Reused = true;
+                return connection;
+            }
+
+            connection.Dispose();
+        }
+
+        return null;
+    }
+
+    public void Return(UpstreamConnection connection)
+    {
+        connection.IdleSince = _time.GetTimestamp();
+        if (!connection.Endpoint.TryReturn(connection))
+        {
+            connection.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        _sweeper.Dispose();
+        foreach (var endpoint in _endpoints.Values)
+        {
+            endpoint.CloseIdleSince(0, all: true);
+        }
+    }
+
+    /// <summary>An idle HTTP/1.1 connection has nothing to read: readable means closed (EOF), reset, or garbage.</summary>
+    private static bool IsQuiet(Socket socket)
+    {
+        try
+        {
+            return !socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    private void Sweep()
+    {
+        var cutoff = _time.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * _time.TimestampFrequency);
+        foreach (var endpoint in _endpoints.Values)
+        {
+            endpoint.CloseIdleSince(cutoff, all: false);
+        }
+
+        foreach (var (prefix, endpoint) in _endpoints)
+        {
+            if (endpoint.TryRetire(cutoff))
+            {
+                _endpoints.TryRemove(new KeyValuePair<string, UpstreamEndpoint>(prefix, endpoint));
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Updraft.Interceptor.Forwarding.Http1;
+using Updraft.Interceptor.Tests.Infrastructure;
+
+namespace Updraft.Interceptor.Tests.Forwarding.Http1;
+
+/// <summary>The lean path's upstream connections: kept alive, not reused when they cannot be, retried when stale.</summary>
+public sealed class LeanConnectionTests
+{
+    private const string Host = "app.example.com";
+    private static readonly Dictionary<string, string?> Lean = new() { [Http1Forwarder.Variable] = "true" };
+
+    [Fact]
+    public async Task SequentialRequests_ShareOneUpstreamConnection()
+    {
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+            ["chunked"] = new("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await interceptor.GetAsync(Host, i % 2 == 0 ? "/r/ok" : "/r/chunked");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(1, upstream.Connections);
+        Assert.Equal(1, Pool(interceptor).OpenedCount);
+    }
+
+    [Fact]
+    public async Task UpstreamSaysClose_OrSendsTooMuch_ConnectionIsNotReused()
+    {
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["close"] = new("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"),
+            ["extra"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        foreach (var path in new[] { "/r/close", "/r/close", "/r/extra", "/r/extra" })
+        {
+            using var response = await interceptor.GetAsync(Host, path);
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(4, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task UpstreamClosesAnIdleConnection_NextRequestStillSucceeds()
+    {
+        // The upstream closes each connection after answering, without saying so: the proxy pools a connection that
+        // is (or is about to be) closed, and must not turn that into a 502.
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Close: true),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await interceptor.GetAsync(Host, "/r/ok");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(20, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task PooledConnectionClosedWhenTheRequestArrives_RequestGoesOutAgainOnANewOne()
+    {
+        // The upstream reads the second request on a connection and closes it unanswered, as a server whose
+        // keep-alive timer fired at that moment does: nothing was answered, so the request is sent again, once.
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", AnswerFirstOnly: true),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await interceptor.GetAsync(Host, "/r/ok");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(5, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task IdleConnectionResetByTheUpstream_IsNeverHandedOut()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var pool = new UpstreamConnectionPool(4, TimeProvider.System);
+        var endpoint = pool.For("http://127.0.0.1:" + port);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        using (var accepted = await listener.AcceptSocketAsync())
+        {
+            pool.Return(new UpstreamConnection(socket, endpoint));
+            accepted.LingerState = new LingerOption(true, 0);
+        }
+
+        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(socket.Poll(0, SelectMode.SelectRead)), "the reset arrives");
+        Assert.Null(pool.TakeIdle(endpoint));
+        Assert.Throws<ObjectDisposedException>(() => socket.Available);
+    }
+
+    [Fact]
+    public async Task IdleConnections_CloseAfterTheIdleTimeout_AndThePoolHoldsNoMoreThanItsLimit()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        using var pool = new UpstreamConnectionPool(2, time);
+        var endpoint = pool.For("http://127.0.0.1:" + port);
+        var sockets = new List<Socket>();
+        for (var i = 0; i < 3; i++)
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, port);
+            sockets.Add(socket);
+            pool.Return(new UpstreamConnection(socket, endpoint));
+        }
+
+        Assert.Equal(2, endpoint.IdleCount);
+        Assert.Throws<ObjectDisposedException>(() => sockets[2].Available); // the one over the limit was closed
+
+        time.Advance(UpstreamConnectionPool.IdleTimeout + TimeSpan.FromSeconds(1));
+        Assert.Equal(0, endpoint.IdleCount); // the sweep ran
+        Assert.All(sockets, s => Assert.Throws<ObjectDisposedException>(() => s.Available));
+        Assert.Null(pool.TakeIdle(endpoint));
+    }
+
+    [Fact]
+    public async Task UpstreamResetsMidHead_Is502_AndTheInterceptorKeepsServing()
+    {
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["reset"] = new("", Reset: true),
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        using (var failed = await interceptor.GetAsync(Host, "/r/reset"))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
+        }
+
+        using var response = await interceptor.GetAsync(Host, "/r/ok");
+        Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+    }
+
+    private static UpstreamConnectionPool Pool(TestInterceptor interceptor) => interceptor.Services.GetRequiredService<UpstreamConnectionPool>();
+}

@@ -1,0 +1,108 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Updraft.Interceptor.Tests.Infrastructure;
+
+namespace Updraft.Interceptor.Tests.Forwarding.Http1;
+
+/// <summary>
+/// An upstream that answers each request with the raw bytes scripted for its path (<c>/r/name</c>), on keep-alive
+/// connections, and closes the connection after a reply whose script says so. It reads request heads only: the
+/// requests here have no body.
+/// </summary>
+internal sealed class ScriptedUpstream : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly IReadOnlyDictionary<string, ScriptedReply> _replies;
+    private readonly Task _loop;
+    private int _connections;
+
+    public ScriptedUpstream(IReadOnlyDictionary<string, ScriptedReply> replies)
+    {
+        _replies = replies;
+        _listener.Start();
+        _loop = AcceptLoopAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
+    private async Task AcceptLoopAsync()
+    {
+        var served = new List<Task>();
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                Interlocked.Increment(ref _connections);
+                served.Add(ServeAsync(client));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+
+        await Task.WhenAll(served);
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            try
+            {
+                var stream = client.GetStream();
+                var reader = new ByteReader(stream, _stop.Token);
+                for (var served = 0; ; served++)
+                {
+                    var head = Encoding.Latin1.GetString(await reader.ReadUntilAsync("\r\n\r\n"u8.ToArray()));
+                    var target = head.Split(' ')[1];
+                    var name = target.StartsWith("/r/", StringComparison.Ordinal) ? target[3..] : "";
+                    if (!_replies.TryGetValue(name, out var reply))
+                    {
+                        reply = new ScriptedReply("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                    }
+
+                    if (reply.AnswerFirstOnly && served > 0)
+                    {
+                        return; // closed while the proxy thought it idle: its request gets no answer
+                    }
+
+                    if (reply.Reset)
+                    {
+                        client.Client.LingerState = new LingerOption(true, 0);
+                        return;
+                    }
+
+                    await stream.WriteAsync(Encoding.Latin1.GetBytes(reply.Bytes), _stop.Token);
+                    if (reply.Close)
+                    {
+                        return;
+                    }
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or EndOfStreamException)
+            {
+                // The proxy closed its connection (as it does with an idle one at the end), or the test is over.
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _loop;
+        _stop.Dispose();
+    }
+}
+
+/// <param name="Bytes">What the upstream writes (Latin-1), exactly.</param>
+/// <param name="Close">Close the connection after writing.</param>
+/// <param name="Reset">Write nothing and reset the connection.</param>
+/// <param name="AnswerFirstOnly">Answer only a connection's first request; close it on the next without answering.</param>
+internal sealed record ScriptedReply(string Bytes, bool Close = false, bool Reset = false, bool AnswerFirstOnly = false);
