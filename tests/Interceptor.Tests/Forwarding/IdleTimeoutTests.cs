@@ -27,9 +27,11 @@ public sealed class IdleTimeoutTests
     public async Task ClientNeverReadsALargeResponse_RequestEndsAndConcurrencyIsReleased()
     {
         var upstreamAborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var upstreamWriting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var upstream = await TestUpstream.StartAsync(async context =>
         {
             var piece = new byte[64 * 1024];
+            upstreamWriting.TrySetResult();
             try
             {
                 // Far more than the socket buffers on both hops hold: the writes stall once the client stops reading.
@@ -43,12 +45,17 @@ public sealed class IdleTimeoutTests
                 upstreamAborted.TrySetResult();
             }
         });
-        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), OneSecondIdle);
+        // Longer than one second here: on a loaded machine the upstream's first response may take that long, and a
+        // request ended by the response-header timeout before the upstream ran would leave nothing to abort.
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
+            new Dictionary<string, string?> { ["UPDRAFT_IDLE_TIMEOUT"] = "3s", ["KEDA_HTTP_RESPONSE_HEADER_TIMEOUT"] = "3s" });
 
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, interceptor.ProxyPort);
         await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"GET /big HTTP/1.1\r\nHost: {Host}\r\n\r\n"));
         await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())[Key].Concurrency == 1, "the request is in flight");
+        await upstreamWriting.Task.WaitAsync(TimeSpan.FromSeconds(20));
 
         // The client never reads a byte.
         await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())[Key].Concurrency == 0, "the idle request is ended and released");
