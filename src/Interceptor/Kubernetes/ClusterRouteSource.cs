@@ -87,9 +87,10 @@ internal sealed class ClusterRouteSource : BackgroundService
         });
         _routes.Built = build =>
         {
-            publisher.Publish(build.Routes);
+            // Counted first: whoever sees the new table also sees its reload counted.
             metrics.SetRejectedRoutes(build.Rejected.Count);
             metrics.RouteReloadSucceeded();
+            publisher.Publish(build.Routes);
         };
     }
 

@@ -29,8 +29,9 @@ internal sealed class RoutesFileSource : BackgroundService
             time,
             (result, before) =>
             {
-                publisher.Publish(result.Routes);
+                // Counted first: whoever sees the new table also sees its reload counted.
                 metrics.RouteReloadSucceeded();
+                publisher.Publish(result.Routes);
                 if (result.Routes.Count == 0 && before > 0)
                 {
                     Log.RoutesDroppedToZero(logger, path, before);
