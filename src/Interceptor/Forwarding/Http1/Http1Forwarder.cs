@@ -187,6 +187,8 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or IOException or HttpRequestException or TimeoutException or EndpointNotReadyException)
         {
+            // Reset, not closed: the upstream may be blocked sending a body nobody reads, and must stop at once.
+            connection?.Abort();
             return Failed(context, phase, e, clientAborted.IsCancellationRequested, timeouts.IsCancellationRequested, target.ResponseHeaderTimeout);
         }
         finally

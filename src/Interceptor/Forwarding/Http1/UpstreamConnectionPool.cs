@@ -23,6 +23,21 @@ internal sealed class UpstreamConnection(Socket socket, UpstreamEndpoint endpoin
     /// <summary>Whether it carried a request before this one: a failure before any response byte may then be a stale close.</summary>
     public bool Reused { get; set; }
 
+    /// <summary>Closes with a reset (no lingering FIN handshake): the exchange failed and the upstream must know now.</summary>
+    public void Abort()
+    {
+        try
+        {
+            Socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already closed.
+        }
+
+        Socket.Dispose();
+    }
+
     public void Dispose() => Socket.Dispose();
 }
 
