@@ -23,35 +23,24 @@ public sealed class IdleTimeoutTests
         ["KEDA_HTTP_RESPONSE_HEADER_TIMEOUT"] = "1s",
     };
 
+    // For tests whose upstream must get its first bytes out in time, on a loaded machine too.
+    private static readonly Dictionary<string, string?> ThreeSecondIdle = new()
+    {
+        ["UPDRAFT_IDLE_TIMEOUT"] = "3s",
+        ["KEDA_HTTP_RESPONSE_HEADER_TIMEOUT"] = "3s",
+    };
+
     [Fact]
     public async Task ClientNeverReadsALargeResponse_RequestEndsAndConcurrencyIsReleased()
     {
-        var upstreamAborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A raw socket upstream: its send fails for certain once the proxy resets the connection. (Kestrel may drop an
+        // app's writes after a reset without throwing and complete the request before it notices the abort.)
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
         var upstreamWriting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var upstream = await TestUpstream.StartAsync(async context =>
-        {
-            var piece = new byte[64 * 1024];
-            // Kestrel may also just drop the writes after the abort, without throwing: the token is what tells.
-            using var aborted = context.RequestAborted.Register(() => upstreamAborted.TrySetResult());
-            upstreamWriting.TrySetResult();
-            try
-            {
-                // Far more than the socket buffers on both hops hold: the writes stall once the client stops reading.
-                for (var i = 0; i < 16 * 1024; i++)
-                {
-                    await context.Response.Body.WriteAsync(piece, context.RequestAborted);
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException)
-            {
-                upstreamAborted.TrySetResult();
-            }
-        });
-        // Longer than one second here: on a loaded machine the upstream's first response may take that long, and a
-        // request ended by the response-header timeout before the upstream ran would leave nothing to abort.
+        var upstream = SendEndlessResponseAsync(listener, upstreamWriting);
         await using var interceptor = await TestInterceptor.StartAsync(
-            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
-            new Dictionary<string, string?> { ["UPDRAFT_IDLE_TIMEOUT"] = "3s", ["KEDA_HTTP_RESPONSE_HEADER_TIMEOUT"] = "3s" });
+            Routes.InterceptorRoute("app", ((IPEndPoint)listener.LocalEndpoint).Port, hosts: [Host]), ThreeSecondIdle);
 
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, interceptor.ProxyPort);
@@ -61,8 +50,42 @@ public sealed class IdleTimeoutTests
 
         // The client never reads a byte.
         await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())[Key].Concurrency == 0, "the idle request is ended and released");
-        await upstreamAborted.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var sent = await upstream.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(sent < EndlessBodyLength, $"the upstream sent all {sent} bytes: the proxy read a body nobody reads");
         interceptor.Logs.AssertNoWarnings();
+    }
+
+    private const long EndlessBodyLength = 1L << 30;
+
+    /// <summary>Answers one request with a 1 GiB body, sent until the connection fails; returns the body bytes sent.</summary>
+    private static async Task<long> SendEndlessResponseAsync(TcpListener listener, TaskCompletionSource writing)
+    {
+        using var connection = await listener.AcceptSocketAsync();
+        var head = new byte[4096];
+        var received = 0;
+        while (head.AsSpan(0, received).IndexOf("\r\n\r\n"u8) < 0)
+        {
+            var read = await connection.ReceiveAsync(head.AsMemory(received), SocketFlags.None);
+            Assert.True(read > 0, "the proxy closed the connection before sending a whole request head");
+            received += read;
+        }
+
+        await connection.SendAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {EndlessBodyLength}\r\n\r\n"), SocketFlags.None);
+        writing.TrySetResult();
+        var piece = new byte[64 * 1024];
+        long sent = 0;
+        try
+        {
+            while (sent < EndlessBodyLength)
+            {
+                sent += await connection.SendAsync(piece, SocketFlags.None);
+            }
+        }
+        catch (SocketException)
+        {
+        }
+
+        return sent;
     }
 
     [Fact]
@@ -93,20 +116,20 @@ public sealed class IdleTimeoutTests
     {
         await using var upstream = await TestUpstream.StartAsync(async context =>
         {
-            // Eight pieces, 300 ms apart: 2.4 s in all, well past the 1 s idle timeout, never 1 s without a byte.
-            for (var i = 0; i < 8; i++)
+            // Ten pieces, 400 ms apart: 4 s in all, past the 3 s idle timeout, never more than 400 ms without a byte.
+            for (var i = 0; i < 10; i++)
             {
-                await Task.Delay(300, context.RequestAborted);
+                await Task.Delay(400, context.RequestAborted);
                 await context.Response.WriteAsync("piece;", context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
             }
         });
-        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), OneSecondIdle);
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), ThreeSecondIdle);
 
         using var response = await interceptor.Client.SendAsync(Get("/stream"), HttpCompletionOption.ResponseHeadersRead);
         var text = await response.Content.ReadAsStringAsync();
 
-        Assert.Equal(string.Concat(Enumerable.Repeat("piece;", 8)), text);
+        Assert.Equal(string.Concat(Enumerable.Repeat("piece;", 10)), text);
     }
 
     [Fact]
