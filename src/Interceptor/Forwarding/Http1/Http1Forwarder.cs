@@ -263,7 +263,9 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             int read;
             try
             {
-                read = await connection.Socket.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, token);
+                read = connection.IsReadingAhead
+                    ? await connection.ReceiveReadAheadAsync(buffer.AsMemory(received), token)
+                    : await connection.Socket.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, token);
             }
             catch (SocketException) when (received == 0 && connection.Reused && !token.IsCancellationRequested)
             {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Updraft.Interceptor.Forwarding.Http1;
 
@@ -22,6 +23,68 @@ internal sealed class UpstreamConnection(Socket socket, UpstreamEndpoint endpoin
 
     /// <summary>Whether it carried a request before this one: a failure before any response byte may then be a stale close.</summary>
     public bool Reused { get; set; }
+
+    private const int ReadAheadSize = 4 * 1024;
+
+    private byte[]? _readAheadBuffer;
+    private ValueTask<int> _readAhead;
+    private bool _readingAhead;
+
+    /// <summary>Whether a read posted by <see cref="StartReadAhead"/> is waiting for the next response.</summary>
+    public bool IsReadingAhead => _readingAhead;
+
+    /// <summary>
+    /// Posts the read of the next response while the connection is idle, as .NET's own client does: the read that ends
+    /// an idle connection (EOF, reset, or bytes nobody asked for) is then seen without a system call when it is taken
+    /// (<see cref="ReadAheadEnded"/>), and the response needs no read of its own that would fail before it arrives.
+    /// </summary>
+    public void StartReadAhead()
+    {
+        _readAheadBuffer ??= new byte[ReadAheadSize];
+        _readingAhead = true;
+        // Consumed once: awaited by the request that takes the connection, or dropped with the closed connection.
+#pragma warning disable CA2012
+        try
+        {
+            _readAhead = Socket.ReceiveAsync(_readAheadBuffer.AsMemory(), SocketFlags.None);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            _readAhead = ValueTask.FromResult(0);
+        }
+#pragma warning restore CA2012
+    }
+
+    /// <summary>Whether the idle connection's read ended: it cannot carry a request.</summary>
+    public bool ReadAheadEnded => _readingAhead && _readAhead.IsCompleted;
+
+    /// <summary>
+    /// The first bytes of the response, from the read posted while idle, copied to <paramref name="destination"/> (at
+    /// least <see cref="ReadAheadSize"/> long). <paramref name="token"/> aborts the connection: the read cannot be
+    /// cancelled alone, and a connection whose response is late is not reused anyway.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> ReceiveReadAheadAsync(Memory<byte> destination, CancellationToken token)
+    {
+        var pending = _readAhead;
+        _readAhead = default;
+        _readingAhead = false;
+        int read;
+        using (token.UnsafeRegister(static connection => ((UpstreamConnection)connection!).Abort(), this))
+        {
+            try
+            {
+                read = await pending;
+            }
+            catch (Exception e) when (token.IsCancellationRequested && e is SocketException or ObjectDisposedException)
+            {
+                throw new OperationCanceledException("The response did not start in time.", e, token);
+            }
+        }
+
+        _readAheadBuffer.AsSpan(0, read).CopyTo(destination.Span);
+        return read;
+    }
 
     /// <summary>Closes with a reset (no lingering FIN handshake): the exchange failed and the upstream must know now.</summary>
     public void Abort()
@@ -175,7 +238,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
         var cutoff = _time.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * _time.TimestampFrequency);
         while (endpoint.TryTake() is { } connection)
         {
-            if (connection.IdleSince >= cutoff && IsQuiet(connection.Socket))
+            if (connection.IdleSince >= cutoff && !connection.ReadAheadEnded)
             {
                 connection.Reused = true;
                 return connection;
@@ -190,6 +253,8 @@ internal sealed class UpstreamConnectionPool : IDisposable
     public void Return(UpstreamConnection connection)
     {
         connection.IdleSince = _time.GetTimestamp();
+        // Before it is visible to other requests.
+        connection.StartReadAhead();
         if (!connection.Endpoint.TryReturn(connection))
         {
             connection.Dispose();
@@ -202,19 +267,6 @@ internal sealed class UpstreamConnectionPool : IDisposable
         foreach (var endpoint in _endpoints.Values)
         {
             endpoint.CloseIdleSince(0, all: true);
-        }
-    }
-
-    /// <summary>An idle HTTP/1.1 connection has nothing to read: readable means closed (EOF), reset, or garbage.</summary>
-    private static bool IsQuiet(Socket socket)
-    {
-        try
-        {
-            return !socket.Poll(0, SelectMode.SelectRead);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return false;
         }
     }
 

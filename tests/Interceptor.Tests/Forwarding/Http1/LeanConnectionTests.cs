@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Updraft.Interceptor.Forwarding.Http1;
@@ -104,15 +105,77 @@ public sealed class LeanConnectionTests
         var endpoint = pool.For("http://127.0.0.1:" + port);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, port);
+        var connection = new UpstreamConnection(socket, endpoint);
         using (var accepted = await listener.AcceptSocketAsync())
         {
-            pool.Return(new UpstreamConnection(socket, endpoint));
+            pool.Return(connection);
+            Assert.False(connection.ReadAheadEnded);
             accepted.LingerState = new LingerOption(true, 0);
         }
 
-        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(socket.Poll(0, SelectMode.SelectRead)), "the reset arrives");
+        // The read posted when the connection went idle ends with the reset.
+        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(connection.ReadAheadEnded), "the reset ends the idle connection's read");
         Assert.Null(pool.TakeIdle(endpoint));
         Assert.Throws<ObjectDisposedException>(() => socket.Available);
+    }
+
+    [Fact]
+    public async Task IdleConnectionOnWhichTheUpstreamSendsBytes_IsNeverHandedOut()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var pool = new UpstreamConnectionPool(4, TimeProvider.System);
+        var endpoint = pool.For("http://127.0.0.1:" + port);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        using var accepted = await listener.AcceptSocketAsync();
+        var connection = new UpstreamConnection(socket, endpoint);
+        pool.Return(connection);
+
+        // An answer nobody asked for (a late or doubled response): the next request would read it as its own.
+        await accepted.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"u8.ToArray(), SocketFlags.None);
+        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(connection.ReadAheadEnded), "the stray bytes end the idle connection's read");
+        Assert.Null(pool.TakeIdle(endpoint));
+        Assert.Throws<ObjectDisposedException>(() => socket.Available);
+    }
+
+    [Fact]
+    public async Task ResponseLateOnAReusedConnection_Is504_AndTheConnectionIsNotReused()
+    {
+        // The second request goes out on the first one's pooled connection, whose response read was posted while it
+        // was idle: the response-header timeout must still end it.
+        var requests = 0;
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            if (Interlocked.Increment(ref requests) == 2)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted);
+            }
+
+            await context.Response.WriteAsync("ok");
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]),
+            new Dictionary<string, string?>(Lean) { ["KEDA_HTTP_RESPONSE_HEADER_TIMEOUT"] = "2s" });
+
+        using (var first = await interceptor.GetAsync(Host, "/"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        using (var late = await interceptor.GetAsync(Host, "/"))
+        {
+            Assert.Equal(HttpStatusCode.GatewayTimeout, late.StatusCode);
+        }
+
+        using (var third = await interceptor.GetAsync(Host, "/"))
+        {
+            Assert.Equal(HttpStatusCode.OK, third.StatusCode);
+            Assert.Equal("ok", await third.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(2, Pool(interceptor).OpenedCount);
     }
 
     [Fact]
