@@ -39,12 +39,12 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
     private static readonly byte[] GatewayTimeoutBody = "Gateway Timeout\n"u8.ToArray();
     private static readonly byte[] ShuttingDownBody = "Service Unavailable\n"u8.ToArray();
 
-    /// <param name="context">The request; its <see cref="HttpContext.RequestAborted"/> already carries the request deadline.</param>
+    /// <param name="context">The request; its <see cref="HttpContext.RequestAborted"/> is the client leaving.</param>
     /// <param name="route">The selected route.</param>
     /// <param name="holdStartedAt">When the request first found the target not ready (<see cref="TimeProvider.GetTimestamp"/>);
     /// the readiness timeout runs from there even when a forward attempt sends the request back to wait.</param>
-    /// <param name="clientAborted">The client's own abort token, to tell the client leaving from the deadline passing.</param>
-    public async Task<HoldOutcome> HoldAsync(HttpContext context, Route route, long holdStartedAt, CancellationToken clientAborted)
+    /// <param name="requestAborted">The client leaving or the request deadline passing.</param>
+    public async Task<HoldOutcome> HoldAsync(HttpContext context, Route route, long holdStartedAt, CancellationToken requestAborted)
     {
         var policy = route.ColdStart;
         var readiness = route.Upstream.Readiness;
@@ -74,7 +74,7 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
 
         try
         {
-            return await WaitAsync(context, route, policy, holdStartedAt, clientAborted);
+            return await WaitAsync(context, route, policy, holdStartedAt, requestAborted);
         }
         finally
         {
@@ -82,10 +82,11 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
         }
     }
 
-    private async Task<HoldOutcome> WaitAsync(HttpContext context, Route route, ColdStartPolicy policy, long holdStartedAt, CancellationToken clientAborted)
+    private async Task<HoldOutcome> WaitAsync(HttpContext context, Route route, ColdStartPolicy policy, long holdStartedAt, CancellationToken requestAborted)
     {
-        // The request deadline (in RequestAborted), the readiness timeout and the end of a shutdown drain.
-        using var readinessDeadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Token);
+        // The client, the request deadline, the readiness timeout and the end of a shutdown drain.
+        var clientAborted = context.RequestAborted;
+        using var readinessDeadline = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, drain.Token);
         var token = readinessDeadline.Token;
         if (policy.ReadinessTimeout > TimeSpan.Zero)
         {
@@ -118,34 +119,19 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
             if (drain.Token.IsCancellationRequested)
             {
                 // Shutting down and the target never came up: answer instead of being cut off.
-                await WriteWithClientTokenAsync(context, StatusCodes.Status503ServiceUnavailable, ShuttingDownBody, clientAborted);
+                await ProxyHandler.WritePlainAsync(context, StatusCodes.Status503ServiceUnavailable, ShuttingDownBody);
                 return HoldOutcome.Answered;
             }
 
-            if (!context.RequestAborted.IsCancellationRequested && policy.Fallback is not null)
+            if (!requestAborted.IsCancellationRequested && policy.Fallback is not null)
             {
                 Log.ColdStartFallback(logger, route.Key, policy.Fallback.DestinationPrefix);
                 return HoldOutcome.Fallback;
             }
 
             Log.ColdStartTimedOut(logger, route.Key, route.Upstream.Endpoint);
-            await WriteWithClientTokenAsync(context, StatusCodes.Status504GatewayTimeout, GatewayTimeoutBody, clientAborted);
+            await ProxyHandler.WritePlainAsync(context, StatusCodes.Status504GatewayTimeout, GatewayTimeoutBody);
             return HoldOutcome.Answered;
-        }
-    }
-
-    // The request deadline has passed, so write under the client's own token.
-    private static async Task WriteWithClientTokenAsync(HttpContext context, int status, byte[] body, CancellationToken clientAborted)
-    {
-        var requestAborted = context.RequestAborted;
-        context.RequestAborted = clientAborted;
-        try
-        {
-            await ProxyHandler.WritePlainAsync(context, status, body);
-        }
-        finally
-        {
-            context.RequestAborted = requestAborted;
         }
     }
 }

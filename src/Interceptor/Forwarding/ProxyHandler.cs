@@ -54,6 +54,8 @@ internal sealed class ProxyHandler(
     private static readonly byte[] BadRequestBody = "Bad Request\n"u8.ToArray();
     private static readonly byte[] NotImplementedBody = "Not Implemented\n"u8.ToArray();
 
+    private readonly CancellationSourcePool _deadlines = new();
+
     // Only the async methods below allocate a state machine, and a forwarded request passes through exactly one.
     public Task InvokeAsync(HttpContext context)
     {
@@ -171,14 +173,17 @@ internal sealed class ProxyHandler(
         var clientAborted = context.RequestAborted;
         var sentAt = time.GetTimestamp();
         CancellationTokenSource? deadline = null;
+        CancellationTokenRegistration clientLink = default;
         try
         {
+            // The request's token: the client leaving or, when the route has one, the request deadline passing.
+            var requestAborted = clientAborted;
             if (upstream.RequestTimeout > TimeSpan.Zero)
             {
-                // YARP links everything to RequestAborted, so the request deadline rides on it.
-                deadline = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+                deadline = _deadlines.Rent();
+                clientLink = clientAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline);
                 deadline.CancelAfter(upstream.RequestTimeout);
-                context.RequestAborted = deadline.Token;
+                requestAborted = deadline.Token;
             }
 
             var target = upstream;
@@ -200,7 +205,7 @@ internal sealed class ProxyHandler(
                         holdStartedAt = time.GetTimestamp();
                     }
 
-                    var outcome = await coldStarts.HoldAsync(context, route, holdStartedAt, clientAborted);
+                    var outcome = await coldStarts.HoldAsync(context, route, holdStartedAt, requestAborted);
                     if (outcome == HoldOutcome.Answered)
                     {
                         return;
@@ -213,21 +218,20 @@ internal sealed class ProxyHandler(
 
                 var prefix = target.Destination(H2cPriorKnowledge.TransportScheme(context) == "https");
                 var error = lean.Forwarder is { } http1 && Http1Forwarder.CanForward(context, target, prefix)
-                    ? await http1.SendAsync(context, prefix, target, transformer)
-                    : await forwarder.SendAsync(context, prefix, target.Invoker, target.Config, transformer);
+                    ? await http1.SendAsync(context, prefix, target, transformer, requestAborted)
+                    : await forwarder.SendAsync(context, prefix, target.Invoker, target.Config, transformer, requestAborted);
                 if (error == ForwarderError.None)
                 {
                     return;
                 }
 
-                if (target == upstream && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested && IsNotReady(context))
+                if (target == upstream && !context.Response.HasStarted && !requestAborted.IsCancellationRequested && IsNotReady(context))
                 {
                     // The connect was refused and nothing was sent: wait for readiness and try again.
                     context.Response.Clear();
                     continue;
                 }
 
-                context.RequestAborted = clientAborted;
                 var deadlinePassed = deadline is not null && deadline.IsCancellationRequested && !clientAborted.IsCancellationRequested;
                 await ReportErrorAsync(context, route, target, error, deadlinePassed, sentAt);
                 return;
@@ -235,8 +239,12 @@ internal sealed class ProxyHandler(
         }
         finally
         {
-            context.RequestAborted = clientAborted;
-            deadline?.Dispose();
+            if (deadline is not null)
+            {
+                clientLink.Dispose();
+                _deadlines.Return(deadline);
+            }
+
             if (counted)
             {
                 route.Counter.End();

@@ -114,15 +114,15 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             && path.SequenceEqual(request.Path.Value);
     }
 
+    /// <param name="requestAborted">The client leaving or the request deadline passing (<c>RequestAborted</c> is the client's alone).</param>
     // Pooled state machines: a forwarded request allocates none of its own in the steady state.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ForwarderError> SendAsync(HttpContext context, string prefix, UpstreamTarget target, ProxyTransformer transformer)
+    public async ValueTask<ForwarderError> SendAsync(HttpContext context, string prefix, UpstreamTarget target, ProxyTransformer transformer, CancellationToken requestAborted)
     {
         var endpoint = pool.For(prefix);
         var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
         var timeouts = _sources.Rent();
-        var clientAborted = context.RequestAborted;
-        var link = clientAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeouts);
+        var link = requestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeouts);
         UpstreamConnection? connection = null;
         var phase = Phase.Connect;
         try
@@ -189,7 +189,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         {
             // Reset, not closed: the upstream may be blocked sending a body nobody reads, and must stop at once.
             connection?.Abort();
-            return Failed(context, phase, e, clientAborted.IsCancellationRequested, timeouts.IsCancellationRequested, target.ResponseHeaderTimeout);
+            return Failed(context, phase, e, requestAborted.IsCancellationRequested, timeouts.IsCancellationRequested, target.ResponseHeaderTimeout);
         }
         finally
         {
@@ -286,9 +286,9 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         }
     }
 
-    private static ForwarderError Failed(HttpContext context, Phase phase, Exception e, bool clientAborted, bool timedOut, TimeSpan responseHeaderTimeout)
+    private static ForwarderError Failed(HttpContext context, Phase phase, Exception e, bool requestAborted, bool timedOut, TimeSpan responseHeaderTimeout)
     {
-        if (clientAborted)
+        if (requestAborted)
         {
             return Fail(context, phase == Phase.ResponseBody ? ForwarderError.ResponseBodyClient : ForwarderError.RequestCanceled, e);
         }
