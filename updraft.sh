@@ -192,6 +192,9 @@ build_release() { build_quiet Release; }
 # Benchmarks: ratios to a baseline measured in the same run; results under bench/results/.
 #   ./updraft.sh bench [load] [--smoke]     the load benchmark against nginx, HAProxy and YARP (the default)
 #   ./updraft.sh bench settings [--smoke]   the interceptor under runtime/transport settings variants, against HAProxy and direct
+#   ./updraft.sh bench startup [--smoke]    the interceptor's start-up time (start -> ready) and idle memory under runtime settings,
+#                                           ReadyToRun, trimmed and Native AOT publishes (--smoke: no trimmed/AOT publish)
+#   ./updraft.sh bench lowload [--smoke]    CPU per request and added p99 at 100, 1,000 and 10,000 req/s (open loop), against HAProxy
 #   ./updraft.sh bench scaler               the scaler benchmark
 #   ./updraft.sh bench backlog              the backlog sources (Kafka, NATS JetStream): 500 ScaledObjects, broker requests per poll
 #   ./updraft.sh bench operator             the operator against a real kube-apiserver: 1,000 HTTPScaledObjects at once ->
@@ -213,6 +216,15 @@ bench() {
       ensure_packages wrk:wrk haproxy:haproxy
       build_release
       dotnet bench/LoadBench/bin/Release/net10.0/Updraft.Bench.Load.dll settings Release "$@"
+      ;;
+    startup)
+      build_release
+      dotnet bench/LoadBench/bin/Release/net10.0/Updraft.Bench.Load.dll startup Release "$@"
+      ;;
+    lowload)
+      ensure_packages nginx:nginx-light haproxy:haproxy
+      build_release
+      dotnet bench/LoadBench/bin/Release/net10.0/Updraft.Bench.Load.dll lowload Release "$@"
       ;;
     scaler)
       build_release
@@ -239,7 +251,7 @@ bench() {
       fi
       dotnet bench/Microbenchmarks/bin/Release/net10.0/Updraft.Microbenchmarks.dll "${args[@]}"
       ;;
-    *) echo "usage: ./updraft.sh bench [load [--smoke] | settings [--smoke] | scaler | backlog | operator | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
+    *) echo "usage: ./updraft.sh bench [load [--smoke] | settings [--smoke] | startup [--smoke] | lowload [--smoke] | scaler | backlog | operator | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
   esac
 }
 

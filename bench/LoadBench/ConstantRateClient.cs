@@ -33,7 +33,11 @@ internal static class ConstantRateClient
 
     private const int ErrorLimitPerConnection = 1000;
 
-    public static RateRun Run(IPEndPoint endpoint, byte[] request, double rate, double warmupSeconds, double seconds, int connections)
+    /// <param name="measuring">
+    /// Called once, on the calling thread, when the measured window starts (after the warm-up): where a caller reads
+    /// counters that should cover the window only, such as CPU times.
+    /// </param>
+    public static RateRun Run(IPEndPoint endpoint, byte[] request, double rate, double warmupSeconds, double seconds, int connections, Action? measuring = null)
     {
         var total = (long)(rate * (warmupSeconds + seconds));
         var nanosecondsPerRequest = NanosecondsPerSecond / rate;
@@ -57,6 +61,12 @@ internal static class ConstantRateClient
                 Name = $"rate-{first}",
             };
             threads[c].Start();
+        }
+
+        if (measuring is not null)
+        {
+            Native.SleepUntil(measureFrom);
+            measuring();
         }
 
         // Every worker ends by its schedule, its lag limit, its error limit or its sockets' 10 s timeouts.

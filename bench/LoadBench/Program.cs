@@ -12,13 +12,17 @@ using Updraft.Bench.Load;
 //   2. latency: this program's open-loop constant-rate client at 50% and 10% of the direct maximum from pass 1;
 //   3. h2c throughput: h2load with prior knowledge, where the target speaks h2c ("n/a" where it does not);
 // and the CPU time and peak working set of every target's process from /proc.
-// Usage: Updraft.Bench.Load [settings|soak] [Release|Debug] [--smoke] [--minutes N] [--out FILE]
+// Usage: Updraft.Bench.Load [settings|soak|startup|lowload] [Release|Debug] [--smoke] [--minutes N] [--out FILE]
 //   settings: compare the interceptor under runtime/transport settings variants instead (SettingsComparison).
+//   startup: start-up time and idle memory of the interceptor under runtime settings and publish modes (StartupComparison).
 //   soak: the interceptor at half its maximum for N minutes, with route reloads and upstream restarts (Soak).
+//   lowload: CPU per request and added latency at 100, 1,000 and 10,000 req/s, open loop, against HAProxy (LowLoad).
 var repo = BenchSupport.RepositoryRoot();
 var compareSettings = args.FirstOrDefault() == "settings";
 var soak = args.FirstOrDefault() == "soak";
-var configuration = args.Skip(compareSettings || soak ? 1 : 0).FirstOrDefault(a => !a.StartsWith('-')) ?? "Release";
+var startup = args.FirstOrDefault() == "startup";
+var lowLoad = args.FirstOrDefault() == "lowload";
+var configuration = args.Skip(compareSettings || soak || startup || lowLoad ? 1 : 0).FirstOrDefault(a => !a.StartsWith('-')) ?? "Release";
 var smoke = args.Contains("--smoke");
 var outIndex = Array.IndexOf(args, "--out");
 var plan = smoke ? Plan.Smoke : Plan.Full;
@@ -39,6 +43,10 @@ try
         ? Soak.Run(repo, work.FullName, configuration, args, Log)
         : compareSettings
         ? SettingsComparison.Run(repo, work.FullName, configuration, smoke, outIndex >= 0 && outIndex + 1 < args.Length ? Path.GetFullPath(args[outIndex + 1]) : null, Log)
+        : startup
+        ? StartupComparison.Run(repo, work.FullName, configuration, smoke, outIndex >= 0 && outIndex + 1 < args.Length ? Path.GetFullPath(args[outIndex + 1]) : null, Log)
+        : lowLoad
+        ? LowLoad.Run(repo, work.FullName, configuration, args, Log)
         : Run();
 }
 catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or System.ComponentModel.Win32Exception)
