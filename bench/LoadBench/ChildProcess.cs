@@ -67,9 +67,15 @@ internal sealed class ChildProcess : IDisposable
     }
 
     /// <summary>Runs a tool to completion (bounded by <paramref name="timeout"/>) and returns its standard output.</summary>
-    public static string Run(string file, IEnumerable<string> arguments, TimeSpan timeout)
+    public static string Run(string file, IEnumerable<string> arguments, TimeSpan timeout) => RunToExit(file, arguments, timeout).Output;
+
+    /// <summary>
+    /// Runs a tool to completion and returns its exit code and its standard output and error; past
+    /// <paramref name="timeout"/> it is killed with everything it started, and a <see cref="TimeoutException"/> says so.
+    /// </summary>
+    public static (int ExitCode, string Output) RunToExit(string file, IEnumerable<string> arguments, TimeSpan timeout, string? workingDirectory = null)
     {
-        var start = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? "" };
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -86,7 +92,7 @@ internal sealed class ChildProcess : IDisposable
         }
 
         process.WaitForExit();
-        return output.Result + error.Result;
+        return (process.ExitCode, output.Result + error.Result);
     }
 
     /// <summary>User + system CPU time of the process so far, from /proc/&lt;pid&gt;/stat.</summary>

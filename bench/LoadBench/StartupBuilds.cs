@@ -103,26 +103,18 @@ internal static partial class StartupBuilds
 
     private static (int ExitCode, string Output) RunDotnet(string repo, string[] arguments, string logFile)
     {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repo };
-        foreach (var argument in arguments)
+        (int ExitCode, string Output) result;
+        try
         {
-            start.ArgumentList.Add(argument);
+            result = ChildProcess.RunToExit("dotnet", arguments, PublishTimeout, repo);
+        }
+        catch (TimeoutException e)
+        {
+            result = (-1, "error: " + e.Message);
         }
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(PublishTimeout))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit(10_000);
-            return (-1, $"error: dotnet publish did not finish within {PublishTimeout.TotalMinutes:F0} min");
-        }
-
-        process.WaitForExit();
-        var text = output.Result + error.Result;
-        File.WriteAllText(logFile, text);
-        return (process.ExitCode, text);
+        File.WriteAllText(logFile, result.Output);
+        return result;
     }
 
     private static double DirectoryMiB(string directory) =>
