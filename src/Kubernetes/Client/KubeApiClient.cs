@@ -129,7 +129,7 @@ public sealed class KubeApiClient : IDisposable
             KubeStatus? status = null;
             try
             {
-                status = JsonSerializer.Deserialize<KubeStatus>(text, JsonSerializerOptions.Web);
+                status = JsonSerializer.Deserialize(text, KubeJsonContext.Default.KubeStatus);
             }
             catch (JsonException)
             {

@@ -16,8 +16,6 @@ namespace Updraft.Kubernetes.Endpoints;
 /// </summary>
 public sealed class EndpointSliceCatalog
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     private readonly KubeApiClient _client;
     private readonly string? _namespace;
     private readonly string? _labelSelector;
@@ -92,7 +90,7 @@ public sealed class EndpointSliceCatalog
                 using var response = await _client.GetAsync("/apis/discovery.k8s.io", cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
-                    var group = await response.Content.ReadFromJsonAsync<ApiGroup>(Json, cancellationToken);
+                    var group = await response.Content.ReadFromJsonAsync(KubeJsonContext.Default.ApiGroup, cancellationToken);
                     var servesV1 = group?.Versions?.Exists(static v => v.Version == "v1") == true;
                     var resource = servesV1 ? ApiResource.EndpointSlicesV1 : ApiResource.EndpointSlicesV1Beta1;
                     Log.SliceVersion(logger, resource.GroupVersion);
@@ -300,14 +298,4 @@ public sealed class EndpointSliceCatalog
 
     private static string? ServiceKey(EndpointSlice slice) =>
         slice.ServiceName is { Length: > 0 } name && slice.Metadata?.Namespace is { Length: > 0 } ns ? ns + "/" + name : null;
-
-    private sealed class ApiGroup
-    {
-        public List<GroupVersion>? Versions { get; set; }
-    }
-
-    private sealed class GroupVersion
-    {
-        public string? Version { get; set; }
-    }
 }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
 using Updraft.Kubernetes.Client;
 using Updraft.Kubernetes.Model;
@@ -25,8 +26,6 @@ namespace Updraft.Kubernetes.Watching;
 public sealed class ResourceWatch<T>
     where T : class
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     private readonly KubeApiClient _client;
     private readonly string _path;
     private readonly string _name;
@@ -34,6 +33,7 @@ public sealed class ResourceWatch<T>
     private readonly WatchTuning _tuning;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly JsonTypeInfo<T> _type;
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ImmutableDictionary<string, T> _items = ImmutableDictionary.Create<string, T>(StringComparer.Ordinal);
     private Subscription[] _subscriptions = [];
@@ -50,6 +50,8 @@ public sealed class ResourceWatch<T>
         _time = time;
         _logger = logger;
         _tuning = tuning ?? WatchTuning.Default;
+        _type = KubeJsonContext.Default.GetTypeInfo(typeof(T)) as JsonTypeInfo<T>
+            ?? throw new NotSupportedException($"{typeof(T).Name} has no JSON metadata: add it to {nameof(KubeJsonContext)}");
     }
 
     public ApiResource Resource { get; }
@@ -195,11 +197,11 @@ public sealed class ResourceWatch<T>
             using var response = await _client.GetAsync(query.ToString(), cancellationToken);
             await EnsureSuccessAsync(response, cancellationToken);
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-            var list = await JsonSerializer.DeserializeAsync<KubeList<JsonElement>>(body, Json, cancellationToken)
+            var list = await JsonSerializer.DeserializeAsync(body, KubeJsonContext.Default.KubeListJsonElement, cancellationToken)
                 ?? throw new JsonException($"empty list from {_path}");
             foreach (var item in list.Items ?? [])
             {
-                if (KeyOf(item) is { } key && item.Deserialize<T>(Json) is { } value)
+                if (KeyOf(item) is { } key && item.Deserialize(_type) is { } value)
                 {
                     builder[key] = value;
                 }
@@ -271,7 +273,7 @@ public sealed class ResourceWatch<T>
 
             if (type == "ERROR")
             {
-                var status = item.Deserialize<KubeStatus>(Json);
+                var status = item.Deserialize(KubeJsonContext.Default.KubeStatus);
                 if (status?.Code == (int)HttpStatusCode.Gone)
                 {
                     return (null, events);
@@ -305,7 +307,7 @@ public sealed class ResourceWatch<T>
         switch (type)
         {
             case "ADDED" or "MODIFIED":
-                if (item.Deserialize<T>(Json) is { } value)
+                if (item.Deserialize(_type) is { } value)
                 {
                     Volatile.Write(ref _items, items.SetItem(key, value));
                     Notify(new WatchChange<T>(WatchChangeKind.Upsert, key, value, previous));
@@ -314,7 +316,7 @@ public sealed class ResourceWatch<T>
                 break;
             case "DELETED":
                 Volatile.Write(ref _items, items.Remove(key));
-                Notify(new WatchChange<T>(WatchChangeKind.Delete, key, previous ?? item.Deserialize<T>(Json), previous));
+                Notify(new WatchChange<T>(WatchChangeKind.Delete, key, previous ?? item.Deserialize(_type), previous));
                 break;
         }
     }
@@ -380,7 +382,7 @@ public sealed class ResourceWatch<T>
         string? message = null;
         try
         {
-            var status = await response.Content.ReadFromJsonAsync<KubeStatus>(Json, cancellationToken);
+            var status = await response.Content.ReadFromJsonAsync(KubeJsonContext.Default.KubeStatus, cancellationToken);
             message = status?.Message;
         }
         catch (JsonException)

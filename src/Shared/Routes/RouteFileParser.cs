@@ -1,8 +1,7 @@
 using System.Buffers;
 using System.Globalization;
-using System.Reflection;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Updraft.Shared.Crds;
 using YamlDotNet.Core;
@@ -25,14 +24,6 @@ public sealed record RouteFileResult(IReadOnlyList<RouteDefinition> Routes, IRea
 /// </summary>
 public static partial class RouteFileParser
 {
-    private static readonly JsonSerializerOptions StrictOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        NumberHandling = JsonNumberHandling.Strict,
-        Converters = { new ScalarAsStringConverter() },
-    };
-
     public static RouteFileResult Parse(string yaml, RouteEnvironment environment)
     {
         var problems = new List<RouteProblem>();
@@ -90,10 +81,10 @@ public static partial class RouteFileParser
             var ns = (metadata is null ? null : ScalarAt(metadata, "namespace")) is { Length: > 0 } n ? n : RouteKeys.DefaultNamespace;
             var collector = new RouteProblemCollector(document, kind ?? "(no kind)", name is null ? null : RouteKeys.Format(ns, name));
 
-            var type = (apiVersion, kind) switch
+            JsonTypeInfo? type = (apiVersion, kind) switch
             {
-                (InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue) => typeof(InterceptorRoute),
-                (HttpScaledObject.ApiVersionValue, HttpScaledObject.KindValue) => typeof(HttpScaledObject),
+                (InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue) => RouteFileJsonContext.Default.InterceptorRoute,
+                (HttpScaledObject.ApiVersionValue, HttpScaledObject.KindValue) => RouteFileJsonContext.Default.HttpScaledObject,
                 _ => null,
             };
             if (type is null)
@@ -133,7 +124,7 @@ public static partial class RouteFileParser
     private static string? ScalarAt(YamlMappingNode mapping, string key) =>
         mapping.Children.TryGetValue(new YamlScalarNode(key), out var node) && node is YamlScalarNode scalar ? scalar.Value : null;
 
-    private static object? Bind(YamlMappingNode mapping, Type type, RouteProblemCollector problems)
+    private static object? Bind(YamlMappingNode mapping, JsonTypeInfo type, RouteProblemCollector problems)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -143,7 +134,7 @@ public static partial class RouteFileParser
 
         try
         {
-            return JsonSerializer.Deserialize(buffer.WrittenSpan, type, StrictOptions);
+            return JsonSerializer.Deserialize(buffer.WrittenSpan, type);
         }
         catch (JsonException e)
         {
@@ -165,29 +156,24 @@ public static partial class RouteFileParser
     [GeneratedRegex("The JSON property '([^']*)' could not be mapped")]
     private static partial Regex UnknownMemberPattern();
 
-    /// <summary>Walks <paramref name="path"/> (<c>spec.rules[0].hosts</c>) through the CRD types to name what was expected.</summary>
-    private static string DescribeExpected(Type root, string path)
+    /// <summary>Walks <paramref name="path"/> (<c>spec.rules[0].hosts</c>) through the CRD types' JSON metadata to name what was expected.</summary>
+    private static string DescribeExpected(JsonTypeInfo root, string path)
     {
-        var type = root;
+        var type = root.Type;
         foreach (var rawSegment in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
         {
-            var segment = rawSegment;
-            var indexed = segment.IndexOf('[', StringComparison.Ordinal);
-            if (indexed >= 0)
-            {
-                segment = segment[..indexed];
-            }
-
-            var property = type.GetProperty(segment, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            var indexed = rawSegment.IndexOf('[', StringComparison.Ordinal);
+            var segment = indexed >= 0 ? rawSegment[..indexed] : rawSegment;
+            var property = root.Options.GetTypeInfo(type).Properties.FirstOrDefault(p => string.Equals(p.Name, segment, StringComparison.OrdinalIgnoreCase));
             if (property is null)
             {
                 return "a value of another type";
             }
 
             type = property.PropertyType;
-            if (indexed >= 0 && type.IsGenericType)
+            if (indexed >= 0 && root.Options.GetTypeInfo(type) is { Kind: JsonTypeInfoKind.Enumerable or JsonTypeInfoKind.Dictionary, ElementType: { } element })
             {
-                type = type.GetGenericArguments()[^1];
+                type = element;
             }
         }
 
@@ -197,9 +183,12 @@ public static partial class RouteFileParser
             _ when type == typeof(int) || type == typeof(long) => "an integer",
             _ when type == typeof(string) => "a string",
             _ when type == typeof(DateTimeOffset) => "an RFC 3339 timestamp",
-            _ when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) => "a list",
-            _ when type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>) => "a map of strings",
-            _ => "an object",
+            _ => root.Options.GetTypeInfo(type).Kind switch
+            {
+                JsonTypeInfoKind.Enumerable => "a list",
+                JsonTypeInfoKind.Dictionary => "a map of strings",
+                _ => "an object",
+            },
         };
     }
 
@@ -279,19 +268,4 @@ public static partial class RouteFileParser
     // accepts either, and a string field then gets the text as written.
     [GeneratedRegex(@"^[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$")]
     private static partial Regex FloatPattern();
-
-    /// <summary>Lets a plain YAML number or boolean stand where the schema wants a string (<c>value: 100</c>).</summary>
-    private sealed class ScalarAsStringConverter : JsonConverter<string>
-    {
-        public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
-        {
-            JsonTokenType.String => reader.GetString(),
-            JsonTokenType.Number => System.Text.Encoding.UTF8.GetString(reader.ValueSpan),
-            JsonTokenType.True => "true",
-            JsonTokenType.False => "false",
-            _ => throw new JsonException("expected a string"),
-        };
-
-        public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
-    }
 }

@@ -17,6 +17,15 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
     private protected override async Task<ITestCluster> StartClusterAsync() => await FakeCluster.StartAsync();
 
     [Fact]
+    public void New_TypeWithoutJsonMetadata_FailsAtCreationNamingTheType()
+    {
+        var error = Assert.Throws<NotSupportedException>(() => Watch<Unregistered>(ApiResource.Services, null));
+
+        Assert.Contains(nameof(Unregistered), error.Message, StringComparison.Ordinal);
+        Assert.Empty(Watches());
+    }
+
+    [Fact]
     public async Task RunAsync_Bookmark_AdvancesResourceVersionWithoutChangingItems()
     {
         Server.Upsert(Services, KubeObjects.Service("mine", "a"));
@@ -355,4 +364,7 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
     {
         public ValueTask DisposeAsync() => Runner.DisposeAsync();
     }
+
+    /// <summary>A type the watch's compile-time JSON metadata does not know.</summary>
+    private sealed class Unregistered;
 }
