@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -6,17 +7,19 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Updraft.Interceptor.Forwarding.Http1;
 
 /// <summary>
-/// The lean forwarding path (<c>UPDRAFT_LEAN_FORWARDING</c>): an HTTP/1.1 request without a body, forwarded to a
-/// plain-HTTP/1.1 upstream over a pooled socket of our own, instead of through YARP, <see cref="HttpRequestMessage"/>
-/// and <see cref="SocketsHttpHandler"/>. The request head is written straight from Kestrel's parsed request in one
-/// send; the response head is parsed strictly (<see cref="ResponseHead"/>) and the body streamed into Kestrel's
-/// response pipe (Content-Length, chunked or close-delimited). Everything else goes through YARP:
+/// The lean forwarding path (<c>UPDRAFT_LEAN_FORWARDING</c>): an HTTP/1.1 request forwarded to a plain-HTTP/1.1
+/// upstream over a pooled socket of our own, instead of through YARP, <see cref="HttpRequestMessage"/> and
+/// <see cref="SocketsHttpHandler"/>. The request head is written straight from Kestrel's parsed request in one send
+/// (with the body, when all of a small one has arrived); a longer body streams beside the wait for the response, each
+/// piece as it comes. The response head is parsed strictly (<see cref="ResponseHead"/>) and the body streamed into
+/// Kestrel's response pipe (Content-Length, chunked or close-delimited). Everything else goes through YARP:
 /// <see cref="CanForward"/> decides, once per attempt, from the request and the target.
 /// </summary>
 /// <remarks>
@@ -24,18 +27,25 @@ namespace Updraft.Interceptor.Forwarding.Http1;
 /// takes only targets that need no re-encoding), <c>Host</c> first, then the client's headers in Kestrel's order
 /// without the hop-by-hop ones YARP drops, several lines of one name joined into one (<c>", "</c>, or <c>"; "</c> for
 /// <c>Cookie</c>), then <c>X-Forwarded-For</c>, <c>-Host</c> and <c>-Proto</c> as <see cref="ProxyTransformer"/>
-/// sets them. The response goes back with the same header rules (hop-by-hop and <c>Connection</c>-listed names
-/// dropped, no length on 204/205, the cold-start header). Failures are reported as YARP reports them (the same
-/// <see cref="ForwarderError"/> and an exception of the same kind in <see cref="IForwarderErrorFeature"/>), so
-/// <see cref="ProxyHandler"/> answers both paths alike. A request that fails on a reused connection before any
-/// response byte (the upstream closed it while idle) is sent once more on a new connection: it has no body, so
-/// nothing is lost or sent twice that the upstream saw.
+/// sets them, then <c>Transfer-Encoding: chunked</c> for a chunked body (re-chunked, without trailers). The response
+/// goes back with the same header rules (hop-by-hop and <c>Connection</c>-listed names dropped, no length on 204/205,
+/// the cold-start header). Failures are reported as YARP reports them (the same <see cref="ForwarderError"/> and an
+/// exception of the same kind in <see cref="IForwarderErrorFeature"/>), so <see cref="ProxyHandler"/> answers both
+/// paths alike. A request that fails on a reused connection before any response byte (the upstream closed it while
+/// idle) is sent once more on a new connection if all of it went in one send (no body, or a small whole one): nothing
+/// is lost or sent twice that the upstream saw. A streamed body cannot be sent again, so that request fails (502).
 /// </remarks>
 internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnector connector)
 {
     public const string Variable = "UPDRAFT_LEAN_FORWARDING";
 
     private const int InitialBufferSize = 8 * 1024;
+    private const int WholeBodyLimit = 16 * 1024;
+    private const int BodyPieceSize = 16 * 1024;
+    private const int ChunkFraming = 16; // a chunk-size line (up to 8 hex digits) and two CRLFs
+
+    /// <summary>The end of a chunked body, without trailers (the YARP path sends none upstream either).</summary>
+    private static readonly ReadOnlyMemory<byte> LastChunk = "0\r\n\r\n"u8.ToArray();
     private const string XForwardedFor = "X-Forwarded-For";
     private const string XForwardedHost = "X-Forwarded-Host";
     private const string XForwardedProto = "X-Forwarded-Proto";
@@ -70,7 +80,8 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     private readonly CancellationSourcePool _sources = new();
 
     /// <summary>
-    /// Whether this path forwards the request: HTTP/1.1 from the client, no body, no upgrade, no <c>Expect</c>, a
+    /// Whether this path forwards the request: HTTP/1.1 from the client, a body of a known length or chunked (and
+    /// nothing else) or none, no upgrade, no <c>Expect</c>, a
     /// <c>Connection</c> header of at most <c>keep-alive</c> or <c>close</c>, a request target that goes out as it came
     /// (origin form, no percent-encoding, no dot segment), and a plain HTTP/1.1 upstream.
     /// </summary>
@@ -81,8 +92,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         if (!HttpProtocol.IsHttp11(request.Protocol)
             || !prefix.StartsWith("http://", StringComparison.Ordinal)
             || target.Config.Version != HttpVersion.Version11
-            || request.ContentLength is not null
-            || headers.ContainsKey(HeaderNames.TransferEncoding)
+            || (headers.ContainsKey(HeaderNames.TransferEncoding) && (request.ContentLength is not null || !IsChunkedAlone(headers.TransferEncoding)))
             || headers.ContainsKey(HeaderNames.Upgrade)
             || headers.ContainsKey(HeaderNames.Expect)
             || !request.Host.HasValue)
@@ -114,6 +124,9 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             && path.SequenceEqual(request.Path.Value);
     }
 
+    private static bool IsChunkedAlone(StringValues transferEncoding) =>
+        transferEncoding.Count == 1 && string.Equals(transferEncoding[0]?.Trim(), "chunked", StringComparison.OrdinalIgnoreCase);
+
     /// <param name="requestAborted">The client leaving or the request deadline passing (<c>RequestAborted</c> is the client's alone).</param>
     // Pooled state machines: a forwarded request allocates none of its own in the steady state.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -124,15 +137,28 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         var timeouts = _sources.Rent();
         var link = requestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeouts);
         UpstreamConnection? connection = null;
+        Task<BodyOutcome>? bodySend = null;
         var phase = Phase.Connect;
         try
         {
-            var headLength = WriteRequestHead(context, ref buffer);
+            var chunked = context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding);
+            var headLength = WriteRequestHead(context, chunked, ref buffer);
+            bool bodyInHead;
+            try
+            {
+                bodyInHead = AppendWholeBody(context.Request, chunked, ref buffer, ref headLength);
+            }
+            catch (Exception e) when (IsClientBodyFailure(e))
+            {
+                return Fail(context, ClientBodyError(e), e);
+            }
+
             var idle = target.Config.ActivityTimeout ?? Timeout.InfiniteTimeSpan;
             var headerLimit = target.ResponseHeaderTimeout > TimeSpan.Zero ? target.ResponseHeaderTimeout : idle;
             var isHead = HttpMethods.IsHead(context.Request.Method);
             var received = 0;
             var start = 0;
+            BodySentClock? clock = null;
             while (true)
             {
                 connection = pool.TakeIdle(endpoint);
@@ -143,11 +169,18 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                     pool.Opened();
                 }
                 phase = Phase.Send;
-                timeouts.CancelAfter(headerLimit);
+                // As Go's ResponseHeaderTimeout: the clock starts once the whole request, body included, is sent.
+                timeouts.CancelAfter(bodyInHead ? headerLimit : idle);
                 bool stale;
                 try
                 {
                     await connection.Socket.SendAsync(buffer.AsMemory(0, headLength), SocketFlags.None, timeouts.Token);
+                    if (!bodyInHead)
+                    {
+                        clock = new BodySentClock(timeouts, headerLimit);
+                        bodySend = SendBodyAsync(context.Request.BodyReader, connection, chunked, idle, timeouts, clock);
+                    }
+
                     phase = Phase.ResponseHead;
                     (buffer, received, start, stale) = await ReceiveHeadAsync(connection, buffer, isHead, timeouts.Token);
                 }
@@ -156,17 +189,24 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                     stale = true;
                 }
 
+                if (stale && bodySend is not null)
+                {
+                    // Part of the body may be gone with the old connection: it cannot be sent again.
+                    throw new HttpIOException(HttpRequestError.ResponseEnded, "The upstream closed the connection before sending the response headers.");
+                }
+
                 if (!stale)
                 {
                     break;
                 }
 
                 // Closed by the upstream while it was idle in the pool, before any byte of a response: send again on
-                // another connection (.NET's client does the same). The request head is still in the buffer.
+                // another connection (.NET's client does the same). The request, and any body, is still in the buffer.
                 connection.Dispose();
                 connection = null;
             }
 
+            clock?.Stop();
             var head = connection.Head;
             if (head.Error is not null)
             {
@@ -177,6 +217,14 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             CopyResponseHead(context, connection, buffer.AsSpan(start), transformer);
             timeouts.CancelAfter(idle);
             var reusable = await CopyBodyAsync(context, connection, buffer, start + head.Length, received, idle, timeouts);
+            if (bodySend is not null)
+            {
+                // An upstream that answered before reading the whole body has left the rest of it unread.
+                reusable &= bodySend.IsCompleted;
+                reusable &= (await StopAsync(bodySend, context.Request.BodyReader, connection)).Error == ForwarderError.None;
+                bodySend = null;
+            }
+
             if (reusable && head.KeepAlive)
             {
                 pool.Return(connection);
@@ -189,14 +237,173 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         {
             // Reset, not closed: the upstream may be blocked sending a body nobody reads, and must stop at once.
             connection?.Abort();
+            if (bodySend is not null && phase != Phase.ResponseBody)
+            {
+                // The request body's own failure (the client's upload broke off, stalled, or the upstream stopped
+                // reading it) is the cause; the response side only saw the connection it left behind.
+                var outcome = await StopAsync(bodySend, context.Request.BodyReader, connection);
+                bodySend = null;
+                if (outcome.Error != ForwarderError.None)
+                {
+                    return Fail(context, outcome.Error, outcome.Exception!);
+                }
+            }
+
             return Failed(context, phase, e, requestAborted.IsCancellationRequested, timeouts.IsCancellationRequested, target.ResponseHeaderTimeout);
         }
         finally
         {
+            if (bodySend is not null)
+            {
+                await StopAsync(bodySend, context.Request.BodyReader, connection);
+            }
+
             link.Dispose();
             connection?.Dispose();
             _sources.Return(timeouts);
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>How a request body's send ended: <see cref="ForwarderError.None"/> when it was all sent or was stopped.</summary>
+    private readonly record struct BodyOutcome(ForwarderError Error, Exception? Exception);
+
+    /// <summary>Waits for the body send to end, first stopping it (and resetting the connection) if it still runs.</summary>
+    private static async Task<BodyOutcome> StopAsync(Task<BodyOutcome> bodySend, PipeReader body, UpstreamConnection? connection)
+    {
+        if (!bodySend.IsCompleted)
+        {
+            body.CancelPendingRead();
+            connection?.Abort();
+        }
+
+        return await bodySend;
+    }
+
+    /// <summary>Reading the client's body failed: it broke off or was malformed (Kestrel), or the idle timeout ended the wait.</summary>
+    private static bool IsClientBodyFailure(Exception e) => e is OperationCanceledException or IOException or BadHttpRequestException;
+
+    private static ForwarderError ClientBodyError(Exception e) =>
+        e is OperationCanceledException ? ForwarderError.RequestBodyCanceled : ForwarderError.RequestBodyClient;
+
+    /// <summary>
+    /// A body that has fully arrived with the request and is small goes out in the head's send: one system call, and it
+    /// can be sent again on a fresh connection like a request without a body. Returns whether there is no body left to send.
+    /// </summary>
+    private static bool AppendWholeBody(HttpRequest request, bool chunked, ref byte[] buffer, ref int length)
+    {
+        if (!chunked && request.ContentLength is null or 0)
+        {
+            return true;
+        }
+
+        var reader = request.BodyReader;
+        if (!reader.TryRead(out var result))
+        {
+            return false;
+        }
+
+        var body = result.Buffer;
+        var whole = result.IsCompleted || (!chunked && body.Length == request.ContentLength);
+        if (!whole || body.Length > WholeBodyLimit)
+        {
+            reader.AdvanceTo(body.Start);
+            return false;
+        }
+
+        var writer = new HeadWriter(buffer, length);
+        if (chunked && !body.IsEmpty)
+        {
+            writer.ChunkSize((int)body.Length);
+        }
+
+        writer.Bytes(body);
+        if (chunked)
+        {
+            writer.Ascii(body.IsEmpty ? "0\r\n\r\n" : "\r\n0\r\n\r\n");
+        }
+
+        reader.AdvanceTo(body.End);
+        buffer = writer.Buffer;
+        length = writer.Length;
+        return true;
+    }
+
+    /// <summary>
+    /// Streams the request body to the upstream while the response is awaited, each piece as it arrives (an upload
+    /// that streams must not stall in a buffer), re-framed in chunks when the client sent it chunked. On failure the
+    /// connection is reset, which ends the response side's wait too.
+    /// </summary>
+    private static async Task<BodyOutcome> SendBodyAsync(PipeReader body, UpstreamConnection connection, bool chunked, TimeSpan idle, CancellationTokenSource timeouts, BodySentClock clock)
+    {
+        var piece = ArrayPool<byte>.Shared.Rent(BodyPieceSize + ChunkFraming);
+        try
+        {
+            while (true)
+            {
+                ReadResult result;
+                try
+                {
+                    result = await body.ReadAsync(timeouts.Token);
+                }
+                catch (Exception e) when (IsClientBodyFailure(e))
+                {
+                    connection.Abort();
+                    return new(ClientBodyError(e), e);
+                }
+
+                if (result.IsCanceled)
+                {
+                    return default; // stopped: the response is complete, or has failed
+                }
+
+                var data = result.Buffer;
+                try
+                {
+                    while (!data.IsEmpty)
+                    {
+                        var length = (int)Math.Min(data.Length, BodyPieceSize);
+                        var writer = new HeadWriter(piece);
+                        if (chunked)
+                        {
+                            writer.ChunkSize(length);
+                        }
+
+                        writer.Bytes(data.Slice(0, length));
+                        if (chunked)
+                        {
+                            writer.Ascii("\r\n");
+                        }
+
+                        piece = writer.Buffer;
+                        await connection.Socket.SendAsync(piece.AsMemory(0, writer.Length), SocketFlags.None, timeouts.Token);
+                        data = data.Slice(length);
+                        timeouts.CancelAfter(idle);
+                    }
+
+                    if (result.IsCompleted && chunked)
+                    {
+                        await connection.Socket.SendAsync(LastChunk, SocketFlags.None, timeouts.Token);
+                    }
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+                {
+                    body.AdvanceTo(result.Buffer.End);
+                    connection.Abort();
+                    return new(ForwarderError.RequestBodyDestination, e);
+                }
+
+                body.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    clock.BodySent();
+                    return default;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(piece);
         }
     }
 
@@ -319,7 +526,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     }
 
     /// <summary>The request line and headers, as YARP and <see cref="ProxyTransformer"/> would send them.</summary>
-    private static int WriteRequestHead(HttpContext context, ref byte[] buffer)
+    private static int WriteRequestHead(HttpContext context, bool chunked, ref byte[] buffer)
     {
         var request = context.Request;
         var writer = new HeadWriter(buffer);
@@ -382,7 +589,12 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             writer.Ascii(": http\r\n");
         }
 
-        if (ExpectsBody(request.Method))
+        if (chunked)
+        {
+            // Transfer-Encoding is hop-by-hop: the client's framing is undone by Kestrel and done again here.
+            writer.Ascii("Transfer-Encoding: chunked\r\n");
+        }
+        else if (request.ContentLength is null && ExpectsBody(request.Method))
         {
             // .NET's client announces an empty body for methods that normally carry one (POST, PUT, PATCH, TRACE,
             // extension methods): the upstream does not have to guess.
@@ -595,11 +807,28 @@ internal sealed class LeanForwarderErrorFeature(ForwarderError error, Exception?
 }
 
 /// <summary>Writes a request head into a pooled buffer, renting a larger one when it is full.</summary>
-internal struct HeadWriter(byte[] buffer)
+internal struct HeadWriter(byte[] buffer, int length = 0)
 {
     public byte[] Buffer { get; private set; } = buffer;
 
-    public int Length { get; private set; }
+    public int Length { get; private set; } = length;
+
+    public void Bytes(ReadOnlySequence<byte> bytes)
+    {
+        Ensure((int)bytes.Length);
+        bytes.CopyTo(Buffer.AsSpan(Length));
+        Length += (int)bytes.Length;
+    }
+
+    /// <summary>A chunk-size line of the chunked coding (RFC 9112 §7.1): the size in hexadecimal, then CRLF.</summary>
+    public void ChunkSize(int size)
+    {
+        Ensure(10);
+        size.TryFormat(Buffer.AsSpan(Length), out var written, "X", CultureInfo.InvariantCulture);
+        Length += written;
+        Buffer[Length++] = (byte)'\r';
+        Buffer[Length++] = (byte)'\n';
+    }
 
     public void Byte(byte value)
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -52,6 +53,63 @@ public sealed class LeanConnectionTests
         }
 
         Assert.Equal(4, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task RequestsWithBodies_WholeSmallStreamedAndChunked_ArriveWholeOverOneConnection()
+    {
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            await context.Response.WriteAsync($"{context.Request.Headers.TransferEncoding} {body.Length} {Convert.ToHexString(SHA256.HashData(body.ToArray()))[..16]}");
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+        var large = RandomNumberGenerator.GetBytes(300_000);
+
+        foreach (var (content, chunked, bytes) in new (HttpContent, bool, byte[])[]
+        {
+            (new ByteArrayContent("small"u8.ToArray()), false, "small"u8.ToArray()),
+            (new ByteArrayContent(large), false, large),
+            (new StreamContent(new MemoryStream(large)), true, large), // no length: HttpClient sends it chunked
+            (new ByteArrayContent([]), false, []),
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(interceptor.ProxyUri, "/upload")) { Content = content };
+            request.Headers.Host = Host;
+            if (chunked)
+            {
+                request.Headers.TransferEncodingChunked = true;
+            }
+
+            using var response = await interceptor.Client.SendAsync(request);
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal($"{(chunked ? "chunked" : "")} {bytes.Length} {Convert.ToHexString(SHA256.HashData(bytes))[..16]}", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(1, Pool(interceptor).OpenedCount);
+    }
+
+    [Fact]
+    public async Task UpstreamAnswersBeforeReadingTheBody_ClientGetsTheAnswerAndTheConnectionIsNotReused()
+    {
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["too-large"] = new("HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nbig!"),
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        // Most of the announced body never comes: the upstream answers on the head alone.
+        var response = await RawHttp.SendAsync(interceptor.ProxyPort, $"POST /r/too-large HTTP/1.1\r\nHost: {Host}\r\nContent-Length: 1000000\r\n\r\n" + new string('x', 1000));
+        Assert.Equal(413, response.Status);
+        Assert.Equal("big!", response.Body);
+
+        // The upstream's connection still had body bytes coming: it is not handed to the next request.
+        using var next = await interceptor.GetAsync(Host, "/r/ok");
+        Assert.Equal("ok", await next.Content.ReadAsStringAsync());
+        Assert.Equal(2, Pool(interceptor).OpenedCount);
     }
 
     [Fact]

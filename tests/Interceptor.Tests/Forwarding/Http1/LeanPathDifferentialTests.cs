@@ -19,7 +19,7 @@ public sealed class LeanPathDifferentialTests
     private static readonly Dictionary<string, string?> Lean = new() { [Http1Forwarder.Variable] = "true" };
     private static readonly Dictionary<string, string?> Yarp = new() { [Http1Forwarder.Variable] = "false" };
 
-    /// <summary>Requests the lean path takes (no body, plain targets), with the headers a proxy must handle.</summary>
+    /// <summary>Requests the lean path takes (plain targets, bodies of a known length or chunked), with the headers a proxy must handle.</summary>
     public static readonly TheoryData<string, string> Requests = new()
     {
         { "plain GET", "GET / HTTP/1.1\r\nHost: app.example.com\r\n\r\n" },
@@ -41,6 +41,14 @@ public sealed class LeanPathDifferentialTests
         { "long header", "GET / HTTP/1.1\r\nHost: app.example.com\r\nX-Long: " + new string('v', 12_000) + "\r\n\r\n" },
         { "many headers", "GET / HTTP/1.1\r\nHost: app.example.com\r\n" + string.Concat(Enumerable.Range(0, 60).Select(i => $"X-H{i}: {i}\r\n")) + "\r\n" },
         { "connection close", "GET / HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n" },
+        { "POST with a body", "POST /submit HTTP/1.1\r\nHost: app.example.com\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"a\":[1,2,3]}" },
+        { "PUT with an empty body", "PUT /empty HTTP/1.1\r\nHost: app.example.com\r\nContent-Length: 0\r\n\r\n" },
+        { "GET with a body", "GET /search HTTP/1.1\r\nHost: app.example.com\r\nContent-Length: 5\r\n\r\nquery" },
+        { "large body", "POST /upload HTTP/1.1\r\nHost: app.example.com\r\nContent-Length: 100000\r\n\r\n" + new string('u', 100_000) },
+        { "chunked body", "POST /c HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\n\r\n" },
+        { "chunked body with trailers", "POST /t HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Checksum: 1\r\n\r\n" },
+        { "empty chunked body", "POST /e HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
+        { "large chunked body", "POST /lc HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: Chunked\r\n\r\n" + string.Concat(Enumerable.Range(0, 10).Select(_ => "1F40\r\n" + new string('k', 8000) + "\r\n")) + "0\r\n\r\n" },
         { "user agent and common headers", "GET /index.html HTTP/1.1\r\nHost: app.example.com\r\nUser-Agent: curl/8.0\r\nAccept-Encoding: gzip, br\r\nAuthorization: Bearer t\r\nIf-None-Match: \"abc\"\r\nx-lower: v\r\n\r\n" },
     };
 
@@ -125,6 +133,8 @@ public sealed class LeanPathDifferentialTests
         Assert.Equal("Host", sentByLean.Headers[0].Key);
         Assert.Equal(Normalized(sentByYarp.Headers), Normalized(sentByLean.Headers));
         Assert.Equal(sentByYarp.Framing, sentByLean.Framing);
+        Assert.Equal(sentByYarp.Body, sentByLean.Body);
+        Assert.Equal(sentByYarp.Trailers, sentByLean.Trailers);
         Assert.Equal(viaYarp, viaLean);
     }
 
