@@ -48,8 +48,10 @@ public sealed class FirstRunTests
             ["UPDRAFT_DEMO_SCALER_METRICS_PORT"] = Text(scalerMetrics),
         };
 
-        // In a session of its own, as in a terminal: Ctrl-C there signals the script and everything it started.
-        await using var demo = ChildProcess.Start("setsid", ["bash", "./updraft.sh", "demo"], settings);
+        // In a session of its own, as in a terminal: Ctrl-C there signals the script and everything it started. SIGINT
+        // at its default, as a terminal's shell leaves it for a foreground job: a test run started in the background
+        // inherits it ignored, and bash cannot trap a signal ignored on entry.
+        await using var demo = ChildProcess.Start("setsid", ["env", "--default-signal=INT", "bash", "./updraft.sh", "demo"], settings);
         try
         {
             using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
