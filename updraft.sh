@@ -129,6 +129,18 @@ ask_scaler() {
   dotnet "$dll" ask --scaler "127.0.0.1:${KEDA_HTTP_SCALER_PORT:-9091}" --namespace "$namespace" --name "$route" "interceptorRoute=$route"
 }
 
+# 'dotnet test' (and 'dotnet build') leave two empty directories in the temp directory on every run; the tests' own
+# files go to a directory removed when the test process exits (tests/Common/TestTempDirectory.cs). Test runs get one
+# temp directory in all, removed when the script exits; it is named as that helper names its own, so the tests use it as
+# it is, and a 'dotnet test' run removes it if this script was killed.
+TEST_TEMP=""
+use_test_temp() {
+  TEST_TEMP=$(mktemp -d "${TMPDIR:-/tmp}/updraft-tests-$$-XXXXXX")
+  chmod 1777 "$TEST_TEMP" # as /tmp: some tests run processes as another user
+  trap 'rm -rf "$TEST_TEMP"' EXIT
+  export TMPDIR=$TEST_TEMP
+}
+
 run_tests() {
   need_dotnet
   ensure_packages curl:curl
@@ -148,6 +160,7 @@ run_tests() {
   # The whole solution first: some tests run what other projects build (the demo runs the echo app), and
   # 'dotnet test' alone builds only the test projects and what they reference.
   build_quiet "$CONFIGURATION"
+  use_test_temp
   dotnet test Updraft.slnx -c "$CONFIGURATION" --no-build --nologo "$@" 2>&1 | tee "$log" || status=$?
   if [ $# -eq 0 ]; then
     # The interceptor's tests once more with every request through YARP: both forwarding paths must pass them all.
@@ -168,6 +181,7 @@ run_fuzz() {
   need_dotnet
   export UPDRAFT_FUZZ_SECONDS=${1:-${UPDRAFT_FUZZ_SECONDS:-60}}
   build_quiet "$CONFIGURATION"
+  use_test_temp
   local status=0 project
   for project in tests/Shared.Tests tests/Interceptor.Tests tests/ExternalScaler.Tests; do
     dotnet test "$project" -c "$CONFIGURATION" --no-build --nologo --filter "FullyQualifiedName~Fuzzing" || status=$?

@@ -22,7 +22,7 @@ internal static class TestTempDirectory
     {
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("TMPDIR") is { } current && Path.GetFileName(current.TrimEnd('/')).StartsWith(Prefix, StringComparison.Ordinal))
         {
-            // Not on Linux, or already inside one (a child test process): nothing to do.
+            // Not on Linux, or already inside one (a child test process, or ./updraft.sh test's): nothing to do.
             return;
         }
 

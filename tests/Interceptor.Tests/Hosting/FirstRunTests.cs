@@ -112,11 +112,7 @@ public sealed class FirstRunTests
     {
         using var temp = new TempDirectory();
         // A dotnet whose build fails the way a compile error does.
-        temp.Write("dotnet", "#!/bin/sh\necho 'Program.cs(3,1): error CS1002: ; expected'\necho 'Build FAILED.'\nexit 1\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(Path.Combine(temp.Path, "dotnet"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        WriteScript(temp, "dotnet", "echo 'Program.cs(3,1): error CS1002: ; expected'\necho 'Build FAILED.'\nexit 1\n");
 
         var settings = new Dictionary<string, string> { ["PATH"] = temp.Path + ":" + Environment.GetEnvironmentVariable("PATH") };
 
@@ -126,6 +122,27 @@ public sealed class FirstRunTests
         Assert.Contains("error CS1002: ; expected", result.Output, StringComparison.Ordinal);
         Assert.Contains("the build failed", result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Try, in another terminal", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TestRun_DotnetTestLeavesDirectoriesInTheTempDirectory_RemovedWhenTheRunEnds()
+    {
+        using var temp = new TempDirectory();
+        var calls = Path.Combine(temp.Path, "calls");
+        var outer = Directory.CreateDirectory(Path.Combine(temp.Path, "tmp")).FullName;
+        // A dotnet whose builds succeed and whose test runs leave an empty directory and a file in the temp directory,
+        // as the SDK's 'dotnet test' and the processes tests start do.
+        WriteScript(temp, "dotnet", $"echo \"$1 $TMPDIR\" >> '{calls}'\n[ \"$1\" != test ] || {{ mktemp -d >/dev/null; mktemp >/dev/null; }}\n");
+        var settings = new Dictionary<string, string> { ["PATH"] = temp.Path + ":" + Environment.GetEnvironmentVariable("PATH"), ["TMPDIR"] = outer };
+
+        // The fuzz run: what './updraft.sh test' does around 'dotnet test', without the packages and servers it installs.
+        var result = await ChildProcess.RunAsync("bash", ["./updraft.sh", "fuzz", "1"], settings);
+
+        var tests = File.ReadAllLines(calls).Where(line => line.StartsWith("test ", StringComparison.Ordinal)).ToList();
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Equal(3, tests.Count);
+        Assert.All(tests, line => Assert.StartsWith($"test {outer}/updraft-tests-", line, StringComparison.Ordinal));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outer));
     }
 
     [Theory]
@@ -189,6 +206,15 @@ public sealed class FirstRunTests
     /// <summary>The configuration these tests were built in (their output is bin/CONFIGURATION/net10.0).</summary>
     private static string Configuration() =>
         Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar))!)!;
+
+    private static void WriteScript(TempDirectory directory, string name, string body)
+    {
+        directory.Write(name, "#!/bin/sh\n" + body);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Path.Combine(directory.Path, name), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
 
     private static string Text(int port) => port.ToString(CultureInfo.InvariantCulture);
 
