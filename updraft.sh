@@ -104,7 +104,7 @@ Ask the scaler what KEDA would see for the route echo (GetMetricSpec, IsActive, 
   ./updraft.sh ask-scaler echo
 or with grpcurl, where it is installed:
   grpcurl -plaintext -import-path proto -proto externalscaler.proto \\
-    -d '{"name":"echo","namespace":"demo","scalerMetadata":{"interceptorRoute":"echo"}}' \\
+    -d '{"scaledObjectRef":{"name":"echo","namespace":"demo","scalerMetadata":{"interceptorRoute":"echo"}},"metricName":"http_echo_concurrency"}' \\
     127.0.0.1:$scaler_port externalscaler.ExternalScaler/GetMetrics
 Edit $routes while it runs: the routes reload. Ctrl-C stops everything.
 MSG

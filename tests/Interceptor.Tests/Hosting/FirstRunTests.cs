@@ -2,8 +2,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
+using Google.Protobuf;
+using Grpc.Net.Client;
 using Updraft.Interceptor.Tests.Infrastructure;
+using Updraft.Protos.ExternalScaler;
 using Updraft.Tests.Common;
+using ExternalScalerService = Updraft.Protos.ExternalScaler.ExternalScaler;
 
 namespace Updraft.Interceptor.Tests.Hosting;
 
@@ -12,7 +17,7 @@ namespace Updraft.Interceptor.Tests.Hosting;
 /// <c>dotnet run --project src/...</c> commands from the repository root. They run what the solution build produced
 /// (in the configuration these tests were built in); <c>./updraft.sh test</c> builds the whole solution first.
 /// </summary>
-public sealed class FirstRunTests
+public sealed partial class FirstRunTests
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
@@ -66,6 +71,13 @@ public sealed class FirstRunTests
 
             // What KEDA would see, without grpcurl.
             var ask = await ChildProcess.RunAsync("bash", ["./updraft.sh", "ask-scaler", "echo"], settings);
+            // And the grpcurl command it prints: a request its method takes (grpcurl, like this parser, rejects unknown
+            // fields), sent where it says.
+            var grpcurl = GrpcurlCommand().Match(demo.Output);
+            Assert.True(grpcurl.Success, demo.Output);
+            using var channel = GrpcChannel.ForAddress($"http://{grpcurl.Groups["address"].Value}");
+            var scalerClient = new ExternalScalerService.ExternalScalerClient(channel);
+            var grpcurlAnswer = await scalerClient.GetMetricsAsync(JsonParser.Default.Parse<GetMetricsRequest>(grpcurl.Groups["json"].Value));
 
             // Every listener on loopback only.
             var nonLoopback = Listeners().Where(l => ports.Contains(l.Port) && !IPAddress.IsLoopback(l.Address)).ToList();
@@ -89,6 +101,9 @@ public sealed class FirstRunTests
             Assert.Contains("GetMetricSpec  http_echo_concurrency  target 100", ask.Output, StringComparison.Ordinal);
             Assert.Contains("IsActive       false", ask.Output, StringComparison.Ordinal);
             Assert.Contains("GetMetrics     http_echo_concurrency  0", ask.Output, StringComparison.Ordinal);
+            Assert.Equal("GetMetrics", grpcurl.Groups["method"].Value);
+            Assert.Equal($"127.0.0.1:{scaler}", grpcurl.Groups["address"].Value);
+            Assert.Equal("http_echo_concurrency", Assert.Single(grpcurlAnswer.MetricValues).MetricName);
             Assert.Empty(nonLoopback);
             Assert.Equal(4, group.Count); // the script, the echo app, the interceptor, the scaler
             Assert.Empty(left);
@@ -202,6 +217,10 @@ public sealed class FirstRunTests
         Assert.Contains(otherVariable, output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
+
+    /// <summary>The demo's grpcurl line: its request (-d), the scaler's address and the method.</summary>
+    [GeneratedRegex(@"grpcurl [^']* -d '(?<json>[^']+)' \\\s+(?<address>\S+) externalscaler\.ExternalScaler/(?<method>\w+)")]
+    private static partial Regex GrpcurlCommand();
 
     /// <summary>The configuration these tests were built in (their output is bin/CONFIGURATION/net10.0).</summary>
     private static string Configuration() =>
