@@ -6,7 +6,9 @@ using System.Text.Json;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
-using Updraft.ExternalScaler.Nats.Client;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
 using Updraft.ExternalScaler.Tests.Kafka;
 using Updraft.Protos.ExternalScaler;
 using Updraft.Bench;
@@ -103,15 +105,16 @@ using (var nats = ChildProcess.Start(NatsServerBinary(), ["-c", natsConfig], wor
 using (var monitoring = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{natsMonitoringPort}"), Timeout = TimeSpan.FromSeconds(5) })
 {
     await WaitAsync(async () => (await monitoring.GetAsync(new Uri("/healthz?js-enabled-only=true", UriKind.Relative))).StatusCode == HttpStatusCode.OK, "nats-server answers /healthz");
-    await using (var setup = await NatsConnection.ConnectAsync("127.0.0.1", natsClientPort, null, TimeSpan.FromSeconds(5), CancellationToken.None))
+    await using (var setup = new NatsConnection(new NatsOpts { Url = $"nats://127.0.0.1:{natsClientPort}" }))
     {
+        var jetStream = new NatsJSContext(setup);
         for (var g = 0; g < Groups; g++)
         {
-            await NatsRequestAsync(setup, $"$JS.API.STREAM.CREATE.S{g}", $$"""{"name":"S{{g}}","subjects":["S{{g}}.>"],"storage":"file"}""");
-            await NatsRequestAsync(setup, $"$JS.API.CONSUMER.DURABLE.CREATE.S{g}.worker", $$$"""{"stream_name":"S{{{g}}}","config":{"durable_name":"worker","ack_policy":"explicit"}}""");
+            await jetStream.CreateStreamAsync(new StreamConfig($"S{g}", [$"S{g}.>"]) { Storage = StreamConfigStorage.File });
+            await jetStream.CreateOrUpdateConsumerAsync($"S{g}", new ConsumerConfig("worker") { DurableName = "worker", AckPolicy = ConsumerConfigAckPolicy.Explicit });
             for (var m = 0; m < Messages; m++)
             {
-                await setup.RequestAsync($"S{g}.work", Encoding.UTF8.GetBytes($"message {m}"), TimeSpan.FromSeconds(5), CancellationToken.None);
+                (await jetStream.PublishAsync($"S{g}.work", Encoding.UTF8.GetBytes($"message {m}"))).EnsureSuccess();
             }
         }
     }
@@ -327,15 +330,6 @@ static ScaledObjectRef Ref(string name, string source, params (string Key, strin
 
 static Dictionary<string, double> PerInterval(Dictionary<string, long> counts, double intervals) =>
     counts.ToDictionary(entry => entry.Key, entry => entry.Value / intervals, StringComparer.Ordinal);
-
-static async Task NatsRequestAsync(NatsConnection connection, string subject, string json)
-{
-    using var reply = await connection.RequestJsonAsync(subject, json, TimeSpan.FromSeconds(5), CancellationToken.None);
-    if (reply.RootElement.TryGetProperty("error", out var error))
-    {
-        throw new InvalidOperationException($"{subject}: {error}");
-    }
-}
 
 static async Task<long> JetStreamApiTotalAsync(HttpClient monitoring)
 {

@@ -8,6 +8,5 @@ namespace Updraft.ExternalScaler.Nats;
 [JsonSourceGenerationOptions(NumberHandling = JsonNumberHandling.AllowReadingFromString)]
 [JsonSerializable(typeof(JszDocument))]
 [JsonSerializable(typeof(VarzDocument))]
-[JsonSerializable(typeof(JetStreamConsumerInfo))]
 [JsonSerializable(typeof(StanChannel))]
 internal sealed partial class NatsJsonContext : JsonSerializerContext;

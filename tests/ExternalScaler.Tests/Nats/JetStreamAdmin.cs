@@ -1,5 +1,9 @@
-using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using Updraft.ExternalScaler.Nats;
 using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 
@@ -7,121 +11,133 @@ namespace Updraft.ExternalScaler.Tests.Nats;
 
 /// <summary>
 /// What a test does to a real JetStream: create streams and durable pull consumers, publish (with the stream's
-/// acknowledgement), fetch and acknowledge, delete, move a consumer's leader; over the JetStream JSON API.
+/// acknowledgement), fetch and acknowledge, delete, move a consumer's leader; with NATS.Client over a connection made
+/// the way the scaler makes its own (<see cref="NatsConnections"/>, credentials profiles included).
 /// </summary>
 internal sealed class JetStreamAdmin : IAsyncDisposable
 {
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly NatsConnection _connection;
+    private readonly NatsConnections _connections;
+    private readonly INatsJSContext _jetStream;
 
-    private JetStreamAdmin(NatsConnection connection)
+    private JetStreamAdmin(NatsConnections connections, INatsJSContext jetStream)
     {
-        _connection = connection;
+        _connections = connections;
+        _jetStream = jetStream;
     }
 
-    /// <param name="tls">TLS settings for a server that requires TLS (the caller disposes them after the admin).</param>
-    public static async Task<JetStreamAdmin> ConnectAsync(NatsServer server, NatsCredentials? credentials = null, NatsTls? tls = null) =>
-        new(await NatsConnection.ConnectAsync(new NatsServerAddress(server.Host, server.ClientPort), credentials, tls, RequestTimeout, CancellationToken.None));
+    /// <summary>Connects to <paramref name="server"/>, logging in with <paramref name="profile"/> of the <paramref name="profiles"/> directory when given.</summary>
+    public static async Task<JetStreamAdmin> ConnectAsync(NatsServer server, string? profiles = null, string? profile = null)
+    {
+        var options = new NatsOptions { Timeout = RequestTimeout, CredentialsDirectory = profiles ?? new NatsOptions().CredentialsDirectory };
+        var connections = new NatsConnections(options, new NatsCredentialProfiles(options), NullLoggerFactory.Instance);
+        try
+        {
+            var jetStream = await connections.Get([new NatsServerAddress(server.Host, server.ClientPort)], profile).JetStreamAsync(CancellationToken.None);
+            return new JetStreamAdmin(connections, jetStream);
+        }
+        catch
+        {
+            await connections.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>A stream on <c>&lt;name&gt;.&gt;</c>, file storage; retried while a cluster is still electing its leaders.</summary>
     /// <param name="node">Places the stream on the cluster node with this name (its tag <c>node:&lt;name&gt;</c>).</param>
-    public async Task CreateStreamAsync(string name, int replicas = 1, string? node = null)
-    {
-        var settings = new Dictionary<string, object>
+    public Task CreateStreamAsync(string name, int replicas = 1, string? node = null) =>
+        RetryAsync(async () => await _jetStream.CreateStreamAsync(new StreamConfig(name, [name + ".>"])
         {
-            ["name"] = name,
-            ["subjects"] = new[] { name + ".>" },
-            ["storage"] = "file",
-            ["num_replicas"] = replicas,
-        };
-        if (node is not null)
-        {
-            settings["placement"] = new Dictionary<string, object> { ["tags"] = new[] { "node:" + node } };
-        }
-
-        var config = JsonSerializer.Serialize(settings);
-        await RetryAsync($"$JS.API.STREAM.CREATE.{name}", config, $"stream {name} created");
-    }
+            Storage = StreamConfigStorage.File,
+            NumReplicas = replicas,
+            Placement = node is null ? null : new Placement { Tags = ["node:" + node] },
+        }), $"stream {name} created");
 
     /// <summary>A durable pull consumer with explicit acknowledgement.</summary>
-    public async Task CreateConsumerAsync(string stream, string durable)
-    {
-        var config = $$$"""{"stream_name":"{{{stream}}}","config":{"durable_name":"{{{durable}}}","ack_policy":"explicit","ack_wait":600000000000,"max_ack_pending":10000}}""";
-        await RetryAsync($"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}", config, $"consumer {durable} created");
-    }
+    public Task CreateConsumerAsync(string stream, string durable) =>
+        RetryAsync(async () => await _jetStream.CreateOrUpdateConsumerAsync(stream, new ConsumerConfig(durable)
+        {
+            DurableName = durable,
+            AckPolicy = ConsumerConfigAckPolicy.Explicit,
+            AckWait = TimeSpan.FromMinutes(10),
+            MaxAckPending = 10_000,
+        }), $"consumer {durable} created");
 
     /// <summary>Publishes <paramref name="count"/> messages to <c>&lt;stream&gt;.work</c>, each acknowledged by the stream.</summary>
     public async Task PublishAsync(string stream, int count)
     {
         for (var i = 0; i < count; i++)
         {
-            var reply = await _connection.RequestAsync(stream + ".work", Encoding.UTF8.GetBytes($"message {i}"), RequestTimeout, CancellationToken.None);
-            using var ack = JsonDocument.Parse(reply.Payload);
-            Assert.True(ack.RootElement.TryGetProperty("seq", out _), $"publish to {stream}: {reply.Text}");
+            var ack = await _jetStream.PublishAsync(stream + ".work", System.Text.Encoding.UTF8.GetBytes($"message {i}"));
+            ack.EnsureSuccess();
+            Assert.Equal(stream, ack.Stream);
         }
     }
 
-    /// <summary>Fetches up to <paramref name="count"/> messages, one pull request each; returns their ack subjects.</summary>
-    public async Task<List<string>> FetchAsync(string stream, string consumer, int count)
+    /// <summary>Fetches <paramref name="count"/> messages, without acknowledging them.</summary>
+    public async Task<List<INatsJSMsg<byte[]>>> FetchAsync(string stream, string consumer, int count)
     {
-        var acks = new List<string>();
-        for (var i = 0; i < count; i++)
+        var messages = new List<INatsJSMsg<byte[]>>();
+        var pull = await _jetStream.GetConsumerAsync(stream, consumer);
+        for (var round = 0; round < 10 && messages.Count < count; round++)
         {
-            var reply = await _connection.RequestAsync($"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}", """{"batch":1,"expires":2000000000}"""u8.ToArray(), RequestTimeout, CancellationToken.None);
-            Assert.True(reply.Status is null, $"fetch from {consumer}: status {reply.Status} {reply.StatusDescription}");
-            acks.Add(reply.ReplyTo ?? throw new InvalidOperationException("a fetched message has no ack subject"));
+            await foreach (var message in pull.FetchAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = count - messages.Count, Expires = TimeSpan.FromSeconds(2) }))
+            {
+                messages.Add(message);
+            }
         }
 
-        return acks;
+        Assert.Equal(count, messages.Count);
+        return messages;
     }
 
-    public async Task AckAsync(IEnumerable<string> ackSubjects)
+    /// <summary>Acknowledges <paramref name="messages"/>, each confirmed by the server (so that the consumer info counts it).</summary>
+    public static async Task AckAsync(IEnumerable<INatsJSMsg<byte[]>> messages)
     {
-        foreach (var subject in ackSubjects)
+        foreach (var message in messages)
         {
-            await _connection.PublishAsync(subject, null, "+ACK"u8.ToArray(), CancellationToken.None);
+            await message.AckAsync(new AckOpts { DoubleAck = true });
         }
     }
 
-    /// <summary>The server's own view of the consumer (<c>num_pending</c>, <c>num_ack_pending</c>, <c>cluster.leader</c>).</summary>
-    public async Task<JsonElement> ConsumerInfoAsync(string stream, string consumer)
-    {
-        using var info = await _connection.RequestJsonAsync($"$JS.API.CONSUMER.INFO.{stream}.{consumer}", "", RequestTimeout, CancellationToken.None);
-        return info.RootElement.Clone();
-    }
+    /// <summary>The server's own view of the consumer (pending, ack pending, cluster leader).</summary>
+    public async Task<ConsumerInfo> ConsumerInfoAsync(string stream, string consumer) => (await _jetStream.GetConsumerAsync(stream, consumer)).Info;
 
-    public async Task DeleteConsumerAsync(string stream, string consumer)
-    {
-        using var reply = await _connection.RequestJsonAsync($"$JS.API.CONSUMER.DELETE.{stream}.{consumer}", "", RequestTimeout, CancellationToken.None);
-        Assert.True(reply.RootElement.TryGetProperty("success", out var success) && success.GetBoolean(), reply.RootElement.ToString());
-    }
+    public async Task DeleteConsumerAsync(string stream, string consumer) => Assert.True(await _jetStream.DeleteConsumerAsync(stream, consumer));
 
     /// <summary>Asks the consumer's leader to step down; another replica takes over.</summary>
     public async Task StepDownConsumerLeaderAsync(string stream, string consumer)
     {
-        using var reply = await _connection.RequestJsonAsync($"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{consumer}", "", RequestTimeout, CancellationToken.None);
-        Assert.True(reply.RootElement.TryGetProperty("success", out var success) && success.GetBoolean(), reply.RootElement.ToString());
+        var reply = await _jetStream.Connection.RequestAsync<byte[]>($"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{consumer}");
+        using var answer = JsonDocument.Parse(reply.Data);
+        Assert.True(answer.RootElement.TryGetProperty("success", out var success) && success.GetBoolean(), answer.RootElement.ToString());
     }
 
-    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public ValueTask DisposeAsync() => _connections.DisposeAsync();
 
-    private async Task RetryAsync(string subject, string json, string what)
+    private static async Task RetryAsync(Func<Task> request, string what)
     {
         string? last = null;
-        await ScalerHarness.WaitUntilAsync(async () =>
+        try
         {
-            try
+            await ScalerHarness.WaitUntilAsync(async () =>
             {
-                using var reply = await _connection.RequestJsonAsync(subject, json, RequestTimeout, CancellationToken.None);
-                last = reply.RootElement.ToString();
-                return !reply.RootElement.TryGetProperty("error", out _);
-            }
-            catch (Exception e) when (e is TimeoutException or NatsConnectionException)
-            {
-                last = e.Message;
-                return false;
-            }
-        }, $"{what} (last answer: {last})");
+                try
+                {
+                    await request();
+                    return true;
+                }
+                catch (NatsException e)
+                {
+                    last = e.Message;
+                    return false;
+                }
+            }, what);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message} Last answer: {last}", e);
+        }
     }
 }

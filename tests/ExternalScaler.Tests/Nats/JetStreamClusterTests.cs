@@ -1,4 +1,6 @@
 using System.Text.Json;
+using NATS.Client.Core;
+using NATS.Client.JetStream.Models;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 using static Updraft.ExternalScaler.Tests.Nats.NatsTesting;
 
@@ -21,7 +23,7 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
         await admin.CreateStreamAsync(stream, replicas: 3);
         await admin.CreateConsumerAsync(stream, "worker");
         await admin.PublishAsync(stream, 12);
-        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 4));
+        await JetStreamAdmin.AckAsync(await admin.FetchAsync(stream, "worker", 4));
         var leader = await WaitForConsumerLeaderAsync(admin, stream, 8);
         var follower = Cluster.Nodes.First(n => n.Name != leader);
         await using var harness = await StartScalerAsync();
@@ -42,7 +44,7 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
         await admin.CreateStreamAsync(stream, replicas: 3);
         await admin.CreateConsumerAsync(stream, "worker");
         await admin.PublishAsync(stream, 10);
-        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 2));
+        await JetStreamAdmin.AckAsync(await admin.FetchAsync(stream, "worker", 2));
         var first = await WaitForConsumerLeaderAsync(admin, stream, 8);
         await using var harness = await StartScalerAsync();
         var reference = JetStream(Monitoring, Cluster.Nodes.First(n => n.Name != first), stream, "worker");
@@ -55,7 +57,7 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
             second = await LeaderAsync(admin, stream);
             return second is not null && second != first;
         }, "another node leads the consumer");
-        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 3));
+        await JetStreamAdmin.AckAsync(await admin.FetchAsync(stream, "worker", 3));
 
         // The old leader is a follower now and keeps its stale 8 (keda#6042 read it forever).
         await WaitForMetricAsync(harness, reference, 5);
@@ -70,7 +72,7 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
         await admin.CreateStreamAsync(stream, replicas: 1, node: Cluster.Nodes[2].Name);
         await admin.CreateConsumerAsync(stream, "worker");
         await admin.PublishAsync(stream, 7);
-        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 2));
+        await JetStreamAdmin.AckAsync(await admin.FetchAsync(stream, "worker", 2));
         await WaitForConsumerLeaderAsync(admin, stream, 5);
         await using var harness = await StartScalerAsync();
         // The endpoint's node does not hold the stream at all.
@@ -90,7 +92,7 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
         await admin.CreateConsumerAsync(stream, "worker");
         await admin.PublishAsync(stream, 9);
         var fetched = await admin.FetchAsync(stream, "worker", 3);
-        await admin.AckAsync(fetched.Take(1));
+        await JetStreamAdmin.AckAsync(fetched.Take(1));
         var leader = await WaitForConsumerLeaderAsync(admin, stream, 6);
         var follower = Cluster.Nodes.First(n => n.Name != leader);
         await using var harness = await StartScalerAsync();
@@ -106,19 +108,19 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
         string? leader = null;
         await ScalerHarness.WaitUntilAsync(async () =>
         {
-            JsonElement info;
+            ConsumerInfo info;
             try
             {
                 info = await admin.ConsumerInfoAsync(stream, "worker");
             }
-            catch (TimeoutException)
+            catch (NatsException)
             {
                 // No leader while one is being elected.
                 return false;
             }
 
-            leader = info.GetProperty("cluster").TryGetProperty("leader", out var name) ? name.GetString() : null;
-            return leader is not null && info.TryGetProperty("num_pending", out var value) && value.GetInt64() == pending;
+            leader = info.Cluster?.Leader;
+            return leader is not null && info.NumPending == (ulong)pending;
         }, $"the consumer's leader reports {pending} pending");
         return leader!;
     }
@@ -127,10 +129,9 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
     {
         try
         {
-            var info = await admin.ConsumerInfoAsync(stream, "worker");
-            return info.TryGetProperty("cluster", out var cluster) && cluster.TryGetProperty("leader", out var name) ? name.GetString() : null;
+            return (await admin.ConsumerInfoAsync(stream, "worker")).Cluster?.Leader;
         }
-        catch (TimeoutException)
+        catch (NatsException)
         {
             return null;
         }

@@ -24,7 +24,7 @@ public sealed class JetStreamScalingTests(NatsServerFixture fixture) : IClassFix
         await admin.CreateConsumerAsync(stream, "worker");
         await admin.PublishAsync(stream, 10);
         var fetched = await admin.FetchAsync(stream, "worker", 4);
-        await admin.AckAsync(fetched.Take(3));
+        await JetStreamAdmin.AckAsync(fetched.Take(3));
         await using var harness = await StartScalerAsync();
         var reference = JetStream(mode, Server, stream, "worker");
 
@@ -32,8 +32,8 @@ public sealed class JetStreamScalingTests(NatsServerFixture fixture) : IClassFix
         await WaitForMetricAsync(harness, reference, 7);
 
         var info = await admin.ConsumerInfoAsync(stream, "worker");
-        Assert.Equal(6, info.GetProperty("num_pending").GetInt64());
-        Assert.Equal(1, info.GetProperty("num_ack_pending").GetInt64());
+        Assert.Equal(6UL, info.NumPending);
+        Assert.Equal(1, info.NumAckPending);
         var response = await harness.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = reference, MetricName = "nats-jetstream-" + stream.ToLowerInvariant() });
         var value = Assert.Single(response.MetricValues);
         Assert.Equal("nats-jetstream-" + stream.ToLowerInvariant(), value.MetricName);
@@ -55,7 +55,7 @@ public sealed class JetStreamScalingTests(NatsServerFixture fixture) : IClassFix
 
         await admin.PublishAsync(stream, 5);
         await WaitForMetricAsync(harness, reference, 5);
-        await admin.AckAsync(await admin.FetchAsync(stream, "worker", 5));
+        await JetStreamAdmin.AckAsync(await admin.FetchAsync(stream, "worker", 5));
 
         await WaitForMetricAsync(harness, reference, 0);
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grpc.Core;
+using NATS.Client.JetStream.Models;
 using Updraft.ExternalScaler.Nats;
 using Updraft.ExternalScaler.Nats.JetStream;
 using Updraft.ExternalScaler.Nats.Stan;
@@ -68,20 +69,31 @@ public sealed class NatsLagTests
     }
 
     [Theory]
-    [InlineData("""{"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"S","name":"c","num_ack_pending":3,"num_pending":27,"cluster":{"leader":"n1"}}""", StatusCode.OK, 30L)]
-    [InlineData("""{"type":"io.nats.jetstream.api.v1.consumer_info_response","error":{"code":404,"err_code":10014,"description":"consumer not found"}}""", StatusCode.NotFound, -1L)]
-    [InlineData("""{"type":"io.nats.jetstream.api.v1.consumer_info_response","error":{"code":404,"err_code":10059,"description":"stream not found"}}""", StatusCode.NotFound, -1L)]
-    [InlineData("""{"type":"io.nats.jetstream.api.v1.consumer_info_response","error":{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}}""", StatusCode.Unavailable, -1L)]
-    [InlineData("""{"type":"io.nats.jetstream.api.v1.stream_info_response","name":"S"}""", StatusCode.Unavailable, -1L)]
-    public void FromConsumerInfo_Answer_LagOrError(string json, StatusCode code, long lag)
+    [InlineData("c", 27UL, 3, StatusCode.OK, 30L)]
+    [InlineData("c", 0UL, 0, StatusCode.OK, 0L)]
+    [InlineData("other", 1UL, 1, StatusCode.Unavailable, -1L)]
+    public void FromConsumerInfo_ConsumerInfo_LagOrError(string name, ulong pending, int ackPending, StatusCode code, long lag)
     {
-        var info = JsonSerializer.Deserialize(json, NatsJsonContext.Default.JetStreamConsumerInfo)!;
+        var info = new ConsumerInfo { StreamName = "S", Name = name, NumPending = pending, NumAckPending = ackPending };
 
-        var (value, error, message) = JetStreamLag.FromConsumerInfo(info, "S", "c");
+        var result = JetStreamLag.FromConsumerInfo(info, "S", "c");
 
-        Assert.Equal(code, error);
-        Assert.Equal(lag, value?.Lag ?? -1);
-        Assert.Equal(code == StatusCode.OK, message is null);
+        Assert.Equal(code, result.Error);
+        Assert.Equal(lag, result.Value?.Lag ?? -1);
+        Assert.Equal(code == StatusCode.OK, result.Succeeded);
+    }
+
+    [Theory]
+    [InlineData(404, 10014, "consumer not found", StatusCode.NotFound, "consumer \"c\" not found in stream \"S\"")]
+    [InlineData(404, 10059, "stream not found", StatusCode.NotFound, "stream \"S\" not found")]
+    [InlineData(404, 10999, "something else missing", StatusCode.NotFound, "something else missing (err_code 10999)")]
+    [InlineData(503, 10008, "JetStream system temporarily unavailable", StatusCode.Unavailable, "JetStream answered 503 JetStream system temporarily unavailable")]
+    public void FromApiError_JetStreamError_CodeAndMessageNamingIt(int code, int errorCode, string description, StatusCode status, string says)
+    {
+        var (actual, message) = JetStreamLag.FromApiError(code, errorCode, description, "S", "c");
+
+        Assert.Equal(status, actual);
+        Assert.Contains(says, message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -2,7 +2,6 @@ using System.Buffers.Text;
 using System.Text;
 using Grpc.Core;
 using NATS.NKeys;
-using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 using static Updraft.ExternalScaler.Tests.Nats.NatsTesting;
 
@@ -102,9 +101,6 @@ public sealed class NatsNKeyFixture : IAsyncLifetime
 
         _directory.Dispose();
     }
-
-    /// <summary>What <paramref name="profile"/> holds, loaded as the scaler loads it (the caller disposes it).</summary>
-    internal NatsProfile Load(string profile) => _directory.Load(profile);
 
     /// <summary><paramref name="jwt"/>'s header and claims (naming <paramref name="issuer"/>), signed by <paramref name="signer"/> instead.</summary>
     private static string Forge(string jwt, string issuer, KeyPair signer)
@@ -224,9 +220,6 @@ public sealed class NatsNKeyTests(NatsNKeyFixture fixture) : IClassFixture<NatsN
     private Task<ScalerHarness> StartAsync() =>
         StartScalerAsync(new Dictionary<string, string?> { ["UPDRAFT_NATS_CREDENTIALS_DIR"] = fixture.Profiles });
 
-    private async Task<string> CreateStreamAsync(NatsServer server, string profile, int messages, int acknowledged)
-    {
-        using var login = fixture.Load(profile);
-        return await NatsTesting.CreateStreamAsync(server, login, messages, acknowledged);
-    }
+    private Task<string> CreateStreamAsync(NatsServer server, string profile, int messages, int acknowledged) =>
+        NatsTesting.CreateStreamAsync(server, fixture.Profiles, profile, messages, acknowledged);
 }

@@ -50,19 +50,19 @@ public sealed class NatsPollingTests
         const string Password = "s3cret-Pa55";
         await using var server = await NatsServer.StartAsync(user: "scaler", password: Password);
         var stream = StreamName();
-        await using (var admin = await JetStreamAdmin.ConnectAsync(server, new Updraft.ExternalScaler.Nats.Client.NatsCredentials("scaler", Password, null)))
-        {
-            await admin.CreateStreamAsync(stream);
-            await admin.CreateConsumerAsync(stream, "worker");
-            await admin.PublishAsync(stream, 3);
-        }
-
         var profiles = Directory.CreateTempSubdirectory("updraft-nats-profiles-").FullName;
         try
         {
             Directory.CreateDirectory(Path.Combine(profiles, "prod"));
             await File.WriteAllTextAsync(Path.Combine(profiles, "prod", "user"), "scaler\n");
             await File.WriteAllTextAsync(Path.Combine(profiles, "prod", "password"), Password + "\n");
+            await using (var admin = await JetStreamAdmin.ConnectAsync(server, profiles, "prod"))
+            {
+                await admin.CreateStreamAsync(stream);
+                await admin.CreateConsumerAsync(stream, "worker");
+                await admin.PublishAsync(stream, 3);
+            }
+
             Directory.CreateDirectory(Path.Combine(profiles, "wrong"));
             await File.WriteAllTextAsync(Path.Combine(profiles, "wrong", "user"), "scaler");
             await File.WriteAllTextAsync(Path.Combine(profiles, "wrong", "password"), "not-" + Password);

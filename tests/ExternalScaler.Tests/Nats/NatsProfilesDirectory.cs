@@ -1,6 +1,3 @@
-using Updraft.ExternalScaler.Nats;
-using Updraft.ExternalScaler.Nats.Client;
-
 namespace Updraft.ExternalScaler.Tests.Nats;
 
 /// <summary>
@@ -30,9 +27,6 @@ internal sealed class NatsProfilesDirectory : IDisposable
             File.WriteAllText(System.IO.Path.Combine(directory, file), content);
         }
     }
-
-    /// <summary>What <paramref name="profile"/> holds, loaded as the scaler loads it (the caller disposes it).</summary>
-    public NatsProfile Load(string profile) => new NatsCredentialProfiles(new NatsOptions { CredentialsDirectory = Profiles }).Load(profile)!;
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

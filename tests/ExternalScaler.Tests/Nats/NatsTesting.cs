@@ -59,16 +59,17 @@ internal static class NatsTesting
         return ScalerHarness.Ref($"so-{stream.ToLowerInvariant()}-{profile ?? "none"}", [.. metadata]);
     }
 
-    /// <summary>A new stream with a durable consumer "worker" on <paramref name="server"/>, reached with
-    /// <paramref name="login"/>: <paramref name="messages"/> published, the first <paramref name="acknowledged"/> acknowledged.</summary>
-    public static async Task<string> CreateStreamAsync(NatsServer server, Updraft.ExternalScaler.Nats.Client.NatsProfile login, int messages, int acknowledged)
+    /// <summary>A new stream with a durable consumer "worker" on <paramref name="server"/>, reached with credentials profile
+    /// <paramref name="profile"/> of <paramref name="profiles"/>: <paramref name="messages"/> published, the first
+    /// <paramref name="acknowledged"/> acknowledged.</summary>
+    public static async Task<string> CreateStreamAsync(NatsServer server, string profiles, string profile, int messages, int acknowledged)
     {
         var stream = StreamName();
-        await using var admin = await JetStreamAdmin.ConnectAsync(server, login.Credentials, login.Tls);
+        await using var admin = await JetStreamAdmin.ConnectAsync(server, profiles, profile);
         await admin.CreateStreamAsync(stream);
         await admin.CreateConsumerAsync(stream, "worker");
         await admin.PublishAsync(stream, messages);
-        await admin.AckAsync(await admin.FetchAsync(stream, "worker", acknowledged));
+        await JetStreamAdmin.AckAsync(await admin.FetchAsync(stream, "worker", acknowledged));
         return stream;
     }
 

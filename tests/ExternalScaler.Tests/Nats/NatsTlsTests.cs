@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Tests.Infrastructure;
 using static Updraft.ExternalScaler.Tests.Nats.NatsTesting;
 
@@ -82,9 +81,6 @@ public sealed class NatsTlsFixture : IAsyncLifetime
 
         _directory.Dispose();
     }
-
-    /// <summary>What <paramref name="profile"/> holds, loaded as the scaler loads it (the caller disposes it).</summary>
-    internal NatsProfile Load(string profile) => _directory.Load(profile);
 }
 
 /// <summary>
@@ -232,9 +228,6 @@ public sealed class NatsTlsTests(NatsTlsFixture fixture) : IClassFixture<NatsTls
     private Task<ScalerHarness> StartAsync() =>
         StartScalerAsync(new Dictionary<string, string?> { ["UPDRAFT_NATS_CREDENTIALS_DIR"] = fixture.Profiles });
 
-    private async Task<string> CreateStreamAsync(NatsServer server, string profile, int messages, int acknowledged)
-    {
-        using var login = fixture.Load(profile);
-        return await NatsTesting.CreateStreamAsync(server, login, messages, acknowledged);
-    }
+    private Task<string> CreateStreamAsync(NatsServer server, string profile, int messages, int acknowledged) =>
+        NatsTesting.CreateStreamAsync(server, fixture.Profiles, profile, messages, acknowledged);
 }

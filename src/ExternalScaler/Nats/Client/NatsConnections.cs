@@ -3,21 +3,35 @@ using System.Collections.Concurrent;
 namespace Updraft.ExternalScaler.Nats.Client;
 
 /// <summary>
-/// One NATS connection per (server list, credentials profile), shared by every trigger that names them. A connection
-/// is opened on first use and opened again on the next use after the server closed it, trying the servers in order.
+/// One NATS.Client connection per (server list, credentials profile), shared by every trigger that names them (500
+/// ScaledObjects on one cluster: one connection). Created on first use and kept; the client reconnects by itself.
 /// </summary>
-internal sealed class NatsConnections(NatsOptions options, NatsCredentialProfiles profiles) : IAsyncDisposable
+internal sealed class NatsConnections(NatsOptions options, NatsCredentialProfiles profiles, ILoggerFactory loggerFactory) : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<(string Servers, string? Profile), Shared> _shared = new();
+    private readonly ConcurrentDictionary<(string Servers, string? Profile), SharedNatsConnection> _shared = new();
+    private readonly Lock _creating = new();
 
-    /// <summary>An open connection to one of <paramref name="servers"/>, with the credentials of <paramref name="profile"/>.</summary>
-    /// <exception cref="NatsConnectionException">No server could be reached, or one refused the credentials.</exception>
-    /// <exception cref="NatsProfileException">The profile does not exist or cannot be read.</exception>
-    public Task<NatsConnection> GetAsync(IReadOnlyList<NatsServerAddress> servers, string? profile, CancellationToken cancellationToken)
+    /// <summary>The connection to <paramref name="servers"/> with the credentials of <paramref name="profile"/>.</summary>
+    /// <exception cref="NatsProfileException">The profile does not exist or cannot be read (nothing is kept: the next call tries again).</exception>
+    public SharedNatsConnection Get(IReadOnlyList<NatsServerAddress> servers, string? profile)
     {
         var key = (string.Join(",", servers), profile);
-        var shared = _shared.GetOrAdd(key, static _ => new Shared());
-        return shared.GetAsync(servers, () => profiles.Load(profile), options.Timeout, cancellationToken);
+        if (_shared.TryGetValue(key, out var existing))
+        {
+            return existing;
+        }
+
+        // Not GetOrAdd: a losing race would create a client that is never disposed.
+        lock (_creating)
+        {
+            if (!_shared.TryGetValue(key, out existing))
+            {
+                existing = new SharedNatsConnection(servers, profile, profiles, options.Timeout, loggerFactory);
+                _shared[key] = existing;
+            }
+
+            return existing;
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -28,84 +42,6 @@ internal sealed class NatsConnections(NatsOptions options, NatsCredentialProfile
         }
 
         _shared.Clear();
-    }
-
-    private sealed class Shared : IAsyncDisposable
-    {
-        private readonly SemaphoreSlim _lock = new(1, 1);
-        private NatsConnection? _current;
-
-        // The profile's certificates live as long as the connection that uses them.
-        private NatsProfile? _profile;
-
-        public async Task<NatsConnection> GetAsync(IReadOnlyList<NatsServerAddress> servers, Func<NatsProfile?> load, TimeSpan timeout, CancellationToken cancellationToken)
-        {
-            if (Volatile.Read(ref _current) is { IsOpen: true } open)
-            {
-                return open;
-            }
-
-            await _lock.WaitAsync(cancellationToken);
-            try
-            {
-                if (_current is { IsOpen: true } raced)
-                {
-                    return raced;
-                }
-
-                await CloseAsync();
-                var profile = load();
-                var failures = new List<string>();
-                try
-                {
-                    foreach (var server in servers)
-                    {
-                        try
-                        {
-                            var connection = await NatsConnection.ConnectAsync(server, profile?.Credentials, profile?.Tls, timeout, cancellationToken);
-                            _profile = profile;
-                            Volatile.Write(ref _current, connection);
-                            return connection;
-                        }
-                        catch (NatsConnectionException e) when (e.Authorization)
-                        {
-                            throw;
-                        }
-                        catch (NatsConnectionException e)
-                        {
-                            failures.Add(e.Message);
-                        }
-                    }
-                }
-                finally
-                {
-                    if (!ReferenceEquals(_profile, profile))
-                    {
-                        profile?.Dispose();
-                    }
-                }
-
-                throw new NatsConnectionException(string.Join("; ", failures));
-            }
-            finally
-            {
-                _lock.Release();
-            }
-        }
-
-        public async ValueTask DisposeAsync() => await CloseAsync();
-
-        private async Task CloseAsync()
-        {
-            if (_current is { } current)
-            {
-                await current.DisposeAsync();
-                _current = null;
-            }
-
-            _profile?.Dispose();
-            _profile = null;
-        }
     }
 }
 

@@ -1,12 +1,23 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using NATS.Client.Core;
 
 namespace Updraft.ExternalScaler.Nats.Client;
 
 /// <summary>A credentials profile that does not exist or cannot be used.</summary>
 internal sealed class NatsProfileException(string message) : Exception(message);
 
-/// <summary>What a profile holds: a login for CONNECT and TLS settings, either or both.</summary>
+/// <summary>User and password, a token, or an NKey user key (alone or with its JWT): how the NATS client logs in.</summary>
+internal sealed record NatsCredentials(string? User, string? Password, string? Token, NatsUserKey? Key = null)
+{
+    public NatsAuthCred ToAuthCred() =>
+        Key?.ToAuthCred() ?? (User is not null ? NatsAuthCred.FromUserInfo(User, Password ?? "") : NatsAuthCred.FromToken(Token ?? ""));
+
+    // A record prints every member: not the password or token.
+    public override string ToString() => Key?.ToString() ?? (User is not null ? $"user {User}" : "token");
+}
+
+/// <summary>What a profile holds: a login for the NATS client and TLS settings, either or both.</summary>
 internal sealed record NatsProfile(NatsCredentials? Credentials, NatsTls? Tls) : IDisposable
 {
     public void Dispose() => Tls?.Dispose();

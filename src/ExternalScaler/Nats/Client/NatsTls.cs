@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Updraft.ExternalScaler.Nats.Client;
@@ -30,15 +31,15 @@ internal sealed class NatsTls : IDisposable
     /// <summary>The name sent as SNI and checked against the server's certificate (<c>server-name</c>), or null for the URL's host.</summary>
     public string? ServerName { get; }
 
-    /// <summary>The options of a TLS handshake with <paramref name="host"/>; <paramref name="validation"/> sees every verdict.</summary>
-    public static SslClientAuthenticationOptions ClientOptions(NatsTls? tls, string host, RemoteCertificateValidationCallback validation)
+    /// <summary>
+    /// Applies <paramref name="tls"/> to the handshake options the NATS client prepared (its target host is the URL's
+    /// host); <paramref name="validation"/> sees every verdict on the server's certificate.
+    /// </summary>
+    public static void Configure(SslClientAuthenticationOptions options, NatsTls? tls, RemoteCertificateValidationCallback validation)
     {
-        var options = new SslClientAuthenticationOptions
-        {
-            TargetHost = tls?.ServerName ?? host,
-            RemoteCertificateValidationCallback = validation,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-        };
+        options.TargetHost = tls?.ServerName ?? options.TargetHost;
+        options.RemoteCertificateValidationCallback = validation;
+        options.CertificateRevocationCheckMode = X509RevocationMode.NoCheck;
         if (tls?.Authorities is { } authorities)
         {
             var policy = new X509ChainPolicy
@@ -59,9 +60,37 @@ internal sealed class NatsTls : IDisposable
         {
             options.ClientCertificateContext = SslStreamCertificateContext.Create(certificate, tls.Intermediates, offline: true);
         }
-
-        return options;
     }
+
+    /// <summary>Why certificate validation rejected the server of <paramref name="address"/> (certificate details only, never key material).</summary>
+    public static string Problem(string address, string? targetHost, NatsTls? tls, SslPolicyErrors errors, X509Chain? chain)
+    {
+        var problems = new List<string>();
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        {
+            problems.Add($"{address} presented no TLS certificate");
+        }
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            problems.Add($"the TLS certificate of {address} is not issued for \"{targetHost}\" (name mismatch; a {NatsCredentialProfiles.ServerNameFile} file in the credentials profile sets the name to expect)");
+        }
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        {
+            var trust = tls?.Authorities is null
+                ? $"the system trust store (put the server's CA in the credentials profile's {NatsCredentialProfiles.CaFile})"
+                : $"the credentials profile's {NatsCredentialProfiles.CaFile}";
+            var status = chain is null ? "" : string.Join(", ", chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NoError).Distinct().Select(Describe));
+            problems.Add($"the TLS certificate of {address} is not trusted by {trust}{(status.Length == 0 ? "" : ": " + status)}");
+        }
+
+        return string.Join("; ", problems);
+    }
+
+    /// <summary>A failed handshake that certificate validation did not explain.</summary>
+    public static string Problem(string address, AuthenticationException e) =>
+        $"the TLS handshake with {address} failed: {e.Message}{(e.InnerException is { } inner ? $" ({inner.Message})" : "")}";
 
     public void Dispose()
     {
@@ -76,4 +105,13 @@ internal sealed class NatsTls : IDisposable
             certificate.Dispose();
         }
     }
+
+    private static string Describe(X509ChainStatusFlags status) => status switch
+    {
+        X509ChainStatusFlags.PartialChain => "its issuer is not among the trusted CAs",
+        X509ChainStatusFlags.UntrustedRoot => "its root CA is not trusted",
+        X509ChainStatusFlags.NotTimeValid => "it has expired or is not valid yet",
+        X509ChainStatusFlags.NotValidForUsage => "it is not issued for server authentication",
+        _ => status.ToString(),
+    };
 }

@@ -1,7 +1,7 @@
 using System.Buffers.Text;
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using NATS.Client.Core;
 using NATS.NKeys;
 using Updraft.Shared.Hosting;
 
@@ -11,9 +11,10 @@ namespace Updraft.ExternalScaler.Nats.Client;
 internal sealed class NatsKeyException(string message) : Exception(message);
 
 /// <summary>
-/// An NKey user seed, alone (CONNECT sends its public key, <c>nkey</c>) or with the user JWT it proves (a <c>.creds</c>
-/// file; CONNECT sends <c>jwt</c>), that signs the server's INFO nonce. The seed never leaves this type: not in
-/// <see cref="ToString"/>, not in an error.
+/// An NKey user seed, alone or with the user JWT it proves (a <c>.creds</c> file), checked when the profile is read so
+/// that a broken file is named precisely (the NATS client would only fail at login). The client signs the server's nonce
+/// with it (<see cref="ToAuthCred"/>); otherwise the seed never leaves this type: not in <see cref="ToString"/>, not in
+/// an error.
 /// </summary>
 internal sealed partial class NatsUserKey
 {
@@ -55,14 +56,8 @@ internal sealed partial class NatsUserKey
         return key;
     }
 
-    /// <summary>The signature of <paramref name="nonce"/> as CONNECT's <c>sig</c> wants it: Ed25519, base64url without padding.</summary>
-    public string Sign(string nonce)
-    {
-        using var pair = KeyPair.FromSeed(_seed);
-        var signature = new byte[64];
-        pair.Sign(Encoding.UTF8.GetBytes(nonce), signature);
-        return Base64Url.EncodeToString(signature);
-    }
+    /// <summary>The login the NATS client performs: a bare NKey, or the JWT with its seed.</summary>
+    public NatsAuthCred ToAuthCred() => Jwt is null ? NatsAuthCred.FromNkey(_seed) : NatsAuthCred.FromJwt(Jwt, _seed);
 
     public override string ToString() => Jwt is null ? $"NKey {PublicKey}" : $"user JWT for {PublicKey}";
 

@@ -1,14 +1,15 @@
-using System.Text.Json;
 using Grpc.Core;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
 using Updraft.ExternalScaler.Nats.Client;
 using Updraft.ExternalScaler.Nats.Polling;
 
 namespace Updraft.ExternalScaler.Nats.JetStream;
 
 /// <summary>
-/// Reads a consumer's lag with <c>$JS.API.CONSUMER.INFO.&lt;stream&gt;.&lt;consumer&gt;</c> over the shared NATS connection
-/// of (servers, credentials profile). In a cluster the consumer's leader answers, so no node walk is needed. The
-/// account is the one the credentials log in to.
+/// Reads a consumer's lag from the JetStream context's consumer info (<c>$JS.API.CONSUMER.INFO.&lt;stream&gt;.&lt;consumer&gt;</c>,
+/// one request per poll) over the shared connection of (servers, credentials profile). In a cluster the consumer's
+/// leader answers, so no node walk is needed. The account is the one the credentials log in to.
 /// </summary>
 internal sealed class ApiLagProbe(NatsConnections connections, NatsOptions options, JetStreamTrigger trigger)
 {
@@ -16,12 +17,15 @@ internal sealed class ApiLagProbe(NatsConnections connections, NatsOptions optio
 
     public async Task<PollResult<ConsumerLag>> PollAsync(CancellationToken cancellationToken)
     {
-        NatsMessage reply;
-        NatsConnection? connection = null;
+        SharedNatsConnection? connection = null;
         try
         {
-            connection = await connections.GetAsync(trigger.Servers!, trigger.CredentialsProfile, cancellationToken);
-            reply = await connection.RequestAsync(_subject, ReadOnlyMemory<byte>.Empty, options.Timeout, cancellationToken);
+            connection = connections.Get(trigger.Servers!, trigger.CredentialsProfile);
+            var jetStream = await connection.JetStreamAsync(cancellationToken);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(options.Timeout);
+            var consumer = await jetStream.GetConsumerAsync(trigger.Stream, trigger.Consumer, deadline.Token);
+            return JetStreamLag.FromConsumerInfo(consumer.Info, trigger.Stream, trigger.Consumer);
         }
         catch (NatsProfileException e)
         {
@@ -29,32 +33,26 @@ internal sealed class ApiLagProbe(NatsConnections connections, NatsOptions optio
         }
         catch (NatsConnectionException e)
         {
-            return PollResult<ConsumerLag>.Fail(e.Authorization ? StatusCode.Unauthenticated : StatusCode.Unavailable, $"{trigger.Describe()}: {e.Message}");
+            return Fail(e.Code, e.Message);
         }
-        catch (TimeoutException e)
+        catch (NatsJSApiException e)
         {
-            return PollResult<ConsumerLag>.Fail(StatusCode.Unavailable, $"{trigger.Describe()}: {e.Message}");
+            var (code, message) = JetStreamLag.FromApiError(e.Error.Code, e.Error.ErrCode, e.Error.Description, trigger.Stream, trigger.Consumer);
+            return PollResult<ConsumerLag>.Fail(code, message);
         }
-
-        if (reply.Status is 503)
+        catch (NatsNoRespondersException)
         {
-            return PollResult<ConsumerLag>.Fail(StatusCode.Unavailable, $"{trigger.Describe()}: nothing at {connection.Address} answers {_subject} (is JetStream enabled for this account?)");
+            return Fail(StatusCode.Unavailable, $"nothing at {connection!.Servers} answers {_subject} (is JetStream enabled for this account?)");
         }
-
-        try
+        catch (Exception e) when (e is OperationCanceledException or NatsNoReplyException or NatsJSApiNoResponseException or NatsTimeoutException && !cancellationToken.IsCancellationRequested)
         {
-            var info = JsonSerializer.Deserialize(reply.Payload, NatsJsonContext.Default.JetStreamConsumerInfo);
-            if (info is null)
-            {
-                return PollResult<ConsumerLag>.Fail(StatusCode.Unavailable, $"{trigger.Describe()}: {_subject} answered null");
-            }
-
-            var (lag, code, message) = JetStreamLag.FromConsumerInfo(info, trigger.Stream, trigger.Consumer);
-            return lag is { } value ? PollResult<ConsumerLag>.Ok(value) : PollResult<ConsumerLag>.Fail(code, message!);
+            return Fail(StatusCode.Unavailable, $"no reply to {_subject} from {connection!.Servers} within {options.Timeout.TotalSeconds:0.###} s");
         }
-        catch (JsonException e)
+        catch (NatsException e)
         {
-            return PollResult<ConsumerLag>.Fail(StatusCode.Unavailable, $"{trigger.Describe()}: {_subject} answered something that is not JSON: {e.Message}");
+            return Fail(StatusCode.Unavailable, $"{_subject} at {connection?.Servers}: {e.Message}");
         }
     }
+
+    private PollResult<ConsumerLag> Fail(StatusCode code, string message) => PollResult<ConsumerLag>.Fail(code, $"{trigger.Describe()}: {message}");
 }

@@ -53,7 +53,7 @@ internal sealed class JszStream
     public List<JetStreamConsumerInfo>? Consumers { get; set; }
 }
 
-/// <summary>A consumer as <c>/jsz</c> lists it, and as <c>$JS.API.CONSUMER.INFO</c> answers (same fields).</summary>
+/// <summary>A consumer as <c>/jsz</c> lists it.</summary>
 internal sealed class JetStreamConsumerInfo
 {
     [JsonPropertyName("stream_name")]
@@ -70,31 +70,12 @@ internal sealed class JetStreamConsumerInfo
 
     [JsonPropertyName("cluster")]
     public JetStreamClusterInfo? Cluster { get; set; }
-
-    [JsonPropertyName("error")]
-    public JetStreamApiError? Error { get; set; }
 }
 
 internal sealed class JetStreamClusterInfo
 {
     [JsonPropertyName("leader")]
     public string? Leader { get; set; }
-}
-
-/// <summary>The <c>error</c> of a JetStream API response (<c>err_code</c> 10014: consumer not found, 10059: stream not found).</summary>
-internal sealed class JetStreamApiError
-{
-    public const int ConsumerNotFound = 10014;
-    public const int StreamNotFound = 10059;
-
-    [JsonPropertyName("code")]
-    public int Code { get; set; }
-
-    [JsonPropertyName("err_code")]
-    public int ErrorCode { get; set; }
-
-    [JsonPropertyName("description")]
-    public string? Description { get; set; }
 }
 
 /// <summary><c>/varz</c>: the node's name and how to reach the other nodes.</summary>

@@ -1,4 +1,6 @@
 using Grpc.Core;
+using NATS.Client.JetStream.Models;
+using Updraft.ExternalScaler.Nats.Polling;
 
 namespace Updraft.ExternalScaler.Nats.JetStream;
 
@@ -18,6 +20,9 @@ internal readonly record struct JszLocation(bool AccountFound, bool StreamFound,
 /// <summary>The lag maths of the <c>nats-jetstream</c> source, on the documents NATS returns.</summary>
 internal static class JetStreamLag
 {
+    public const int ConsumerNotFound = 10014;
+    public const int StreamNotFound = 10059;
+
     /// <summary>
     /// Finds the account (<c>id == accountID || name == account</c>, as KEDA matches it), the stream and the consumer
     /// (by name) in a <c>/jsz</c> document.
@@ -63,25 +68,18 @@ internal static class JetStreamLag
                 ? (StatusCode.NotFound, $"stream \"{stream}\" not found in account \"{account}\" at {where}")
                 : (StatusCode.NotFound, $"consumer \"{consumer}\" not found in stream \"{stream}\" at {where}");
 
-    /// <summary>The lag in a <c>$JS.API.CONSUMER.INFO</c> answer, or the error it carries.</summary>
-    public static (ConsumerLag? Lag, StatusCode Code, string? Message) FromConsumerInfo(JetStreamConsumerInfo info, string stream, string consumer)
+    /// <summary>The lag in a consumer info: messages not yet delivered plus delivered and not acknowledged.</summary>
+    public static PollResult<ConsumerLag> FromConsumerInfo(ConsumerInfo info, string stream, string consumer) =>
+        info.Name == consumer
+            ? PollResult<ConsumerLag>.Ok(new ConsumerLag(checked((long)info.NumPending), info.NumAckPending))
+            : PollResult<ConsumerLag>.Fail(StatusCode.Unavailable, $"consumer \"{consumer}\" of stream \"{stream}\": the reply is not its consumer info (name \"{info.Name}\")");
+
+    /// <summary>What a JetStream API error means for the trigger (<c>err_code</c> 10014: consumer not found, 10059: stream not found).</summary>
+    public static (StatusCode Code, string Message) FromApiError(int code, int errorCode, string? description, string stream, string consumer) => errorCode switch
     {
-        if (info.Error is { } error)
-        {
-            return error.ErrorCode switch
-            {
-                JetStreamApiError.ConsumerNotFound => (null, StatusCode.NotFound, $"consumer \"{consumer}\" not found in stream \"{stream}\" ({error.Description})"),
-                JetStreamApiError.StreamNotFound => (null, StatusCode.NotFound, $"stream \"{stream}\" not found ({error.Description})"),
-                _ when error.Code == 404 => (null, StatusCode.NotFound, $"consumer \"{consumer}\" of stream \"{stream}\": {error.Description} (err_code {error.ErrorCode})"),
-                _ => (null, StatusCode.Unavailable, $"consumer \"{consumer}\" of stream \"{stream}\": JetStream answered {error.Code} {error.Description} (err_code {error.ErrorCode})"),
-            };
-        }
-
-        if (info.Name != consumer)
-        {
-            return (null, StatusCode.Unavailable, $"consumer \"{consumer}\" of stream \"{stream}\": the reply is not a consumer info (name \"{info.Name}\")");
-        }
-
-        return (new ConsumerLag(info.NumPending, info.NumAckPending), StatusCode.OK, null);
-    }
+        ConsumerNotFound => (StatusCode.NotFound, $"consumer \"{consumer}\" not found in stream \"{stream}\" ({description})"),
+        StreamNotFound => (StatusCode.NotFound, $"stream \"{stream}\" not found ({description})"),
+        _ when code == 404 => (StatusCode.NotFound, $"consumer \"{consumer}\" of stream \"{stream}\": {description} (err_code {errorCode})"),
+        _ => (StatusCode.Unavailable, $"consumer \"{consumer}\" of stream \"{stream}\": JetStream answered {code} {description} (err_code {errorCode})"),
+    };
 }
