@@ -75,6 +75,13 @@ internal sealed class JetStreamAdmin : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Publishes one message with id <paramref name="id"/>, retried until the stream acknowledges it (while a cluster
+    /// elects a new stream leader); the stream drops the duplicates of a retry.
+    /// </summary>
+    public Task PublishOnceAsync(string stream, string id) =>
+        RetryAsync(async () => (await _jetStream.PublishAsync(stream + ".work", System.Text.Encoding.UTF8.GetBytes(id), opts: new NatsJSPubOpts { MsgId = id })).EnsureSuccess(), $"message {id} stored");
+
     /// <summary>Fetches <paramref name="count"/> messages, without acknowledging them.</summary>
     public async Task<List<INatsJSMsg<byte[]>>> FetchAsync(string stream, string consumer, int count)
     {

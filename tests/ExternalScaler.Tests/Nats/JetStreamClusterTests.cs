@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Grpc.Core;
 using NATS.Client.Core;
 using NATS.Client.JetStream.Models;
 using Updraft.ExternalScaler.Tests.Infrastructure;
@@ -100,6 +101,57 @@ public sealed class JetStreamClusterTests(NatsClusterFixture fixture) : IClassFi
 
         // 6 pending + 2 delivered and not acknowledged.
         await WaitForMetricAsync(harness, reference, 8);
+    }
+
+    [Fact]
+    public async Task GetMetrics_ApiConnectedToTheConsumerLeaderWhichStops_NeverZeroThenTheNewLeadersLagThroughAnotherNode()
+    {
+        var stream = StreamName();
+        await using var admin = await JetStreamAdmin.ConnectAsync(Cluster.Nodes[0]);
+        await admin.CreateStreamAsync(stream, replicas: 3);
+        await admin.CreateConsumerAsync(stream, "worker");
+        await admin.PublishAsync(stream, 9);
+        await JetStreamAdmin.AckAsync(await admin.FetchAsync(stream, "worker", 2));
+        var leaderName = await WaitForConsumerLeaderAsync(admin, stream, 7);
+        var leader = Cluster.Nodes.First(n => n.Name == leaderName);
+        await using var survivor = await JetStreamAdmin.ConnectAsync(Cluster.Nodes.First(n => n != leader));
+        await using var harness = await StartScalerAsync();
+        // The scaler knows only the leader's address: the other nodes come from the cluster (INFO connect_urls).
+        var reference = JetStream(Api, leader, stream, "worker");
+        await WaitForMetricAsync(harness, reference, 7);
+
+        await leader.StopAsync();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await survivor.PublishOnceAsync(stream, $"{stream}-after-{i}");
+            }
+
+            // While the scaler reconnects and the replicas elect a new leader, every answer is an error or a real
+            // backlog (7 to 10), never 0; then the new leader's 10 arrives through a node the scaler was never given.
+            await ScalerHarness.WaitUntilAsync(async () =>
+            {
+                try
+                {
+                    var value = await MetricAsync(harness, reference);
+                    Assert.InRange(value, 7, 10);
+                    return value == 10;
+                }
+                catch (RpcException e)
+                {
+                    Assert.True(e.StatusCode == StatusCode.Unavailable, e.Status.Detail);
+                    return false;
+                }
+            }, "the new leader's backlog of 10 is reported");
+            Assert.False(leader.Running);
+            Assert.NotEqual(leaderName, await LeaderAsync(survivor, stream));
+        }
+        finally
+        {
+            // The fixture's cluster serves the other tests.
+            await leader.StartAgainAsync();
+        }
     }
 
     /// <summary>Waits until the leader reports <paramref name="pending"/>; returns its name.</summary>
