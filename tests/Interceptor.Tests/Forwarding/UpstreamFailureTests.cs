@@ -317,4 +317,52 @@ public sealed class UpstreamFailureTests
         Assert.Contains("interceptor_request_count_total{code=\"499\",method=\"GET\",route_name=\"app\",route_namespace=\"default\"} 1", metrics);
         Assert.DoesNotContain("code=\"502\"", metrics);
     }
+
+    [Fact]
+    public async Task Forward_ClientGoesAwayMidUpload_Records499ReleasesCountAndUpstreamSeesTheAbort()
+    {
+        var received = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var upstreamSaw = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var upstream = await TestUpstream.StartAsync(async context =>
+        {
+            var buffer = new byte[64 * 1024];
+            var total = 0;
+            try
+            {
+                while (true)
+                {
+                    var read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted);
+                    if (read == 0)
+                    {
+                        upstreamSaw.TrySetResult("the whole body");
+                        return;
+                    }
+
+                    total += read;
+                    if (total >= 4096)
+                    {
+                        received.TrySetResult(total);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+                upstreamSaw.TrySetResult("an abort after " + total + " bytes");
+            }
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]));
+
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync(IPAddress.Loopback, interceptor.ProxyPort);
+            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST /upload HTTP/1.1\r\nHost: {Host}\r\nContent-Length: 1000000\r\n\r\n" + new string('u', 4096)));
+            await received.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        Assert.StartsWith("an abort", await upstreamSaw.Task.WaitAsync(TimeSpan.FromSeconds(20)), StringComparison.Ordinal);
+        await TestInterceptor.WaitUntilAsync(async () => (await interceptor.GetQueueAsync())["default/app"].Concurrency == 0, "the aborted upload is released");
+        var metrics = await interceptor.GetMetricsTextAsync();
+        Assert.Contains("interceptor_request_count_total{code=\"499\",method=\"POST\",route_name=\"app\",route_namespace=\"default\"} 1", metrics);
+        Assert.DoesNotContain("code=\"502\"", metrics);
+    }
 }
