@@ -26,10 +26,14 @@ internal static partial class LoadTools
         end
         """;
 
-    public static string WriteWrkScript(string directory)
+    /// <param name="postBytes">0: GET; otherwise every request is a POST with a body of this many bytes.</param>
+    public static string WriteWrkScript(string directory, int postBytes = 0)
     {
         var path = Path.Combine(directory, "report.lua");
-        File.WriteAllText(path, WrkScript);
+        var post = postBytes > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"wrk.method = \"POST\"\nwrk.body = string.rep(\"x\", {postBytes})\nwrk.headers[\"Content-Type\"] = \"application/octet-stream\"\n")
+            : "";
+        File.WriteAllText(path, post + WrkScript);
         return path;
     }
 
@@ -55,20 +59,21 @@ internal static partial class LoadTools
     }
 
     /// <summary>h2load with prior knowledge (h2c) for a fixed duration after a warm-up second.</summary>
-    public static H2LoadRun H2Load(string url, string host, int threads, int connections, int streams, int seconds)
+    /// <param name="bodyFile">When set, every request is a POST of this file's bytes.</param>
+    public static H2LoadRun H2Load(string url, string host, int threads, int connections, int streams, int seconds, string? bodyFile = null)
     {
         var output = ChildProcess.Run("h2load", [
             "-t", Invariant(threads), "-c", Invariant(connections), "-m", Invariant(streams),
-            "-D", Invariant(seconds), "--warm-up-time=1", "-H", $":authority: {host}", url], TimeSpan.FromSeconds(seconds + 60));
+            "-D", Invariant(seconds), "--warm-up-time=1", "-H", $":authority: {host}", .. Body(bodyFile), url], TimeSpan.FromSeconds(seconds + 60));
         return ParseH2Load(output);
     }
 
     /// <summary>True when the target answers h2c at all: a few requests over one connection, bounded by a timeout.</summary>
-    public static bool SupportsH2c(string url, string host)
+    public static bool SupportsH2c(string url, string host, string? bodyFile = null)
     {
         try
         {
-            var output = ChildProcess.Run("h2load", ["-n", "10", "-c", "1", "-H", $":authority: {host}", url], TimeSpan.FromSeconds(20));
+            var output = ChildProcess.Run("h2load", ["-n", "10", "-c", "1", "-H", $":authority: {host}", .. Body(bodyFile), url], TimeSpan.FromSeconds(20));
             var run = ParseH2Load(output);
             return run.Succeeded == 10;
         }
@@ -98,6 +103,8 @@ internal static partial class LoadTools
             .Concat(["/usr/local/sbin", "/usr/sbin", "/sbin"]);
         return directories.Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists) ?? tool;
     }
+
+    private static string[] Body(string? bodyFile) => bodyFile is null ? [] : ["-d", bodyFile];
 
     private static H2LoadRun ParseH2Load(string output)
     {

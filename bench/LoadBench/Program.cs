@@ -12,7 +12,7 @@ using Updraft.Bench.Load;
 //   2. latency: this program's open-loop constant-rate client at 50% and 10% of the direct maximum from pass 1;
 //   3. h2c throughput: h2load with prior knowledge, where the target speaks h2c ("n/a" where it does not);
 // and the CPU time and peak working set of every target's process from /proc.
-// Usage: Updraft.Bench.Load [settings|soak|startup|lowload] [Release|Debug] [--smoke] [--minutes N] [--out FILE]
+// Usage: Updraft.Bench.Load [settings|soak|startup|lowload] [Release|Debug] [--smoke] [--minutes N] [--out FILE] [--post BYTES]
 //   settings: compare the interceptor under runtime/transport settings variants instead (SettingsComparison).
 //   startup: start-up time and idle memory of the interceptor under runtime settings and publish modes (StartupComparison).
 //   soak: the interceptor at half its maximum for N minutes, with route reloads and upstream restarts (Soak).
@@ -25,6 +25,16 @@ var lowLoad = args.FirstOrDefault() == "lowload";
 var configuration = args.Skip(compareSettings || soak || startup || lowLoad ? 1 : 0).FirstOrDefault(a => !a.StartsWith('-')) ?? "Release";
 var smoke = args.Contains("--smoke");
 var outIndex = Array.IndexOf(args, "--out");
+var postIndex = Array.IndexOf(args, "--post");
+var postBytes = postIndex < 0 ? 0
+    : postIndex + 1 < args.Length && int.TryParse(args[postIndex + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes is > 0 and <= 1_000_000 ? bytes
+    : -1;
+if (postBytes < 0)
+{
+    Console.Error.WriteLine("loadbench: --post takes the body size in bytes, 1 to 1000000 (e.g. --post 1024)");
+    return 2;
+}
+
 var plan = smoke ? Plan.Smoke : Plan.Full;
 var clock = Stopwatch.StartNew();
 
@@ -93,7 +103,13 @@ int Run()
     };
     var idleMemory = targets.ToDictionary(t => t.Name, t => t.Process.StatusMiB("VmRSS"));
     var results = targets.ToDictionary(t => t.Name, _ => new TargetResults());
-    var script = LoadTools.WriteWrkScript(work.FullName);
+    var script = LoadTools.WriteWrkScript(work.FullName, postBytes);
+    var bodyFile = postBytes > 0 ? Path.Combine(work.FullName, "body.bin") : null;
+    if (bodyFile is not null)
+    {
+        File.WriteAllBytes(bodyFile, Enumerable.Repeat((byte)'x', postBytes).ToArray());
+    }
+
     string Url(Target t, int port) => $"http://127.0.0.1:{port}{Targets.Path}";
 
     // Warm-up: JIT tiers, connection pools, nginx/HAProxy upstream connections. Discarded.
@@ -121,7 +137,9 @@ int Run()
 
     // 2. Latency at fixed rates derived from the direct maximum, interleaved the same way.
     var endpoint = (Target t) => new IPEndPoint(IPAddress.Loopback, t.Port);
-    var request = Encoding.ASCII.GetBytes($"GET {Targets.Path} HTTP/1.1\r\nHost: {Targets.Host}\r\n\r\n");
+    var request = Encoding.ASCII.GetBytes(postBytes > 0
+        ? Invariant($"POST {Targets.Path} HTTP/1.1\r\nHost: {Targets.Host}\r\nContent-Type: application/octet-stream\r\nContent-Length: {postBytes}\r\n\r\n") + new string('x', postBytes)
+        : $"GET {Targets.Path} HTTP/1.1\r\nHost: {Targets.Host}\r\n\r\n");
     for (var rep = 0; rep < plan.LatencyReps; rep++)
     {
         foreach (var fraction in plan.RateFractions)
@@ -140,7 +158,7 @@ int Run()
     }
 
     // 3. h2c, where the target speaks it.
-    var h2cTargets = targets.Where(t => t.H2cPort is int port && LoadTools.SupportsH2c(Url(t, port), Targets.Host)).ToList();
+    var h2cTargets = targets.Where(t => t.H2cPort is int port && LoadTools.SupportsH2c(Url(t, port), Targets.Host, bodyFile)).ToList();
     foreach (var target in targets.Except(h2cTargets))
     {
         Log($"h2c {target.Name}: not supported, recorded as n/a");
@@ -150,7 +168,7 @@ int Run()
     {
         foreach (var target in Targets.InTurn(h2cTargets, rep))
         {
-            var run = LoadTools.H2Load(Url(target, target.H2cPort!.Value), Targets.Host, plan.WrkThreads, plan.H2Connections, plan.H2Streams, plan.H2Seconds);
+            var run = LoadTools.H2Load(Url(target, target.H2cPort!.Value), Targets.Host, plan.WrkThreads, plan.H2Connections, plan.H2Streams, plan.H2Seconds, bodyFile);
             results[target.Name].H2c.Add(run);
             Log(Invariant($"h2c {rep + 1}/{plan.H2Reps} {target.Name,-16} {run.RequestsPerSecond,9:F0} req/s  failed {run.Failed}"));
         }
@@ -162,14 +180,14 @@ int Run()
         results[target.Name].IdleWorkingSetMiB = idleMemory[target.Name];
     }
 
-    var report = Report.Build(commit, smoke, plan, tools, targets, results, directMax, clock.Elapsed);
+    var report = Report.Build(commit, smoke, plan, tools, targets, results, directMax, clock.Elapsed, postBytes);
     var resultsDirectory = Path.Combine(repo, "bench", "results");
     Directory.CreateDirectory(resultsDirectory);
     var file = outIndex >= 0 && outIndex + 1 < args.Length
         ? Path.GetFullPath(args[outIndex + 1])
         : smoke
-            ? Path.Combine(work.Parent!.FullName, $"updraft-bench-load-smoke-{commit}.json")
-            : Path.Combine(resultsDirectory, $"{DateTime.UtcNow:yyyy-MM-dd}-{commit}.json");
+            ? Path.Combine(work.Parent!.FullName, $"updraft-bench-load-smoke-{commit}{(postBytes > 0 ? Invariant($"-post{postBytes}") : "")}.json")
+            : Path.Combine(resultsDirectory, $"{DateTime.UtcNow:yyyy-MM-dd}-{commit}{(postBytes > 0 ? Invariant($"-post{postBytes}") : "")}.json");
     File.WriteAllText(file, report.Json);
     Console.WriteLine();
     Console.WriteLine(report.Markdown);

@@ -61,7 +61,8 @@ internal sealed record Report(string Json, string Markdown)
 
     internal static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
-    public static Report Build(string commit, bool smoke, Plan plan, Dictionary<string, string> tools, List<Target> targets, Dictionary<string, TargetResults> results, double directMax, TimeSpan elapsed)
+    /// <param name="postBytes">0: every request was a GET; otherwise a POST with a body of this many bytes.</param>
+    public static Report Build(string commit, bool smoke, Plan plan, Dictionary<string, string> tools, List<Target> targets, Dictionary<string, TargetResults> results, double directMax, TimeSpan elapsed, int postBytes = 0)
     {
         var direct = targets[0];
         var peers = targets.Where(t => t.IsPeer).ToList();
@@ -79,7 +80,7 @@ internal sealed record Report(string Json, string Markdown)
             ["machine"] = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString() },
             ["tools"] = tools,
             ["plan"] = plan,
-            ["request"] = new { host = Targets.Host, path = Targets.Path },
+            ["request"] = new { method = postBytes > 0 ? "POST" : "GET", host = Targets.Host, path = Targets.Path, bodyBytes = postBytes },
             ["directMaxRps"] = directMax,
             ["elapsedSeconds"] = Math.Round(elapsed.TotalSeconds),
         };
@@ -157,7 +158,7 @@ internal sealed record Report(string Json, string Markdown)
 
         var md = new StringBuilder();
         void Line(FormattableString text) => md.AppendLine(text.ToString(CultureInfo.InvariantCulture));
-        Line($"Load benchmark{(smoke ? " (SMOKE: numbers mean nothing)" : "")}, commit {commit}, {Environment.ProcessorCount} cores, {elapsed.TotalMinutes:F1} min. Request: GET {Targets.Path}, Host {Targets.Host}, 2-byte answer.");
+        Line($"Load benchmark{(smoke ? " (SMOKE: numbers mean nothing)" : "")}, commit {commit}, {Environment.ProcessorCount} cores, {elapsed.TotalMinutes:F1} min. Request: {(postBytes > 0 ? $"POST {Targets.Path} with a {postBytes}-byte body" : $"GET {Targets.Path}")}, Host {Targets.Host}, 2-byte answer.");
         md.AppendLine();
         Line($"Throughput: wrk -t{plan.WrkThreads} -c{plan.Connections}, HTTP/1.1 keep-alive, median of {plan.ThroughputReps} × {plan.WrkSeconds} s. h2c: h2load -c{plan.H2Connections} -m{plan.H2Streams}, median of {plan.H2Reps} × {plan.H2Seconds} s. CPU: the target process's user+system time per request.");
         md.AppendLine();
