@@ -265,7 +265,7 @@ bench() {
       fi
       dotnet bench/Microbenchmarks/bin/Release/net10.0/Updraft.Microbenchmarks.dll "${args[@]}"
       ;;
-    *) echo "usage: ./updraft.sh bench [load [--smoke] | settings [--smoke] | startup [--smoke] | lowload [--smoke] | scaler | backlog | operator | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
+    *) echo "usage: ./updraft.sh bench [load [--smoke] [--post BYTES] | settings [--smoke] | startup [--smoke] | lowload [--smoke] | scaler | backlog | operator | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
   esac
 }
 
