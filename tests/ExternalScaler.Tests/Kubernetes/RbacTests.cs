@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Grpc.Core;
 using Grpc.Health.V1;
 using Updraft.ExternalScaler.Hosting;
 using Updraft.ExternalScaler.Tests.Infrastructure;
@@ -72,8 +73,23 @@ public sealed class RbacTests(RealApiServer api)
             "the scaler with its documented roles syncs and hears the interceptor");
         var reference = Ref("web-so", ("interceptorRoute", "web"));
         reference.Namespace = "rbac";
-        var metrics = await scaler.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = reference, MetricName = "http_web_concurrency" });
-        Assert.Equal(0, metrics.MetricValues.Single().MetricValueFloat);
+        // Ready means synced; the interceptor's counts may still be a tick away on a loaded machine (Unavailable until then).
+        GetMetricsResponse? metrics = null;
+        await WaitUntilAsync(
+            async () =>
+            {
+                try
+                {
+                    metrics = await scaler.Client.GetMetricsAsync(new GetMetricsRequest { ScaledObjectRef = reference, MetricName = "http_web_concurrency" });
+                    return true;
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+                {
+                    return false;
+                }
+            },
+            "the scaler answers GetMetrics from the interceptor's counts");
+        Assert.Equal(0, metrics!.MetricValues.Single().MetricValueFloat);
 
         // The scaler's rights lack Services, ConfigMaps and EndpointSlices outside its namespace.
         var underPrivilegedAdmin = TestUpstream.FreePort();
