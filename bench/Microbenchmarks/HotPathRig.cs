@@ -9,8 +9,10 @@ using Updraft.Interceptor.Tests.Infrastructure;
 namespace Updraft.Microbenchmarks;
 
 /// <summary>
-/// The whole interceptor (standalone mode, routes from a temp file, default settings) in front of a minimal Kestrel
-/// upstream, both in this process on loopback, and one keep-alive <see cref="HttpClient"/> that can call either.
+/// The whole interceptor (standalone mode, routes from a temp file, default settings) in front of an upstream, both in
+/// this process on loopback, and keep-alive clients that can call either. The peers are a minimal Kestrel app and
+/// <see cref="HttpClient"/> (what a real exchange costs on each side), or, with <c>rawPeers</c>, the socket-level
+/// <see cref="RawHttpUpstream"/> and <see cref="RawHttpClient"/>, which allocate nothing per request.
 /// </summary>
 internal sealed class HotPathRig : IAsyncDisposable
 {
@@ -18,14 +20,16 @@ internal sealed class HotPathRig : IAsyncDisposable
 
     private static readonly byte[] Body = "hello, world\n"u8.ToArray();
 
-    private readonly WebApplication _upstream;
+    private readonly IAsyncDisposable _upstream;
     private readonly WebApplication _interceptor;
     private readonly string _directory;
     private readonly HttpClient _client;
     private readonly Uri _proxied;
     private readonly Uri _direct;
+    private readonly RawHttpClient? _rawProxied;
+    private readonly RawHttpClient? _rawDirect;
 
-    private HotPathRig(WebApplication upstream, int upstreamPort, WebApplication interceptor, string directory)
+    private HotPathRig(IAsyncDisposable upstream, int upstreamPort, WebApplication interceptor, string directory, bool rawPeers)
     {
         _upstream = upstream;
         _interceptor = interceptor;
@@ -36,13 +40,30 @@ internal sealed class HotPathRig : IAsyncDisposable
         };
         _proxied = new Uri($"http://127.0.0.1:{interceptor.ProxyPort()}/api/items/42");
         _direct = new Uri($"http://127.0.0.1:{upstreamPort}/api/items/42");
+        if (rawPeers)
+        {
+            _rawProxied = new RawHttpClient(interceptor.ProxyPort(), RouteHost, _proxied.AbsolutePath);
+            _rawDirect = new RawHttpClient(upstreamPort, RouteHost, _direct.AbsolutePath);
+        }
     }
 
     /// <param name="settings">Extra interceptor settings (environment-variable names, or <c>Logging:...</c> keys).</param>
-    public static async Task<HotPathRig> StartAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="rawPeers">Socket-level client and upstream instead of <see cref="HttpClient"/> and Kestrel.</param>
+    public static async Task<HotPathRig> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, bool rawPeers = false)
     {
-        var upstream = await StartUpstreamAsync();
-        var upstreamPort = new Uri(upstream.Urls.First()).Port;
+        IAsyncDisposable upstream;
+        int upstreamPort;
+        if (rawPeers)
+        {
+            var raw = RawHttpUpstream.Start();
+            (upstream, upstreamPort) = (raw, raw.Port);
+        }
+        else
+        {
+            var kestrel = await StartUpstreamAsync();
+            (upstream, upstreamPort) = (kestrel, new Uri(kestrel.Urls.First()).Port);
+        }
+
         var directory = Directory.CreateTempSubdirectory("updraft-bench-").FullName;
         var routesFile = Path.Combine(directory, "routes.yaml");
         await File.WriteAllTextAsync(routesFile, Routes.InterceptorRoute("app", upstreamPort, hosts: [RouteHost]));
@@ -62,14 +83,37 @@ internal sealed class HotPathRig : IAsyncDisposable
 
         var interceptor = InterceptorApplication.Build([], all);
         await interceptor.StartAsync();
-        var rig = new HotPathRig(upstream, upstreamPort, interceptor, directory);
-        if (await rig.ProxiedAsync() != Body.Length || await rig.DirectAsync() != Body.Length)
+        var rig = new HotPathRig(upstream, upstreamPort, interceptor, directory, rawPeers);
+        try
+        {
+            // Both clients fail on anything but a whole 200.
+            await rig.RunProxiedAsync(1);
+            await rig.RunDirectAsync(1);
+        }
+        catch
         {
             await rig.DisposeAsync();
-            throw new InvalidOperationException("the hot path rig does not answer");
+            throw;
         }
 
         return rig;
+    }
+
+    /// <summary><paramref name="count"/> GETs through the interceptor, one after another.</summary>
+    public Task RunProxiedAsync(int count) => _rawProxied is { } raw ? raw.RunAsync(count) : RepeatAsync(ProxiedAsync, count);
+
+    /// <summary><paramref name="count"/> of the same GETs straight to the upstream.</summary>
+    public Task RunDirectAsync(int count) => _rawDirect is { } raw ? raw.RunAsync(count) : RepeatAsync(DirectAsync, count);
+
+    private static async Task RepeatAsync(Func<Task<int>> request, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (await request() != Body.Length)
+            {
+                throw new InvalidOperationException("the hot path rig answered a body of the wrong length");
+            }
+        }
     }
 
     /// <summary>GET through the interceptor; returns the body length (the request fails on any status but 200).</summary>
@@ -81,9 +125,15 @@ internal sealed class HotPathRig : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _client.Dispose();
+        _rawProxied?.Dispose();
+        _rawDirect?.Dispose();
         await _interceptor.StopAsync();
         await _interceptor.DisposeAsync();
-        await _upstream.StopAsync();
+        if (_upstream is WebApplication kestrel)
+        {
+            await kestrel.StopAsync();
+        }
+
         await _upstream.DisposeAsync();
         try
         {
