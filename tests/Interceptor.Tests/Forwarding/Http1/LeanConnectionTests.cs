@@ -96,7 +96,7 @@ public sealed class LeanConnectionTests
     {
         await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
         {
-            ["too-large"] = new("HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nbig!"),
+            ["too-large"] = new("HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nbig!", AnswerOnTheHead: true),
             ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
         });
         await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
@@ -151,6 +151,55 @@ public sealed class LeanConnectionTests
         }
 
         Assert.Equal(5, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task PooledConnectionClosedWhenASmallBodyArrives_RequestAndBodyGoOutAgain_Once()
+    {
+        // A small body went out with the head in one send, so the whole request can be sent again on a new connection.
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", AnswerFirstOnly: true),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        var sent = Enumerable.Range(0, 5).Select(i => $"payload-{i}-" + new string('x', 1000)).ToList();
+        foreach (var body in sent)
+        {
+            using var response = await PostAsync(interceptor, "/r/ok", new StringContent(body));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(sent, upstream.AnsweredBodies);
+        Assert.Equal(5, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task PooledConnectionClosedWhileAStreamedBodyGoesOut_Is502_AndTheNextRequestSucceeds()
+    {
+        // Part of a streamed body may be gone with the closed connection: it cannot be sent again, so the request fails.
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", AnswerFirstOnly: true),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        using (var first = await PostAsync(interceptor, "/r/ok", new StringContent("small")))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        using (var streamed = await PostAsync(interceptor, "/r/ok", new ByteArrayContent(new byte[100_000])))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, streamed.StatusCode);
+        }
+
+        using (var next = await PostAsync(interceptor, "/r/ok", new StringContent("after")))
+        {
+            Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        }
+
+        Assert.Equal(["small", "after"], upstream.AnsweredBodies);
     }
 
     [Theory]
@@ -268,6 +317,13 @@ public sealed class LeanConnectionTests
 
         using var response = await interceptor.GetAsync(Host, "/r/ok");
         Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+    }
+
+    private static async Task<HttpResponseMessage> PostAsync(TestInterceptor interceptor, string path, HttpContent content)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(interceptor.ProxyUri, path)) { Content = content };
+        request.Headers.Host = Host;
+        return await interceptor.Client.SendAsync(request);
     }
 
     private static UpstreamConnectionPool Pool(TestInterceptor interceptor) => interceptor.Services.GetRequiredService<UpstreamConnectionPool>();

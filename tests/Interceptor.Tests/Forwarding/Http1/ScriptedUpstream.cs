@@ -7,8 +7,8 @@ namespace Updraft.Interceptor.Tests.Forwarding.Http1;
 
 /// <summary>
 /// An upstream that answers each request with the raw bytes scripted for its path (<c>/r/name</c>), on keep-alive
-/// connections, and closes the connection after a reply whose script says so. It reads request heads only: the
-/// requests here have no body.
+/// connections, and closes the connection after a reply whose script says so. It reads a request's body by its
+/// <c>Content-Length</c> (chunked request bodies are not understood) and keeps the bodies of the requests it answered.
 /// </summary>
 internal sealed class ScriptedUpstream : IAsyncDisposable
 {
@@ -16,6 +16,7 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly IReadOnlyDictionary<string, ScriptedReply> _replies;
     private readonly Task _loop;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _bodies = new();
     private int _connections;
 
     public ScriptedUpstream(IReadOnlyDictionary<string, ScriptedReply> replies)
@@ -29,6 +30,9 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
 
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>The bodies (Latin-1) of the requests answered so far, in the order they were answered.</summary>
+    public IReadOnlyList<string> AnsweredBodies => [.. _bodies];
 
     private async Task AcceptLoopAsync()
     {
@@ -72,12 +76,15 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                         return; // closed while the proxy thought it idle: its request gets no answer
                     }
 
+                    var body = !reply.AnswerOnTheHead && ContentLength(head) is var length and > 0 ? await reader.ReadExactlyAsync(length) : [];
+
                     if (reply.Reset)
                     {
                         client.Client.LingerState = new LingerOption(true, 0);
                         return;
                     }
 
+                    _bodies.Enqueue(Encoding.Latin1.GetString(body));
                     await stream.WriteAsync(Encoding.Latin1.GetBytes(reply.Bytes), _stop.Token);
                     if (reply.Close)
                     {
@@ -90,6 +97,19 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                 // The proxy closed its connection (as it does with an idle one at the end), or the test is over.
             }
         }
+    }
+
+    private static int ContentLength(string head)
+    {
+        foreach (var line in head.Split("\r\n"))
+        {
+            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+            {
+                return int.Parse(line["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
     }
 
     public async ValueTask DisposeAsync()
@@ -105,4 +125,5 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
 /// <param name="Close">Close the connection after writing.</param>
 /// <param name="Reset">Write nothing and reset the connection.</param>
 /// <param name="AnswerFirstOnly">Answer only a connection's first request; close it on the next without answering.</param>
-internal sealed record ScriptedReply(string Bytes, bool Close = false, bool Reset = false, bool AnswerFirstOnly = false);
+/// <param name="AnswerOnTheHead">Answer without reading the request's body (as a server refusing it does).</param>
+internal sealed record ScriptedReply(string Bytes, bool Close = false, bool Reset = false, bool AnswerFirstOnly = false, bool AnswerOnTheHead = false);
