@@ -1,18 +1,7 @@
 using Updraft.Operator.Hosting;
 using Updraft.Shared.Hosting;
 
-try
-{
-    var app = OperatorApplication.Build(args);
-    await app.RunAsync();
-    return 0;
-}
-catch (StartupProblemsException e)
-{
-    foreach (var problem in e.Problems)
-    {
-        Console.Error.WriteLine($"updraft-operator: {problem}");
-    }
-
-    return 2;
-}
+return await ServiceMain.RunAsync(
+    "updraft-operator",
+    () => OperatorApplication.Build(args),
+    "Choose free addresses with --metrics-bind-address (UPDRAFT_OPERATOR_METRICS_BIND_ADDRESS) and --health-probe-bind-address (UPDRAFT_OPERATOR_HEALTH_PROBE_BIND_ADDRESS).");
