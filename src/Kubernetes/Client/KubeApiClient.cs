@@ -20,9 +20,10 @@ public sealed class KubeApiClient : IDisposable
     private readonly HttpClient _http;
     private readonly KubernetesClientConfiguration _configuration;
 
-    public KubeApiClient(KubernetesClientConfiguration configuration)
+    private KubeApiClient(KubernetesClientConfiguration configuration, string? kubeconfig)
     {
         _configuration = configuration;
+        Kubeconfig = kubeconfig;
         BaseAddress = new Uri(configuration.Host.TrimEnd('/') + "/");
         var handler = new SocketsHttpHandler
         {
@@ -49,8 +50,12 @@ public sealed class KubeApiClient : IDisposable
 
     public Uri BaseAddress { get; }
 
-    /// <summary>What the client was built from (for KubernetesClient's own typed client, e.g. leader election).</summary>
-    public KubernetesClientConfiguration Configuration => _configuration;
+    /// <summary>
+    /// The kubeconfig file it was built from, when one was named; null means the in-cluster service account or the
+    /// default lookup. A process that needs KubernetesClient's full typed client (the operator's leader election) builds
+    /// that client's configuration from the same source: this library uses the trimmable <c>KubernetesClient.Aot</c>.
+    /// </summary>
+    public string? Kubeconfig { get; }
 
     /// <summary>
     /// The client for where this process runs: the in-cluster service account inside a pod, otherwise
@@ -74,7 +79,7 @@ public sealed class KubeApiClient : IDisposable
             var configuration = !string.IsNullOrEmpty(kubeconfig) ? KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig)
                 : inCluster ? KubernetesClientConfiguration.InClusterConfig()
                 : KubernetesClientConfiguration.BuildDefaultConfig();
-            return new KubeApiClient(configuration);
+            return new KubeApiClient(configuration, kubeconfig);
         }
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {

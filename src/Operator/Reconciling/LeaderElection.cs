@@ -1,6 +1,9 @@
+extern alias KubernetesClientFull;
+
 using System.Text.Json.Nodes;
-using k8s.LeaderElection;
-using k8s.LeaderElection.ResourceLock;
+using KubernetesClientFull::k8s.LeaderElection;
+using KubernetesClientFull::k8s.LeaderElection.ResourceLock;
+using FullConfiguration = KubernetesClientFull::k8s.KubernetesClientConfiguration;
 using Updraft.Kubernetes.Client;
 using Updraft.Kubernetes.Model;
 using Updraft.Operator.Options;
@@ -22,7 +25,7 @@ internal sealed class LeaderElection(KubeApiClient client, OperatorOptions optio
     /// <summary>Runs <paramref name="lead"/> whenever this replica holds the lease, until <paramref name="cancellationToken"/> is cancelled.</summary>
     public async Task RunAsync(Func<CancellationToken, Task> lead, CancellationToken cancellationToken)
     {
-        using var kubernetes = new k8s.Kubernetes(client.Configuration);
+        using var kubernetes = new KubernetesClientFull::k8s.Kubernetes(Configuration(client));
         var lease = new LeaseLock(kubernetes, options.Namespace, options.LeaseName, Identity);
         metrics.SetLeader(options.LeaseName, false);
         while (!cancellationToken.IsCancellationRequested)
@@ -80,6 +83,15 @@ internal sealed class LeaderElection(KubeApiClient client, OperatorOptions optio
             }
         }
     }
+
+    /// <summary>
+    /// The full KubernetesClient's configuration from the source <paramref name="client"/> was built from (the shared
+    /// library uses <c>KubernetesClient.Aot</c>, which has no leader election, so the two configurations are separate types).
+    /// </summary>
+    private static FullConfiguration Configuration(KubeApiClient client) =>
+        client.Kubeconfig is { Length: > 0 } file ? FullConfiguration.BuildConfigFromConfigFile(file)
+        : FullConfiguration.IsInCluster() ? FullConfiguration.InClusterConfig()
+        : FullConfiguration.BuildDefaultConfig();
 
     /// <summary>Gives the lease up (as client-go's <c>ReleaseOnCancel</c>): no holder, and a lease that expires at once.</summary>
     private async Task ReleaseAsync()
