@@ -76,6 +76,12 @@ internal static class ScalerApplication
         var cluster = ClusterSettings.Read(new SettingReader(lookup, problems), problems);
         var mode = cluster.Resolve(hasRoutesFile: !string.IsNullOrEmpty(options.RoutesFile), inCluster: InCluster(lookup));
         var services = builder.Services;
+        if (mode != RunMode.Kubernetes && options.ResyncPeriodGiven)
+        {
+            // Said rather than ignored: a user who tunes it expects an effect, and there are no cluster watches here.
+            problems.Add($"{ScalerOptions.ResyncPeriodVariable} applies only in Kubernetes mode (it rebuilds the routes from the cluster's InterceptorRoutes and HTTPScaledObjects), and this scaler runs in standalone mode; unset it, or set {ClusterSettings.ModeVariable}=kubernetes");
+        }
+
         if (mode == RunMode.Kubernetes)
         {
             // Last, so it can see every other problem: it connects nothing unless start-up will go on.
@@ -144,7 +150,11 @@ internal static class ScalerApplication
         app.MapGrpcHealthChecksService();
         if (options.MetricsEnabled)
         {
-            app.MapMetrics("/metrics", app.Services.GetRequiredService<ScalerMetrics>().Registry);
+            var metrics = app.Services.GetRequiredService<ScalerMetrics>();
+            var fleet = app.Services.GetRequiredService<InterceptorFleet>();
+            var catalog = app.Services.GetRequiredService<RouteCatalog>();
+            metrics.Observe(fleet.Reachability, () => catalog.Current.BuiltAt);
+            app.MapMetrics("/metrics", metrics.Registry);
         }
 
         app.Lifetime.ApplicationStarted.Register(() =>

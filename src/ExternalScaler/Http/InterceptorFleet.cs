@@ -34,6 +34,7 @@ internal sealed class InterceptorFleet(
     IInterceptorAddresses addresses,
     IOptions<ScalerOptions> options,
     TimeProvider time,
+    ScalerMetrics metrics,
     ILoggerFactory loggerFactory) : BackgroundService
 {
     private readonly HttpClient _queueClient = new(new SocketsHttpHandler
@@ -53,6 +54,22 @@ internal sealed class InterceptorFleet(
 
     /// <summary>The current replicas; an immutable array replaced on change.</summary>
     public IReadOnlyList<InterceptorReplica> Replicas => Volatile.Read(ref _replicas);
+
+    /// <summary>The replicas followed now, and how many of them failed their last fetch (for the metrics).</summary>
+    public (int Followed, int Unreachable) Reachability()
+    {
+        var replicas = Replicas;
+        var unreachable = 0;
+        foreach (var replica in replicas)
+        {
+            if (replica.LastFetchFailed)
+            {
+                unreachable++;
+            }
+        }
+
+        return (replicas.Count, unreachable);
+    }
 
     /// <summary>Called after any replica reports (set once by the aggregator before start).</summary>
     public void OnReport(Action reported) => _reported = reported;
@@ -83,7 +100,7 @@ internal sealed class InterceptorFleet(
             var existing = current.FirstOrDefault(r => string.Equals(r.Address, address, StringComparison.OrdinalIgnoreCase));
             if (existing is null)
             {
-                existing = new InterceptorReplica(address, _queueClient, options.Value.QueueTick, options.Value.StreamInterval, time, () => _reported(), _logger);
+                existing = new InterceptorReplica(address, _queueClient, options.Value.QueueTick, options.Value.StreamInterval, time, () => _reported(), _logger, metrics);
                 existing.Start();
                 added++;
             }

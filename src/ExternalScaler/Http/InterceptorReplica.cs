@@ -54,9 +54,11 @@ internal sealed class InterceptorReplica : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Action _reported;
     private readonly ILogger _logger;
+    private readonly ScalerMetrics? _metrics;
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private ReplicaReport? _latest;
+    private volatile bool _lastFetchFailed;
     private string? _lastProblem;
     // Only the loop touches these: when the replica first refused a connection (since it last reported), and whether
     // that was already reported as a problem.
@@ -86,7 +88,8 @@ internal sealed class InterceptorReplica : IAsyncDisposable
     /// <param name="time">Clock.</param>
     /// <param name="reported">Called after every new report (the aggregator coalesces these).</param>
     /// <param name="logger">Logger.</param>
-    public InterceptorReplica(string address, HttpClient queueClient, TimeSpan tick, TimeSpan streamInterval, TimeProvider time, Action reported, ILogger logger)
+    /// <param name="metrics">Where fetches are counted (<c>scaler_pinger_*</c>); none in tests of the replica alone.</param>
+    public InterceptorReplica(string address, HttpClient queueClient, TimeSpan tick, TimeSpan streamInterval, TimeProvider time, Action reported, ILogger logger, ScalerMetrics? metrics = null)
     {
         Address = address;
         _queueClient = queueClient;
@@ -95,12 +98,19 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         _time = time;
         _reported = reported;
         _logger = logger;
+        _metrics = metrics;
     }
 
     public string Address { get; }
 
     /// <summary>The last good report, or null before the first.</summary>
     public ReplicaReport? Latest => Volatile.Read(ref _latest);
+
+    /// <summary>
+    /// True when the last attempt to get this replica's counts failed (refused, timed out, broke), false once counts
+    /// arrive again: the add-on's "unreachable pod".
+    /// </summary>
+    public bool LastFetchFailed => _lastFetchFailed;
 
     /// <summary>True while counts arrive over the push stream (false: polling <c>/queue</c>).</summary>
     public bool Streaming { get; private set; }
@@ -146,6 +156,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             }
             catch (Exception e)
             {
+                Failed(null);
                 Problem($"unexpected failure: {e.Message}");
                 await Task.Delay(backoff, _time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _tick.Ticks * 4));
@@ -169,6 +180,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         });
         var client = new InterceptorCounts.InterceptorCountsClient(channel);
         var delivered = false;
+        var opened = _time.GetTimestamp();
         using var call = CancellationTokenSource.CreateLinkedTokenSource(stop);
         using var stream = client.WatchCounts(new WatchCountsRequest { IntervalMs = (uint)_streamInterval.TotalMilliseconds }, cancellationToken: call.Token);
 
@@ -185,6 +197,9 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             {
                 armed = silenceLimit;
                 call.CancelAfter(armed);
+                // The first snapshot is the stream's round trip (connecting included); later ones are pushed unasked,
+                // so what they cost the scaler is applying them.
+                var received = delivered ? _time.GetTimestamp() : opened;
                 var snapshot = stream.ResponseStream.Current;
                 if (!delivered)
                 {
@@ -194,6 +209,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
                 }
 
                 Publish(new ReplicaReport(snapshot.InstanceId, Merge(snapshot), _time.GetUtcNow()));
+                Fetched(received);
             }
 
             // Our interceptors end the stream only when they start draining (shutting down).
@@ -203,10 +219,12 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         {
             if (call.IsCancellationRequested)
             {
+                Failed(delivered ? null : opened);
                 Problem($"no count snapshot for {armed.TotalMilliseconds} ms");
             }
             else if (!delivered && IsUnreachable(e.Status.DebugException))
             {
+                Failed(opened);
                 Unreachable(Reason(e.Status.DebugException!));
                 return StreamOutcome.Unreachable;
             }
@@ -217,6 +235,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             }
             else
             {
+                Failed(delivered ? null : opened);
                 Problem($"count stream: {e.Status.StatusCode} {e.Status.Detail}");
             }
         }
@@ -224,10 +243,12 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         {
             if (!delivered && IsUnreachable(e))
             {
+                Failed(opened);
                 Unreachable(Reason(e));
                 return StreamOutcome.Unreachable;
             }
 
+            Failed(delivered ? null : opened);
             Problem($"count stream: {e.Message}");
         }
         finally
@@ -256,14 +277,17 @@ internal sealed class InterceptorReplica : IAsyncDisposable
                     response.EnsureSuccessStatusCode();
                     var body = await response.Content.ReadAsByteArrayAsync(attempt.Token);
                     Publish(new ReplicaReport(null, QueueDocument.Parse(body), _time.GetUtcNow()));
+                    Fetched(started);
                 }
                 catch (HttpRequestException e) when (!stop.IsCancellationRequested && IsUnreachable(e))
                 {
+                    Failed(started);
                     Unreachable(Reason(e));
                     return false;
                 }
                 catch (Exception e) when (!stop.IsCancellationRequested && e is HttpRequestException or FormatException or OperationCanceledException or IOException)
                 {
+                    Failed(started);
                     Problem(e is OperationCanceledException ? "/queue did not answer within the tick" : $"/queue: {e.Message}");
                 }
             }
@@ -368,6 +392,21 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             // Freshness alone waits for the aggregator's tick; counts that moved are aggregated at once.
             _reported();
         }
+    }
+
+    /// <param name="since">When the fetch started (a timestamp of the clock).</param>
+    private void Fetched(long since)
+    {
+        _lastFetchFailed = false;
+        _metrics?.FetchSucceeded(_time.GetElapsedTime(since));
+    }
+
+    /// <param name="since">When the failed attempt started, or null for a stream that broke after delivering (no one
+    /// fetch to time).</param>
+    private void Failed(long? since)
+    {
+        _lastFetchFailed = true;
+        _metrics?.FetchFailed(since is { } start ? _time.GetElapsedTime(start) : null);
     }
 
     private void Problem(string problem)

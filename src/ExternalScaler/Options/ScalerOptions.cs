@@ -15,6 +15,12 @@ internal sealed class ScalerOptions
     public const string MaxStreamsVariable = "UPDRAFT_SCALER_MAX_STREAMS";
     public const string MaxStreamsPerConnectionVariable = "UPDRAFT_SCALER_MAX_STREAMS_PER_CONNECTION";
 
+    /// <summary>The add-on's (misnamed) cache resync period, read by its scaler and interceptor alike.</summary>
+    public const string ResyncPeriodVariable = "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD";
+
+    /// <summary>The shortest resync period accepted (other than 0, which turns resyncs off).</summary>
+    public static readonly TimeSpan MinimumResyncPeriod = TimeSpan.FromSeconds(1);
+
     /// <summary>The largest stream limit accepted (Kestrel's HTTP/2 limit is set a little above it).</summary>
     public const int StreamLimitCeiling = 1_000_000;
 
@@ -82,6 +88,16 @@ internal sealed class ScalerOptions
     /// <summary><c>KEDA_HTTP_SCALER_TARGET_ADMIN_PORT</c> (Kubernetes mode): the admin port dialled on each replica's pod IP.</summary>
     public int AdminPort { get; set; } = 9090;
 
+    /// <summary>
+    /// <c>KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD</c> (Kubernetes mode): how often the route table is rebuilt
+    /// from the watches' copies of the cluster's objects even when no event arrived, as the add-on's cache resync
+    /// re-delivers its objects; <see cref="TimeSpan.Zero"/> turns it off.
+    /// </summary>
+    public TimeSpan ResyncPeriod { get; set; } = TimeSpan.FromMinutes(60);
+
+    /// <summary>Whether <see cref="ResyncPeriodVariable"/> was set (it means nothing in standalone mode, where it fails start-up).</summary>
+    public bool ResyncPeriodGiven { get; set; }
+
     /// <summary>Watch timings (Kubernetes mode); <c>UPDRAFT_KUBE_RETRY_MAX</c> caps the back-off between failed API calls, as for the interceptor.</summary>
     public WatchTuning WatchTuning { get; set; } = WatchTuning.Default;
 
@@ -127,6 +143,21 @@ internal sealed class ScalerOptions
 
         options.AdminPort = AdminPortSetting(reader.Text(AdminPortVariable), options.AdminPort, options.BindingProblems);
         options.WatchTuning = WatchTuning.Read(reader);
+        BindResyncPeriod(reader, options);
+    }
+
+    private static void BindResyncPeriod(SettingReader reader, ScalerOptions options)
+    {
+        var text = reader.Text(ResyncPeriodVariable);
+        options.ResyncPeriodGiven = text is not null;
+        var period = reader.Duration(ResyncPeriodVariable, options.ResyncPeriod);
+        if (period > TimeSpan.Zero && period < MinimumResyncPeriod)
+        {
+            options.BindingProblems.Add($"{ResyncPeriodVariable}=\"{text}\" is too short; use 0 to turn resyncs off, or a Go duration of at least {Updraft.Shared.Durations.GoDuration.Format(MinimumResyncPeriod)} (default 60m)");
+            return;
+        }
+
+        options.ResyncPeriod = period;
     }
 
     /// <summary>

@@ -7,10 +7,15 @@ namespace Updraft.ExternalScaler.Routes;
 /// The routes the scaler knows, as one immutable snapshot replaced whenever its source (a routes file, or the
 /// cluster's InterceptorRoutes and HTTPScaledObjects) changes. Readers take no lock.
 /// </summary>
-internal sealed class RouteCatalog
+internal sealed class RouteCatalog(TimeProvider time)
 {
     private Snapshot _current = new([], loaded: false);
     private TaskCompletionSource _changed = NewSignal();
+
+    public RouteCatalog()
+        : this(TimeProvider.System)
+    {
+    }
 
     public Snapshot Current => Volatile.Read(ref _current);
 
@@ -19,7 +24,7 @@ internal sealed class RouteCatalog
 
     public void Publish(IReadOnlyList<RouteDefinition> routes)
     {
-        Volatile.Write(ref _current, new Snapshot(routes, loaded: true));
+        Volatile.Write(ref _current, new Snapshot(routes, loaded: true) { BuiltAt = time.GetUtcNow() });
         Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
     }
 
@@ -46,5 +51,8 @@ internal sealed class RouteCatalog
         public bool Loaded { get; }
 
         public FrozenDictionary<string, RouteDefinition> ByKey { get; }
+
+        /// <summary>When this snapshot was published (each rebuild, even of unchanged routes, is a new one); null before the first.</summary>
+        public DateTimeOffset? BuiltAt { get; init; }
     }
 }

@@ -54,6 +54,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 32, Level = LogLevel.Debug, Message = "Routes rebuilt: {RouteCount} routes, {RejectedCount} objects skipped")]
     public static partial void ClusterRoutesBuilt(ILogger logger, int routeCount, int rejectedCount);
 
+    [LoggerMessage(EventId = 35, Level = LogLevel.Debug, Message = "Routes resynced from the watches: {RouteCount} routes, {RejectedCount} objects skipped")]
+    public static partial void ClusterRoutesResynced(ILogger logger, int routeCount, int rejectedCount);
+
     [LoggerMessage(EventId = 33, Level = LogLevel.Information, Message = "Kubernetes mode: interceptor replicas are the endpoints of Service {Service}, admin port {Port}")]
     public static partial void WatchingInterceptorService(ILogger logger, string service, int port);
 

@@ -72,6 +72,51 @@ public sealed class ScalerOptionsTests
         Assert.Equal([$"{variable}=\"{value}\" is not valid; use an IP address, localhost, or * for all interfaces"], options.BindingProblems);
     }
 
+    [Theory]
+    [InlineData(null, 3600)]
+    [InlineData("60m", 3600)]
+    [InlineData("30s", 30)]
+    [InlineData("1s", 1)]
+    [InlineData("0", 0)] // off
+    [InlineData("0s", 0)]
+    public void Bind_ResyncPeriod_AddOnDefaultAndZeroTurnsItOff(string? value, int expectedSeconds)
+    {
+        var options = Bind(("KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD", value));
+
+        Assert.Empty(options.BindingProblems);
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), options.ResyncPeriod);
+        Assert.Equal(value is not null, options.ResyncPeriodGiven);
+    }
+
+    [Theory]
+    [InlineData("hourly", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"hourly\" is not valid; use a Go duration such as 500ms, 30s, 5m or 1h30m (0s turns it off)")]
+    [InlineData("-1m", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"-1m\" is not valid; use a Go duration such as 500ms, 30s, 5m or 1h30m (0s turns it off)")]
+    [InlineData("500ms", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"500ms\" is too short; use 0 to turn resyncs off, or a Go duration of at least 1s (default 60m)")]
+    public void Bind_BadResyncPeriod_ProblemNamingTheVariableAndTheAllowedValues(string value, string expected)
+    {
+        var options = Bind(("KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD", value));
+
+        Assert.Equal([expected], options.BindingProblems);
+        Assert.Equal(TimeSpan.FromMinutes(60), options.ResyncPeriod);
+    }
+
+    [Fact]
+    public void Build_ResyncPeriodInStandaloneMode_FailsAtStartSayingItOnlyAppliesToKubernetesMode()
+    {
+        var failure = Assert.Throws<StartupProblemsException>(() => ScalerApplication.Build([], new Dictionary<string, string?>
+        {
+            ["KEDA_HTTP_SCALER_PORT"] = "0",
+            ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
+            ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+            ["UPDRAFT_MODE"] = "standalone",
+            ["KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD"] = "60m",
+        }));
+
+        Assert.Equal(
+            ["KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD applies only in Kubernetes mode (it rebuilds the routes from the cluster's InterceptorRoutes and HTTPScaledObjects), and this scaler runs in standalone mode; unset it, or set UPDRAFT_MODE=kubernetes"],
+            failure.Problems);
+    }
+
     private static ScalerOptions Bind(params (string Name, string? Value)[] settings)
     {
         var options = new ScalerOptions();
