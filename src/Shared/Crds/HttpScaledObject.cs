@@ -1,6 +1,6 @@
 namespace Updraft.Shared.Crds;
 
-/// <summary><c>HTTPScaledObject</c>, <c>http.keda.sh/v1alpha1</c>: the add-on's older (deprecated) route API.</summary>
+/// <summary><c>HTTPScaledObject</c>, <c>http.keda.sh/v1alpha1</c>: the add-on's older route API (InterceptorRoute is recommended; the CRD marks no version deprecated).</summary>
 public sealed class HttpScaledObject
 {
     public const string Group = "http.keda.sh";

@@ -16,6 +16,10 @@ public sealed class CrdManifestTests
     private const string HttpScaledObjectFile = "http.keda.sh_httpscaledobjects.yaml";
     private const string InterceptorRouteFile = "http.keda.sh_interceptorroutes.yaml";
 
+    // The add-on's (metav1.Condition's) patterns for a condition's reason and type.
+    private const string ReasonPattern = "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$";
+    private const string TypePattern = @"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$";
+
     // Spec paths the C# types bind on purpose although the cluster CRD does not have them.
     private static readonly Dictionary<string, string[]> CSharpOnlySpecPaths = new(StringComparer.Ordinal)
     {
@@ -64,6 +68,82 @@ public sealed class CrdManifestTests
     }
 
     [Theory]
+    [InlineData(HttpScaledObjectFile)]
+    [InlineData(InterceptorRouteFile)]
+    public void Manifest_Version_IsNotMarkedDeprecated(string file)
+    {
+        // The add-on recommends InterceptorRoute but marks no version deprecated: kubectl would warn on every apply.
+        var version = (YamlMappingNode)SingleVersion(file);
+
+        Assert.Null(TryGet(version, "deprecated"));
+        Assert.Null(TryGet(version, "deprecationWarning"));
+    }
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile, "")]
+    [InlineData(InterceptorRouteFile, "metadata,spec")]
+    public void Manifest_Root_RequiresWhatTheAddOnRequires(string file, string required)
+    {
+        var actual = TryGet(LoadSchema(file), "required") is YamlSequenceNode seq
+            ? seq.Children.Select(n => ((YamlScalarNode)n).Value!).ToArray()
+            : [];
+
+        Assert.Equal(required.Split(',', StringSplitOptions.RemoveEmptyEntries), actual);
+    }
+
+    [Theory]
+    [InlineData(HttpScaledObjectFile)]
+    [InlineData(InterceptorRouteFile)]
+    public void Manifest_StatusConditions_HaveTheAddOnsConditionSchema(string file)
+    {
+        var items = Get(LoadSchema(file), "properties", "status", "properties", "conditions", "items");
+        var reason = Get(items, "properties", "reason");
+        var type = Get(items, "properties", "type");
+
+        Assert.Equal(["type", "status", "lastTransitionTime", "reason", "message"], ((YamlSequenceNode)Get(items, "required")).Children.Select(n => ((YamlScalarNode)n).Value!));
+        Assert.Equal(ReasonPattern, Scalar(reason, "pattern"));
+        Assert.Equal("1", Scalar(reason, "minLength"));
+        Assert.Equal("1024", Scalar(reason, "maxLength"));
+        Assert.Equal(TypePattern, Scalar(type, "pattern"));
+        Assert.Equal("316", Scalar(type, "maxLength"));
+        Assert.Equal("32768", Scalar(items, "properties", "message", "maxLength"));
+        Assert.Equal("date-time", Scalar(items, "properties", "lastTransitionTime", "format"));
+        Assert.Equal(["True", "False", "Unknown"], ((YamlSequenceNode)Get(items, "properties", "status", "enum")).Children.Select(n => ((YamlScalarNode)n).Value!));
+    }
+
+    [Theory]
+    // Every reason Updraft's operator writes must pass, or the API server refuses the status update.
+    [InlineData("Reconciled", true)]
+    [InlineData("CreateError", true)]
+    [InlineData("InvalidRoute", true)]
+    [InlineData("TargetServiceNotFound", true)]
+    [InlineData("TargetPortNotFound", true)]
+    [InlineData("A", true)]
+    [InlineData("Waiting:For_Scale,1", true)]
+    [InlineData("", false)]
+    [InlineData("1Starts", false)]
+    [InlineData("Has Space", false)]
+    [InlineData("Ends,", false)]
+    [InlineData("has-dash", false)]
+    public void ReasonPattern_AsTheApiServerAppliesIt_AcceptsCamelCaseIdentifiersOnly(string reason, bool valid)
+    {
+        Assert.Equal(valid, System.Text.RegularExpressions.Regex.IsMatch(reason, Scalar(ConditionProperty(InterceptorRouteFile, "reason"), "pattern")!));
+    }
+
+    [Theory]
+    [InlineData("Ready", true)]
+    [InlineData("http.keda.sh/Ready", true)]
+    [InlineData("Scaled-Up_1.0", true)]
+    [InlineData("", false)]
+    [InlineData("Not Ready", false)]
+    [InlineData("Ready.", false)]
+    [InlineData("Example.com/Ready", false)] // the prefix is a lower-case DNS subdomain
+    public void TypePattern_AsTheApiServerAppliesIt_AcceptsNamesWithAnOptionalDomainPrefix(string type, bool valid)
+    {
+        Assert.Equal(valid, System.Text.RegularExpressions.Regex.IsMatch(type, Scalar(ConditionProperty(HttpScaledObjectFile, "type"), "pattern")!));
+    }
+
+    [Theory]
     [InlineData(HttpScaledObjectFile, "TargetWorkload,TargetService,MinReplicas,MaxReplicas,Age,Ready")]
     [InlineData(InterceptorRouteFile, "TargetService,Ready,Age")]
     public void Manifest_PrinterColumns_AreTheAddOnsInOrder(string file, string names)
@@ -101,6 +181,7 @@ public sealed class CrdManifestTests
     [InlineData(InterceptorRouteFile, "scalingMetric.concurrency", "targetValue")]
     [InlineData(InterceptorRouteFile, "scalingMetric.requestRate", "targetValue")]
     [InlineData(InterceptorRouteFile, "coldStart.fallback.service", "name")]
+    [InlineData(InterceptorRouteFile, "coldStart.placeholder", "response")]
     [InlineData(InterceptorRouteFile, "staticRoutes[]", "rules,response")]
     [InlineData(InterceptorRouteFile, "rules[].headers[]", "name")]
     public void Manifest_SpecObject_RequiresTheAddOnsFields(string file, string specPath, string required)
@@ -198,6 +279,9 @@ public sealed class CrdManifestTests
 
     private static YamlNode SingleVersion(string file) =>
         Assert.Single(((YamlSequenceNode)Get(LoadCrd(file), "spec", "versions")).Children);
+
+    private static YamlNode ConditionProperty(string file, string name) =>
+        Get(LoadSchema(file), "properties", "status", "properties", "conditions", "items", "properties", name);
 
     private static YamlNode LoadSchema(string file) => Get(SingleVersion(file), "schema", "openAPIV3Schema");
 
