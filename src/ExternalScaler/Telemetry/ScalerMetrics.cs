@@ -1,6 +1,6 @@
-using System.Reflection;
 using Grpc.Core;
 using Prometheus;
+using Updraft.Shared.Hosting;
 
 namespace Updraft.ExternalScaler.Telemetry;
 
@@ -50,11 +50,8 @@ internal sealed class ScalerMetrics
         factory.CreateGauge("target_info", "Target metadata", "service_name", "service_version").WithLabels(ServiceName, Version).Set(1);
     }
 
-    /// <summary>This build's informational version (without the source revision).</summary>
-    public static string Version { get; } =
-        typeof(ScalerMetrics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
-        ?? typeof(ScalerMetrics).Assembly.GetName().Version?.ToString()
-        ?? "unknown";
+    /// <summary>This build's version, as <c>target_info</c> reports it.</summary>
+    public static string Version { get; } = BuildVersion.Of(typeof(ScalerMetrics).Assembly);
 
     public CollectorRegistry Registry { get; }
 

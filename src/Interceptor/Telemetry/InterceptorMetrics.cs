@@ -39,7 +39,16 @@ internal sealed class InterceptorMetrics
         _watchFailures = factory.CreateGauge("interceptor_kube_watch_failures_total", "Kubernetes mode: failed list or watch requests per watched resource.",
             new GaugeConfiguration { LabelNames = ["resource"] });
         Unrouted = new RouteMetrics(this, "", "", tracksConcurrency: false);
+        // The add-on's OpenTelemetry exporter writes its resource as this info metric; its service name is kept so
+        // dashboards that select on it find Updraft's interceptor.
+        factory.CreateGauge("target_info", "Target metadata", "service_name", "service_version").WithLabels(ServiceName, Version).Set(1);
     }
+
+    /// <summary>The add-on's OTel <c>service.name</c> for its interceptor.</summary>
+    public const string ServiceName = "keda-http-interceptor";
+
+    /// <summary>This build's version, as <c>target_info</c> reports it.</summary>
+    public static string Version { get; } = Updraft.Shared.Hosting.BuildVersion.Of(typeof(InterceptorMetrics).Assembly);
 
     public CollectorRegistry Registry { get; }
 

@@ -171,6 +171,20 @@ public sealed class MetricsTests
         await response.Content.ReadAsByteArrayAsync();
     }
 
+    [Fact]
+    public async Task TargetInfo_Scraped_OneWithTheAddOnsServiceNameAndTheVersion()
+    {
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("checkout", 9, hosts: [Host], ns: "shop"));
+
+        var text = await interceptor.GetMetricsTextAsync();
+
+        Assert.Contains("# TYPE target_info gauge", text, StringComparison.Ordinal);
+        var info = Assert.Single(Parse(text), s => s.Name == "target_info");
+        Assert.Equal(1, info.Value);
+        Assert.Equal(new Dictionary<string, string> { ["service_name"] = "keda-http-interceptor", ["service_version"] = Updraft.Interceptor.Telemetry.InterceptorMetrics.Version }, info.Labels);
+        Assert.False(string.IsNullOrEmpty(Updraft.Interceptor.Telemetry.InterceptorMetrics.Version));
+    }
+
     /// <summary>
     /// Scrapes once <paramref name="requests"/> requests are recorded in both the counter and the histogram: a request
     /// is recorded just after its response completes, so the client can see the response first.
