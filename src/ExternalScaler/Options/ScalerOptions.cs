@@ -1,5 +1,6 @@
 using Updraft.Kubernetes.Model;
 using Updraft.Kubernetes.Watching;
+using Updraft.Shared.Durations;
 using Updraft.Shared.Settings;
 
 namespace Updraft.ExternalScaler.Options;
@@ -20,6 +21,9 @@ internal sealed class ScalerOptions
 
     /// <summary>The shortest resync period accepted (other than 0, which turns resyncs off).</summary>
     public static readonly TimeSpan MinimumResyncPeriod = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest resync period accepted (a timer cannot wait much beyond 49 days).</summary>
+    public static readonly TimeSpan MaximumResyncPeriod = TimeSpan.FromDays(30);
 
     /// <summary>The largest stream limit accepted (Kestrel's HTTP/2 limit is set a little above it).</summary>
     public const int StreamLimitCeiling = 1_000_000;
@@ -151,9 +155,9 @@ internal sealed class ScalerOptions
         var text = reader.Text(ResyncPeriodVariable);
         options.ResyncPeriodGiven = text is not null;
         var period = reader.Duration(ResyncPeriodVariable, options.ResyncPeriod);
-        if (period > TimeSpan.Zero && period < MinimumResyncPeriod)
+        if ((period > TimeSpan.Zero && period < MinimumResyncPeriod) || period > MaximumResyncPeriod)
         {
-            options.BindingProblems.Add($"{ResyncPeriodVariable}=\"{text}\" is too short; use 0 to turn resyncs off, or a Go duration of at least {Updraft.Shared.Durations.GoDuration.Format(MinimumResyncPeriod)} (default 60m)");
+            options.BindingProblems.Add($"{ResyncPeriodVariable}=\"{text}\" is out of range; use 0 to turn resyncs off, or a Go duration from {GoDuration.Format(MinimumResyncPeriod)} to {GoDuration.Format(MaximumResyncPeriod)} (default 60m)");
             return;
         }
 

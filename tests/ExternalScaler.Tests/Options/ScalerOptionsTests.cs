@@ -77,6 +77,7 @@ public sealed class ScalerOptionsTests
     [InlineData("60m", 3600)]
     [InlineData("30s", 30)]
     [InlineData("1s", 1)]
+    [InlineData("720h", 2_592_000)]
     [InlineData("0", 0)] // off
     [InlineData("0s", 0)]
     public void Bind_ResyncPeriod_AddOnDefaultAndZeroTurnsItOff(string? value, int expectedSeconds)
@@ -91,7 +92,9 @@ public sealed class ScalerOptionsTests
     [Theory]
     [InlineData("hourly", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"hourly\" is not valid; use a Go duration such as 500ms, 30s, 5m or 1h30m (0s turns it off)")]
     [InlineData("-1m", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"-1m\" is not valid; use a Go duration such as 500ms, 30s, 5m or 1h30m (0s turns it off)")]
-    [InlineData("500ms", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"500ms\" is too short; use 0 to turn resyncs off, or a Go duration of at least 1s (default 60m)")]
+    [InlineData("500ms", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"500ms\" is out of range; use 0 to turn resyncs off, or a Go duration from 1s to 720h0m0s (default 60m)")]
+    [InlineData("721h", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"721h\" is out of range; use 0 to turn resyncs off, or a Go duration from 1s to 720h0m0s (default 60m)")]
+    [InlineData("99999999999h", "KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD=\"99999999999h\" is not valid; use a Go duration such as 500ms, 30s, 5m or 1h30m (0s turns it off)")]
     public void Bind_BadResyncPeriod_ProblemNamingTheVariableAndTheAllowedValues(string value, string expected)
     {
         var options = Bind(("KEDA_HTTP_SCALER_CONFIG_MAP_INFORMER_RSYNC_PERIOD", value));

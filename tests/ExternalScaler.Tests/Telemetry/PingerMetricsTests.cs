@@ -32,11 +32,11 @@ public sealed class PingerMetricsTests
 
         await harness.Interceptors[1].StopAsync();
         var oneDown = await WaitForAsync(harness, m => m[Unreachable] == 1 && m[Errors] > healthy[Errors], "the stopped replica is unreachable");
-        var later = await WaitForAsync(harness, m => m[Errors] > oneDown[Errors] && m[FetchCount] > oneDown[FetchCount], "errors and fetches keep counting");
+        var later = await WaitForAsync(harness, m => m[Unreachable] == 1 && m[Errors] > oneDown[Errors] && m[FetchCount] > oneDown[FetchCount], "errors and fetches keep counting");
 
         Assert.Equal(2, oneDown[Endpoints]); // still in the list: the scaler keeps dialling it
-        Assert.Equal(1, later[Unreachable]);
-        Assert.True(healthy[FetchCount] > 0);
+        Assert.Equal(2, later[Endpoints]);
+        Assert.True(later[FetchCount] > healthy[FetchCount]);
     }
 
     [Fact]
@@ -47,12 +47,13 @@ public sealed class PingerMetricsTests
         var dead = $"127.0.0.1:{FreePort()}";
         await using var harness = await ScalerHarness.StartAsync(Routes, interceptors: 0, extraInterceptorAddresses: [polled.Address, dead], waitForCounts: false);
 
-        var first = await WaitForAsync(harness, m => m[Endpoints] == 2 && m[Unreachable] == 1 && m[Errors] >= 1 && m[FetchCount] >= 2, "one replica polled, one refused");
+        // The queue-only replica is polled once its stream attempt failed (that attempt is a failed fetch too).
+        await WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref polled.Polls) >= 2), "the queue-only replica is polled");
+        var first = await WaitForAsync(harness, m => m[Endpoints] == 2 && m[Unreachable] == 1 && m[Errors] >= 1, "one replica answers, one refuses");
         var later = await WaitForAsync(harness, m => m[Errors] > first[Errors] && m[FetchCount] > first[FetchCount], "both keep counting");
         var text = await ScrapeTextAsync(harness);
 
-        Assert.True(polled.Polls >= 1);
-        Assert.Equal(1, later[Unreachable]);
+        Assert.True(later[FetchCount] >= 3);
         string[] buckets = ["0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75", "1", "2.5", "5", "+Inf"];
         var seen = text.Split('\n')
             .Where(l => l.StartsWith("scaler_pinger_fetch_duration_seconds_bucket{le=\"", StringComparison.Ordinal))
@@ -87,13 +88,14 @@ public sealed class PingerMetricsTests
         var loaded = await WaitForAsync(harness, m => m[RoutesBuilt] > 0, "the routes are loaded");
         var catalog = harness.Services.GetRequiredService<RouteCatalog>();
 
+        var rewritten = DateTimeOffset.UtcNow;
         await File.WriteAllTextAsync(harness.RoutesFile, RoutesYaml.Documents(Routes, RoutesYaml.InterceptorRoute("other", 9, "other.test")));
         await WaitUntilAsync(() => Task.FromResult(catalog.Current.Routes.Count == 2), "the new routes are loaded");
         var rebuilt = await ScrapeAsync(harness);
 
         Assert.InRange(loaded[RoutesBuilt], DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds());
         Assert.True(rebuilt[RoutesBuilt] > loaded[RoutesBuilt]);
-        Assert.Equal(catalog.Current.BuiltAt!.Value.ToUnixTimeMilliseconds() / 1000.0, rebuilt[RoutesBuilt], 3);
+        Assert.True(rebuilt[RoutesBuilt] >= rewritten.ToUnixTimeMilliseconds() / 1000.0, "the rebuild is the reload after the rewrite");
     }
 
     [Fact]
