@@ -58,6 +58,6 @@ public sealed partial class DashboardTests
     [GeneratedRegex("Create(?<kind>Counter|Gauge|Histogram)\\(\"(?<name>[a-z_]+)\"")]
     private static partial Regex Created();
 
-    [GeneratedRegex(@"\b(interceptor|updraft|controller_runtime|workqueue)_[a-z0-9_]+\b")]
+    [GeneratedRegex(@"\b(interceptor|updraft|scaler|controller_runtime|workqueue)_[a-z0-9_]+\b")]
     private static partial Regex Metric();
 }
