@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Hosting;
+using Updraft.Interceptor.Kubernetes;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 
@@ -10,14 +11,17 @@ namespace Updraft.Interceptor.Admin;
 
 /// <summary>
 /// The admin listener (<c>KEDA_HTTP_ADMIN_PORT</c>): <c>/queue</c> and the <see cref="CountsStreamService"/> gRPC
-/// stream (h2c on the same port) for the scaler, <c>/readyz</c> and <c>/livez</c> for the kubelet. Like the add-on's,
-/// it has no authentication: expose it only inside the cluster.
+/// stream (h2c on the same port) for the scaler, <c>/readyz</c> and <c>/livez</c> for the kubelet, and a status page for
+/// people (<c>/</c> or <c>/status</c>, refreshed from <c>/status.json</c>; see <see cref="StatusPage"/>). Like the
+/// add-on's, it has no authentication: expose it only inside the cluster.
 /// </summary>
 internal sealed class AdminServer(
     IOptions<InterceptorOptions> options,
     RouteTableHolder tables,
     ReadinessState readiness,
     ActivitySignal activity,
+    RouteSourceSelector sources,
+    ModeInfo mode,
     TimeProvider time,
     ILoggerFactory loggerFactory)
     : SideServer(loggerFactory)
@@ -46,6 +50,50 @@ internal sealed class AdminServer(
         app.Map("/queue", WriteQueueAsync);
         app.Map("/readyz", context => WriteProbeAsync(context, readiness.IsReady(tables)));
         app.Map("/livez", context => WriteProbeAsync(context, healthy: true));
+        string[] readOnly = [HttpMethods.Get, HttpMethods.Head];
+        app.MapMethods("/", readOnly, WriteStatusPageAsync);
+        app.MapMethods("/status", readOnly, WriteStatusPageAsync);
+        app.MapMethods("/status.json", readOnly, WriteStatusJsonAsync);
+    }
+
+    private StatusView TakeStatus(HttpContext context)
+    {
+        var interceptor = new InterceptorStatus(
+            mode.IsKubernetes ? "kubernetes" : "standalone",
+            readiness.IsReady(tables),
+            readiness.IsDraining,
+            tables.Version,
+            tables.Age,
+            RouteCount: 0,
+            sources.Chosen?.Health(),
+            time.GetUtcNow());
+        return StatusSnapshot.Take(tables, interceptor, StatusQuery.From(context.Request.Query), time);
+    }
+
+    private Task WriteStatusPageAsync(HttpContext context)
+    {
+        var html = StatusPage.Render(TakeStatus(context));
+        SetStatusHeaders(context.Response, StatusPage.ContentSecurityPolicy);
+        context.Response.ContentType = "text/html; charset=utf-8";
+        return context.Response.WriteAsync(html, context.RequestAborted);
+    }
+
+    private async Task WriteStatusJsonAsync(HttpContext context)
+    {
+        var view = TakeStatus(context);
+        SetStatusHeaders(context.Response, StatusPage.JsonContentSecurityPolicy);
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+        StatusSnapshot.WriteJson(view, writer);
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    private static void SetStatusHeaders(HttpResponse response, string policy)
+    {
+        response.Headers.ContentSecurityPolicy = policy;
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers.CacheControl = "no-store";
+        response.Headers["Referrer-Policy"] = "no-referrer";
     }
 
     /// <summary><c>{"ns/name":{"Concurrency":n,"RequestCount":n}}</c> for every known route, any method, like the add-on.</summary>

@@ -105,6 +105,7 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
         {
             Log.ColdStartWaiting(logger, route.Key, route.Upstream.Endpoint);
             await route.Upstream.Readiness.WaitUntilReadyAsync(token);
+            route.HoldQueue.ColdStarts.Released(route.Upstream.Readiness.Current, holdStartedAt, time);
             return HoldOutcome.Ready;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)

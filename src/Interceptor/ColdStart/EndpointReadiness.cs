@@ -48,6 +48,9 @@ internal sealed class EndpointReadiness
 
     public EndpointState State => _current.State;
 
+    /// <summary>The current state object: a new one per change, so it identifies one readiness change.</summary>
+    public object Current => _current;
+
     /// <summary>Requests currently waiting in <see cref="WaitUntilReadyAsync"/>.</summary>
     public int Waiters => Volatile.Read(ref _waiters);
 

@@ -11,6 +11,9 @@ internal sealed class HoldQueue
 
     public int Pending => Volatile.Read(ref _pending);
 
+    /// <summary>The route's last cold start (carried over with the queue).</summary>
+    public ColdStartHistory ColdStarts { get; } = new();
+
     /// <summary>Takes a slot unless <paramref name="limit"/> are already taken (0: unlimited). Pair with <see cref="Exit"/>.</summary>
     public bool TryEnter(int limit)
     {

@@ -15,6 +15,9 @@ internal sealed class RouteCounter(ActivitySignal? activity = null)
 
     public long RequestCount => Interlocked.Read(ref _requestCount);
 
+    /// <summary>The recent rate, sampled by the status page only (the request path never touches it).</summary>
+    public RequestRate Rate { get; } = new();
+
     /// <summary>Counts a request that entered the route. Every call must be paired with one <see cref="End"/>.</summary>
     public void Begin()
     {

@@ -182,7 +182,17 @@ internal static class InterceptorApplication
 /// <summary>Chooses where routes come from: a routes file (standalone mode) or the cluster (Kubernetes mode).</summary>
 internal sealed class RouteSourceSelector(IOptions<InterceptorOptions> options, ModeInfo mode, ReadinessState readiness)
 {
+    /// <summary>The chosen source, once <see cref="Create"/> ran (before any listener starts).</summary>
+    public IRouteSourceHealth? Chosen { get; private set; }
+
     public IHostedService Create(IServiceProvider provider)
+    {
+        var source = Choose(provider);
+        Chosen = source as IRouteSourceHealth;
+        return source;
+    }
+
+    private IHostedService Choose(IServiceProvider provider)
     {
         switch (mode.Mode)
         {

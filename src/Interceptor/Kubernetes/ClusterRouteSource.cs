@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
@@ -24,7 +25,7 @@ namespace Updraft.Interceptor.Kubernetes;
 /// (<c>discovery.k8s.io</c>), in <c>KEDA_HTTP_WATCH_NAMESPACE</c> or cluster-wide; and get on the
 /// <c>/apis/discovery.k8s.io</c> discovery document.
 /// </remarks>
-internal sealed class ClusterRouteSource : BackgroundService
+internal sealed class ClusterRouteSource : BackgroundService, IRouteSourceHealth
 {
     private readonly KubeApiClient _client;
     private readonly KubernetesRoutes _routes;
@@ -32,6 +33,7 @@ internal sealed class ClusterRouteSource : BackgroundService
     private readonly ResourceWatch<Service> _services;
     private readonly ResourceWatch<ConfigMap> _configMaps;
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _rejectedRoutes;
 
     public ClusterRouteSource(
         IOptions<InterceptorOptions> options,
@@ -89,6 +91,7 @@ internal sealed class ClusterRouteSource : BackgroundService
         {
             // Counted first: whoever sees the new table also sees its reload counted.
             metrics.SetRejectedRoutes(build.Rejected.Count);
+            Volatile.Write(ref _rejectedRoutes, build.Rejected.Count);
             metrics.RouteReloadSucceeded();
             publisher.Publish(build.Routes);
         };
@@ -116,6 +119,28 @@ internal sealed class ClusterRouteSource : BackgroundService
         }
 
         await running;
+    }
+
+    public RouteSourceHealth Health()
+    {
+        var watches = new List<WatchHealth>(5)
+        {
+            Watch(_routes.InterceptorRoutes.Resource.Plural, _routes.InterceptorRoutes.Synced, _routes.InterceptorRoutes.Lists, _routes.InterceptorRoutes.Failures),
+            Watch(_routes.HttpScaledObjects.Resource.Plural, _routes.HttpScaledObjects.Synced, _routes.HttpScaledObjects.Lists, _routes.HttpScaledObjects.Failures),
+            Watch(_services.Resource.Plural, _services.Synced, _services.Lists, _services.Failures),
+            Watch(_configMaps.Resource.Plural, _configMaps.Synced, _configMaps.Lists, _configMaps.Failures),
+        };
+        if (_endpoints.Watch is { } slices)
+        {
+            watches.Add(Watch(slices.Resource.Plural, slices.Synced, slices.Lists, slices.Failures));
+        }
+
+        var rejected = Volatile.Read(ref _rejectedRoutes);
+        List<string> details = rejected > 0 ? [$"objects rejected by validation: {rejected}"] : [];
+        return new RouteSourceHealth("kubernetes", watches.TrueForAll(w => w.Synced), details, watches);
+
+        static WatchHealth Watch(string resource, Task synced, long lists, long failures) =>
+            new(resource, synced.IsCompletedSuccessfully, lists, failures);
     }
 
     public override void Dispose()

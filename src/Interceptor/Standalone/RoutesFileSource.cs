@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
@@ -14,14 +15,17 @@ namespace Updraft.Interceptor.Standalone;
 /// version with problems is logged and counted, and the previous table stays. A version that removes every route is
 /// applied like any other, with a warning.
 /// </summary>
-internal sealed class RoutesFileSource : BackgroundService
+internal sealed class RoutesFileSource : BackgroundService, IRouteSourceHealth
 {
     private readonly RoutesFileWatcher _watcher;
     private readonly ILogger<RoutesFileSource> _logger;
+    private readonly TimeProvider _time;
+    private FileState _state = new(null, 0, null, 0);
 
     public RoutesFileSource(IOptions<InterceptorOptions> options, RouteTablePublisher publisher, InterceptorMetrics metrics, TimeProvider time, ILogger<RoutesFileSource> logger)
     {
         _logger = logger;
+        _time = time;
         var path = options.Value.RoutesFile!;
         _watcher = new RoutesFileWatcher(
             path,
@@ -32,6 +36,8 @@ internal sealed class RoutesFileSource : BackgroundService
                 // Counted first: whoever sees the new table also sees its reload counted.
                 metrics.RouteReloadSucceeded();
                 publisher.Publish(result.Routes);
+                var state = Volatile.Read(ref _state);
+                Volatile.Write(ref _state, state with { LoadedAt = _time.GetUtcNow(), Routes = result.Routes.Count, Problem = null });
                 if (result.Routes.Count == 0 && before > 0)
                 {
                     Log.RoutesDroppedToZero(logger, path, before);
@@ -44,6 +50,8 @@ internal sealed class RoutesFileSource : BackgroundService
             problem =>
             {
                 metrics.RouteReloadFailed();
+                var state = Volatile.Read(ref _state);
+                Volatile.Write(ref _state, state with { Problem = problem, Failures = state.Failures + 1 });
                 Log.RoutesReloadFailed(logger, path, problem);
             });
     }
@@ -70,9 +78,39 @@ internal sealed class RoutesFileSource : BackgroundService
         return running;
     }
 
+    public RouteSourceHealth Health()
+    {
+        var state = Volatile.Read(ref _state);
+        var details = new List<string>(4) { "file: " + _watcher.DisplayPath };
+        if (state.LoadedAt is { } loadedAt)
+        {
+            details.Add($"loaded {state.Routes} routes at {loadedAt:yyyy-MM-ddTHH:mm:ssZ}");
+        }
+
+        if (state.Failures > 0)
+        {
+            details.Add($"failed reloads: {state.Failures}");
+        }
+
+        if (state.Problem is not null)
+        {
+            details.Add("last reload failed, the previous routes stay: " + state.Problem);
+        }
+
+        if (_watcher.WatchProblem is { } watchProblem)
+        {
+            details.Add("watching: " + watchProblem);
+        }
+
+        return new RouteSourceHealth("routes-file", state.Problem is null && state.LoadedAt is not null, details, []);
+    }
+
     public override void Dispose()
     {
         _watcher.Dispose();
         base.Dispose();
     }
+
+    /// <summary>What the status page shows of the file: written by the watcher's callbacks, one record at a time.</summary>
+    private sealed record FileState(DateTimeOffset? LoadedAt, int Routes, string? Problem, long Failures);
 }

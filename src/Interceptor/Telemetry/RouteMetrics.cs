@@ -17,6 +17,7 @@ internal sealed class RouteMetrics
     private readonly string _namespace;
     private readonly ConcurrentDictionary<int, (Counter.Child Count, Histogram.Child Duration)> _series = new();
     private readonly Gauge.Child? _concurrency;
+    private long _coldStartRejections;
 
     /// <param name="owner">The instruments.</param>
     /// <param name="name">route_name (empty for unrouted requests).</param>
@@ -45,7 +46,14 @@ internal sealed class RouteMetrics
     public void SetConcurrency(int value) => _concurrency?.Set(value);
 
     /// <summary>A request turned away by a full hold queue. The series appears with the first rejection.</summary>
-    public void RecordColdStartRejection() => _owner.ColdStartRejections.WithLabels(_name, _namespace).Inc();
+    public void RecordColdStartRejection()
+    {
+        Interlocked.Increment(ref _coldStartRejections);
+        _owner.ColdStartRejections.WithLabels(_name, _namespace).Inc();
+    }
+
+    /// <summary>Requests turned away by a full hold queue since the route appeared (for the status page).</summary>
+    public long ColdStartRejections => Interlocked.Read(ref _coldStartRejections);
 
     public void Remove()
     {
