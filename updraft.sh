@@ -100,6 +100,8 @@ Try, in another terminal:
   curl -H 'Host: api.localhost' http://127.0.0.1:$proxy_port/v1/items
   curl -N -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/sse
   curl http://127.0.0.1:$admin_port/queue
+Open the interceptor's status page (routes, held requests, cold starts; refreshes every second):
+  http://127.0.0.1:$admin_port/
 Ask the scaler what KEDA would see for the route echo (GetMetricSpec, IsActive, GetMetrics):
   ./updraft.sh ask-scaler echo
 or with grpcurl, where it is installed:
@@ -148,6 +150,8 @@ run_tests() {
   PATH="$PATH:/usr/sbin:/usr/local/sbin" ensure_packages nats-server:nats-server
   # The differential forwarding test runs a real nginx (Debian installs it in /usr/sbin) in front of the same upstream.
   PATH="$PATH:/usr/sbin:/usr/local/sbin" ensure_packages nginx:nginx
+  # The status page's tests drive a real headless Chromium (Debian's package, /usr/bin/chromium).
+  ensure_packages chromium:chromium
   # Kubernetes tests run a real kube-apiserver (v1.20.2, built once from Debian's source package and cached
   # outside the repository; about 4-8 minutes the first time on a machine, seconds afterwards) with etcd.
   tests/kube/apiserver.sh build
