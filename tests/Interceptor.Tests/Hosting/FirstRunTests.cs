@@ -63,6 +63,10 @@ public sealed partial class FirstRunTests
             await WaitUntilAsync(demo, async () => await StatusAsync(client, $"http://127.0.0.1:{proxy}/hello", "echo.localhost") == HttpStatusCode.OK, "the interceptor forwards to the echo app");
             await WaitUntilAsync(demo, () => Task.FromResult(demo.Output.Contains("receiving counts over the push stream", StringComparison.Ordinal)), "the scaler streams the interceptor's counts");
 
+            // The status page it names is served, with the demo's routes on it.
+            Assert.Contains($"  http://127.0.0.1:{admin}/\n", demo.Output, StringComparison.Ordinal);
+            Assert.Contains("demo/echo", await client.GetStringAsync(new Uri($"http://127.0.0.1:{admin}/")), StringComparison.Ordinal);
+
             // /sse answers with its events, straight from the echo app and through the interceptor.
             var direct = await client.GetStringAsync(new Uri($"http://127.0.0.1:{echo}/sse"));
             using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{proxy}/sse") { Headers = { Host = "echo.localhost" } };
