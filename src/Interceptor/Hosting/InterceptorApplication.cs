@@ -100,7 +100,7 @@ internal static class InterceptorApplication
 
         services.AddOptions<SocketTransportOptions>().Configure<IOptions<InterceptorOptions>>((transport, options) => transport.UnsafePreferInlineScheduling = options.Value.InlineIo);
         services.AddSingleton<CertificateStore>();
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<InterceptorOptions>, CertificateStore, ILogger<CertificateStore>>((kestrel, options, certificates, tlsLogger) =>
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<InterceptorOptions>, CertificateStore>((kestrel, options, certificates) =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestLineSize = MaxRequestLineBytes;
@@ -126,7 +126,7 @@ internal static class InterceptorApplication
 
             if (options.Value.Tls.Enabled)
             {
-                TlsListener.Add(kestrel, address, options.Value.Tls, certificates, tlsLogger);
+                TlsListener.Add(kestrel, address, options.Value.Tls, certificates);
             }
         });
 
@@ -217,6 +217,11 @@ internal sealed class ListeningReporter(IHostApplicationLifetime lifetime, IServ
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        foreach (var (used, ignored) in options.Value.OverriddenSettings)
+        {
+            Log.SettingOverridden(logger, used, ignored);
+        }
+
         lifetime.ApplicationStarted.Register(() =>
         {
             var proxyPort = ListenerPorts.First(server);

@@ -94,8 +94,11 @@ internal sealed class InterceptorOptions
     /// <summary>Watch timings; <c>UPDRAFT_KUBE_RETRY_MAX</c> caps the back-off between failed API calls (default 5 s).</summary>
     public Updraft.Kubernetes.Watching.WatchTuning? WatchTuning { get; set; }
 
-    /// <summary>The TLS listener (<c>KEDA_HTTP_PROXY_TLS_*</c>).</summary>
+    /// <summary>The TLS listener (<c>KEDA_HTTP_PROXY_TLS_*</c>, <c>KEDA_HTTP_TLS_*</c>).</summary>
     public Tls.TlsSettings Tls { get; } = new();
+
+    /// <summary>Settings given under both a current and a legacy name: (the one used, the one ignored); warned about at start-up.</summary>
+    internal List<(string Used, string Ignored)> OverriddenSettings { get; } = [];
 
     /// <summary>Problems found while binding; reported by <see cref="InterceptorOptionsValidator"/> at start-up.</summary>
     internal List<string> BindingProblems { get; } = [];

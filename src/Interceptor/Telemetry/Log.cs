@@ -41,8 +41,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "TLS: reloaded {CertificatePath} ({Subject}, valid until {NotAfter:O})")]
     public static partial void CertificateReloaded(ILogger logger, string certificatePath, string subject, DateTime notAfter);
 
-    [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "KEDA_HTTP_PROXY_TLS_CURVE_PREFERENCES is set but .NET cannot apply curve preferences; the platform's defaults are used")]
-    public static partial void CurvePreferencesIgnored(ILogger logger);
+    [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "Both {UsedVariable} and {IgnoredVariable} are set; {UsedVariable} is used and {IgnoredVariable} is ignored")]
+    public static partial void SettingOverridden(ILogger logger, string usedVariable, string ignoredVariable);
 
     [LoggerMessage(EventId = 18, Level = LogLevel.Debug, Message = "Rejected a {Method} request for host {Host} before routing ({Reason}): {StatusCode}")]
     public static partial void RequestRejected(ILogger logger, string method, string host, string reason, int statusCode);

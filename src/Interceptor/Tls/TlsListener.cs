@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Security;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
-using Updraft.Interceptor.Telemetry;
 using Updraft.Shared.Hosting;
 
 namespace Updraft.Interceptor.Tls;
@@ -13,17 +12,12 @@ namespace Updraft.Interceptor.Tls;
 /// </summary>
 internal static class TlsListener
 {
-    public static void Add(KestrelServerOptions kestrel, IPAddress? address, TlsSettings settings, CertificateStore certificates, ILogger logger)
+    public static void Add(KestrelServerOptions kestrel, IPAddress? address, TlsSettings settings, CertificateStore certificates)
     {
         var problems = certificates.Load();
         if (problems.Count > 0)
         {
             throw new StartupProblemsException(problems);
-        }
-
-        if (settings.CurvePreferences is not null)
-        {
-            Log.CurvePreferencesIgnored(logger);
         }
 
         // .NET applies cipher-suite policies on Linux and macOS only (Windows takes them from the OS).
