@@ -55,9 +55,13 @@ internal static class InterceptorApplication
         services.AddSingleton<RouteTablePublisher>();
         services.AddSingleton<ConnectionFailures>();
         services.AddSingleton<ForwarderClients>();
-        services.AddSingleton(provider => new UpstreamConnectionPool(
-            Math.Max(provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.MaxIdleConnectionsPerHost, 2),
-            provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider =>
+        {
+            var options = provider.GetRequiredService<IOptions<InterceptorOptions>>().Value;
+            // Go's http.Transport: MaxIdleConnsPerHost 0 means its default, 2; MaxIdleConns 0 means no limit.
+            var perHost = options.MaxIdleConnectionsPerHost == 0 ? UpstreamConnectionPool.DefaultMaxIdlePerEndpoint : options.MaxIdleConnectionsPerHost;
+            return new UpstreamConnectionPool(perHost, options.MaxIdleConnections, provider.GetRequiredService<TimeProvider>());
+        });
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.LeanForwarding
             ? new LeanForwarding(new Http1Forwarder(provider.GetRequiredService<UpstreamConnectionPool>(), provider.GetRequiredService<ForwarderClients>().Connector))
             : new LeanForwarding(null));

@@ -56,10 +56,12 @@ internal sealed class InterceptorOptions
     /// <summary><c>KEDA_HTTP_CONNECT_TIMEOUT</c>: one TCP connect attempt; failed attempts retry every 50 ms.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary><c>KEDA_HTTP_MAX_IDLE_CONNS</c>: accepted for compatibility (see README: .NET pools have no idle cap).</summary>
+    /// <summary><c>KEDA_HTTP_MAX_IDLE_CONNS</c>: idle upstream connections the lean path keeps in all; zero is no limit
+    /// (as in Go). The YARP path's pool has no idle cap (see README).</summary>
     public int MaxIdleConnections { get; set; } = 1000;
 
-    /// <summary><c>KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST</c>: accepted for compatibility.</summary>
+    /// <summary><c>KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST</c>: idle upstream connections the lean path keeps per address; zero
+    /// is Go's default, 2.</summary>
     public int MaxIdleConnectionsPerHost { get; set; } = 200;
 
     /// <summary><c>KEDA_HTTP_ENABLE_COLD_START_HEADER</c>: add <c>X-KEDA-HTTP-Cold-Start</c>.</summary>

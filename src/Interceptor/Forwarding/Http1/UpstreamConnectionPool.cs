@@ -172,7 +172,8 @@ internal sealed class UpstreamEndpoint
     }
 
     /// <summary>Closes the connections idle since before <paramref name="cutoff"/> (the oldest are at the bottom).</summary>
-    public void CloseIdleSince(long cutoff, bool all)
+    /// <returns>How many were closed.</returns>
+    public int CloseIdleSince(long cutoff, bool all)
     {
         List<UpstreamConnection>? expired = null;
         lock (_gate)
@@ -195,31 +196,49 @@ internal sealed class UpstreamEndpoint
         }
 
         expired?.ForEach(c => c.Dispose());
+        return expired?.Count ?? 0;
     }
 }
 
 /// <summary>
 /// The lean path's upstream connections, pooled per address. An idle connection is closed after
 /// <see cref="IdleTimeout"/> (Go's and .NET's default, 90 s), or at once if the upstream closed it or sent something
-/// while it was idle (found when it is taken).
+/// while it was idle (found when it is taken). At most <see cref="MaxIdlePerEndpoint"/> wait per address
+/// (<c>KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST</c>) and <see cref="MaxIdleTotal"/> in all (<c>KEDA_HTTP_MAX_IDLE_CONNS</c>);
+/// one returned beyond either is closed.
 /// </summary>
 internal sealed class UpstreamConnectionPool : IDisposable
 {
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(90);
 
+    /// <summary>What <c>KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST=0</c> means, as in Go's transport.</summary>
+    public const int DefaultMaxIdlePerEndpoint = 2;
+
     private readonly ConcurrentDictionary<string, UpstreamEndpoint> _endpoints = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly ITimer _sweeper;
     private long _opened;
+    private int _idleTotal;
 
-    public UpstreamConnectionPool(int maxIdlePerEndpoint, TimeProvider time)
+    /// <param name="maxIdlePerEndpoint">At least 1.</param>
+    /// <param name="maxIdleTotal">Zero is no limit.</param>
+    public UpstreamConnectionPool(int maxIdlePerEndpoint, int maxIdleTotal, TimeProvider time)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxIdlePerEndpoint, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxIdleTotal);
         MaxIdlePerEndpoint = maxIdlePerEndpoint;
+        MaxIdleTotal = maxIdleTotal;
         _time = time;
         _sweeper = time.CreateTimer(static pool => ((UpstreamConnectionPool)pool!).Sweep(), this, IdleTimeout / 3, IdleTimeout / 3);
     }
 
     public int MaxIdlePerEndpoint { get; }
+
+    /// <summary>Idle connections kept across all addresses; zero is no limit.</summary>
+    public int MaxIdleTotal { get; }
+
+    /// <summary>Idle connections across all addresses now.</summary>
+    public int IdleCount => Volatile.Read(ref _idleTotal);
 
     /// <summary>Connections opened since start.</summary>
     public long OpenedCount => Interlocked.Read(ref _opened);
@@ -238,6 +257,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
         var cutoff = _time.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * _time.TimestampFrequency);
         while (endpoint.TryTake() is { } connection)
         {
+            Interlocked.Decrement(ref _idleTotal);
             if (connection.IdleSince >= cutoff && !connection.ReadAheadEnded)
             {
                 connection.Reused = true;
@@ -255,8 +275,11 @@ internal sealed class UpstreamConnectionPool : IDisposable
         connection.IdleSince = _time.GetTimestamp();
         // Before it is visible to other requests.
         connection.StartReadAhead();
-        if (!connection.Endpoint.TryReturn(connection))
+        // Counted before it is visible, so that the total never exceeds the cap, even for a moment.
+        var total = Interlocked.Increment(ref _idleTotal);
+        if ((MaxIdleTotal > 0 && total > MaxIdleTotal) || !connection.Endpoint.TryReturn(connection))
         {
+            Interlocked.Decrement(ref _idleTotal);
             connection.Dispose();
         }
     }
@@ -266,7 +289,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
         _sweeper.Dispose();
         foreach (var endpoint in _endpoints.Values)
         {
-            endpoint.CloseIdleSince(0, all: true);
+            Interlocked.Add(ref _idleTotal, -endpoint.CloseIdleSince(0, all: true));
         }
     }
 
@@ -275,7 +298,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
         var cutoff = _time.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * _time.TimestampFrequency);
         foreach (var endpoint in _endpoints.Values)
         {
-            endpoint.CloseIdleSince(cutoff, all: false);
+            Interlocked.Add(ref _idleTotal, -endpoint.CloseIdleSince(cutoff, all: false));
         }
 
         foreach (var (prefix, endpoint) in _endpoints)

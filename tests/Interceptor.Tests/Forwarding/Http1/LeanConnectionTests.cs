@@ -210,7 +210,7 @@ public sealed class LeanConnectionTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        using var pool = new UpstreamConnectionPool(4, TimeProvider.System);
+        using var pool = new UpstreamConnectionPool(4, 0, TimeProvider.System);
         var endpoint = pool.For("http://127.0.0.1:" + port);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, port);
@@ -280,7 +280,7 @@ public sealed class LeanConnectionTests
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
-        using var pool = new UpstreamConnectionPool(2, time);
+        using var pool = new UpstreamConnectionPool(2, 0, time);
         var endpoint = pool.For("http://127.0.0.1:" + port);
         var sockets = new List<Socket>();
         for (var i = 0; i < 3; i++)
