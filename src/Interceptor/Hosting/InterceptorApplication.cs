@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
+using Updraft.Interceptor.AccessLog;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Counting;
@@ -93,6 +94,14 @@ internal static class InterceptorApplication
 
         // Start order: routes, then admin and metrics, then (last, added by the web host) the proxy listener.
         // Stop order is the reverse, so the proxy drains while /readyz still answers.
+        var logRequests = LogRequests(builder.Configuration);
+        if (logRequests)
+        {
+            // Started first and stopped last: lines of requests that finish during the drain are still written.
+            services.AddSingleton(provider => new AccessLogWriter(Console.Out, provider.GetRequiredService<InterceptorMetrics>()));
+            services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<AccessLogWriter>());
+        }
+
         services.AddSingleton<RouteSourceSelector>();
         services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<RouteSourceSelector>().Create(provider));
         services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<AdminServer>());
@@ -135,9 +144,17 @@ internal static class InterceptorApplication
         });
 
         var app = builder.Build();
-        app.Run(app.Services.GetRequiredService<ProxyHandler>().InvokeAsync);
+        RequestDelegate proxy = app.Services.GetRequiredService<ProxyHandler>().InvokeAsync;
+        // Off, the access log is not in the request path at all.
+        app.Run(logRequests
+            ? new AccessLogHandler(proxy, app.Services.GetRequiredService<AccessLogWriter>(), app.Services.GetRequiredService<TimeProvider>()).InvokeAsync
+            : proxy);
         return app;
     }
+
+    /// <summary><c>KEDA_HTTP_LOG_REQUESTS</c>, read while the pipeline is built (a bad value fails the options' validation).</summary>
+    private static bool LogRequests(ConfigurationManager configuration) =>
+        new SettingReader(name => configuration[name], []).Boolean("KEDA_HTTP_LOG_REQUESTS", fallback: false);
 
     /// <summary>The mode from <c>UPDRAFT_MODE</c>, whether a routes file is given, and whether this runs in a pod.</summary>
     private static RunMode? ResolveMode(ConfigurationManager configuration)

@@ -64,6 +64,9 @@ internal sealed class InterceptorOptions
     /// is Go's default, 2.</summary>
     public int MaxIdleConnectionsPerHost { get; set; } = 200;
 
+    /// <summary><c>KEDA_HTTP_LOG_REQUESTS</c>: one access-log line per request on stdout (see <see cref="AccessLog.AccessLogFormat"/>).</summary>
+    public bool LogRequests { get; set; }
+
     /// <summary><c>KEDA_HTTP_ENABLE_COLD_START_HEADER</c>: add <c>X-KEDA-HTTP-Cold-Start</c>.</summary>
     public bool EnableColdStartHeader { get; set; } = true;
 

@@ -27,6 +27,7 @@ internal static class InterceptorOptionsBinder
         options.ConnectTimeout = reader.Duration("KEDA_HTTP_CONNECT_TIMEOUT", options.ConnectTimeout);
         options.MaxIdleConnections = reader.Number("KEDA_HTTP_MAX_IDLE_CONNS", options.MaxIdleConnections, minimum: 0);
         options.MaxIdleConnectionsPerHost = reader.Number("KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST", options.MaxIdleConnectionsPerHost, minimum: 0);
+        options.LogRequests = reader.Boolean("KEDA_HTTP_LOG_REQUESTS", options.LogRequests);
         options.EnableColdStartHeader = reader.Boolean("KEDA_HTTP_ENABLE_COLD_START_HEADER", options.EnableColdStartHeader);
         options.DrainTimeout = reader.Duration("KEDA_HTTP_DRAIN_TIMEOUT", options.DrainTimeout);
         options.ShutdownDelay = reader.Duration("KEDA_HTTP_SHUTDOWN_DELAY", options.ShutdownDelay);

@@ -30,6 +30,7 @@ internal sealed class InterceptorMetrics
             new GaugeConfiguration { LabelNames = ["route_name", "route_namespace"] });
         ColdStartRejections = factory.CreateCounter("interceptor_cold_start_rejections_total", "Requests turned away because the route's cold-start hold queue was full.",
             new CounterConfiguration { LabelNames = ["route_name", "route_namespace"] });
+        AccessLogDropped = factory.CreateCounter("interceptor_access_log_dropped_total", "KEDA_HTTP_LOG_REQUESTS: access-log lines dropped because stdout could not keep up (the queue was full).");
         _routes = factory.CreateGauge("interceptor_routes", "Routes in the current routing table.");
         _rejectedRoutes = factory.CreateGauge("interceptor_routes_rejected", "Route objects in the cluster that are skipped because Updraft's rules reject them (each is logged with its namespace/name).");
         _routeReloads = factory.CreateCounter("interceptor_route_reloads_total", "Route set reloads, by result (success or error).",
@@ -59,6 +60,8 @@ internal sealed class InterceptorMetrics
     public Gauge Concurrency { get; }
 
     public Counter ColdStartRejections { get; }
+
+    public Counter AccessLogDropped { get; }
 
     /// <summary>Series for requests that matched no route.</summary>
     public RouteMetrics Unrouted { get; }
