@@ -48,8 +48,8 @@ internal sealed class AdminServer(
     {
         app.MapGrpcService<CountsStreamService>();
         app.Map("/queue", WriteQueueAsync);
-        app.Map("/readyz", context => WriteProbeAsync(context, readiness.IsReady(tables)));
-        app.Map("/livez", context => WriteProbeAsync(context, healthy: true));
+        app.Map("/readyz", context => WriteProbeAsync(context, readiness.NotReadyReason(tables)));
+        app.Map("/livez", context => WriteProbeAsync(context, notHealthyReason: null));
         string[] readOnly = [HttpMethods.Get, HttpMethods.Head];
         app.MapMethods("/", readOnly, WriteStatusPageAsync);
         app.MapMethods("/status", readOnly, WriteStatusPageAsync);
@@ -60,7 +60,7 @@ internal sealed class AdminServer(
     {
         var interceptor = new InterceptorStatus(
             mode.IsKubernetes ? "kubernetes" : "standalone",
-            readiness.IsReady(tables),
+            readiness.NotReadyReason(tables) is null,
             readiness.IsDraining,
             tables.Version,
             tables.Age,
@@ -105,11 +105,12 @@ internal sealed class AdminServer(
         await writer.FlushAsync(context.RequestAborted);
     }
 
-    private static Task WriteProbeAsync(HttpContext context, bool healthy)
+    /// <summary>200 <c>OK</c>, or 503 <c>Service Unavailable: why</c>.</summary>
+    private static Task WriteProbeAsync(HttpContext context, string? notHealthyReason)
     {
-        context.Response.StatusCode = healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+        context.Response.StatusCode = notHealthyReason is null ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
         context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync(healthy ? "OK" : "Service Unavailable", context.RequestAborted);
+        return context.Response.WriteAsync(notHealthyReason is null ? "OK" : "Service Unavailable: " + notHealthyReason, context.RequestAborted);
     }
 }
 
@@ -131,8 +132,11 @@ internal static class QueueSnapshot
     }
 }
 
-/// <summary>Ready once the first full route set is loaded, and not while the process drains.</summary>
-internal sealed class ReadinessState : IDisposable
+/// <summary>
+/// Ready once the first full route set is loaded, while the routing table is confirmed current (<see cref="RouteFreshness"/>),
+/// and not while the process drains.
+/// </summary>
+internal sealed class ReadinessState(RouteFreshness freshness) : IDisposable
 {
     private readonly CancellationTokenSource _drainingStarted = new();
     private volatile bool _draining;
@@ -152,7 +156,23 @@ internal sealed class ReadinessState : IDisposable
     /// <summary>Cancelled when draining starts (the count streams end then, so they never hold the shutdown).</summary>
     public CancellationToken Draining => _drainingStarted.Token;
 
-    public bool IsReady(RouteTableHolder tables) => tables.HasTable && _sourceSynced.IsCompletedSuccessfully && !_draining;
+    public bool IsReady(RouteTableHolder tables) => NotReadyReason(tables) is null;
+
+    /// <summary>Null when ready; else why not, for the <c>/readyz</c> body.</summary>
+    public string? NotReadyReason(RouteTableHolder tables)
+    {
+        if (_draining)
+        {
+            return "shutting down";
+        }
+
+        if (!tables.HasTable || !_sourceSynced.IsCompletedSuccessfully)
+        {
+            return "the routes are not loaded yet";
+        }
+
+        return freshness.Problem();
+    }
 
     public void Dispose() => _drainingStarted.Dispose();
 }

@@ -31,7 +31,8 @@ internal static class InterceptorApplication
 
     /// <param name="args">Command-line arguments (<c>--routes FILE</c>).</param>
     /// <param name="settings">When given, the only configuration source (tests); otherwise environment variables.</param>
-    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="time">The clock (tests move a fake one); the system's by default.</param>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
         if (settings is not null)
@@ -48,7 +49,7 @@ internal static class InterceptorApplication
             .Configure<IConfiguration>((options, configuration) => InterceptorOptionsBinder.Bind(configuration, options))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<InterceptorOptions>, InterceptorOptionsValidator>();
-        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(time ?? TimeProvider.System);
         services.AddHttpForwarder();
         services.AddSingleton<InterceptorMetrics>();
         services.AddSingleton<RouteTableHolder>();
@@ -86,6 +87,7 @@ internal static class InterceptorApplication
         services.AddSingleton<ColdStartPolicyFactory>();
         services.AddSingleton<ColdStartGate>();
         services.AddSingleton<ProxyHandler>();
+        services.AddSingleton<RouteFreshness>();
         services.AddSingleton<ReadinessState>();
         services.AddSingleton<AdminServer>();
         services.AddSingleton<MetricsServer>();

@@ -33,11 +33,14 @@ internal sealed class ClusterRouteSource : BackgroundService, IRouteSourceHealth
     private readonly ResourceWatch<Service> _services;
     private readonly ResourceWatch<ConfigMap> _configMaps;
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _refreshInterval;
     private int _rejectedRoutes;
 
     public ClusterRouteSource(
         IOptions<InterceptorOptions> options,
         RouteTablePublisher publisher,
+        RouteFreshness freshness,
         ClusterTargets targets,
         ConfigMapBodies bodies,
         InterceptorMetrics metrics,
@@ -45,6 +48,8 @@ internal sealed class ClusterRouteSource : BackgroundService, IRouteSourceHealth
         ILoggerFactory loggers)
     {
         var cluster = options.Value.Cluster;
+        _time = time;
+        _refreshInterval = options.Value.RoutingTableRefreshInterval;
         var watchNamespace = cluster.WatchNamespace;
         try
         {
@@ -87,6 +92,7 @@ internal sealed class ClusterRouteSource : BackgroundService, IRouteSourceHealth
                 metrics.SetWatchCounts(slices.Resource.Plural, slices.Lists, slices.Failures);
             }
         });
+        freshness.Track(Confirmations);
         _routes.Built = build =>
         {
             // Counted first: whoever sees the new table also sees its reload counted.
@@ -113,6 +119,7 @@ internal sealed class ClusterRouteSource : BackgroundService, IRouteSourceHealth
             // Targets created before the Services and slices arrived read them now.
             await _routes.Synced.WaitAsync(stoppingToken);
             _synced.TrySetResult();
+            await RefreshAsync(stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -141,6 +148,50 @@ internal sealed class ClusterRouteSource : BackgroundService, IRouteSourceHealth
 
         static WatchHealth Watch(string resource, Task synced, long lists, long failures) =>
             new(resource, synced.IsCompletedSuccessfully, lists, failures);
+    }
+
+    /// <summary>
+    /// Every <c>KEDA_HTTP_ROUTING_TABLE_REFRESH_INTERVAL</c>, restarts each watch the server has shown nothing on for that
+    /// long: a healthy one is confirmed again at once (or re-lists), a dead connection is replaced, and while the server
+    /// cannot be reached the confirmations stop, which <c>/readyz</c> reports after the staleness limit.
+    /// </summary>
+    private async Task RefreshAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_refreshInterval, _time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            foreach (var watch in Watches())
+            {
+                if (_time.GetElapsedTime(watch.ConfirmedAt) >= _refreshInterval)
+                {
+                    watch.Refresh();
+                }
+            }
+        }
+    }
+
+    private IReadOnlyList<FreshnessConfirmation> Confirmations()
+    {
+        var watches = Watches();
+        var confirmations = new FreshnessConfirmation[watches.Count];
+        for (var i = 0; i < watches.Count; i++)
+        {
+            confirmations[i] = new FreshnessConfirmation(watches[i].Name + " watch", watches[i].ConfirmedAt, watches[i].LastProblem);
+        }
+
+        return confirmations;
+    }
+
+    /// <summary>Every watch the table and its targets are built from (the EndpointSlice one once its version is known).</summary>
+    private List<IWatchHealth> Watches()
+    {
+        var watches = new List<IWatchHealth>(5) { _routes.InterceptorRoutes, _routes.HttpScaledObjects, _services, _configMaps };
+        if (_endpoints.Watch is { } slices)
+        {
+            watches.Add(slices);
+        }
+
+        return watches;
     }
 
     public override void Dispose()

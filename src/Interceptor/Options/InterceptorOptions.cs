@@ -64,6 +64,14 @@ internal sealed class InterceptorOptions
     /// is Go's default, 2.</summary>
     public int MaxIdleConnectionsPerHost { get; set; } = 200;
 
+    /// <summary><c>KEDA_HTTP_ROUTING_TABLE_REFRESH_INTERVAL</c>: how often the route sources are checked, and a watch that
+    /// has shown nothing for this long is restarted (Kubernetes mode).</summary>
+    public TimeSpan RoutingTableRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary><c>KEDA_HTTP_ROUTING_TABLE_MAX_STALENESS</c>: <c>/readyz</c> answers 503 when the routing table has not been
+    /// confirmed current for longer (see <see cref="Routing.RouteFreshness"/>).</summary>
+    public TimeSpan RoutingTableMaxStaleness { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary><c>KEDA_HTTP_LOG_REQUESTS</c>: one access-log line per request on stdout (see <see cref="AccessLog.AccessLogFormat"/>).</summary>
     public bool LogRequests { get; set; }
 

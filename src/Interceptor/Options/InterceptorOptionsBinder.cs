@@ -6,6 +6,8 @@ namespace Updraft.Interceptor.Options;
 internal static class InterceptorOptionsBinder
 {
     public const string RoutesFileVariable = "UPDRAFT_ROUTES_FILE";
+    public const string RefreshIntervalVariable = "KEDA_HTTP_ROUTING_TABLE_REFRESH_INTERVAL";
+    public const string MaxStalenessVariable = "KEDA_HTTP_ROUTING_TABLE_MAX_STALENESS";
 
     public static void Bind(IConfiguration configuration, InterceptorOptions options)
     {
@@ -27,6 +29,8 @@ internal static class InterceptorOptionsBinder
         options.ConnectTimeout = reader.Duration("KEDA_HTTP_CONNECT_TIMEOUT", options.ConnectTimeout);
         options.MaxIdleConnections = reader.Number("KEDA_HTTP_MAX_IDLE_CONNS", options.MaxIdleConnections, minimum: 0);
         options.MaxIdleConnectionsPerHost = reader.Number("KEDA_HTTP_MAX_IDLE_CONNS_PER_HOST", options.MaxIdleConnectionsPerHost, minimum: 0);
+        options.RoutingTableRefreshInterval = reader.Duration(RefreshIntervalVariable, options.RoutingTableRefreshInterval, minimum: TimeSpan.FromTicks(1));
+        options.RoutingTableMaxStaleness = reader.Duration(MaxStalenessVariable, options.RoutingTableMaxStaleness, minimum: TimeSpan.FromTicks(1));
         options.LogRequests = reader.Boolean("KEDA_HTTP_LOG_REQUESTS", options.LogRequests);
         options.EnableColdStartHeader = reader.Boolean("KEDA_HTTP_ENABLE_COLD_START_HEADER", options.EnableColdStartHeader);
         options.DrainTimeout = reader.Duration("KEDA_HTTP_DRAIN_TIMEOUT", options.DrainTimeout);

@@ -9,6 +9,12 @@ internal sealed class InterceptorOptionsValidator : IValidateOptions<Interceptor
     {
         var problems = new List<string>(options.BindingProblems);
         CheckDistinct(options, problems);
+        if (options.RoutingTableMaxStaleness < options.RoutingTableRefreshInterval)
+        {
+            problems.Add($"{InterceptorOptionsBinder.MaxStalenessVariable}={Updraft.Shared.Durations.GoDuration.Format(options.RoutingTableMaxStaleness)} is shorter than "
+                + $"{InterceptorOptionsBinder.RefreshIntervalVariable}={Updraft.Shared.Durations.GoDuration.Format(options.RoutingTableRefreshInterval)}; the staleness limit must be at least the refresh interval");
+        }
+
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 

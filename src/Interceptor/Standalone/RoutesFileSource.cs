@@ -22,7 +22,7 @@ internal sealed class RoutesFileSource : BackgroundService, IRouteSourceHealth
     private readonly TimeProvider _time;
     private FileState _state = new(null, 0, null, 0);
 
-    public RoutesFileSource(IOptions<InterceptorOptions> options, RouteTablePublisher publisher, InterceptorMetrics metrics, TimeProvider time, ILogger<RoutesFileSource> logger)
+    public RoutesFileSource(IOptions<InterceptorOptions> options, RouteTablePublisher publisher, RouteFreshness freshness, InterceptorMetrics metrics, TimeProvider time, ILogger<RoutesFileSource> logger)
     {
         _logger = logger;
         _time = time;
@@ -54,6 +54,9 @@ internal sealed class RoutesFileSource : BackgroundService, IRouteSourceHealth
                 Volatile.Write(ref _state, state with { Problem = problem, Failures = state.Failures + 1 });
                 Log.RoutesReloadFailed(logger, path, problem);
             });
+        // Each successful read of the file (at least every poll, 2 s) confirms the table.
+        var source = "routes file " + path;
+        freshness.Track(() => [new FreshnessConfirmation(source, _watcher.ConfirmedAt, _watcher.LastProblem)]);
     }
 
     public override async Task StartAsync(CancellationToken cancellationToken)

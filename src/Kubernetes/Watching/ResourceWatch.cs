@@ -23,7 +23,7 @@ namespace Updraft.Kubernetes.Watching;
 /// the watch loop, after the copy was updated: they must be quick (signal a rebuild, update one entry). A handler
 /// that throws is logged and does not disturb the watch or the other handlers.
 /// </remarks>
-public sealed class ResourceWatch<T>
+public sealed class ResourceWatch<T> : IWatchHealth
     where T : class
 {
     private readonly KubeApiClient _client;
@@ -39,6 +39,10 @@ public sealed class ResourceWatch<T>
     private Subscription[] _subscriptions = [];
     private long _lists;
     private long _failures;
+    private long _confirmedAt;
+    private string? _lastProblem;
+    private CancellationTokenSource? _currentWatch;
+    private volatile bool _refreshing;
 
     public ResourceWatch(KubeApiClient client, ApiResource resource, string? @namespace, string? labelSelector, TimeProvider time, ILogger logger, WatchTuning? tuning = null)
     {
@@ -56,6 +60,9 @@ public sealed class ResourceWatch<T>
 
     public ApiResource Resource { get; }
 
+    /// <summary>The resource, as messages name it.</summary>
+    public string Name => _name;
+
     /// <summary>Every object, by <c>namespace/name</c>. One atomic snapshot; never half-updated.</summary>
     public ImmutableDictionary<string, T> Items => Volatile.Read(ref _items);
 
@@ -67,6 +74,43 @@ public sealed class ResourceWatch<T>
 
     /// <summary>Failed list or watch requests so far.</summary>
     public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>
+    /// When the server last showed that <see cref="Items"/> is current (a <see cref="TimeProvider"/> timestamp; 0 before
+    /// the first list): a list, a watch it accepted, an event or bookmark, a watch it ended, a 404 for a resource it
+    /// does not serve. A watch that hangs or a server that cannot be reached leaves it where it was.
+    /// </summary>
+    public long ConfirmedAt => Interlocked.Read(ref _confirmedAt);
+
+    /// <summary>Why the last list or watch request failed, or null when the last one succeeded.</summary>
+    public string? LastProblem => Volatile.Read(ref _lastProblem);
+
+    /// <summary>
+    /// Ends the current watch request and resumes from the last version seen (a re-list if the server has compacted
+    /// it): a watch whose connection silently died, or a server that stopped sending, is found now rather than when
+    /// the watch times out, and a healthy one confirms <see cref="ConfirmedAt"/> again. Does nothing between watches.
+    /// </summary>
+    public void Refresh()
+    {
+        if (Volatile.Read(ref _currentWatch) is { } watch)
+        {
+            _refreshing = true;
+            try
+            {
+                watch.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // That watch just ended.
+            }
+        }
+    }
+
+    private void Confirm()
+    {
+        Interlocked.Exchange(ref _confirmedAt, _time.GetTimestamp());
+        Volatile.Write(ref _lastProblem, null);
+    }
 
     /// <summary>The resource version of the last list or event seen.</summary>
     public string? ResourceVersion { get; private set; }
@@ -125,6 +169,12 @@ public sealed class ResourceWatch<T>
             {
                 return;
             }
+            catch (Exception e) when (_refreshing && e is OperationCanceledException or IOException or HttpRequestException)
+            {
+                // Refresh ended the watch: resume at once from the last version seen.
+                _refreshing = false;
+                version = ResourceVersion ?? version;
+            }
             catch (KubeApiException e) when (e.Status == HttpStatusCode.NotFound)
             {
                 version = null;
@@ -135,7 +185,9 @@ public sealed class ResourceWatch<T>
                     // The objects stay until the grace passes (a CRD that is really deleted deletes them first anyway).
                     Interlocked.Increment(ref _failures);
                     var delay = backoff.Next();
-                    Log.WatchFailed(_logger, _name, $"{_path} answered 404; keeping the {Items.Count} known objects for up to {_tuning.NotServedGrace.TotalSeconds:0} s", delay);
+                    var problem = $"{_path} answered 404; keeping the {Items.Count} known objects for up to {_tuning.NotServedGrace.TotalSeconds:0} s";
+                    Volatile.Write(ref _lastProblem, problem);
+                    Log.WatchFailed(_logger, _name, problem, delay);
                     await DelayAsync(delay, cancellationToken);
                     continue;
                 }
@@ -146,12 +198,15 @@ public sealed class ResourceWatch<T>
                     Replace(ImmutableDictionary.Create<string, T>(StringComparer.Ordinal), version: null);
                 }
 
+                // The server answered: not served is an up-to-date answer (nothing to route).
+                Confirm();
                 await DelayAsync(_tuning.MaxBackoff, cancellationToken);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or KubeApiException or JsonException or OperationCanceledException)
             {
                 Interlocked.Increment(ref _failures);
                 var delay = backoff.Next();
+                Volatile.Write(ref _lastProblem, e.Message);
                 Log.WatchFailed(_logger, _name, e.Message, delay);
                 await DelayAsync(delay, cancellationToken);
             }
@@ -161,6 +216,7 @@ public sealed class ResourceWatch<T>
                 // complete state again. (Handler exceptions never get here: Notify isolates them.)
                 Interlocked.Increment(ref _failures);
                 var delay = backoff.Next();
+                Volatile.Write(ref _lastProblem, e.Message);
                 Log.WatchDefect(_logger, _name, delay, e);
                 version = null;
                 await DelayAsync(delay, cancellationToken);
@@ -219,6 +275,7 @@ public sealed class ResourceWatch<T>
 
         // Counted before the swap completes Synced, so that Lists is already 1 for whoever awaited Synced.
         Interlocked.Increment(ref _lists);
+        Confirm();
         Replace(builder.ToImmutable(), version);
         Log.Listed(_logger, _name, builder.Count, version);
         return version;
@@ -243,15 +300,31 @@ public sealed class ResourceWatch<T>
 
         // The server ends the watch after timeoutSeconds; a connection that goes silent for longer is dead.
         using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _refreshing = false;
+        Volatile.Write(ref _currentWatch, silence);
+        try
+        {
+            return await FollowAsync(query.ToString(), version, timeout, silence, cancellationToken);
+        }
+        finally
+        {
+            Volatile.Write(ref _currentWatch, null);
+        }
+    }
+
+    private async Task<(string? Version, int Events)> FollowAsync(string query, string version, TimeSpan timeout, CancellationTokenSource silence, CancellationToken cancellationToken)
+    {
         var silenceLimit = timeout + _tuning.SilenceGrace;
         silence.CancelAfter(silenceLimit);
-        using var response = await _client.GetAsync(query.ToString(), silence.Token);
+        using var response = await _client.GetAsync(query, silence.Token);
         if (response.StatusCode == HttpStatusCode.Gone)
         {
             return (null, 0);
         }
 
         await EnsureSuccessAsync(response, cancellationToken);
+        // Accepted from the last version seen: the server is there and nothing since is lost.
+        Confirm();
         await using var body = await response.Content.ReadAsStreamAsync(silence.Token);
         using var reader = new StreamReader(body, Encoding.UTF8);
         var events = 0;
@@ -283,6 +356,7 @@ public sealed class ResourceWatch<T>
             }
 
             events++;
+            Confirm();
             if (VersionOf(item) is { } eventVersion)
             {
                 version = eventVersion;
@@ -297,6 +371,8 @@ public sealed class ResourceWatch<T>
             Apply(type, key, item);
         }
 
+        // The server ended the watch (its timeout): an answer too.
+        Confirm();
         return (version, events);
     }
 

@@ -36,6 +36,8 @@ public sealed class RoutesFileWatcher : IDisposable
     private DateTimeOffset _pendingSince;
     private int _routeCount;
     private FileSystemWatcher? _watcher;
+    private long _confirmedAt;
+    private string? _lastProblem;
 
     /// <param name="path">The file, as the user named it (messages use this form).</param>
     /// <param name="environment">Standalone or Kubernetes rules for targets.</param>
@@ -53,6 +55,16 @@ public sealed class RoutesFileWatcher : IDisposable
     }
 
     public string DisplayPath { get; }
+
+    /// <summary>
+    /// When the file was last read whole (a <see cref="TimeProvider"/> timestamp; 0 before the first read): the routes in
+    /// force are known to match it, or a version with problems was found in it and reported. Read at least every
+    /// <see cref="PollInterval"/> while <see cref="RunAsync"/> runs.
+    /// </summary>
+    public long ConfirmedAt => Interlocked.Read(ref _confirmedAt);
+
+    /// <summary>Why the last read failed (missing, unreadable, too large), or null when it succeeded.</summary>
+    public string? LastProblem => Volatile.Read(ref _lastProblem);
 
     /// <summary>Why events are not available (the poll still runs), or null.</summary>
     public string? WatchProblem { get; private set; }
@@ -168,6 +180,18 @@ public sealed class RoutesFileWatcher : IDisposable
     /// hash of the bytes (or names the read failure), so an unchanged file is recognised without keeping its text.
     /// </summary>
     private async Task<FileVersion> ReadAsync(CancellationToken cancellationToken)
+    {
+        var version = await ReadVersionAsync(cancellationToken);
+        if (version.Problem is null)
+        {
+            Interlocked.Exchange(ref _confirmedAt, _time.GetTimestamp());
+        }
+
+        Volatile.Write(ref _lastProblem, version.Problem);
+        return version;
+    }
+
+    private async Task<FileVersion> ReadVersionAsync(CancellationToken cancellationToken)
     {
         byte[] buffer;
         var length = 0;

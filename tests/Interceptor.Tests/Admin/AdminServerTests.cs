@@ -171,7 +171,7 @@ public sealed partial class AdminServerTests
         using var live = await admin.GetAsync("/livez");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        Assert.Equal("Service Unavailable", await ready.Content.ReadAsStringAsync());
+        Assert.Equal("Service Unavailable: shutting down", await ready.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
     }
 

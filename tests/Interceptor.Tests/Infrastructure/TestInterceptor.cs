@@ -58,7 +58,8 @@ internal sealed class TestInterceptor : IAsyncDisposable
 
     /// <param name="routesYaml">The routes file content.</param>
     /// <param name="settings">Extra environment-style settings (e.g. <c>KEDA_HTTP_REQUEST_TIMEOUT</c>).</param>
-    public static async Task<TestInterceptor> StartAsync(string routesYaml, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="time">The interceptor's clock (a fake one the test moves); the system's by default.</param>
+    public static async Task<TestInterceptor> StartAsync(string routesYaml, IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
         var directory = Directory.CreateTempSubdirectory("updraft-test-").FullName;
         var routesFile = Path.Combine(directory, "routes.yaml");
@@ -80,7 +81,7 @@ internal sealed class TestInterceptor : IAsyncDisposable
             all[key] = value;
         }
 
-        return await StartCoreAsync(directory, routesFile, all);
+        return await StartCoreAsync(directory, routesFile, all, time);
     }
 
     /// <summary>An interceptor in Kubernetes mode, reading the cluster that <paramref name="kubeconfig"/> points at.</summary>
@@ -109,9 +110,9 @@ internal sealed class TestInterceptor : IAsyncDisposable
         return await StartCoreAsync(directory, "", all);
     }
 
-    private static async Task<TestInterceptor> StartCoreAsync(string directory, string routesFile, Dictionary<string, string?> all)
+    private static async Task<TestInterceptor> StartCoreAsync(string directory, string routesFile, Dictionary<string, string?> all, TimeProvider? time = null)
     {
-        var app = InterceptorApplication.Build([], all);
+        var app = InterceptorApplication.Build([], all, time);
         // Added beside the console provider; the same level and category filters apply to it.
         var logs = new LogCapture();
         app.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
@@ -153,6 +154,14 @@ internal sealed class TestInterceptor : IAsyncDisposable
     {
         using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}") };
         return (await admin.GetFromJsonAsync<Dictionary<string, QueueEntry>>("/queue"))!;
+    }
+
+    /// <summary>The status and body of <c>GET /readyz</c> on the admin port.</summary>
+    public async Task<(int Status, string Body)> GetReadinessAsync()
+    {
+        using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}") };
+        using var response = await admin.GetAsync("/readyz");
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>The status of <c>GET /readyz</c> on the admin port.</summary>

@@ -1,0 +1,17 @@
+namespace Updraft.Kubernetes.Watching;
+
+/// <summary>How current a watch's copy is known to be, whatever it holds (see <see cref="ResourceWatch{T}"/>).</summary>
+public interface IWatchHealth
+{
+    /// <summary>The watched resource, for messages.</summary>
+    public string Name { get; }
+
+    /// <summary>When the server last showed the copy is current (a <see cref="TimeProvider"/> timestamp; 0: never).</summary>
+    public long ConfirmedAt { get; }
+
+    /// <summary>Why the last request failed, or null.</summary>
+    public string? LastProblem { get; }
+
+    /// <summary>Restarts the current watch request, resuming from the last version seen.</summary>
+    public void Refresh();
+}
