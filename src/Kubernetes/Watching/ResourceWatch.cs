@@ -41,7 +41,7 @@ public sealed class ResourceWatch<T> : IWatchHealth
     private long _failures;
     private long _confirmedAt;
     private string? _lastProblem;
-    private CancellationTokenSource? _currentWatch;
+    private CancellationTokenSource? _currentAttempt;
     private volatile bool _refreshing;
 
     public ResourceWatch(KubeApiClient client, ApiResource resource, string? @namespace, string? labelSelector, TimeProvider time, ILogger logger, WatchTuning? tuning = null)
@@ -86,13 +86,14 @@ public sealed class ResourceWatch<T> : IWatchHealth
     public string? LastProblem => Volatile.Read(ref _lastProblem);
 
     /// <summary>
-    /// Ends the current watch request and resumes from the last version seen (a re-list if the server has compacted
-    /// it): a watch whose connection silently died, or a server that stopped sending, is found now rather than when
-    /// the watch times out, and a healthy one confirms <see cref="ConfirmedAt"/> again. Does nothing between watches.
+    /// Ends the current list or watch request and lists afresh, then watches from there: a watch whose connection
+    /// silently died, or a server that stopped sending, is found now rather than when the watch times out, and a
+    /// healthy server confirms <see cref="ConfirmedAt"/> again with the list. Does nothing between attempts (while
+    /// backing off after a failure).
     /// </summary>
     public void Refresh()
     {
-        if (Volatile.Read(ref _currentWatch) is { } watch)
+        if (Volatile.Read(ref _currentAttempt) is { } watch)
         {
             _refreshing = true;
             try
@@ -144,16 +145,19 @@ public sealed class ResourceWatch<T> : IWatchHealth
         long? notServedSince = null;
         while (!cancellationToken.IsCancellationRequested)
         {
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _refreshing = false;
+            Volatile.Write(ref _currentAttempt, attempt);
             try
             {
                 if (version is null)
                 {
-                    version = await ListAsync(cancellationToken);
+                    version = await ListAsync(attempt.Token);
                     notServedSince = null;
                     backoff.Reset();
                 }
 
-                var (next, events) = await WatchAsync(version, cancellationToken);
+                var (next, events) = await WatchAsync(version, attempt.Token);
                 if (next is null)
                 {
                     Log.Gone(_logger, _name);
@@ -171,9 +175,8 @@ public sealed class ResourceWatch<T> : IWatchHealth
             }
             catch (Exception e) when (_refreshing && e is OperationCanceledException or IOException or HttpRequestException)
             {
-                // Refresh ended the watch: resume at once from the last version seen.
-                _refreshing = false;
-                version = ResourceVersion ?? version;
+                // Refresh ended the attempt: list afresh at once.
+                version = null;
             }
             catch (KubeApiException e) when (e.Status == HttpStatusCode.NotFound)
             {
@@ -206,7 +209,7 @@ public sealed class ResourceWatch<T> : IWatchHealth
             {
                 Interlocked.Increment(ref _failures);
                 var delay = backoff.Next();
-                Volatile.Write(ref _lastProblem, e.Message);
+                Volatile.Write(ref _lastProblem, e.InnerException is null ? e.Message : $"{e.Message} ({e.InnerException.Message})");
                 Log.WatchFailed(_logger, _name, e.Message, delay);
                 await DelayAsync(delay, cancellationToken);
             }
@@ -300,23 +303,9 @@ public sealed class ResourceWatch<T> : IWatchHealth
 
         // The server ends the watch after timeoutSeconds; a connection that goes silent for longer is dead.
         using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _refreshing = false;
-        Volatile.Write(ref _currentWatch, silence);
-        try
-        {
-            return await FollowAsync(query.ToString(), version, timeout, silence, cancellationToken);
-        }
-        finally
-        {
-            Volatile.Write(ref _currentWatch, null);
-        }
-    }
-
-    private async Task<(string? Version, int Events)> FollowAsync(string query, string version, TimeSpan timeout, CancellationTokenSource silence, CancellationToken cancellationToken)
-    {
         var silenceLimit = timeout + _tuning.SilenceGrace;
         silence.CancelAfter(silenceLimit);
-        using var response = await _client.GetAsync(query, silence.Token);
+        using var response = await _client.GetAsync(query.ToString(), silence.Token);
         if (response.StatusCode == HttpStatusCode.Gone)
         {
             return (null, 0);

@@ -288,4 +288,71 @@ public abstract class ClusterModeScenarios : IAsyncLifetime
         await Cluster.DeleteAsync(ApiResource.ConfigMaps, Ns, "pages");
         await WaitForStatusAsync(interceptor, "web.test", HttpStatusCode.InternalServerError, "a missing ConfigMap answers 500");
     }
+
+    [Fact]
+    public async Task ApiServerUnreachable_ReadyzTurns503AfterMaxStaleness_AndBackTo200_RoutesKeepServing()
+    {
+        await using var upstream = await TestUpstream.StartNamedAsync("pod-a");
+        await PutAsync(ApiResource.Services, Service(Ns, "app", ("http", 80)));
+        await PutSliceAsync("app-1", "app", upstream.Port, ready: ["127.0.0.1"]);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "web", "web.test"));
+        // The interceptor reaches the API server through a relay the test can freeze (a hung server, a dead connection).
+        var kubeconfig = await File.ReadAllTextAsync(Cluster.Kubeconfig);
+        var server = new Uri(System.Text.RegularExpressions.Regex.Match(kubeconfig, @"server:\s*(\S+)").Groups[1].Value);
+        await using var relay = new TcpRelay(new IPEndPoint(IPAddress.Loopback, server.Port));
+        using var directory = new TempDirectory();
+        var relayed = Path.Combine(directory.Path, "kubeconfig");
+        await File.WriteAllTextAsync(relayed, kubeconfig.Replace(server.Authority, $"127.0.0.1:{relay.Port}", StringComparison.Ordinal));
+        var settings = new Dictionary<string, string?>
+        {
+            ["KEDA_HTTP_ROUTING_TABLE_REFRESH_INTERVAL"] = "200ms",
+            ["KEDA_HTTP_ROUTING_TABLE_MAX_STALENESS"] = "2s",
+        };
+        if (WatchTestNamespaceOnly)
+        {
+            settings["KEDA_HTTP_WATCH_NAMESPACE"] = Ns;
+        }
+
+        await using var interceptor = await TestInterceptor.StartInClusterAsync(relayed, settings);
+        await TestInterceptor.WaitUntilAsync(async () => await interceptor.GetReadyStatusAsync() == 200, "/readyz answers 200");
+
+        relay.Freeze();
+        var body = "";
+        await TestInterceptor.WaitUntilAsync(
+            async () =>
+            {
+                int status;
+                (status, body) = await interceptor.GetReadinessAsync();
+                return status == 503 && body.Contains("interceptorroutes", StringComparison.Ordinal);
+            },
+            "/readyz answers 503, naming the InterceptorRoute watch, while the API server cannot be reached");
+        Assert.StartsWith("Service Unavailable: the routing table has not been confirmed current within KEDA_HTTP_ROUTING_TABLE_MAX_STALENESS (2s)", body, StringComparison.Ordinal);
+        using (var meanwhile = await interceptor.GetAsync("web.test", "/"))
+        {
+            // Readiness moves traffic away; what still arrives is answered from the routes in force.
+            Assert.Equal(HttpStatusCode.OK, meanwhile.StatusCode);
+            Assert.Equal("pod-a", await meanwhile.Content.ReadAsStringAsync());
+        }
+
+        relay.Thaw();
+        try
+        {
+            await TestInterceptor.WaitUntilAsync(
+                async () =>
+                {
+                    int status;
+                    (status, body) = await interceptor.GetReadinessAsync();
+                    return status == 200;
+                },
+                "/readyz answers 200 once the API server answers again");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message} The last answer: {body}", e);
+        }
+
+        Assert.Equal("OK", body);
+        await PutAsync(ApiResource.InterceptorRoutes, Route(Ns, "late", "late.test"));
+        await WaitForStatusAsync(interceptor, "late.test", HttpStatusCode.OK, "a route created after the outage serves");
+    }
 }
