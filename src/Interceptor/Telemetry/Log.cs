@@ -41,7 +41,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "TLS: reloaded {CertificatePath} ({Subject}, valid until {NotAfter:O})")]
     public static partial void CertificateReloaded(ILogger logger, string certificatePath, string subject, DateTime notAfter);
 
-    [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "Both {UsedVariable} and {IgnoredVariable} are set; {UsedVariable} is used and {IgnoredVariable} is ignored")]
+    [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "Both {UsedVariable} and {IgnoredVariable} are set; {UsedVariable} is used and {IgnoredVariable} is ignored")]
     public static partial void SettingOverridden(ILogger logger, string usedVariable, string ignoredVariable);
 
     [LoggerMessage(EventId = 18, Level = LogLevel.Debug, Message = "Rejected a {Method} request for host {Host} before routing ({Reason}): {StatusCode}")]
