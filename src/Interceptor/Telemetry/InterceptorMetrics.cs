@@ -35,7 +35,7 @@ internal sealed class InterceptorMetrics
         _rejectedRoutes = factory.CreateGauge("interceptor_routes_rejected", "Route objects in the cluster that are skipped because Updraft's rules reject them (each is logged with its namespace/name).");
         _routeReloads = factory.CreateCounter("interceptor_route_reloads_total", "Route set reloads, by result (success or error).",
             new CounterConfiguration { LabelNames = ["result"] });
-        _watchLists = factory.CreateGauge("interceptor_kube_watch_lists_total", "Kubernetes mode: full lists per watched resource (1 after the first sync; more after 410 Gone or errors).",
+        _watchLists = factory.CreateGauge("interceptor_kube_watch_lists_total", "Kubernetes mode: full lists per watched resource (1 after the first sync; more after 410 Gone, errors, or a refresh of a quiet watch, KEDA_HTTP_ROUTING_TABLE_REFRESH_INTERVAL).",
             new GaugeConfiguration { LabelNames = ["resource"] });
         _watchFailures = factory.CreateGauge("interceptor_kube_watch_failures_total", "Kubernetes mode: failed list or watch requests per watched resource.",
             new GaugeConfiguration { LabelNames = ["resource"] });

@@ -42,6 +42,9 @@ public sealed class ResourceWatch<T> : IWatchHealth
     private long _confirmedAt;
     private string? _lastProblem;
     private CancellationTokenSource? _currentAttempt;
+    // Each object's metadata.resourceVersion as last listed or watched (the watch loop's own): a re-list that finds the
+    // same set changes nothing and tells no subscriber.
+    private ImmutableDictionary<string, string?> _objectVersions = ImmutableDictionary.Create<string, string?>(StringComparer.Ordinal);
     private volatile bool _refreshing;
 
     public ResourceWatch(KubeApiClient client, ApiResource resource, string? @namespace, string? labelSelector, TimeProvider time, ILogger logger, WatchTuning? tuning = null)
@@ -69,7 +72,7 @@ public sealed class ResourceWatch<T> : IWatchHealth
     /// <summary>Completes after the first full list.</summary>
     public Task Synced => _synced.Task;
 
-    /// <summary>Full lists done so far (1 after the first sync; more after <c>410 Gone</c> or errors).</summary>
+    /// <summary>Full lists done so far (1 after the first sync; more after <c>410 Gone</c>, errors or <see cref="Refresh"/>).</summary>
     public long Lists => Interlocked.Read(ref _lists);
 
     /// <summary>Failed list or watch requests so far.</summary>
@@ -242,6 +245,7 @@ public sealed class ResourceWatch<T> : IWatchHealth
     private async Task<string> ListAsync(CancellationToken cancellationToken)
     {
         var builder = ImmutableDictionary.CreateBuilder<string, T>(StringComparer.Ordinal);
+        var versions = ImmutableDictionary.CreateBuilder<string, string?>(StringComparer.Ordinal);
         string? token = null;
         string? version;
         do
@@ -263,6 +267,7 @@ public sealed class ResourceWatch<T> : IWatchHealth
                 if (KeyOf(item) is { } key && item.Deserialize(_type) is { } value)
                 {
                     builder[key] = value;
+                    versions[key] = VersionOf(item);
                 }
             }
 
@@ -279,13 +284,46 @@ public sealed class ResourceWatch<T> : IWatchHealth
         // Counted before the swap completes Synced, so that Lists is already 1 for whoever awaited Synced.
         Interlocked.Increment(ref _lists);
         Confirm();
-        Replace(builder.ToImmutable(), version);
+        var unchanged = _synced.Task.IsCompleted && SameVersions(versions, _objectVersions);
+        _objectVersions = versions.ToImmutable();
+        if (unchanged)
+        {
+            ResourceVersion = version;
+        }
+        else
+        {
+            Replace(builder.ToImmutable(), version);
+        }
+
         Log.Listed(_logger, _name, builder.Count, version);
         return version;
     }
 
+    private static bool SameVersions(ImmutableDictionary<string, string?>.Builder listed, ImmutableDictionary<string, string?> known)
+    {
+        if (listed.Count != known.Count)
+        {
+            return false;
+        }
+
+        foreach (var (key, version) in listed)
+        {
+            if (!known.TryGetValue(key, out var knownVersion) || version is null || !string.Equals(version, knownVersion, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private void Replace(ImmutableDictionary<string, T> items, string? version)
     {
+        if (items.IsEmpty)
+        {
+            _objectVersions = _objectVersions.Clear();
+        }
+
         Volatile.Write(ref _items, items);
         ResourceVersion = version;
         Notify(new WatchChange<T>(WatchChangeKind.Reset, "", null, null));
@@ -374,12 +412,14 @@ public sealed class ResourceWatch<T> : IWatchHealth
             case "ADDED" or "MODIFIED":
                 if (item.Deserialize(_type) is { } value)
                 {
+                    _objectVersions = _objectVersions.SetItem(key, VersionOf(item));
                     Volatile.Write(ref _items, items.SetItem(key, value));
                     Notify(new WatchChange<T>(WatchChangeKind.Upsert, key, value, previous));
                 }
 
                 break;
             case "DELETED":
+                _objectVersions = _objectVersions.Remove(key);
                 Volatile.Write(ref _items, items.Remove(key));
                 Notify(new WatchChange<T>(WatchChangeKind.Delete, key, previous ?? item.Deserialize(_type), previous));
                 break;

@@ -49,6 +49,34 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
     }
 
     [Fact]
+    public async Task Refresh_NothingChanged_RelistsAndConfirms_TellsNoSubscriber_ThenAChangeArrivesAsUsual()
+    {
+        Server.Upsert(Services, KubeObjects.Service("mine", "a"));
+        await using var started = await StartAsync("mine");
+        var watch = started.Watch;
+        var changes = started.Changes;
+        var seen = Server.Upsert(Services, KubeObjects.Service("mine", "b"));
+        await Eventually.TrueAsync(() => watch.ResourceVersion == Version(seen), () => "b seen");
+        var confirmed = watch.ConfirmedAt;
+        var items = watch.Items;
+
+        await Eventually.TrueAsync(
+            () =>
+            {
+                watch.Refresh();
+                return watch.Lists >= 2 && watch.ConfirmedAt > confirmed;
+            },
+            () => $"{watch.Lists} lists");
+
+        Assert.Same(items, watch.Items);
+        Assert.Equal([WatchChangeKind.Reset, WatchChangeKind.Upsert], changes.Select(c => c.Kind));
+        Assert.Null(watch.LastProblem);
+        Assert.Equal(0, watch.Failures);
+        Server.Upsert(Services, KubeObjects.Service("mine", "c"));
+        await Eventually.TrueAsync(() => watch.Items.ContainsKey("mine/c"), () => "c seen on the watch after the re-list");
+    }
+
+    [Fact]
     public async Task RunAsync_WatchClosedMidStream_ResumesFromLastVersionWithoutRelist()
     {
         Server.Upsert(Services, KubeObjects.Service("mine", "a"));
