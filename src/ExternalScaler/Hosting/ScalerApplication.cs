@@ -13,6 +13,7 @@ using Updraft.ExternalScaler.Telemetry;
 using Updraft.Kubernetes.Hosting;
 using Updraft.Shared.Hosting;
 using Updraft.Shared.Settings;
+using Updraft.Shared.Telemetry;
 
 namespace Updraft.ExternalScaler.Hosting;
 
@@ -24,6 +25,9 @@ internal static class ScalerApplication
 {
     public const string LivenessService = "liveness";
     public const string ReadinessService = "readiness";
+
+    /// <summary>The resource's <c>service.name</c> on exported spans and metrics.</summary>
+    public const string ServiceName = "updraft-external-scaler";
 
     /// <param name="args">Command-line arguments (<c>--routes FILE</c>, <c>--interceptors host:port,…</c>).</param>
     /// <param name="settings">When given, the only configuration source (tests); otherwise environment variables.</param>
@@ -96,6 +100,7 @@ internal static class ScalerApplication
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ScalerMetrics>();
+        services.AddUpdraftOpenTelemetry(options.Telemetry, ServiceName, ScalerTracing.SourceName);
         services.AddSingleton<RouteCatalog>();
         services.AddSingleton<InterceptorFleet>();
         services.AddSingleton<CountsAggregator>();
@@ -165,6 +170,16 @@ internal static class ScalerApplication
             var metricsPort = options.MetricsEnabled ? ports.ElementAtOrDefault(1) : 0;
             Log.Listening(logger, grpcPort, metricsPort);
             Log.StreamLimits(logger, options.MaxStreamsPerConnection, options.MaxStreams);
+            if (options.Telemetry.TracesEnabled)
+            {
+                var description = options.Telemetry.Describe();
+                Log.TracingOn(logger, description);
+            }
+
+            if (options.Telemetry.MetricsEnabled)
+            {
+                Log.OtlpMetricsRuntimeOnly(logger, OpenTelemetryRegistration.RuntimeMeter);
+            }
         });
         return app;
     }

@@ -3,6 +3,7 @@ using System.Collections.Frozen;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Grpc.Core;
+using Updraft.ExternalScaler.Telemetry;
 
 namespace Updraft.ExternalScaler.Kafka;
 
@@ -133,6 +134,7 @@ internal sealed class GroupPoller : IAsyncDisposable
         {
             if (!_wanted.IsEmpty)
             {
+                using var span = ScalerTracing.Listening ? ScalerTracing.StartPoll("kafka poll", "kafka", $"consumer group {Group} on {_cluster.Cluster}") : null;
                 try
                 {
                     var offsets = await PollAsync(cancellation);
@@ -150,6 +152,7 @@ internal sealed class GroupPoller : IAsyncDisposable
                 catch (Exception e)
                 {
                     var problem = $"polling consumer group \"{Group}\" on {_cluster.Cluster} failed: {e.Message}";
+                    ScalerTracing.Fail(span, StatusCode.Unavailable, problem);
                     Publish(State with { ProblemCode = StatusCode.Unavailable, Problem = problem });
                     if (!_failing)
                     {

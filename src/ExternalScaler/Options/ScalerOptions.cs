@@ -39,6 +39,9 @@ internal sealed class ScalerOptions
 
     public bool MetricsEnabled { get; set; } = true;
 
+    /// <summary>The OpenTelemetry switches (<c>OTEL_EXPORTER_OTLP_TRACES_ENABLED</c>, ...); all off by default.</summary>
+    public Updraft.Shared.Telemetry.OpenTelemetrySettings Telemetry { get; set; } = Updraft.Shared.Telemetry.OpenTelemetrySettings.Off;
+
     /// <summary><c>UPDRAFT_BIND_ADDRESS</c>: the gRPC listener's address (and the metrics listener's unless set apart):
     /// <c>*</c>, <c>localhost</c> or an IP address.</summary>
     public string BindAddress { get; set; } = "*";
@@ -120,6 +123,7 @@ internal sealed class ScalerOptions
         options.GrpcPort = reader.Port("KEDA_HTTP_SCALER_PORT", options.GrpcPort);
         options.MetricsPort = reader.Port("OTEL_PROM_EXPORTER_PORT", options.MetricsPort);
         options.MetricsEnabled = reader.Boolean("OTEL_PROM_EXPORTER_ENABLED", options.MetricsEnabled);
+        options.Telemetry = Updraft.Shared.Telemetry.OpenTelemetrySettings.Read(reader, options.BindingProblems);
         options.BindAddress = reader.BindAddress("UPDRAFT_BIND_ADDRESS", options.BindAddress);
         options.MetricsBindAddress = reader.BindAddress("UPDRAFT_METRICS_BIND_ADDRESS", options.BindAddress);
         options.QueueTick = reader.Duration("KEDA_HTTP_QUEUE_TICK_DURATION", options.QueueTick, TimeSpan.FromMilliseconds(10));

@@ -23,6 +23,7 @@ internal sealed class ExternalScalerService(
     public override Task<GetMetricSpecResponse> GetMetricSpec(ScaledObjectRef request, ServerCallContext context)
     {
         using var timer = metrics.Time(nameof(GetMetricSpec));
+        using var span = ScalerTracing.StartRpc(nameof(GetMetricSpec), request.Namespace, request.Name, context);
         var trigger = Trigger(request);
         return Task.FromResult(SpecResponse(sources.For(trigger), trigger));
     }
@@ -31,11 +32,13 @@ internal sealed class ExternalScalerService(
     {
         using var timer = metrics.Time(nameof(GetMetrics));
         var scaledObject = request.ScaledObjectRef ?? new ScaledObjectRef();
+        using var span = ScalerTracing.StartRpc(nameof(GetMetrics), scaledObject.Namespace, scaledObject.Name, context);
         var trigger = Trigger(scaledObject);
-        var readings = Read(nameof(GetMetrics), sources.For(trigger), trigger, request.MetricName);
+        var readings = Read(nameof(GetMetrics), sources.For(trigger), trigger, request.MetricName, span);
         var response = new GetMetricsResponse();
         foreach (var reading in readings.Values)
         {
+            ScalerTracing.AddMetric(span, reading.Name, reading.Value);
             response.MetricValues.Add(new MetricValue
             {
                 MetricName = reading.Name,
@@ -51,10 +54,13 @@ internal sealed class ExternalScalerService(
     public override Task<IsActiveResponse> IsActive(ScaledObjectRef request, ServerCallContext context)
     {
         using var timer = metrics.Time(nameof(IsActive));
+        using var span = ScalerTracing.StartRpc(nameof(IsActive), request.Namespace, request.Name, context);
         var trigger = Trigger(request);
         var source = sources.For(trigger);
-        var readings = Read(nameof(IsActive), source, trigger, metricName: null);
-        return Task.FromResult(new IsActiveResponse { Result = source.IsActive(trigger, readings) });
+        var readings = Read(nameof(IsActive), source, trigger, metricName: null, span);
+        var active = source.IsActive(trigger, readings);
+        ScalerTracing.SetTag(span, "updraft.active", active);
+        return Task.FromResult(new IsActiveResponse { Result = active });
     }
 
     /// <summary>
@@ -72,7 +78,10 @@ internal sealed class ExternalScalerService(
         var interval = options.Value.StreamInterval;
         bool? last = null;
         var lastSent = long.MinValue;
+        var sends = 0;
         using var open = metrics.OpenStream(nameof(StreamIsActive));
+        // One span for the stream's whole life, exported when it closes, with the number of answers sent.
+        using var span = ScalerTracing.StartRpc(nameof(StreamIsActive), request.Namespace, request.Name, context);
         try
         {
             while (!cancellation.IsCancellationRequested)
@@ -81,6 +90,7 @@ internal sealed class ExternalScalerService(
                 var readings = source.Read(trigger, metricName: null);
                 if (readings.Error == StatusCode.InvalidArgument)
                 {
+                    ScalerTracing.Fail(span, readings.Error, readings.Message);
                     throw new RpcException(new Status(readings.Error, readings.Message!));
                 }
 
@@ -93,6 +103,7 @@ internal sealed class ExternalScalerService(
                         await responseStream.WriteAsync(new IsActiveResponse { Result = active }, cancellation);
                         last = active;
                         lastSent = now;
+                        sends++;
                     }
                 }
 
@@ -103,6 +114,11 @@ internal sealed class ExternalScalerService(
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             // KEDA closed the stream.
+        }
+        finally
+        {
+            ScalerTracing.SetTag(span, "updraft.stream.sends", sends);
+            ScalerTracing.SetTag(span, "updraft.active", last);
         }
     }
 
@@ -153,11 +169,12 @@ internal sealed class ExternalScalerService(
         return response;
     }
 
-    private MetricReadings Read(string rpc, IScalerSource source, TriggerContext trigger, string? metricName)
+    private MetricReadings Read(string rpc, IScalerSource source, TriggerContext trigger, string? metricName, System.Diagnostics.Activity? span)
     {
         var readings = source.Read(trigger, metricName);
         if (!readings.Succeeded)
         {
+            ScalerTracing.Fail(span, readings.Error, readings.Message);
             Log.RpcFailed(logger, rpc, trigger.Namespace, trigger.Name, readings.Error, readings.Message!);
             metrics.Failed(rpc, readings.Error);
             throw new RpcException(new Status(readings.Error, readings.Message!));

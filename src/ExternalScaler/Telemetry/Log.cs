@@ -62,4 +62,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 34, Level = LogLevel.Information, Message = "Interceptor Service {Service} listed: {Count} replicas")]
     public static partial void InterceptorsListed(ILogger logger, string service, int count);
+
+    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Tracing on (OTEL_EXPORTER_OTLP_TRACES_ENABLED): {Description}")]
+    public static partial void TracingOn(ILogger logger, string description);
+
+    [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "OTEL_EXPORTER_OTLP_METRICS_ENABLED: only .NET's {Meter} metrics are pushed over OTLP; the scaler's own metrics are Prometheus metrics, served on /metrics")]
+    public static partial void OtlpMetricsRuntimeOnly(ILogger logger, string meter);
 }

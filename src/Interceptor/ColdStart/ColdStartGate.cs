@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Updraft.Interceptor.Forwarding;
 using Updraft.Interceptor.Hosting;
 using Updraft.Interceptor.Routing;
@@ -31,7 +32,9 @@ internal enum HoldOutcome
 /// (forwarded at once), the readiness timeout (fallback if configured, else 504), the request deadline (504, even with
 /// a fallback), the client leaving (499).
 /// </remarks>
-internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILogger<ColdStartGate> logger)
+/// With tracing on, the hold is a span of its own (<see cref="ProxyTracing.HoldSpanName"/>) under the proxy span, with
+/// the time held and the outcome as attributes.
+internal sealed class ColdStartGate(DrainDeadline drain, ProxyTracing tracing, TimeProvider time, ILogger<ColdStartGate> logger)
 {
     public const string TooManyPendingBody = "too many pending requests\n";
 
@@ -44,13 +47,31 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
     /// <param name="holdStartedAt">When the request first found the target not ready (<see cref="TimeProvider.GetTimestamp"/>);
     /// the readiness timeout runs from there even when a forward attempt sends the request back to wait.</param>
     /// <param name="requestAborted">The client leaving or the request deadline passing.</param>
-    public async Task<HoldOutcome> HoldAsync(HttpContext context, Route route, long holdStartedAt, CancellationToken requestAborted)
+    public Task<HoldOutcome> HoldAsync(HttpContext context, Route route, long holdStartedAt, CancellationToken requestAborted) =>
+        tracing.StartHoldSpan(route.Key) is { } span
+            ? HoldTracedAsync(context, route, holdStartedAt, span, requestAborted)
+            : HoldCoreAsync(context, route, holdStartedAt, null, requestAborted);
+
+    private async Task<HoldOutcome> HoldTracedAsync(HttpContext context, Route route, long holdStartedAt, Activity span, CancellationToken requestAborted)
+    {
+        try
+        {
+            return await HoldCoreAsync(context, route, holdStartedAt, span, requestAborted);
+        }
+        finally
+        {
+            ProxyTracing.EndHoldSpan(span, time.GetElapsedTime(holdStartedAt));
+        }
+    }
+
+    private async Task<HoldOutcome> HoldCoreAsync(HttpContext context, Route route, long holdStartedAt, Activity? span, CancellationToken requestAborted)
     {
         var policy = route.ColdStart;
         var readiness = route.Upstream.Readiness;
         if (policy.Placeholder is not null && !policy.PlaceholderOnlyOnOverflow)
         {
             readiness.Want();
+            ProxyTracing.SetHoldOutcome(span, "placeholder");
             await policy.Placeholder.WriteAsync(context);
             return HoldOutcome.Answered;
         }
@@ -60,6 +81,7 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
             readiness.Want();
             route.Metrics.RecordColdStartRejection();
             Log.ColdStartRejected(logger, route.Key, policy.MaxPendingRequests);
+            ProxyTracing.SetHoldOutcome(span, "rejected");
             if (policy.Overflow == ColdStartOverflow.Placeholder && policy.Placeholder is not null)
             {
                 await policy.Placeholder.WriteAsync(context);
@@ -74,7 +96,7 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
 
         try
         {
-            return await WaitAsync(context, route, policy, holdStartedAt, requestAborted);
+            return await WaitAsync(context, route, policy, holdStartedAt, span, requestAborted);
         }
         finally
         {
@@ -82,7 +104,7 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
         }
     }
 
-    private async Task<HoldOutcome> WaitAsync(HttpContext context, Route route, ColdStartPolicy policy, long holdStartedAt, CancellationToken requestAborted)
+    private async Task<HoldOutcome> WaitAsync(HttpContext context, Route route, ColdStartPolicy policy, long holdStartedAt, Activity? span, CancellationToken requestAborted)
     {
         // The client, the request deadline, the readiness timeout and the end of a shutdown drain.
         var clientAborted = context.RequestAborted;
@@ -106,6 +128,7 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
             Log.ColdStartWaiting(logger, route.Key, route.Upstream.Endpoint);
             await route.Upstream.Readiness.WaitUntilReadyAsync(token);
             route.HoldQueue.ColdStarts.Released(route.Upstream.Readiness.Current, holdStartedAt, time);
+            ProxyTracing.SetHoldOutcome(span, "ready");
             return HoldOutcome.Ready;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -113,6 +136,7 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
             if (clientAborted.IsCancellationRequested)
             {
                 Log.ClientClosedRequest(logger, route.Key);
+                ProxyTracing.SetHoldOutcome(span, "client_closed");
                 context.Response.StatusCode = ProxyHandler.ClientClosedRequest;
                 return HoldOutcome.Answered;
             }
@@ -120,6 +144,7 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
             if (drain.Token.IsCancellationRequested)
             {
                 // Shutting down and the target never came up: answer instead of being cut off.
+                ProxyTracing.SetHoldOutcome(span, "shutting_down");
                 await ProxyHandler.WritePlainAsync(context, StatusCodes.Status503ServiceUnavailable, ShuttingDownBody);
                 return HoldOutcome.Answered;
             }
@@ -127,10 +152,12 @@ internal sealed class ColdStartGate(DrainDeadline drain, TimeProvider time, ILog
             if (!requestAborted.IsCancellationRequested && policy.Fallback is not null)
             {
                 Log.ColdStartFallback(logger, route.Key, policy.Fallback.DestinationPrefix);
+                ProxyTracing.SetHoldOutcome(span, "fallback");
                 return HoldOutcome.Fallback;
             }
 
             Log.ColdStartTimedOut(logger, route.Key, route.Upstream.Endpoint);
+            ProxyTracing.SetHoldOutcome(span, "timeout");
             await ProxyHandler.WritePlainAsync(context, StatusCodes.Status504GatewayTimeout, GatewayTimeoutBody);
             return HoldOutcome.Answered;
         }

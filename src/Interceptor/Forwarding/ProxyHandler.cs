@@ -40,6 +40,7 @@ internal sealed class ProxyHandler(
     ConnectionFailures connectionFailures,
     InterceptorMetrics metrics,
     ReadinessState readiness,
+    ProxyTracing tracing,
     TimeProvider time,
     ILogger<ProxyHandler> logger)
 {
@@ -56,8 +57,30 @@ internal sealed class ProxyHandler(
 
     private readonly CancellationSourcePool _deadlines = new();
 
-    // Only the async methods below allocate a state machine, and a forwarded request passes through exactly one.
-    public Task InvokeAsync(HttpContext context)
+    // Only the async methods below allocate a state machine, and a forwarded request passes through exactly one
+    // (two with tracing on: the proxy span's).
+    public Task InvokeAsync(HttpContext context) => tracing.Enabled ? InvokeTracedAsync(context) : InvokeCoreAsync(context);
+
+    private async Task InvokeTracedAsync(HttpContext context)
+    {
+        using var span = ProxyTracing.StartProxySpan(context);
+        try
+        {
+            await InvokeCoreAsync(context);
+        }
+        catch (Exception e) when (span is not null)
+        {
+            span.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+            throw;
+        }
+
+        if (span is not null)
+        {
+            ProxyTracing.EndProxySpan(span, context);
+        }
+    }
+
+    private Task InvokeCoreAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
         var request = context.Request;
@@ -97,6 +120,11 @@ internal sealed class ProxyHandler(
         if (route is null)
         {
             return AnswerUnroutedAsync(context, started);
+        }
+
+        if (tracing.CurrentProxySpan is { } span)
+        {
+            ProxyTracing.SetRoute(span, route.Key);
         }
 
         var staticRoutes = route.ColdStart.StaticRoutes;

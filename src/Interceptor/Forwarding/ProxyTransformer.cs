@@ -36,13 +36,16 @@ internal sealed class ProxyTransformer : HttpTransformer
         System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
     private readonly string? _coldStartHeader;
+    private readonly ProxyTracing _tracing;
     private readonly ILogger _logger;
 
     /// <param name="coldStartHeader">The <c>X-KEDA-HTTP-Cold-Start</c> value to set on responses, or null for none.</param>
+    /// <param name="tracing">With tracing on, the proxy span's trace context replaces the client's trace headers.</param>
     /// <param name="logger">For the Debug line on a WebSocket upgrade the upstream refused.</param>
-    public ProxyTransformer(string? coldStartHeader, ILogger logger)
+    public ProxyTransformer(string? coldStartHeader, ProxyTracing tracing, ILogger logger)
     {
         _coldStartHeader = coldStartHeader;
+        _tracing = tracing;
         _logger = logger;
     }
 
@@ -80,6 +83,13 @@ internal sealed class ProxyTransformer : HttpTransformer
         if (!request.Headers.ContainsKey(XForwardedProto))
         {
             headers.TryAddWithoutValidation(XForwardedProto, H2cPriorKnowledge.TransportScheme(httpContext));
+        }
+
+        // The client's trace headers were copied above; the handler's own propagation is off (ForwarderClients), so
+        // these are the only ones the upstream gets.
+        if (_tracing.CurrentProxySpan is { } span)
+        {
+            ProxyTracing.Inject(span, headers);
         }
     }
 
@@ -184,15 +194,16 @@ internal sealed class ProxyTransformer : HttpTransformer
 
 /// <summary>One transformer per kind of forward, so choosing the cold-start header costs nothing per request.</summary>
 /// <param name="coldStartHeader"><c>KEDA_HTTP_ENABLE_COLD_START_HEADER</c>.</param>
+/// <param name="tracing">Shared by the three.</param>
 /// <param name="logger">Shared by the three.</param>
-internal sealed class ProxyTransformers(bool coldStartHeader, ILogger<ProxyTransformer> logger)
+internal sealed class ProxyTransformers(bool coldStartHeader, ProxyTracing tracing, ILogger<ProxyTransformer> logger)
 {
     /// <summary>The target was ready on arrival.</summary>
-    public ProxyTransformer Warm { get; } = new(coldStartHeader ? "false" : null, logger);
+    public ProxyTransformer Warm { get; } = new(coldStartHeader ? "false" : null, tracing, logger);
 
     /// <summary>The request waited for the target.</summary>
-    public ProxyTransformer Cold { get; } = new(coldStartHeader ? "true" : null, logger);
+    public ProxyTransformer Cold { get; } = new(coldStartHeader ? "true" : null, tracing, logger);
 
     /// <summary>Sent to the cold-start fallback: no header.</summary>
-    public ProxyTransformer Fallback { get; } = new(null, logger);
+    public ProxyTransformer Fallback { get; } = new(null, tracing, logger);
 }

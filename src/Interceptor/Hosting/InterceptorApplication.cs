@@ -18,6 +18,7 @@ using Updraft.Interceptor.Tls;
 using Updraft.Kubernetes.Hosting;
 using Updraft.Shared.Hosting;
 using Updraft.Shared.Settings;
+using Updraft.Shared.Telemetry;
 
 namespace Updraft.Interceptor.Hosting;
 
@@ -28,6 +29,9 @@ internal static class InterceptorApplication
     public const int MaxRequestLineBytes = 64 * 1024;
 
     public const int MaxRequestHeadersBytes = 64 * 1024;
+
+    /// <summary>The resource's <c>service.name</c> on exported spans and metrics.</summary>
+    public const string ServiceName = "updraft-interceptor";
 
     /// <param name="args">Command-line arguments (<c>--routes FILE</c>).</param>
     /// <param name="settings">When given, the only configuration source (tests); otherwise environment variables.</param>
@@ -52,6 +56,10 @@ internal static class InterceptorApplication
         services.AddSingleton(time ?? TimeProvider.System);
         services.AddHttpForwarder();
         services.AddSingleton<InterceptorMetrics>();
+        // Registered only when switched on; a bad value registers nothing here and fails start-up in the options' validation.
+        var telemetry = OpenTelemetrySettings.Read(new SettingReader(name => builder.Configuration[name], []), []);
+        services.AddUpdraftOpenTelemetry(telemetry, ServiceName, ProxyTracing.SourceName);
+        services.AddSingleton(provider => new ProxyTracing(provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.Telemetry));
         services.AddSingleton<RouteTableHolder>();
         services.AddSingleton<ActivitySignal>();
         services.AddSingleton<RouteTablePublisher>();
@@ -65,11 +73,12 @@ internal static class InterceptorApplication
             return new UpstreamConnectionPool(perHost, options.MaxIdleConnections, provider.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.LeanForwarding
-            ? new LeanForwarding(new Http1Forwarder(provider.GetRequiredService<UpstreamConnectionPool>(), provider.GetRequiredService<ForwarderClients>().Connector))
+            ? new LeanForwarding(new Http1Forwarder(provider.GetRequiredService<UpstreamConnectionPool>(), provider.GetRequiredService<ForwarderClients>().Connector, provider.GetRequiredService<ProxyTracing>()))
             : new LeanForwarding(null));
         services.AddSingleton<UpstreamTargetFactory>();
         services.AddSingleton(provider => new ProxyTransformers(
             provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.EnableColdStartHeader,
+            provider.GetRequiredService<ProxyTracing>(),
             provider.GetRequiredService<ILogger<ProxyTransformer>>()));
         var mode = new ModeInfo(ResolveMode(builder.Configuration));
         services.AddSingleton(mode);
@@ -250,6 +259,17 @@ internal sealed class ListeningReporter(IHostApplicationLifetime lifetime, IServ
             var proxyPort = ListenerPorts.First(server);
             var inlineIo = InlineIo.Describe(options.Value.InlineIo);
             Log.Listening(logger, proxyPort, admin.Port, metrics.Port, inlineIo);
+            var telemetry = options.Value.Telemetry;
+            if (telemetry.TracesEnabled)
+            {
+                var description = telemetry.Describe();
+                Log.TracingOn(logger, description);
+            }
+
+            if (telemetry.MetricsEnabled)
+            {
+                Log.OtlpMetricsRuntimeOnly(logger, OpenTelemetryRegistration.RuntimeMeter);
+            }
         });
         return Task.CompletedTask;
     }

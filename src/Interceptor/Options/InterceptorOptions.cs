@@ -18,6 +18,9 @@ internal sealed class InterceptorOptions
     /// <summary><c>OTEL_PROM_EXPORTER_ENABLED</c>.</summary>
     public bool MetricsEnabled { get; set; } = true;
 
+    /// <summary>The OpenTelemetry switches (<c>OTEL_EXPORTER_OTLP_TRACES_ENABLED</c>, ...); all off by default.</summary>
+    public Updraft.Shared.Telemetry.OpenTelemetrySettings Telemetry { get; set; } = Updraft.Shared.Telemetry.OpenTelemetrySettings.Off;
+
     /// <summary><c>UPDRAFT_BIND_ADDRESS</c>: the address the proxy listeners bind, and the others unless set apart below;
     /// all interfaces by default.</summary>
     public string BindAddress { get; set; } = "*";

@@ -1,4 +1,5 @@
 using Updraft.Shared.Settings;
+using Updraft.Shared.Telemetry;
 
 namespace Updraft.Interceptor.Options;
 
@@ -16,6 +17,7 @@ internal static class InterceptorOptionsBinder
         options.AdminPort = reader.Port("KEDA_HTTP_ADMIN_PORT", options.AdminPort);
         options.MetricsPort = reader.Port("OTEL_PROM_EXPORTER_PORT", options.MetricsPort);
         options.MetricsEnabled = reader.Boolean("OTEL_PROM_EXPORTER_ENABLED", options.MetricsEnabled);
+        options.Telemetry = OpenTelemetrySettings.Read(reader, options.BindingProblems);
         options.BindAddress = reader.BindAddress("UPDRAFT_BIND_ADDRESS", options.BindAddress);
         options.AdminBindAddress = reader.BindAddress("UPDRAFT_ADMIN_BIND_ADDRESS", options.BindAddress);
         options.MetricsBindAddress = reader.BindAddress("UPDRAFT_METRICS_BIND_ADDRESS", options.BindAddress);

@@ -76,4 +76,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 27, Level = LogLevel.Debug, Message = "Route {Route}: the client's request body failed ({Error}); answered 400")]
     public static partial void ClientRequestBodyFailed(ILogger logger, string route, ForwarderError error, Exception? exception);
+
+    [LoggerMessage(EventId = 50, Level = LogLevel.Information, Message = "Tracing on (OTEL_EXPORTER_OTLP_TRACES_ENABLED): {Description}")]
+    public static partial void TracingOn(ILogger logger, string description);
+
+    [LoggerMessage(EventId = 51, Level = LogLevel.Warning, Message = "OTEL_EXPORTER_OTLP_METRICS_ENABLED: only .NET's {Meter} metrics are pushed over OTLP; the interceptor's request and route metrics are Prometheus metrics, served on /metrics")]
+    public static partial void OtlpMetricsRuntimeOnly(ILogger logger, string meter);
 }

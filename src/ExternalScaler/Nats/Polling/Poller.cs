@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Updraft.ExternalScaler.Telemetry;
 
 namespace Updraft.ExternalScaler.Nats.Polling;
 
@@ -44,7 +45,7 @@ internal sealed class Poller<T> : Poller
     public Poller(string description, Func<CancellationToken, Task<PollResult<T>>> poll, TimeSpan interval, TimeProvider time)
     {
         _current = PollResult<T>.Fail(StatusCode.Unavailable, $"{description}: the first poll has not finished yet");
-        _loop = Task.Run(() => RunAsync(poll, interval, time, _stop.Token));
+        _loop = Task.Run(() => RunAsync(description, poll, interval, time, _stop.Token));
     }
 
     /// <summary>The outcome of the latest poll.</summary>
@@ -81,24 +82,32 @@ internal sealed class Poller<T> : Poller
         _stop.Dispose();
     }
 
-    private async Task RunAsync(Func<CancellationToken, Task<PollResult<T>>> poll, TimeSpan interval, TimeProvider time, CancellationToken cancellationToken)
+    private async Task RunAsync(string description, Func<CancellationToken, Task<PollResult<T>>> poll, TimeSpan interval, TimeProvider time, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
             PollResult<T> result;
-            try
+            using (var span = ScalerTracing.StartPoll("nats poll", "nats", description))
             {
-                result = await poll(cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
+                try
+                {
+                    result = await poll(cancellationToken);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
 #pragma warning disable CA1031 // A poll's failure of any kind is an outcome to report, not a reason to stop polling.
-            catch (Exception e)
+                catch (Exception e)
 #pragma warning restore CA1031
-            {
-                result = PollResult<T>.Fail(StatusCode.Unavailable, e.Message);
+                {
+                    result = PollResult<T>.Fail(StatusCode.Unavailable, e.Message);
+                }
+
+                if (!result.Succeeded)
+                {
+                    ScalerTracing.Fail(span, result.Error, result.Problem);
+                }
             }
 
             Volatile.Write(ref _current, result);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
@@ -9,6 +10,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
+using Updraft.Interceptor.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Updraft.Interceptor.Forwarding.Http1;
@@ -35,7 +37,7 @@ namespace Updraft.Interceptor.Forwarding.Http1;
 /// idle) is sent once more on a new connection if all of it went in one send (no body, or a small whole one): nothing
 /// is lost or sent twice that the upstream saw. A streamed body cannot be sent again, so that request fails (502).
 /// </remarks>
-internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnector connector)
+internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnector connector, ProxyTracing tracing)
 {
     public const string Variable = "UPDRAFT_LEAN_FORWARDING";
 
@@ -142,7 +144,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         try
         {
             var chunked = context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding);
-            var headLength = WriteRequestHead(context, chunked, ref buffer);
+            var headLength = WriteRequestHead(context, chunked, tracing.CurrentProxySpan, ref buffer);
             bool bodyInHead;
             try
             {
@@ -526,7 +528,11 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     }
 
     /// <summary>The request line and headers, as YARP and <see cref="ProxyTransformer"/> would send them.</summary>
-    private static int WriteRequestHead(HttpContext context, bool chunked, ref byte[] buffer)
+    /// <param name="context">The request.</param>
+    /// <param name="chunked">Whether the body goes out chunked.</param>
+    /// <param name="span">The proxy span (tracing on): its trace context replaces the client's trace headers.</param>
+    /// <param name="buffer">The pooled buffer, replaced by a larger one when the head does not fit.</param>
+    private static int WriteRequestHead(HttpContext context, bool chunked, Activity? span, ref byte[] buffer)
     {
         var request = context.Request;
         var writer = new HeadWriter(buffer);
@@ -539,7 +545,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         var headers = request.Headers;
         foreach (var (name, values) in headers)
         {
-            if (SkippedRequestHeaders.Contains(name))
+            if (SkippedRequestHeaders.Contains(name) || (span is not null && ProxyTracing.IsTraceHeader(name)))
             {
                 continue;
             }
@@ -558,6 +564,21 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             }
 
             writer.Ascii("\r\n");
+        }
+
+        if (span is not null)
+        {
+            writer.Ascii(ProxyTracing.TraceParent);
+            writer.Ascii(": ");
+            writer.Ascii(span.Id!);
+            writer.Ascii("\r\n");
+            if (!string.IsNullOrEmpty(span.TraceStateString))
+            {
+                writer.Ascii(ProxyTracing.TraceState);
+                writer.Ascii(": ");
+                writer.Text(span.TraceStateString);
+                writer.Ascii("\r\n");
+            }
         }
 
         var client = context.Connection.RemoteIpAddress;

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Updraft.Shared.Telemetry;
+
+/// <summary>
+/// Registers the OpenTelemetry SDK when the settings ask for it, and nothing at all otherwise: with tracing off no
+/// <see cref="System.Diagnostics.ActivityListener"/> exists, so the components' <c>StartActivity</c> calls return null.
+/// </summary>
+public static class OpenTelemetryRegistration
+{
+    /// <summary>The meter exported by OTLP when <c>OTEL_EXPORTER_OTLP_METRICS_ENABLED</c> is on: .NET's runtime metrics
+    /// (the components' own instruments are prometheus-net's and stay on <c>/metrics</c>).</summary>
+    public const string RuntimeMeter = "System.Runtime";
+
+    /// <param name="services">The application's services.</param>
+    /// <param name="settings">The parsed switches.</param>
+    /// <param name="serviceName">The resource's <c>service.name</c>.</param>
+    /// <param name="activitySources">The names of the component's activity sources.</param>
+    public static void AddUpdraftOpenTelemetry(this IServiceCollection services, OpenTelemetrySettings settings, string serviceName, params string[] activitySources)
+    {
+        if (!settings.TracesEnabled && !settings.MetricsEnabled)
+        {
+            return;
+        }
+
+        var builder = services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService(serviceName));
+        if (settings.TracesEnabled)
+        {
+            builder.WithTracing(tracing =>
+            {
+                tracing.AddSource(activitySources).SetSampler(CreateSampler(settings));
+                switch (settings.Export)
+                {
+                    case TraceExport.Console:
+                        tracing.AddConsoleExporter();
+                        break;
+                    case TraceExport.Grpc:
+                        tracing.AddOtlpExporter(otlp => otlp.Protocol = OtlpExportProtocol.Grpc);
+                        break;
+                    default:
+                        tracing.AddOtlpExporter(otlp => otlp.Protocol = OtlpExportProtocol.HttpProtobuf);
+                        break;
+                }
+            });
+        }
+
+        if (settings.MetricsEnabled)
+        {
+            // The add-on pushes its metrics with OTLP/HTTP.
+            builder.WithMetrics(metrics => metrics.AddMeter(RuntimeMeter).AddOtlpExporter(otlp => otlp.Protocol = OtlpExportProtocol.HttpProtobuf));
+        }
+    }
+
+    public static Sampler CreateSampler(OpenTelemetrySettings settings) => settings.Sampling switch
+    {
+        TraceSampling.AlwaysOn => new AlwaysOnSampler(),
+        TraceSampling.AlwaysOff => new AlwaysOffSampler(),
+        TraceSampling.TraceIdRatio => new TraceIdRatioBasedSampler(settings.SamplingRatio),
+        TraceSampling.ParentBasedAlwaysOn => new ParentBasedSampler(new AlwaysOnSampler()),
+        TraceSampling.ParentBasedAlwaysOff => new ParentBasedSampler(new AlwaysOffSampler()),
+        _ => new ParentBasedSampler(new TraceIdRatioBasedSampler(settings.SamplingRatio)),
+    };
+}
