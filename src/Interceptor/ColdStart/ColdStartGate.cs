@@ -48,12 +48,19 @@ internal sealed class ColdStartGate(DrainDeadline drain, ProxyTracing tracing, T
     /// the readiness timeout runs from there even when a forward attempt sends the request back to wait.</param>
     /// <param name="requestAborted">The client leaving or the request deadline passing.</param>
     public Task<HoldOutcome> HoldAsync(HttpContext context, Route route, long holdStartedAt, CancellationToken requestAborted) =>
-        tracing.StartHoldSpan(route.Key) is { } span
-            ? HoldTracedAsync(context, route, holdStartedAt, span, requestAborted)
+        tracing.Enabled
+            ? HoldTracedAsync(context, route, holdStartedAt, requestAborted)
             : HoldCoreAsync(context, route, holdStartedAt, null, requestAborted);
 
-    private async Task<HoldOutcome> HoldTracedAsync(HttpContext context, Route route, long holdStartedAt, Activity span, CancellationToken requestAborted)
+    // Async, so the hold span is the current activity only within the hold: the caller's stays the proxy span.
+    private async Task<HoldOutcome> HoldTracedAsync(HttpContext context, Route route, long holdStartedAt, CancellationToken requestAborted)
     {
+        var span = tracing.StartHoldSpan(route.Key);
+        if (span is null)
+        {
+            return await HoldCoreAsync(context, route, holdStartedAt, null, requestAborted);
+        }
+
         try
         {
             return await HoldCoreAsync(context, route, holdStartedAt, span, requestAborted);

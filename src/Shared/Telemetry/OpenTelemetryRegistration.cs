@@ -38,11 +38,8 @@ public static class OpenTelemetryRegistration
                     case TraceExport.Console:
                         tracing.AddConsoleExporter();
                         break;
-                    case TraceExport.Grpc:
-                        tracing.AddOtlpExporter(otlp => otlp.Protocol = OtlpExportProtocol.Grpc);
-                        break;
                     default:
-                        tracing.AddOtlpExporter(otlp => otlp.Protocol = OtlpExportProtocol.HttpProtobuf);
+                        tracing.AddOtlpExporter(otlp => ConfigureTraceExporter(otlp, settings));
                         break;
                 }
             });
@@ -52,6 +49,21 @@ public static class OpenTelemetryRegistration
         {
             // The add-on pushes its metrics with OTLP/HTTP.
             builder.WithMetrics(metrics => metrics.AddMeter(RuntimeMeter).AddOtlpExporter(otlp => otlp.Protocol = OtlpExportProtocol.HttpProtobuf));
+        }
+    }
+
+    private static void ConfigureTraceExporter(OtlpExporterOptions otlp, OpenTelemetrySettings settings)
+    {
+        otlp.Protocol = settings.Export == TraceExport.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
+        // Otherwise the exporter takes OTEL_EXPORTER_OTLP_ENDPOINT (adding /v1/traces for HTTP) and _HEADERS itself.
+        if (settings.TracesEndpoint is { } endpoint)
+        {
+            otlp.Endpoint = endpoint;
+        }
+
+        if (settings.TracesHeaders is { } headers)
+        {
+            otlp.Headers = headers;
         }
     }
 

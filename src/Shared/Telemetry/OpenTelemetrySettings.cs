@@ -33,8 +33,13 @@ public enum TraceSampling
 /// <c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>, ...); they are only checked here, so a
 /// typo fails start-up instead of silently sending nowhere.
 /// </summary>
-public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Export, TraceSampling Sampling, double SamplingRatio, bool MetricsEnabled)
+/// <param name="TracesEndpoint"><c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>: used as it is, as the specification says (the
+/// exporter applies it only when given in code).</param>
+/// <param name="TracesHeaders"><c>OTEL_EXPORTER_OTLP_TRACES_HEADERS</c>, likewise.</param>
+public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Export, TraceSampling Sampling, double SamplingRatio, bool MetricsEnabled, Uri? TracesEndpoint = null, string? TracesHeaders = null)
 {
+    public const string TracesEndpointVariable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    public const string TracesHeadersVariable = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
     public const string TracesEnabledVariable = "OTEL_EXPORTER_OTLP_TRACES_ENABLED";
     public const string TracesProtocolVariable = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
     public const string MetricsEnabledVariable = "OTEL_EXPORTER_OTLP_METRICS_ENABLED";
@@ -44,8 +49,8 @@ public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Expor
     private const string AllowedProtocols = "console, grpc or http/protobuf";
     private const string AllowedSamplers = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio";
 
-    private static readonly string[] EndpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"];
-    private static readonly string[] HeaderVariables = ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"];
+    private static readonly string[] EndpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", TracesEndpointVariable, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"];
+    private static readonly string[] HeaderVariables = ["OTEL_EXPORTER_OTLP_HEADERS", TracesHeadersVariable, "OTEL_EXPORTER_OTLP_METRICS_HEADERS"];
 
     /// <summary>Everything off: what an unset environment gives.</summary>
     public static OpenTelemetrySettings Off { get; } = new(false, TraceExport.Console, TraceSampling.ParentBasedAlwaysOn, 1.0, false);
@@ -125,7 +130,8 @@ public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Expor
             }
         }
 
-        return new OpenTelemetrySettings(tracesEnabled, export, sampling, ratio, metricsEnabled);
+        var tracesEndpoint = reader.Text(TracesEndpointVariable) is { } text && Uri.TryCreate(text, UriKind.Absolute, out var parsedEndpoint) ? parsedEndpoint : null;
+        return new OpenTelemetrySettings(tracesEnabled, export, sampling, ratio, metricsEnabled, tracesEndpoint, reader.Text(TracesHeadersVariable));
     }
 
     private static TraceSampling? ParseSampler(string text) => text.ToLowerInvariant() switch
