@@ -18,7 +18,7 @@ public static class OpenTelemetryRegistration
 
     /// <param name="services">The application's services.</param>
     /// <param name="settings">The parsed switches.</param>
-    /// <param name="serviceName">The resource's <c>service.name</c>.</param>
+    /// <param name="serviceName">The resource's <c>service.name</c> unless <c>OTEL_SERVICE_NAME</c> names another.</param>
     /// <param name="activitySources">The names of the component's activity sources.</param>
     public static void AddUpdraftOpenTelemetry(this IServiceCollection services, OpenTelemetrySettings settings, string serviceName, params string[] activitySources)
     {
@@ -27,7 +27,7 @@ public static class OpenTelemetryRegistration
             return;
         }
 
-        var builder = services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService(serviceName));
+        var builder = services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService(settings.ServiceName ?? serviceName));
         if (settings.TracesEnabled)
         {
             builder.WithTracing(tracing =>

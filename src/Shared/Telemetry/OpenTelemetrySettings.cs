@@ -36,8 +36,10 @@ public enum TraceSampling
 /// <param name="TracesEndpoint"><c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>: used as it is, as the specification says (the
 /// exporter applies it only when given in code).</param>
 /// <param name="TracesHeaders"><c>OTEL_EXPORTER_OTLP_TRACES_HEADERS</c>, likewise.</param>
-public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Export, TraceSampling Sampling, double SamplingRatio, bool MetricsEnabled, Uri? TracesEndpoint = null, string? TracesHeaders = null)
+/// <param name="ServiceName"><c>OTEL_SERVICE_NAME</c>: in place of the component's own name.</param>
+public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Export, TraceSampling Sampling, double SamplingRatio, bool MetricsEnabled, Uri? TracesEndpoint = null, string? TracesHeaders = null, string? ServiceName = null)
 {
+    public const string ServiceNameVariable = "OTEL_SERVICE_NAME";
     public const string TracesEndpointVariable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
     public const string TracesHeadersVariable = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
     public const string TracesEnabledVariable = "OTEL_EXPORTER_OTLP_TRACES_ENABLED";
@@ -131,7 +133,7 @@ public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Expor
         }
 
         var tracesEndpoint = reader.Text(TracesEndpointVariable) is { } text && Uri.TryCreate(text, UriKind.Absolute, out var parsedEndpoint) ? parsedEndpoint : null;
-        return new OpenTelemetrySettings(tracesEnabled, export, sampling, ratio, metricsEnabled, tracesEndpoint, reader.Text(TracesHeadersVariable));
+        return new OpenTelemetrySettings(tracesEnabled, export, sampling, ratio, metricsEnabled, tracesEndpoint, reader.Text(TracesHeadersVariable), reader.Text(ServiceNameVariable));
     }
 
     private static TraceSampling? ParseSampler(string text) => text.ToLowerInvariant() switch
