@@ -152,7 +152,7 @@ internal sealed class GroupPoller : IAsyncDisposable
                 catch (Exception e)
                 {
                     var problem = $"polling consumer group \"{Group}\" on {_cluster.Cluster} failed: {e.Message}";
-                    ScalerTracing.Fail(span, StatusCode.Unavailable, problem);
+                    ScalerTracing.FailPoll(span, problem);
                     Publish(State with { ProblemCode = StatusCode.Unavailable, Problem = problem });
                     if (!_failing)
                     {

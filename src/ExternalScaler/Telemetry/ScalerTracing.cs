@@ -73,6 +73,15 @@ internal static class ScalerTracing
         }
     }
 
+    /// <summary>A poll failed: the span is an error with the problem as its description.</summary>
+    public static void FailPoll(Activity? span, string? problem)
+    {
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetStatus(ActivityStatusCode.Error, problem);
+        }
+    }
+
     /// <summary>Starts the span of one broker poll, as the root of its own trace, or null when off.</summary>
     /// <param name="name">The span's name, e.g. <c>kafka poll</c>.</param>
     /// <param name="system">The <c>messaging.system</c> attribute (kafka, nats).</param>

@@ -31,9 +31,9 @@ internal enum HoldOutcome
 /// <c>interceptor_cold_start_rejections_total</c>. A held request waits until the first of: the target is ready
 /// (forwarded at once), the readiness timeout (fallback if configured, else 504), the request deadline (504, even with
 /// a fallback), the client leaving (499).
-/// </remarks>
 /// With tracing on, the hold is a span of its own (<see cref="ProxyTracing.HoldSpanName"/>) under the proxy span, with
 /// the time held and the outcome as attributes.
+/// </remarks>
 internal sealed class ColdStartGate(DrainDeadline drain, ProxyTracing tracing, TimeProvider time, ILogger<ColdStartGate> logger)
 {
     public const string TooManyPendingBody = "too many pending requests\n";

@@ -106,7 +106,7 @@ internal sealed class Poller<T> : Poller
 
                 if (!result.Succeeded)
                 {
-                    ScalerTracing.Fail(span, result.Error, result.Problem);
+                    ScalerTracing.FailPoll(span, result.Problem);
                 }
             }
 
