@@ -1,3 +1,4 @@
+using Updraft.ExternalScaler.Tests.Kafka;
 using Updraft.ExternalScaler.Tests.Nats;
 using Updraft.Protos.ExternalScaler;
 using Updraft.Tests.Common.Otlp;
@@ -6,7 +7,10 @@ using SpanStatus = Updraft.Tests.Common.Otlp.Status;
 
 namespace Updraft.ExternalScaler.Tests.Telemetry;
 
-/// <summary>Poll spans of the NATS source against a real nats-server, exported to a receiver in this process.</summary>
+/// <summary>
+/// Poll spans of the broker sources against a real nats-server and librdkafka's mock cluster, exported to a receiver in
+/// this process.
+/// </summary>
 public sealed class BrokerPollTracingTests(NatsServerFixture fixture) : IClassFixture<NatsServerFixture>
 {
     [Fact]
@@ -48,6 +52,24 @@ public sealed class BrokerPollTracingTests(NatsServerFixture fixture) : IClassFi
             span => span.Name == "nats poll" && span.Status == SpanStatus.Types.StatusCode.Error && ((string?)span.Attributes.GetValueOrDefault("updraft.polled"))?.Contains(stream, StringComparison.Ordinal) == true,
             "for a failed poll of the stream");
         Assert.Equal("nats", poll.Attributes["messaging.system"]);
+    }
+
+    [Fact]
+    public async Task KafkaPoll_TracingOn_RootSpanNamingGroupAndCluster()
+    {
+        using var kafka = MockKafkaCluster.Start();
+        kafka.CreateTopic("orders", 1);
+        await kafka.ProduceAsync("orders", 0, 5);
+        kafka.Commit("traced-workers", "orders", (0, 2));
+        await using var receiver = await OtlpReceiver.StartAsync();
+        await using var harness = await KafkaScaler.StartAsync(Settings(receiver));
+
+        await KafkaScaler.WaitForMetricAsync(harness, KafkaScaler.Trigger(kafka, "traced-workers", "orders"), 3);
+
+        var poll = await receiver.WaitForSpanAsync(span => span.Name == "kafka poll" && ((string?)span.Attributes.GetValueOrDefault("updraft.polled"))?.Contains("traced-workers", StringComparison.Ordinal) == true, "for a poll of the group");
+        Assert.Equal("kafka", poll.Attributes["messaging.system"]);
+        Assert.Equal("", poll.ParentSpanId);
+        Assert.NotEqual(SpanStatus.Types.StatusCode.Error, poll.Status);
     }
 
     private static Dictionary<string, string?> Settings(OtlpReceiver receiver) => new()
