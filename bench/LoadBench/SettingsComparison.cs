@@ -32,6 +32,21 @@ internal static class SettingsComparison
         new("metrics-on", "OTEL_PROM_EXPORTER_ENABLED=true (the default; the other rows run without the /metrics listener)", new Dictionary<string, string> { ["OTEL_PROM_EXPORTER_ENABLED"] = "true", ["OTEL_PROM_EXPORTER_PORT"] = "0" }),
     ];
 
+    /// <summary>
+    /// Tracing on for every request (100% sampling), exported over OTLP/HTTP to the backend, which accepts the spans as a
+    /// collector would: the cost of tracing in the interceptor, not the collector's.
+    /// </summary>
+    private static SettingsVariant Tracing(int backendPort) => new(
+        "tracing-100",
+        "OTEL_EXPORTER_OTLP_TRACES_ENABLED=true, OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to a collector that accepts every span",
+        new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_TRACES_ENABLED"] = "true",
+            ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "http/protobuf",
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = $"http://127.0.0.1:{backendPort.ToString(CultureInfo.InvariantCulture)}/v1/traces",
+            ["OTEL_TRACES_SAMPLER"] = "always_on",
+        });
+
     /// <summary>Throughput: wrk repetitions; latency: constant-rate repetitions at <see cref="RateFraction"/> of the direct maximum.</summary>
     private sealed record Pass(int WarmupSeconds, int Reps, int Seconds, int Threads, int Connections, int LatencyReps, double LatencySeconds);
 
@@ -62,7 +77,7 @@ internal static class SettingsComparison
         var direct = starter.StartBackend();
         var targets = new List<Target> { direct, starter.StartHaproxy(direct.Port) };
         var settings = new Dictionary<string, IReadOnlyDictionary<string, string>>();
-        foreach (var variant in Variants)
+        foreach (var variant in Variants.Append(Tracing(direct.Port)))
         {
             targets.Add(starter.StartInterceptor(variant.Name, variant.Label, direct.Port, routes: 1, variant.Settings));
             settings[variant.Name] = variant.Settings;
