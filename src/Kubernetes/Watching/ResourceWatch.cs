@@ -146,6 +146,7 @@ public sealed class ResourceWatch<T> : IWatchHealth
         var backoff = new Backoff(_tuning.MinBackoff, _tuning.MaxBackoff);
         string? version = null;
         long? notServedSince = null;
+        var refreshed = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -155,7 +156,8 @@ public sealed class ResourceWatch<T> : IWatchHealth
             {
                 if (version is null)
                 {
-                    version = await ListAsync(attempt.Token);
+                    version = await ListAsync(quietIfUnchanged: refreshed, attempt.Token);
+                    refreshed = false;
                     notServedSince = null;
                     backoff.Reset();
                 }
@@ -180,6 +182,7 @@ public sealed class ResourceWatch<T> : IWatchHealth
             {
                 // Refresh ended the attempt: list afresh at once.
                 version = null;
+                refreshed = true;
             }
             catch (KubeApiException e) when (e.Status == HttpStatusCode.NotFound)
             {
@@ -242,7 +245,13 @@ public sealed class ResourceWatch<T> : IWatchHealth
     }
 
     /// <summary>Lists everything (in pages) and replaces the copy in one swap. Returns the version to watch from.</summary>
-    private async Task<string> ListAsync(CancellationToken cancellationToken)
+    /// <param name="quietIfUnchanged">
+    /// A re-list that <see cref="Refresh"/> asked for: when it finds every object at the version already known, the
+    /// subscribers are not told (nothing changed). Any other list tells them, as it may follow a change the watch
+    /// missed, or a resource that was not served before (a CRD installed since, still without objects).
+    /// </param>
+    /// <param name="cancellationToken">Ends the list.</param>
+    private async Task<string> ListAsync(bool quietIfUnchanged, CancellationToken cancellationToken)
     {
         var builder = ImmutableDictionary.CreateBuilder<string, T>(StringComparer.Ordinal);
         var versions = ImmutableDictionary.CreateBuilder<string, string?>(StringComparer.Ordinal);
@@ -284,7 +293,7 @@ public sealed class ResourceWatch<T> : IWatchHealth
         // Counted before the swap completes Synced, so that Lists is already 1 for whoever awaited Synced.
         Interlocked.Increment(ref _lists);
         Confirm();
-        var unchanged = _synced.Task.IsCompleted && SameVersions(versions, _objectVersions);
+        var unchanged = quietIfUnchanged && _synced.Task.IsCompleted && SameVersions(versions, _objectVersions);
         _objectVersions = versions.ToImmutable();
         if (unchanged)
         {

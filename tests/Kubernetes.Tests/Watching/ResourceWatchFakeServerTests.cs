@@ -199,6 +199,27 @@ public sealed class ResourceWatchFakeServerTests : ResourceWatchScenarios
     }
 
     [Fact]
+    public async Task RunAsync_NotServedThenServedWithoutObjects_SubscribersAreToldOfTheList()
+    {
+        // A CRD installed while none of its objects exist yet: the items stay empty, but the list is news (the operator
+        // retries the Functions that waited for that CRD when told), unlike a refresh's re-list that finds nothing new.
+        Server.Unserved[Services] = true;
+        var watch = Watch<Service>(ApiResource.Services, "mine");
+        var changes = new ConcurrentQueue<WatchChange<Service>>();
+        _ = watch.Subscribe(changes.Enqueue);
+        await using var running = Runner.Start(watch.RunAsync);
+        await watch.Synced.WithinTimeout();
+        Assert.Equal([WatchChangeKind.Reset], changes.Select(c => c.Kind));
+
+        Server.Unserved.TryRemove(Services, out _);
+        await Eventually.TrueAsync(() => changes.Count == 2, () => $"{watch.Lists} lists, {changes.Count} changes told");
+
+        Assert.Equal([WatchChangeKind.Reset, WatchChangeKind.Reset], changes.Select(c => c.Kind));
+        Assert.Equal(1, watch.Lists);
+        Assert.Empty(watch.Items);
+    }
+
+    [Fact]
     public async Task RunAsync_ResourceStopsBeingServed_EmptiesItemsAfterTheGraceUntilServedAgain()
     {
         Server.Upsert(Services, KubeObjects.Service("mine", "a"));
