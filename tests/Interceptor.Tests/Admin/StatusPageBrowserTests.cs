@@ -96,8 +96,10 @@ public sealed partial class StatusPageBrowserTests
         await AssertNothingInjectedAsync(browser);
 
         // The server-rendered page of the same route.
-        await browser.EvaluateAsync("location.href = '/?filter=hostile'; true");
-        await browser.WaitUntilAsync($"location.search === '?filter=hostile' && document.readyState === 'complete' && ({Paths}) !== null", "the filtered page is loaded");
+        // The old page is marked: its script may already show '?filter=hostile' in the address, and the condition must
+        // hold on the new document, not on the one being left.
+        await browser.EvaluateAsync("window.leaving = true; location.href = '/?filter=hostile'; true");
+        await browser.WaitUntilAsync($"window.leaving === undefined && location.search === '?filter=hostile' && document.readyState === 'complete' && ({Paths}) !== null", "the filtered page is loaded");
         Assert.Equal(HostilePath, (string?)await browser.EvaluateAsync(Paths));
         await AssertNothingInjectedAsync(browser);
     }
