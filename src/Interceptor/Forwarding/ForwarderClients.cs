@@ -15,6 +15,9 @@ namespace Updraft.Interceptor.Forwarding;
 /// </summary>
 internal sealed class ForwarderClients : IDisposable
 {
+    /// <summary>How long a request with <c>Expect: 100-continue</c> waits for the upstream's 100 before its body goes anyway (both paths; Go's default).</summary>
+    public static readonly TimeSpan Expect100ContinueTimeout = TimeSpan.FromSeconds(1);
+
     private readonly SocketsHttpHandler _pool;
     private readonly HttpMessageHandler _handler;
     private readonly HttpMessageInvoker _withoutTimeout;
@@ -40,7 +43,7 @@ internal sealed class ForwarderClients : IDisposable
             ActivityHeadersPropagator = null,
             // Go's transport defaults, which the add-on inherits.
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
-            Expect100ContinueTimeout = TimeSpan.FromSeconds(1),
+            Expect100ContinueTimeout = Expect100ContinueTimeout,
             ConnectTimeout = Timeout.InfiniteTimeSpan, // RetryingConnector bounds attempts itself
             ConnectCallback = connector.ConnectAsync,
             // Kestrel accepts UTF-8 in request header values; without this the client refuses to send them (a 502 the

@@ -34,8 +34,10 @@ namespace Updraft.Interceptor.Forwarding.Http1;
 /// the cold-start header). Failures are reported as YARP reports them (the same <see cref="ForwarderError"/> and an
 /// exception of the same kind in <see cref="IForwarderErrorFeature"/>), so <see cref="ProxyHandler"/> answers both
 /// paths alike. A request that fails on a reused connection before any response byte (the upstream closed it while
-/// idle) is sent once more on a new connection if all of it went in one send (no body, or a small whole one): nothing
-/// is lost or sent twice that the upstream saw. A streamed body cannot be sent again, so that request fails (502).
+/// idle) is sent once more on a new connection if all of it went in one send (no body, or a small whole one) or its body
+/// still waits for the upstream's <c>100 Continue</c>: nothing is lost or sent twice that the upstream saw. A streamed
+/// body cannot be sent again, so that request fails (502). A request with <c>Expect: 100-continue</c> keeps its body
+/// back as .NET's client does on the YARP path (<see cref="SendBodyAfterContinueAsync"/>, <see cref="WithholdsBody"/>).
 /// </remarks>
 internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnector connector, ProxyTracing tracing)
 {
@@ -45,6 +47,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     private const int WholeBodyLimit = 16 * 1024;
     private const int BodyPieceSize = 16 * 1024;
     private const int ChunkFraming = 16; // a chunk-size line (up to 8 hex digits) and two CRLFs
+    private const int ExpectRefusalSendLimit = 1024; // .NET's client sends a body this small even after a refusal
 
     /// <summary>The end of a chunked body, without trailers (the YARP path sends none upstream either).</summary>
     private static readonly ReadOnlyMemory<byte> LastChunk = "0\r\n\r\n"u8.ToArray();
@@ -83,9 +86,9 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
 
     /// <summary>
     /// Whether this path forwards the request: HTTP/1.1 from the client, a body of a known length or chunked (and
-    /// nothing else) or none, no upgrade, no <c>Expect</c>, a
-    /// <c>Connection</c> header of at most <c>keep-alive</c> or <c>close</c>, a request target that goes out as it came
-    /// (origin form, no percent-encoding, no dot segment), and a plain HTTP/1.1 upstream.
+    /// nothing else) or none, no upgrade, no <c>Expect</c> but <c>100-continue</c>, a <c>Connection</c> header of at
+    /// most <c>keep-alive</c> or <c>close</c>, a request target that goes out as it came (origin form, no
+    /// percent-encoding, no dot segment), and a plain HTTP/1.1 upstream.
     /// </summary>
     public static bool CanForward(HttpContext context, UpstreamTarget target, string prefix)
     {
@@ -96,7 +99,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             || target.Config.Version != HttpVersion.Version11
             || (headers.ContainsKey(HeaderNames.TransferEncoding) && (request.ContentLength is not null || !IsChunkedAlone(headers.TransferEncoding)))
             || headers.ContainsKey(HeaderNames.Upgrade)
-            || headers.ContainsKey(HeaderNames.Expect)
+            || (headers.Expect.Count > 0 && !IsContinueAlone(headers.Expect))
             || !request.Host.HasValue)
         {
             return false;
@@ -126,6 +129,9 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             && path.SequenceEqual(request.Path.Value);
     }
 
+    private static bool IsContinueAlone(StringValues expect) =>
+        expect.Count == 1 && string.Equals(expect[0]?.Trim(), "100-continue", StringComparison.OrdinalIgnoreCase);
+
     private static bool IsChunkedAlone(StringValues transferEncoding) =>
         transferEncoding.Count == 1 && string.Equals(transferEncoding[0]?.Trim(), "chunked", StringComparison.OrdinalIgnoreCase);
 
@@ -140,15 +146,20 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         var link = requestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeouts);
         UpstreamConnection? connection = null;
         Task<BodyOutcome>? bodySend = null;
+        ContinueGate? gate = null; // a request with Expect: 100-continue, while its body waits
         var phase = Phase.Connect;
         try
         {
-            var chunked = context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding);
+            var request = context.Request;
+            var chunked = request.Headers.ContainsKey(HeaderNames.TransferEncoding);
+            // CanForward let only 100-continue through. Its body is not touched before the upstream asks for it: the
+            // first read makes Kestrel send the client its own 100 Continue.
+            var expectContinue = request.Headers.Expect.Count > 0 && (chunked || request.ContentLength > 0);
             var headLength = WriteRequestHead(context, chunked, tracing.CurrentProxySpan, ref buffer);
-            bool bodyInHead;
+            var bodyInHead = false;
             try
             {
-                bodyInHead = AppendWholeBody(context.Request, chunked, ref buffer, ref headLength);
+                bodyInHead = !expectContinue && AppendWholeBody(request, chunked, ref buffer, ref headLength);
             }
             catch (Exception e) when (IsClientBodyFailure(e))
             {
@@ -157,7 +168,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
 
             var idle = target.Config.ActivityTimeout ?? Timeout.InfiniteTimeSpan;
             var headerLimit = target.ResponseHeaderTimeout > TimeSpan.Zero ? target.ResponseHeaderTimeout : idle;
-            var isHead = HttpMethods.IsHead(context.Request.Method);
+            var isHead = HttpMethods.IsHead(request.Method);
             var received = 0;
             var start = 0;
             BodySentClock? clock = null;
@@ -180,11 +191,14 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                     if (!bodyInHead)
                     {
                         clock = new BodySentClock(timeouts, headerLimit);
-                        bodySend = SendBodyAsync(context.Request.BodyReader, connection, chunked, idle, timeouts, clock);
+                        gate = expectContinue ? new ContinueGate() : null;
+                        bodySend = gate is null
+                            ? SendBodyAsync(request.BodyReader, connection, chunked, idle, timeouts, clock)
+                            : SendBodyAfterContinueAsync(gate, request.BodyReader, connection, chunked, idle, timeouts, clock);
                     }
 
                     phase = Phase.ResponseHead;
-                    (buffer, received, start, stale) = await ReceiveHeadAsync(connection, buffer, isHead, timeouts.Token);
+                    (buffer, received, start, stale) = await ReceiveHeadAsync(connection, buffer, isHead, gate, timeouts.Token);
                 }
                 catch (SocketException) when (phase == Phase.Send && connection.Reused && !timeouts.IsCancellationRequested)
                 {
@@ -193,8 +207,15 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
 
                 if (stale && bodySend is not null)
                 {
-                    // Part of the body may be gone with the old connection: it cannot be sent again.
-                    throw new HttpIOException(HttpRequestError.ResponseEnded, "The upstream closed the connection before sending the response headers.");
+                    if (gate?.TryWithhold() != true)
+                    {
+                        // Part of the body may be gone with the old connection: it cannot be sent again.
+                        throw new HttpIOException(HttpRequestError.ResponseEnded, "The upstream closed the connection before sending the response headers.");
+                    }
+
+                    // Still waiting for the upstream's 100: nothing of the body was read, so all of it can go again.
+                    await bodySend;
+                    bodySend = null;
                 }
 
                 if (!stale)
@@ -215,15 +236,29 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                 return Fail(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "The upstream's response is not valid HTTP/1.1: " + head.Error + "."));
             }
 
+            var bodyWithheld = gate is not null && WithholdsBody(gate, head.StatusCode, chunked, request.ContentLength);
+            if (gate is not null && !bodyWithheld)
+            {
+                // .NET's client gives YARP the response only once the body is sent: Kestrel's 100 Continue (written at
+                // the body's first read) then reaches the client before the final response, on both paths.
+                var sent = await bodySend!;
+                bodySend = null;
+                if (sent.Error != ForwarderError.None)
+                {
+                    return Fail(context, sent.Error, sent.Exception!);
+                }
+            }
+
             phase = Phase.ResponseBody;
             CopyResponseHead(context, connection, buffer.AsSpan(start), transformer);
             timeouts.CancelAfter(idle);
             var reusable = await CopyBodyAsync(context, connection, buffer, start + head.Length, received, idle, timeouts);
             if (bodySend is not null)
             {
-                // An upstream that answered before reading the whole body has left the rest of it unread.
-                reusable &= bodySend.IsCompleted;
-                reusable &= (await StopAsync(bodySend, context.Request.BodyReader, connection)).Error == ForwarderError.None;
+                // An upstream that answered before reading the whole body has left the rest of it unread; one that
+                // refused the body before its 100 may still be waiting for it.
+                reusable &= bodySend.IsCompleted && !bodyWithheld;
+                reusable &= (await StopAsync(bodySend, request.BodyReader, connection, gate)).Error == ForwarderError.None;
                 bodySend = null;
             }
 
@@ -243,7 +278,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             {
                 // The request body's own failure (the client's upload broke off, stalled, or the upstream stopped
                 // reading it) is the cause; the response side only saw the connection it left behind.
-                var outcome = await StopAsync(bodySend, context.Request.BodyReader, connection);
+                var outcome = await StopAsync(bodySend, context.Request.BodyReader, connection, gate);
                 bodySend = null;
                 if (outcome.Error != ForwarderError.None)
                 {
@@ -257,7 +292,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         {
             if (bodySend is not null)
             {
-                await StopAsync(bodySend, context.Request.BodyReader, connection);
+                await StopAsync(bodySend, context.Request.BodyReader, connection, gate);
             }
 
             link.Dispose();
@@ -271,8 +306,9 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     private readonly record struct BodyOutcome(ForwarderError Error, Exception? Exception);
 
     /// <summary>Waits for the body send to end, first stopping it (and resetting the connection) if it still runs.</summary>
-    private static async Task<BodyOutcome> StopAsync(Task<BodyOutcome> bodySend, PipeReader body, UpstreamConnection? connection)
+    private static async Task<BodyOutcome> StopAsync(Task<BodyOutcome> bodySend, PipeReader body, UpstreamConnection? connection, ContinueGate? gate)
     {
+        gate?.TryWithhold();
         if (!bodySend.IsCompleted)
         {
             body.CancelPendingRead();
@@ -329,6 +365,38 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         buffer = writer.Buffer;
         length = writer.Length;
         return true;
+    }
+
+    /// <summary>
+    /// The body of a request with <c>Expect: 100-continue</c> (RFC 9110 §10.1.1), as .NET's client sends it for the
+    /// YARP path: once the upstream's 100 arrives, or after <see cref="ForwarderClients.Expect100ContinueTimeout"/>
+    /// without one; not at all when a final response came first and refused it (<see cref="WithholdsBody"/>).
+    /// </summary>
+    private static async Task<BodyOutcome> SendBodyAfterContinueAsync(ContinueGate gate, PipeReader body, UpstreamConnection connection, bool chunked, TimeSpan idle, CancellationTokenSource timeouts, BodySentClock clock)
+    {
+        if (!await gate.WaitAsync(ForwarderClients.Expect100ContinueTimeout))
+        {
+            return default;
+        }
+
+        return await SendBodyAsync(body, connection, chunked, idle, timeouts, clock);
+    }
+
+    /// <summary>
+    /// A final response that came before the 100: a refusal (300 or more) keeps back a body of unknown length or over
+    /// 1,024 bytes, and the connection then cannot carry another request (the upstream may still wait for the body);
+    /// anything else lets the body go. These are .NET's client's rules, so both paths send the same.
+    /// </summary>
+    /// <returns>Whether the body is kept back.</returns>
+    private static bool WithholdsBody(ContinueGate gate, int status, bool chunked, long? contentLength)
+    {
+        if (status >= 300 && (chunked || contentLength > ExpectRefusalSendLimit))
+        {
+            return gate.TryWithhold();
+        }
+
+        gate.Open();
+        return false;
     }
 
     /// <summary>
@@ -418,13 +486,15 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     }
 
     /// <summary>
-    /// Reads until a final (non-1xx) response head is complete or invalid (<see cref="ResponseHead.Error"/>). Returns
+    /// Reads until a final (non-1xx) response head is complete or invalid (<see cref="ResponseHead.Error"/>); a 100 on
+    /// the way opens <paramref name="gate"/>. Interim responses never reach the client (nor do they on the YARP path: the
+    /// client's own 100 comes from Kestrel, when its body is first read). Returns
     /// the buffer (a larger one for a long head), the bytes received into it, where the final head starts, and
     /// whether the connection turned out stale: a reused one that ended before any byte (the buffer is untouched then).
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<(byte[] Buffer, int Received, int Start, bool Stale)> ReceiveHeadAsync(
-        UpstreamConnection connection, byte[] buffer, bool isHead, CancellationToken token)
+        UpstreamConnection connection, byte[] buffer, bool isHead, ContinueGate? gate, CancellationToken token)
     {
         var received = 0;
         var start = 0;
@@ -451,6 +521,11 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                     {
                         head.InvalidateIfNotAscii(buffer.AsSpan(start));
                         return (buffer, received, start, false);
+                    }
+
+                    if (head.StatusCode == 100)
+                    {
+                        gate?.Open();
                     }
 
                     start += head.Length; // 100, 102, 103: dropped, as .NET's client drops them
@@ -816,6 +891,28 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         }
 
         return false;
+    }
+}
+
+/// <summary>
+/// Whether the body of a request with <c>Expect: 100-continue</c> goes: decided once, by the upstream's 100, the wait's
+/// end or a final response (<see cref="TryWithhold"/>), whichever comes first.
+/// </summary>
+internal sealed class ContinueGate
+{
+    private readonly TaskCompletionSource<bool> _decision = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Open() => _decision.TrySetResult(true);
+
+    /// <summary>Keeps the body back; false when it was already let go (some of it may be on the wire).</summary>
+    public bool TryWithhold() => _decision.TrySetResult(false) || !_decision.Task.Result;
+
+    /// <summary>Whether the body goes, once decided; the gate opens by itself after <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitAsync(TimeSpan timeout)
+    {
+        using var timer = new CancellationTokenSource(timeout);
+        using var expiry = timer.Token.UnsafeRegister(static gate => ((ContinueGate)gate!).Open(), this);
+        return await _decision.Task;
     }
 }
 

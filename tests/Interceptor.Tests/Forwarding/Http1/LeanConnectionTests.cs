@@ -202,6 +202,51 @@ public sealed class LeanConnectionTests
         Assert.Equal(["small", "after"], upstream.AnsweredBodies);
     }
 
+    [Fact]
+    public async Task PooledConnectionClosedBeforeTheUpstreams100_RequestWithExpectGoesOutAgain_BodyOnce()
+    {
+        // With Expect: 100-continue nothing of the body leaves before the upstream's 100, so even a body too large to
+        // go with the head is still whole when the pooled connection turns out closed: the request goes out again.
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", AnswerFirstOnly: true, Continue: true),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+        using (var first = await PostAsync(interceptor, "/r/ok", new StringContent("small")))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        await RequestCounts.WaitForAsync(interceptor, "app", 1); // its connection is back in the pool
+        var body = new string('x', 100_000);
+
+        var outcome = await ExpectClient.SendAsync(interceptor.ProxyPort, $"POST /r/ok HTTP/1.1\r\nHost: {Host}\r\nExpect: 100-continue\r\nContent-Length: {body.Length}\r\n\r\n", body);
+
+        Assert.StartsWith("HTTP/1.1 100 Continue / HTTP/1.1 200 OK; body sent: True;", outcome, StringComparison.Ordinal);
+        Assert.EndsWith("; ok", outcome, StringComparison.Ordinal);
+        Assert.Equal(["small", body], upstream.AnsweredBodies);
+        Assert.Equal(2, upstream.Connections);
+        Assert.Equal(2, Pool(interceptor).OpenedCount);
+    }
+
+    [Theory]
+    [InlineData("something")]
+    [InlineData("100-continue, something")]
+    public async Task ExpectOtherThan100Continue_GoesThroughYarp(string expect)
+    {
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        var response = await RawHttp.SendAsync(interceptor.ProxyPort, $"POST /r/ok HTTP/1.1\r\nHost: {Host}\r\nExpect: {expect}\r\nContent-Length: 5\r\n\r\nhello");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(["hello"], upstream.AnsweredBodies);
+        Assert.Equal(0, Pool(interceptor).OpenedCount);
+    }
+
     [Theory]
     [InlineData(true)] // the upstream resets it
     [InlineData(false)] // the upstream sends an answer nobody asked for (late or doubled): the next request would read it as its own

@@ -49,6 +49,10 @@ public sealed class LeanPathDifferentialTests
         { "chunked body with trailers", "POST /t HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Checksum: 1\r\n\r\n" },
         { "empty chunked body", "POST /e HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
         { "large chunked body", "POST /lc HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: Chunked\r\n\r\n" + string.Concat(Enumerable.Range(0, 10).Select(_ => "1F40\r\n" + new string('k', 8000) + "\r\n")) + "0\r\n\r\n" },
+        { "expect 100-continue, body with the head", "POST /x HTTP/1.1\r\nHost: app.example.com\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello" },
+        { "expect 100-Continue (case), large body", "PUT /x HTTP/1.1\r\nHost: app.example.com\r\nExpect: 100-Continue\r\nContent-Length: 40000\r\n\r\n" + new string('e', 40_000) },
+        { "expect 100-continue, chunked body", "POST /x HTTP/1.1\r\nHost: app.example.com\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" },
+        { "expect 100-continue, empty body", "POST /x HTTP/1.1\r\nHost: app.example.com\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n" },
         { "user agent and common headers", "GET /index.html HTTP/1.1\r\nHost: app.example.com\r\nUser-Agent: curl/8.0\r\nAccept-Encoding: gzip, br\r\nAuthorization: Bearer t\r\nIf-None-Match: \"abc\"\r\nx-lower: v\r\n\r\n" },
     };
 
@@ -161,6 +165,71 @@ public sealed class LeanPathDifferentialTests
         {
             Assert.Equal(viaYarp, viaLean);
         }
+    }
+
+    /// <summary>
+    /// Upstream answers to a request with <c>Expect: 100-continue</c> (<c>/r/name</c>). Replies that leave the body
+    /// unread say <c>Connection: close</c> when the body may follow them on the wire, so no later request is read from
+    /// the middle of it.
+    /// </summary>
+    private static readonly Dictionary<string, ScriptedReply> ExpectReplies = new()
+    {
+        ["continue-then-ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Continue: true),
+        ["refuse-417"] = new("HTTP/1.1 417 Expectation Failed\r\nContent-Length: 6\r\n\r\nrefuse", AnswerOnTheHead: true),
+        ["refuse-413-close"] = new("HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", AnswerOnTheHead: true),
+        ["no-continue"] = new("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate"),
+        ["continue-then-early-final"] = new("HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 4\r\n\r\nfull", Continue: true, AnswerOnTheHead: true),
+        ["ok-before-continue"] = new("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nearly", AnswerOnTheHead: true),
+        ["early-hints-then-continue"] = new("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Continue: true),
+        ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    };
+
+    /// <summary>
+    /// The upstream's answer and the body's length. A body above 1,024 bytes is withheld when a final status of 300 or
+    /// more comes before any 100; a smaller one is sent anyway (as .NET's client does).
+    /// </summary>
+    public static readonly TheoryData<string, int> ExpectCases = new()
+    {
+        { "continue-then-ok", 3000 },
+        { "refuse-417", 3000 },
+        { "refuse-413-close", 3000 },
+        { "refuse-413-close", 10 },
+        { "no-continue", 3000 },
+        { "continue-then-early-final", 3000 },
+        { "ok-before-continue", 3000 },
+        { "early-hints-then-continue", 50 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ExpectCases))]
+    public async Task ExpectContinue_ExchangeAsOnTheYarpPath(string name, int bodyLength)
+    {
+        var viaYarp = await ExpectOutcomeAsync(name, bodyLength, Yarp, lean: false);
+        var viaLean = await ExpectOutcomeAsync(name, bodyLength, Lean, lean: true);
+
+        Assert.Equal(viaYarp, viaLean);
+    }
+
+    /// <summary>
+    /// What the client saw (every status line, then the final response), the bodies the upstream read, and how many
+    /// upstream connections a plain request after it took (one more when the first connection was not reused).
+    /// </summary>
+    private static async Task<string> ExpectOutcomeAsync(string name, int bodyLength, Dictionary<string, string?> settings, bool lean)
+    {
+        await using var upstream = new ScriptedUpstream(ExpectReplies);
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), settings);
+        var head = $"POST /r/{name} HTTP/1.1\r\nHost: {Host}\r\nExpect: 100-continue\r\nContent-Length: {bodyLength}\r\n\r\n";
+        var client = await ExpectClient.SendAsync(interceptor.ProxyPort, head, new string('p', bodyLength));
+        await RequestCounts.WaitForAsync(interceptor, "app", 1); // the first exchange is over, its connection pooled or closed
+        var next = await RawHttp.SendAsync(interceptor.ProxyPort, $"GET /r/ok HTTP/1.1\r\nHost: {Host}\r\n\r\n");
+
+        Assert.Equal(lean, Pool(interceptor).OpenedCount > 0);
+        return $"""
+            client: {client}
+            upstream read: {string.Join(" | ", upstream.AnsweredBodies.Select(b => b.Length))}
+            next: {next.StatusLine} {next.Body}
+            upstream connections: {upstream.Connections}
+            """;
     }
 
     private static UpstreamConnectionPool Pool(TestInterceptor interceptor) => interceptor.Services.GetRequiredService<UpstreamConnectionPool>();

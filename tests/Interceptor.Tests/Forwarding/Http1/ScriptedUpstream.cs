@@ -76,6 +76,11 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
                         return; // closed while the proxy thought it idle: its request gets no answer
                     }
 
+                    if (reply.Continue)
+                    {
+                        await stream.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray(), _stop.Token);
+                    }
+
                     var body = !reply.AnswerOnTheHead && ContentLength(head) is var length and > 0 ? await reader.ReadExactlyAsync(length) : [];
 
                     if (reply.Reset)
@@ -126,4 +131,5 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
 /// <param name="Reset">Write nothing and reset the connection.</param>
 /// <param name="AnswerFirstOnly">Answer only a connection's first request; close it on the next without answering.</param>
 /// <param name="AnswerOnTheHead">Answer without reading the request's body (as a server refusing it does).</param>
-internal sealed record ScriptedReply(string Bytes, bool Close = false, bool Reset = false, bool AnswerFirstOnly = false, bool AnswerOnTheHead = false);
+/// <param name="Continue">Write <c>100 Continue</c> as soon as the head has arrived (as a server reading the body does).</param>
+internal sealed record ScriptedReply(string Bytes, bool Close = false, bool Reset = false, bool AnswerFirstOnly = false, bool AnswerOnTheHead = false, bool Continue = false);
