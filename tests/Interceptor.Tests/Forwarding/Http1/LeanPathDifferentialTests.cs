@@ -185,13 +185,15 @@ public sealed class LeanPathDifferentialTests
     };
 
     /// <summary>
-    /// The upstream's answer and the body's length. A body above 1,024 bytes is withheld when a final status of 300 or
-    /// more comes before any 100; a smaller one is sent anyway (as .NET's client does).
+    /// The upstream's answer and the body's length (negative: that many bytes, chunked). A chunked body or one above
+    /// 1,024 bytes is withheld when a final status of 300 or more comes before any 100; a smaller one is sent anyway
+    /// (as .NET's client does).
     /// </summary>
     public static readonly TheoryData<string, int> ExpectCases = new()
     {
         { "continue-then-ok", 3000 },
         { "refuse-417", 3000 },
+        { "refuse-417", -10 },
         { "refuse-413-close", 3000 },
         { "refuse-413-close", 10 },
         { "no-continue", 3000 },
@@ -218,8 +220,10 @@ public sealed class LeanPathDifferentialTests
     {
         await using var upstream = new ScriptedUpstream(ExpectReplies);
         await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), settings);
-        var head = $"POST /r/{name} HTTP/1.1\r\nHost: {Host}\r\nExpect: 100-continue\r\nContent-Length: {bodyLength}\r\n\r\n";
-        var client = await ExpectClient.SendAsync(interceptor.ProxyPort, head, new string('p', bodyLength));
+        var body = new string('p', Math.Abs(bodyLength));
+        var framing = bodyLength < 0 ? "Transfer-Encoding: chunked" : "Content-Length: " + bodyLength;
+        var head = $"POST /r/{name} HTTP/1.1\r\nHost: {Host}\r\nExpect: 100-continue\r\n{framing}\r\n\r\n";
+        var client = await ExpectClient.SendAsync(interceptor.ProxyPort, head, bodyLength < 0 ? $"{body.Length:X}\r\n{body}\r\n0\r\n\r\n" : body);
         await RequestCounts.WaitForAsync(interceptor, "app", 1); // the first exchange is over, its connection pooled or closed
         var next = await RawHttp.SendAsync(interceptor.ProxyPort, $"GET /r/ok HTTP/1.1\r\nHost: {Host}\r\n\r\n");
 
