@@ -99,8 +99,8 @@ internal static class ScalerApplication
 
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<ScalerMetrics>();
-        services.AddUpdraftOpenTelemetry(options.Telemetry, ServiceName, ScalerTracing.SourceName);
+        services.AddSingleton(_ => new ScalerMetrics(otlp: options.Telemetry.MetricsEnabled));
+        services.AddUpdraftOpenTelemetry(options.Telemetry, ServiceName, ScalerInstruments.MeterName, ScalerTracing.SourceName);
         services.AddSingleton<RouteCatalog>();
         services.AddSingleton<InterceptorFleet>();
         services.AddSingleton<CountsAggregator>();
@@ -153,13 +153,16 @@ internal static class ScalerApplication
         var app = builder.Build();
         app.MapGrpcService<ExternalScalerService>();
         app.MapGrpcHealthChecksService();
-        if (options.MetricsEnabled)
+        if (options.MetricsEnabled || options.Telemetry.MetricsEnabled)
         {
             var metrics = app.Services.GetRequiredService<ScalerMetrics>();
             var fleet = app.Services.GetRequiredService<InterceptorFleet>();
             var catalog = app.Services.GetRequiredService<RouteCatalog>();
             metrics.Observe(fleet.Reachability, () => catalog.Current.BuiltAt);
-            app.MapMetrics("/metrics", metrics.Registry);
+            if (options.MetricsEnabled)
+            {
+                app.MapMetrics("/metrics", metrics.Registry);
+            }
         }
 
         app.Lifetime.ApplicationStarted.Register(() =>
@@ -178,7 +181,7 @@ internal static class ScalerApplication
 
             if (options.Telemetry.MetricsEnabled)
             {
-                Log.OtlpMetricsRuntimeOnly(logger, OpenTelemetryRegistration.RuntimeMeter);
+                Log.OtlpMetricsOn(logger, ScalerInstruments.MeterName, OpenTelemetryRegistration.RuntimeMeter);
             }
         });
         return app;

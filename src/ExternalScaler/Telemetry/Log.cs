@@ -66,6 +66,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Tracing on (OTEL_EXPORTER_OTLP_TRACES_ENABLED): {Description}")]
     public static partial void TracingOn(ILogger logger, string description);
 
-    [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "OTEL_EXPORTER_OTLP_METRICS_ENABLED: only .NET's {Meter} metrics are pushed over OTLP; the scaler's own metrics are Prometheus metrics, served on /metrics")]
-    public static partial void OtlpMetricsRuntimeOnly(ILogger logger, string meter);
+    [LoggerMessage(EventId = 41, Level = LogLevel.Information, Message = "OTEL_EXPORTER_OTLP_METRICS_ENABLED: pushing the {Meter} meter (scaler.pinger.fetch.duration, scaler.pinger.fetch.errors, scaler.pinger.endpoints, scaler.pinger.unreachable_pods) and {RuntimeMeter} over OTLP; /metrics is unchanged")]
+    public static partial void OtlpMetricsOn(ILogger logger, string meter, string runtimeMeter);
 }

@@ -7,8 +7,9 @@ namespace Updraft.ExternalScaler.Telemetry;
 /// <summary>
 /// The scaler's Prometheus metrics, in a registry of its own: Updraft's <c>updraft_scaler_*</c>, and the add-on's
 /// <c>scaler_pinger_*</c> and <c>target_info</c> with its names, buckets and labels, so its dashboards and alerts work.
+/// With OTLP metrics on, the pinger metrics are also recorded on <see cref="Instruments"/>.
 /// </summary>
-internal sealed class ScalerMetrics
+internal sealed class ScalerMetrics : IDisposable
 {
     /// <summary>The add-on's OTel <c>service.name</c>, kept so dashboards that select on it find this scaler.</summary>
     public const string ServiceName = "keda-http-external-scaler";
@@ -27,8 +28,10 @@ internal sealed class ScalerMetrics
     private readonly Gauge _unreachable;
     private readonly Gauge _routesBuilt;
 
-    public ScalerMetrics()
+    /// <param name="otlp">OTLP metrics on: also record the pinger metrics on instruments the OpenTelemetry SDK exports.</param>
+    public ScalerMetrics(bool otlp = false)
     {
+        Instruments = otlp ? new ScalerInstruments(FetchBuckets) : null;
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
         _rpcDuration = factory.CreateHistogram("updraft_scaler_rpc_duration_seconds", "Time to answer a unary KEDA RPC.", new HistogramConfiguration
@@ -55,6 +58,9 @@ internal sealed class ScalerMetrics
 
     public CollectorRegistry Registry { get; }
 
+    /// <summary>The OTLP instruments, or null when OTLP metrics are off.</summary>
+    public ScalerInstruments? Instruments { get; }
+
     public Prometheus.ITimer Time(string method) => _rpcDuration.WithLabels(method).NewTimer();
 
     public void Failed(string method, StatusCode code) => _rpcFailures.WithLabels(method, code.ToString()).Inc();
@@ -67,15 +73,21 @@ internal sealed class ScalerMetrics
     public void SetRejectedRoutes(int count) => _rejectedRoutes.Set(count);
 
     /// <summary>One replica's counts arrived after <paramref name="duration"/>.</summary>
-    public void FetchSucceeded(TimeSpan duration) => _fetchDuration.Observe(duration.TotalSeconds);
+    public void FetchSucceeded(TimeSpan duration)
+    {
+        _fetchDuration.Observe(duration.TotalSeconds);
+        Instruments?.FetchDuration(duration.TotalSeconds);
+    }
 
     /// <summary>A fetch failed; <paramref name="duration"/> is how long it took, when it was one attempt (not a stream that broke).</summary>
     public void FetchFailed(TimeSpan? duration)
     {
         _fetchErrors.Inc();
+        Instruments?.FetchFailed();
         if (duration is { } value)
         {
             _fetchDuration.Observe(value.TotalSeconds);
+            Instruments?.FetchDuration(value.TotalSeconds);
         }
     }
 
@@ -86,6 +98,7 @@ internal sealed class ScalerMetrics
     /// <param name="routesBuiltAt">When the route table was last rebuilt, or null before the first.</param>
     public void Observe(Func<(int Followed, int Unreachable)> replicas, Func<DateTimeOffset?> routesBuiltAt)
     {
+        Instruments?.Observe(replicas);
         Registry.AddBeforeCollectCallback(() =>
         {
             var (followed, unreachable) = replicas();
@@ -94,6 +107,8 @@ internal sealed class ScalerMetrics
             _routesBuilt.Set(routesBuiltAt() is { } at ? at.ToUnixTimeMilliseconds() / 1000.0 : 0);
         });
     }
+
+    public void Dispose() => Instruments?.Dispose();
 
     public IDisposable OpenStream(string method)
     {

@@ -55,10 +55,19 @@ internal static class InterceptorApplication
         services.AddSingleton<IValidateOptions<InterceptorOptions>, InterceptorOptionsValidator>();
         services.AddSingleton(time ?? TimeProvider.System);
         services.AddHttpForwarder();
-        services.AddSingleton<InterceptorMetrics>();
         // Registered only when switched on; a bad value registers nothing here and fails start-up in the options' validation.
         var telemetry = OpenTelemetrySettings.Read(new SettingReader(name => builder.Configuration[name], []), []);
-        services.AddUpdraftOpenTelemetry(telemetry, ServiceName, ProxyTracing.SourceName);
+        services.AddSingleton(provider =>
+        {
+            if (!telemetry.MetricsEnabled)
+            {
+                return new InterceptorMetrics();
+            }
+
+            var tables = provider.GetRequiredService<RouteTableHolder>();
+            return new InterceptorMetrics(() => tables.Current.Routes);
+        });
+        services.AddUpdraftOpenTelemetry(telemetry, ServiceName, InterceptorInstruments.MeterName, ProxyTracing.SourceName);
         services.AddSingleton(provider => new ProxyTracing(provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.Telemetry));
         services.AddSingleton<RouteTableHolder>();
         services.AddSingleton<ActivitySignal>();
@@ -268,7 +277,7 @@ internal sealed class ListeningReporter(IHostApplicationLifetime lifetime, IServ
 
             if (telemetry.MetricsEnabled)
             {
-                Log.OtlpMetricsRuntimeOnly(logger, OpenTelemetryRegistration.RuntimeMeter);
+                Log.OtlpMetricsOn(logger, InterceptorInstruments.MeterName, OpenTelemetryRegistration.RuntimeMeter);
             }
         });
         return Task.CompletedTask;

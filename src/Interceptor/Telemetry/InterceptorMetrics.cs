@@ -6,8 +6,9 @@ namespace Updraft.Interceptor.Telemetry;
 /// The interceptor's Prometheus instruments, with the add-on's names and labels. Label sets are bounded: route labels
 /// come from route objects (an unrouted request gets empty labels, never the raw host) and methods outside the
 /// standard set are reported as <c>_OTHER</c>. Each interceptor owns its registry, so several can share a process.
+/// With OTLP metrics on, the request metrics are also recorded on <see cref="Instruments"/>.
 /// </summary>
-internal sealed class InterceptorMetrics
+internal sealed class InterceptorMetrics : IDisposable
 {
     private static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
@@ -17,8 +18,10 @@ internal sealed class InterceptorMetrics
     private readonly Gauge _watchLists;
     private readonly Gauge _watchFailures;
 
-    public InterceptorMetrics()
+    /// <param name="otlpRoutes">Given when OTLP metrics are on: the current routes, read by the OTLP concurrency instrument.</param>
+    public InterceptorMetrics(Func<IReadOnlyList<Routing.Route>>? otlpRoutes = null)
     {
+        Instruments = otlpRoutes is null ? null : new InterceptorInstruments(otlpRoutes);
         Registry = Metrics.NewCustomRegistry();
         DotNetStats.Register(Registry);
         var factory = Metrics.WithCustomRegistry(Registry);
@@ -53,6 +56,9 @@ internal sealed class InterceptorMetrics
 
     public CollectorRegistry Registry { get; }
 
+    /// <summary>The OTLP instruments, or null when OTLP metrics are off.</summary>
+    public InterceptorInstruments? Instruments { get; }
+
     public Counter RequestCount { get; }
 
     public Histogram RequestDuration { get; }
@@ -86,4 +92,6 @@ internal sealed class InterceptorMetrics
     public void RouteReloadFailed() => _routeReloads.WithLabels("error").Inc();
 
     public double RouteReloadFailures => _routeReloads.WithLabels("error").Value;
+
+    public void Dispose() => Instruments?.Dispose();
 }

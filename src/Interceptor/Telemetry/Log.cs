@@ -80,6 +80,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 50, Level = LogLevel.Information, Message = "Tracing on (OTEL_EXPORTER_OTLP_TRACES_ENABLED): {Description}")]
     public static partial void TracingOn(ILogger logger, string description);
 
-    [LoggerMessage(EventId = 51, Level = LogLevel.Warning, Message = "OTEL_EXPORTER_OTLP_METRICS_ENABLED: only .NET's {Meter} metrics are pushed over OTLP; the interceptor's request and route metrics are Prometheus metrics, served on /metrics")]
-    public static partial void OtlpMetricsRuntimeOnly(ILogger logger, string meter);
+    [LoggerMessage(EventId = 51, Level = LogLevel.Information, Message = "OTEL_EXPORTER_OTLP_METRICS_ENABLED: pushing the {Meter} meter (interceptor.request.count, interceptor.request.duration, interceptor.request.concurrency) and {RuntimeMeter} over OTLP; /metrics is unchanged")]
+    public static partial void OtlpMetricsOn(ILogger logger, string meter, string runtimeMeter);
 }

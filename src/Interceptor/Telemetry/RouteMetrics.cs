@@ -6,7 +6,8 @@ namespace Updraft.Interceptor.Telemetry;
 
 /// <summary>
 /// The metric series of one route. Labelled children are created once per (method, status) and cached, so recording
-/// a request is a dictionary hit and two lock-free updates, with no allocation.
+/// a request is a dictionary hit and two lock-free updates, with no allocation. With OTLP metrics on, each series also
+/// keeps its OTLP attributes, built once, so the OTLP instruments get the same series without allocating per request.
 /// </summary>
 internal sealed class RouteMetrics
 {
@@ -15,7 +16,7 @@ internal sealed class RouteMetrics
     private readonly InterceptorMetrics _owner;
     private readonly string _name;
     private readonly string _namespace;
-    private readonly ConcurrentDictionary<int, (Counter.Child Count, Histogram.Child Duration)> _series = new();
+    private readonly ConcurrentDictionary<int, Series> _series = new();
     private readonly Gauge.Child? _concurrency;
     private long _coldStartRejections;
 
@@ -29,7 +30,11 @@ internal sealed class RouteMetrics
         _name = name;
         _namespace = @namespace;
         _concurrency = tracksConcurrency ? owner.Concurrency.WithLabels(name, @namespace) : null;
+        ConcurrencyTags = owner.Instruments is null ? [] : InterceptorInstruments.RouteTags(name, @namespace);
     }
+
+    /// <summary>The OTLP concurrency series' attributes (empty when OTLP metrics are off).</summary>
+    public KeyValuePair<string, object?>[] ConcurrencyTags { get; }
 
     public void Record(string method, int statusCode, double seconds)
     {
@@ -41,6 +46,10 @@ internal sealed class RouteMetrics
 
         series.Count.Inc();
         series.Duration.Observe(seconds);
+        if (series.OtlpTags is { } tags)
+        {
+            _owner.Instruments!.Record(tags, seconds);
+        }
     }
 
     public void SetConcurrency(int value) => _concurrency?.Set(value);
@@ -68,13 +77,18 @@ internal sealed class RouteMetrics
         _series.Clear();
     }
 
-    private static (Counter.Child, Histogram.Child) CreateSeries(int key, RouteMetrics self)
+    private static Series CreateSeries(int key, RouteMetrics self)
     {
-        var code = (key % 1000).ToString(CultureInfo.InvariantCulture);
+        var statusCode = key % 1000;
+        var code = statusCode.ToString(CultureInfo.InvariantCulture);
         var method = MethodLabels[key / 1000];
-        return (self._owner.RequestCount.WithLabels(code, method, self._name, self._namespace),
-            self._owner.RequestDuration.WithLabels(code, method, self._name, self._namespace));
+        return new Series(
+            self._owner.RequestCount.WithLabels(code, method, self._name, self._namespace),
+            self._owner.RequestDuration.WithLabels(code, method, self._name, self._namespace),
+            self._owner.Instruments is null ? null : InterceptorInstruments.RequestTags(statusCode, method, self._name, self._namespace));
     }
+
+    private readonly record struct Series(Counter.Child Count, Histogram.Child Duration, KeyValuePair<string, object?>[]? OtlpTags);
 
     private static int MethodIndex(string method) => method switch
     {

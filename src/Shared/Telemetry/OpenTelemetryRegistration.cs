@@ -12,15 +12,15 @@ namespace Updraft.Shared.Telemetry;
 /// </summary>
 public static class OpenTelemetryRegistration
 {
-    /// <summary>The meter exported by OTLP when <c>OTEL_EXPORTER_OTLP_METRICS_ENABLED</c> is on: .NET's runtime metrics
-    /// (the components' own instruments are prometheus-net's and stay on <c>/metrics</c>).</summary>
+    /// <summary>.NET's runtime meter, exported by OTLP next to the component's own when <c>OTEL_EXPORTER_OTLP_METRICS_ENABLED</c> is on.</summary>
     public const string RuntimeMeter = "System.Runtime";
 
     /// <param name="services">The application's services.</param>
     /// <param name="settings">The parsed switches.</param>
     /// <param name="serviceName">The resource's <c>service.name</c> unless <c>OTEL_SERVICE_NAME</c> names another.</param>
+    /// <param name="meter">The name of the component's own meter, pushed over OTLP when metrics are on.</param>
     /// <param name="activitySources">The names of the component's activity sources.</param>
-    public static void AddUpdraftOpenTelemetry(this IServiceCollection services, OpenTelemetrySettings settings, string serviceName, params string[] activitySources)
+    public static void AddUpdraftOpenTelemetry(this IServiceCollection services, OpenTelemetrySettings settings, string serviceName, string meter, params string[] activitySources)
     {
         if (!settings.TracesEnabled && !settings.MetricsEnabled)
         {
@@ -47,8 +47,8 @@ public static class OpenTelemetryRegistration
 
         if (settings.MetricsEnabled)
         {
-            // The add-on pushes its metrics with OTLP/HTTP.
-            builder.WithMetrics(metrics => metrics.AddMeter(RuntimeMeter).AddOtlpExporter(otlp => otlp.Protocol = OtlpExportProtocol.HttpProtobuf));
+            // The SDK reads OTEL_METRIC_EXPORT_INTERVAL (and _TIMEOUT) for its periodic reader itself.
+            builder.WithMetrics(metrics => metrics.AddMeter(meter, RuntimeMeter).AddOtlpExporter(otlp => ConfigureMetricExporter(otlp, settings)));
         }
     }
 
@@ -62,6 +62,21 @@ public static class OpenTelemetryRegistration
         }
 
         if (settings.TracesHeaders is { } headers)
+        {
+            otlp.Headers = headers;
+        }
+    }
+
+    private static void ConfigureMetricExporter(OtlpExporterOptions otlp, OpenTelemetrySettings settings)
+    {
+        // The add-on pushes with OTLP/HTTP; the SDK's own default would be gRPC.
+        otlp.Protocol = settings.MetricsProtocol;
+        if (settings.MetricsEndpoint is { } endpoint)
+        {
+            otlp.Endpoint = endpoint;
+        }
+
+        if (settings.MetricsHeaders is { } headers)
         {
             otlp.Headers = headers;
         }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using OpenTelemetry.Exporter;
 using Updraft.Shared.Settings;
 
 namespace Updraft.Shared.Telemetry;
@@ -37,7 +38,21 @@ public enum TraceSampling
 /// exporter applies it only when given in code).</param>
 /// <param name="TracesHeaders"><c>OTEL_EXPORTER_OTLP_TRACES_HEADERS</c>, likewise.</param>
 /// <param name="ServiceName"><c>OTEL_SERVICE_NAME</c>: in place of the component's own name.</param>
-public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Export, TraceSampling Sampling, double SamplingRatio, bool MetricsEnabled, Uri? TracesEndpoint = null, string? TracesHeaders = null, string? ServiceName = null)
+/// <param name="MetricsProtocol"><c>OTEL_EXPORTER_OTLP_METRICS_PROTOCOL</c>: OTLP/HTTP (the add-on's only one) unless set to grpc.</param>
+/// <param name="MetricsEndpoint"><c>OTEL_EXPORTER_OTLP_METRICS_ENDPOINT</c>: used as it is, like the traces endpoint.</param>
+/// <param name="MetricsHeaders"><c>OTEL_EXPORTER_OTLP_METRICS_HEADERS</c>, likewise.</param>
+public sealed record OpenTelemetrySettings(
+    bool TracesEnabled,
+    TraceExport Export,
+    TraceSampling Sampling,
+    double SamplingRatio,
+    bool MetricsEnabled,
+    Uri? TracesEndpoint = null,
+    string? TracesHeaders = null,
+    string? ServiceName = null,
+    OtlpExportProtocol MetricsProtocol = OtlpExportProtocol.HttpProtobuf,
+    Uri? MetricsEndpoint = null,
+    string? MetricsHeaders = null)
 {
     public const string ServiceNameVariable = "OTEL_SERVICE_NAME";
     public const string TracesEndpointVariable = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
@@ -45,14 +60,19 @@ public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Expor
     public const string TracesEnabledVariable = "OTEL_EXPORTER_OTLP_TRACES_ENABLED";
     public const string TracesProtocolVariable = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
     public const string MetricsEnabledVariable = "OTEL_EXPORTER_OTLP_METRICS_ENABLED";
+    public const string MetricsProtocolVariable = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+    public const string MetricsEndpointVariable = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+    public const string MetricsHeadersVariable = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
     public const string SamplerVariable = "OTEL_TRACES_SAMPLER";
     public const string SamplerArgumentVariable = "OTEL_TRACES_SAMPLER_ARG";
 
     private const string AllowedProtocols = "console, grpc or http/protobuf";
     private const string AllowedSamplers = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio";
 
-    private static readonly string[] EndpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", TracesEndpointVariable, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"];
-    private static readonly string[] HeaderVariables = ["OTEL_EXPORTER_OTLP_HEADERS", TracesHeadersVariable, "OTEL_EXPORTER_OTLP_METRICS_HEADERS"];
+    private const string AllowedMetricsProtocols = "grpc or http/protobuf";
+
+    private static readonly string[] EndpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", TracesEndpointVariable, MetricsEndpointVariable];
+    private static readonly string[] HeaderVariables = ["OTEL_EXPORTER_OTLP_HEADERS", TracesHeadersVariable, MetricsHeadersVariable];
 
     /// <summary>Everything off: what an unset environment gives.</summary>
     public static OpenTelemetrySettings Off { get; } = new(false, TraceExport.Console, TraceSampling.ParentBasedAlwaysOn, 1.0, false);
@@ -84,6 +104,22 @@ public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Expor
                     break;
                 default:
                     problems.Add($"{TracesProtocolVariable}=\"{protocol}\" is not supported; use {AllowedProtocols}");
+                    break;
+            }
+        }
+
+        var metricsProtocol = OtlpExportProtocol.HttpProtobuf;
+        if (reader.Text(MetricsProtocolVariable) is { } metricsProtocolText)
+        {
+            switch (metricsProtocolText.ToLowerInvariant())
+            {
+                case "grpc":
+                    metricsProtocol = OtlpExportProtocol.Grpc;
+                    break;
+                case "http/protobuf":
+                    break;
+                default:
+                    problems.Add($"{MetricsProtocolVariable}=\"{metricsProtocolText}\" is not supported; use {AllowedMetricsProtocols}");
                     break;
             }
         }
@@ -132,9 +168,22 @@ public sealed record OpenTelemetrySettings(bool TracesEnabled, TraceExport Expor
             }
         }
 
-        var tracesEndpoint = reader.Text(TracesEndpointVariable) is { } text && Uri.TryCreate(text, UriKind.Absolute, out var parsedEndpoint) ? parsedEndpoint : null;
-        return new OpenTelemetrySettings(tracesEnabled, export, sampling, ratio, metricsEnabled, tracesEndpoint, reader.Text(TracesHeadersVariable), reader.Text(ServiceNameVariable));
+        return new OpenTelemetrySettings(
+            tracesEnabled,
+            export,
+            sampling,
+            ratio,
+            metricsEnabled,
+            ReadEndpoint(reader, TracesEndpointVariable),
+            reader.Text(TracesHeadersVariable),
+            reader.Text(ServiceNameVariable),
+            metricsProtocol,
+            ReadEndpoint(reader, MetricsEndpointVariable),
+            reader.Text(MetricsHeadersVariable));
     }
+
+    private static Uri? ReadEndpoint(SettingReader reader, string variable) =>
+        reader.Text(variable) is { } text && Uri.TryCreate(text, UriKind.Absolute, out var endpoint) ? endpoint : null;
 
     private static TraceSampling? ParseSampler(string text) => text.ToLowerInvariant() switch
     {
