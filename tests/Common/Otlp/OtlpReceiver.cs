@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Updraft.Tests.Common.Otlp.Metrics;
 
 namespace Updraft.Tests.Common.Otlp;
 
@@ -23,12 +24,34 @@ internal sealed record ReceivedSpan(
     string ServiceName);
 
 /// <summary>
-/// An OTLP trace receiver in this process, on loopback: OTLP/gRPC (h2c) on <see cref="GrpcPort"/> and OTLP/HTTP
-/// (<c>POST /v1/traces</c>, protobuf) on <see cref="HttpPort"/>. It keeps every span the real exporter sends.
+/// One data point of one metric as the receiver decoded it. <see cref="Value"/> is a sum's or gauge's value (as a double),
+/// <see cref="Count"/> and <see cref="Sum"/> a histogram's; <see cref="Kind"/> is <c>sum</c>, <c>gauge</c> or <c>histogram</c>.
+/// </summary>
+internal sealed record ReceivedMetricPoint(
+    string ServiceName,
+    string Scope,
+    string Name,
+    string Unit,
+    string Kind,
+    bool IsMonotonic,
+    AggregationTemporality Temporality,
+    IReadOnlyDictionary<string, object?> Attributes,
+    double Value,
+    bool IsInteger,
+    ulong Count,
+    double Sum,
+    IReadOnlyList<double> Bounds);
+
+/// <summary>
+/// An OTLP receiver in this process, on loopback: OTLP/gRPC (h2c) on <see cref="GrpcPort"/> and OTLP/HTTP
+/// (<c>POST /v1/traces</c> and <c>POST /v1/metrics</c>, protobuf) on <see cref="HttpPort"/>. It keeps every span and
+/// every metric data point the real exporter sends, in arrival order.
 /// </summary>
 internal sealed class OtlpReceiver : IAsyncDisposable
 {
     private readonly ConcurrentQueue<ReceivedSpan> _spans = new();
+    private readonly ConcurrentQueue<ReceivedMetricPoint> _points = new();
+    private int _metricExports;
     private WebApplication? _grpc;
     private WebApplication? _http;
 
@@ -44,10 +67,20 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     public IReadOnlyCollection<ReceivedSpan> Spans => [.. _spans];
 
+    /// <summary>Every metric data point received, oldest first.</summary>
+    public IReadOnlyList<ReceivedMetricPoint> MetricPoints => [.. _points];
+
+    /// <summary>Metric export requests received (over either protocol).</summary>
+    public int MetricExports => Volatile.Read(ref _metricExports);
+
     public static async Task<OtlpReceiver> StartAsync()
     {
         var receiver = new OtlpReceiver();
-        receiver._grpc = await StartAppAsync(HttpProtocols.Http2, services => services.AddGrpc().Services.AddSingleton(new TraceReceiverService(receiver)), app => app.MapGrpcService<TraceReceiverService>());
+        receiver._grpc = await StartAppAsync(HttpProtocols.Http2, services => services.AddGrpc().Services.AddSingleton(new TraceReceiverService(receiver)).AddSingleton(new MetricsReceiverService(receiver)), app =>
+        {
+            app.MapGrpcService<TraceReceiverService>();
+            app.MapGrpcService<MetricsReceiverService>();
+        });
         receiver._http = await StartAppAsync(HttpProtocols.Http1, _ => { }, app => app.Run(receiver.HandleHttpAsync));
         receiver.GrpcPort = new Uri(receiver._grpc.Urls.First()).Port;
         receiver.HttpPort = new Uri(receiver._http.Urls.First()).Port;
@@ -76,6 +109,87 @@ internal sealed class OtlpReceiver : IAsyncDisposable
             await Task.Delay(50);
         }
     }
+
+    /// <summary>
+    /// Waits until the latest data point of metric <paramref name="name"/> that <paramref name="match"/> selects also
+    /// satisfies <paramref name="done"/> (cumulative points grow from export to export: allow time), and returns it.
+    /// </summary>
+    public async Task<ReceivedMetricPoint> WaitForMetricAsync(string name, Func<ReceivedMetricPoint, bool> match, Func<ReceivedMetricPoint, bool> done, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var latest = MetricPoints.LastOrDefault(point => point.Name == name && match(point));
+            if (latest is not null && done(latest))
+            {
+                return latest;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"no {name} point {what} arrived; latest: {latest?.ToString() ?? "none"}; metrics received: {string.Join(", ", MetricPoints.Select(p => p.Name).Distinct())}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    internal void Add(ExportMetricsServiceRequest request)
+    {
+        foreach (var resource in request.ResourceMetrics)
+        {
+            var serviceName = resource.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value?.StringValue ?? "";
+            foreach (var scope in resource.ScopeMetrics)
+            {
+                var scopeName = scope.Scope?.Name ?? "";
+                foreach (var metric in scope.Metrics)
+                {
+                    switch (metric.DataCase)
+                    {
+                        case Metric.DataOneofCase.Sum:
+                            foreach (var point in metric.Sum.DataPoints)
+                            {
+                                _points.Enqueue(Number(serviceName, scopeName, metric, "sum", metric.Sum.IsMonotonic, metric.Sum.AggregationTemporality, point));
+                            }
+
+                            break;
+                        case Metric.DataOneofCase.Gauge:
+                            foreach (var point in metric.Gauge.DataPoints)
+                            {
+                                _points.Enqueue(Number(serviceName, scopeName, metric, "gauge", false, AggregationTemporality.Unspecified, point));
+                            }
+
+                            break;
+                        case Metric.DataOneofCase.Histogram:
+                            foreach (var point in metric.Histogram.DataPoints)
+                            {
+                                _points.Enqueue(new ReceivedMetricPoint(serviceName, scopeName, metric.Name, metric.Unit, "histogram", false, metric.Histogram.AggregationTemporality,
+                                    point.Attributes.ToDictionary(a => a.Key, a => MetricValue(a.Value)), 0, false, point.Count, point.Sum, [.. point.ExplicitBounds]));
+                            }
+
+                            break;
+                    }
+                }
+            }
+        }
+
+        Interlocked.Increment(ref _metricExports);
+    }
+
+    private static ReceivedMetricPoint Number(string serviceName, string scope, Metric metric, string kind, bool monotonic, AggregationTemporality temporality, NumberDataPoint point) =>
+        new(serviceName, scope, metric.Name, metric.Unit, kind, monotonic, temporality,
+            point.Attributes.ToDictionary(a => a.Key, a => MetricValue(a.Value)),
+            point.ValueCase == NumberDataPoint.ValueOneofCase.AsInt ? point.AsInt : point.AsDouble,
+            point.ValueCase == NumberDataPoint.ValueOneofCase.AsInt, 0, 0, []);
+
+    private static object? MetricValue(Metrics.AnyValue? value) => value?.ValueCase switch
+    {
+        Metrics.AnyValue.ValueOneofCase.StringValue => value.StringValue,
+        Metrics.AnyValue.ValueOneofCase.BoolValue => value.BoolValue,
+        Metrics.AnyValue.ValueOneofCase.IntValue => value.IntValue,
+        Metrics.AnyValue.ValueOneofCase.DoubleValue => value.DoubleValue,
+        _ => null,
+    };
 
     internal void Add(ExportTraceServiceRequest request)
     {
@@ -111,7 +225,8 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     private async Task HandleHttpAsync(HttpContext context)
     {
-        if (context.Request.Method != HttpMethods.Post || context.Request.Path != "/v1/traces")
+        var traces = context.Request.Path == "/v1/traces";
+        if (context.Request.Method != HttpMethods.Post || !(traces || context.Request.Path == "/v1/metrics"))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
@@ -119,9 +234,17 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body);
-        Add(ExportTraceServiceRequest.Parser.ParseFrom(body.ToArray()));
         context.Response.ContentType = "application/x-protobuf";
-        await context.Response.Body.WriteAsync(new ExportTraceServiceResponse().ToByteArray());
+        if (traces)
+        {
+            Add(ExportTraceServiceRequest.Parser.ParseFrom(body.ToArray()));
+            await context.Response.Body.WriteAsync(new ExportTraceServiceResponse().ToByteArray());
+        }
+        else
+        {
+            Add(ExportMetricsServiceRequest.Parser.ParseFrom(body.ToArray()));
+            await context.Response.Body.WriteAsync(new ExportMetricsServiceResponse().ToByteArray());
+        }
     }
 
     private static async Task<WebApplication> StartAppAsync(HttpProtocols protocols, Action<IServiceCollection> services, Action<WebApplication> configure)
@@ -154,6 +277,15 @@ internal sealed class OtlpReceiver : IAsyncDisposable
         {
             receiver.Add(request);
             return Task.FromResult(new ExportTraceServiceResponse());
+        }
+    }
+
+    private sealed class MetricsReceiverService(OtlpReceiver receiver) : MetricsService.MetricsServiceBase
+    {
+        public override Task<ExportMetricsServiceResponse> Export(ExportMetricsServiceRequest request, ServerCallContext context)
+        {
+            receiver.Add(request);
+            return Task.FromResult(new ExportMetricsServiceResponse());
         }
     }
 }
