@@ -1,3 +1,4 @@
+using OpenTelemetry.Exporter;
 using Updraft.Shared.Settings;
 using Updraft.Shared.Telemetry;
 
@@ -14,6 +15,20 @@ public sealed class OpenTelemetrySettingsTests
         Assert.Equal(OpenTelemetrySettings.Off, settings);
         Assert.Equal(TraceExport.Console, settings.Export);
         Assert.Equal(TraceSampling.ParentBasedAlwaysOn, settings.Sampling);
+        Assert.Equal(OtlpExportProtocol.HttpProtobuf, settings.MetricsProtocol);
+    }
+
+    [Theory]
+    [InlineData("http/protobuf", OtlpExportProtocol.HttpProtobuf)]
+    [InlineData("grpc", OtlpExportProtocol.Grpc)]
+    [InlineData("gRPC", OtlpExportProtocol.Grpc)]
+    public void Read_MetricsProtocol_Parsed(string value, OtlpExportProtocol expected)
+    {
+        var (settings, problems) = Read(("OTEL_EXPORTER_OTLP_METRICS_ENABLED", "true"), ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", value));
+
+        Assert.Empty(problems);
+        Assert.True(settings.MetricsEnabled);
+        Assert.Equal(expected, settings.MetricsProtocol);
     }
 
     [Theory]
@@ -52,6 +67,8 @@ public sealed class OpenTelemetrySettingsTests
     [InlineData("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote", "OTEL_TRACES_SAMPLER=\"parentbased_jaeger_remote\" is not supported; use always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio")]
     [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=\"ftp://collector\" is not valid; use an absolute http:// or https:// URL, e.g. http://otel-collector:4317")]
     [InlineData("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=\"/v1/metrics\" is not valid; use an absolute http:// or https:// URL, e.g. http://otel-collector:4317")]
+    [InlineData("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "console", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\"console\" is not supported; use grpc or http/protobuf")]
+    [InlineData("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "tenant", "OTEL_EXPORTER_OTLP_METRICS_HEADERS is not valid; use comma-separated name=value pairs, e.g. api-key=secret,tenant=a")]
     [InlineData("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "a=1,=2", "OTEL_EXPORTER_OTLP_TRACES_HEADERS is not valid; use comma-separated name=value pairs, e.g. api-key=secret,tenant=a")]
     public void Read_BadValue_OneProblemNamingTheVariableAndWhatIsAllowed(string variable, string value, string expected)
     {
@@ -80,6 +97,17 @@ public sealed class OpenTelemetrySettingsTests
         Assert.Empty(problems);
         Assert.Equal(new Uri("https://collector:4318/custom/traces"), settings.TracesEndpoint);
         Assert.Equal("api-key=s3cret", settings.TracesHeaders);
+    }
+
+    [Fact]
+    public void Read_MetricsEndpointAndHeaders_KeptAsGiven()
+    {
+        var (settings, problems) = Read(("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://collector:4318/custom/metrics"), ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "tenant=a"));
+
+        Assert.Empty(problems);
+        Assert.Equal(new Uri("http://collector:4318/custom/metrics"), settings.MetricsEndpoint);
+        Assert.Equal("tenant=a", settings.MetricsHeaders);
+        Assert.Null(settings.TracesEndpoint);
     }
 
     private static (OpenTelemetrySettings Settings, List<string> Problems) Read(params (string Name, string? Value)[] values)
