@@ -14,8 +14,6 @@ internal sealed class InterceptorInstruments : IDisposable
     /// <summary>The add-on's meter (instrumentation scope) for its interceptor.</summary>
     public const string MeterName = "keda-interceptor-proxy";
 
-    private static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-
     private readonly Meter _meter;
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
@@ -26,7 +24,7 @@ internal sealed class InterceptorInstruments : IDisposable
         _meter = new Meter(MeterName, InterceptorMetrics.Version);
         _requests = _meter.CreateCounter<long>("interceptor.request.count", unit: null, "Requests handled by the interceptor.");
         _duration = _meter.CreateHistogram("interceptor.request.duration", "s", "Time from request received to response completed.",
-            tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+            tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = InterceptorMetrics.DurationBuckets });
         _meter.CreateObservableUpDownCounter("interceptor.request.concurrency", () => ObserveConcurrency(routes()), unit: null,
             "Requests in flight per route, held ones included.");
     }

@@ -10,7 +10,8 @@ namespace Updraft.Interceptor.Telemetry;
 /// </summary>
 internal sealed class InterceptorMetrics : IDisposable
 {
-    private static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+    /// <summary>The add-on's request duration buckets, seconds (the OTLP histogram uses them too).</summary>
+    public static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
     private readonly Gauge _routes;
     private readonly Gauge _rejectedRoutes;
