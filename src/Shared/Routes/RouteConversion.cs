@@ -23,6 +23,9 @@ public static class RouteConversion
 {
     public const int MaxInlineBodyBytes = 32 * 1024;
     public const string AppProtocolAnnotation = "updraft.dev/app-protocol";
+
+    /// <summary>Standalone mode: the route's target is this <c>LocalWorkload</c> (same namespace) instead of <c>spec.target</c>.</summary>
+    public const string LocalWorkloadAnnotation = "updraft.dev/local-workload";
     private const string H2cAppProtocol = "kubernetes.io/h2c";
 
     private static readonly TimeSpan DefaultWindow = TimeSpan.FromMinutes(1);

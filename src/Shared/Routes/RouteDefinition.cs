@@ -57,8 +57,15 @@ public enum UpstreamProtocol
     H2c,
 }
 
-/// <summary>Where requests go: a Service (Kubernetes mode) or a host name/IP (standalone mode) and a port.</summary>
-public sealed record UpstreamRef(string Service, int? Port, string? PortName, UpstreamProtocol Protocol = UpstreamProtocol.Http1);
+/// <summary>
+/// Where requests go: a Service (Kubernetes mode) or a host name/IP (standalone mode) and a port; or, in standalone
+/// mode, a local workload's ready replicas (<see cref="Workload"/> set, <see cref="Service"/> the same name, no port).
+/// </summary>
+public sealed record UpstreamRef(string Service, int? Port, string? PortName, UpstreamProtocol Protocol = UpstreamProtocol.Http1)
+{
+    /// <summary>The name of a <c>LocalWorkload</c> in the route's namespace, or null.</summary>
+    public string? Workload { get; init; }
+}
 
 /// <summary>One matching rule: any host (OR) × any path prefix (OR) × all headers (AND).</summary>
 /// <param name="Hosts">Normalised hosts: lower-case, no port; <c>*.suffix</c> wildcards; <c>*</c> is the catch-all.</param>
