@@ -43,7 +43,9 @@ public static class RouteConversion
             return null;
         }
 
-        var target = ReadTarget(spec.Target, "spec.target", environment, problems, route.Metadata?.Annotations);
+        var target = route.Metadata?.Annotations?.ContainsKey(LocalWorkloadAnnotation) == true
+            ? ReadLocalWorkload(route.Metadata.Annotations[LocalWorkloadAnnotation], spec.Target is not null, environment, problems)
+            : ReadTarget(spec.Target, "spec.target", environment, problems, route.Metadata?.Annotations);
         var rules = ReadRules(spec.Rules, "spec.rules", problems);
         var metric = ReadScalingMetric(spec.ScalingMetric, "spec.scalingMetric", problems, required: true);
         var timeouts = new RouteTimeouts(
@@ -84,7 +86,11 @@ public static class RouteConversion
         }
 
         UpstreamRef? target = null;
-        if (spec.ScaleTargetRef is null)
+        if (scaledObject.Metadata?.Annotations?.ContainsKey(LocalWorkloadAnnotation) == true)
+        {
+            problems.Add("metadata.annotations." + LocalWorkloadAnnotation, "only an InterceptorRoute can name a LocalWorkload");
+        }
+        else if (spec.ScaleTargetRef is null)
         {
             problems.Add("spec.scaleTargetRef", "is required");
         }
@@ -176,7 +182,7 @@ public static class RouteConversion
         return (ns, name);
     }
 
-    private static void CheckDnsName(string value, string field, RouteProblemCollector problems)
+    internal static void CheckDnsName(string value, string field, RouteProblemCollector problems)
     {
         if (value.Length > 253 || value.AsSpan().IndexOfAnyExcept(DnsNameChars) >= 0 || !char.IsAsciiLetterOrDigit(value[0]) || !char.IsAsciiLetterOrDigit(value[^1]))
         {
@@ -208,6 +214,31 @@ public static class RouteConversion
         }
 
         return upstream with { Protocol = protocol.Value };
+    }
+
+    /// <summary>The annotation's target: a LocalWorkload in the route's namespace (its existence is checked with the whole file).</summary>
+    private static UpstreamRef? ReadLocalWorkload(string? workload, bool hasTarget, RouteEnvironment environment, RouteProblemCollector problems)
+    {
+        const string field = "metadata.annotations." + LocalWorkloadAnnotation;
+        if (environment == RouteEnvironment.Kubernetes)
+        {
+            problems.Add(field, "names a LocalWorkload, which only the local autoscaler runs (standalone mode); in a cluster, remove the annotation and set spec.target to the workload's Service");
+            return null;
+        }
+
+        if (hasTarget)
+        {
+            problems.Add("spec.target", "leave it out: the route's target is the LocalWorkload named by " + LocalWorkloadAnnotation);
+        }
+
+        if (string.IsNullOrEmpty(workload))
+        {
+            problems.Add(field, "must name a LocalWorkload in the route's namespace");
+            return null;
+        }
+
+        CheckDnsName(workload, field, problems);
+        return new UpstreamRef(workload, null, null) { Workload = workload };
     }
 
     private static UpstreamProtocol? ParseAppProtocol(string value) => value.ToLowerInvariant() switch

@@ -16,6 +16,7 @@ namespace Updraft.Shared.Routes;
     Converters = [typeof(ScalarAsStringConverter)])]
 [JsonSerializable(typeof(InterceptorRoute))]
 [JsonSerializable(typeof(HttpScaledObject))]
+[JsonSerializable(typeof(LocalWorkload))]
 internal sealed partial class RouteFileJsonContext : JsonSerializerContext;
 
 /// <summary>Lets a plain YAML number or boolean stand where the schema wants a string (<c>value: 100</c>).</summary>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Updraft.Shared.Crds;
+using Updraft.Shared.Workloads;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -13,6 +14,9 @@ namespace Updraft.Shared.Routes;
 public sealed record RouteFileResult(IReadOnlyList<RouteDefinition> Routes, IReadOnlyList<RouteProblem> Problems)
 {
     public bool Succeeded => Problems.Count == 0;
+
+    /// <summary>The file's <c>LocalWorkload</c> documents (standalone mode), ordered by key.</summary>
+    public IReadOnlyList<WorkloadDefinition> Workloads { get; init; } = [];
 }
 
 /// <summary>
@@ -24,7 +28,8 @@ public sealed record RouteFileResult(IReadOnlyList<RouteDefinition> Routes, IRea
 /// </summary>
 public static partial class RouteFileParser
 {
-    public static RouteFileResult Parse(string yaml, RouteEnvironment environment)
+    /// <param name="baseDirectory">Where relative paths in the file start (its directory); the current directory when null.</param>
+    public static RouteFileResult Parse(string yaml, RouteEnvironment environment, string? baseDirectory = null)
     {
         var problems = new List<RouteProblem>();
         if (yaml.Length > RouteFileLimits.MaxBytes)
@@ -58,6 +63,8 @@ public static partial class RouteFileParser
         }
 
         var routes = new List<RouteDefinition>();
+        var workloads = new List<WorkloadDefinition>();
+        var workloadRoutes = new List<(RouteDefinition Route, RouteProblemCollector Problems)>();
         var seen = new Dictionary<(string Kind, string Key), int>();
         for (var i = 0; i < stream.Documents.Count; i++)
         {
@@ -85,12 +92,37 @@ public static partial class RouteFileParser
             {
                 (InterceptorRoute.ApiVersionValue, InterceptorRoute.KindValue) => RouteFileJsonContext.Default.InterceptorRoute,
                 (HttpScaledObject.ApiVersionValue, HttpScaledObject.KindValue) => RouteFileJsonContext.Default.HttpScaledObject,
+                (LocalWorkload.ApiVersionValue, LocalWorkload.KindValue) => RouteFileJsonContext.Default.LocalWorkload,
                 _ => null,
             };
             if (type is null)
             {
-                collector.Add(kind is InterceptorRoute.KindValue or HttpScaledObject.KindValue ? "apiVersion" : "kind",
-                    $"apiVersion \"{apiVersion}\" kind \"{kind}\" is not supported; use {InterceptorRoute.ApiVersionValue} {InterceptorRoute.KindValue} or {HttpScaledObject.ApiVersionValue} {HttpScaledObject.KindValue}");
+                collector.Add(kind is InterceptorRoute.KindValue or HttpScaledObject.KindValue or LocalWorkload.KindValue ? "apiVersion" : "kind",
+                    $"apiVersion \"{apiVersion}\" kind \"{kind}\" is not supported; use {InterceptorRoute.ApiVersionValue} {InterceptorRoute.KindValue}, {HttpScaledObject.ApiVersionValue} {HttpScaledObject.KindValue} or (standalone mode) {LocalWorkload.ApiVersionValue} {LocalWorkload.KindValue}");
+                problems.AddRange(collector.Problems);
+                continue;
+            }
+
+            if (type == RouteFileJsonContext.Default.LocalWorkload)
+            {
+                var workload = environment == RouteEnvironment.Standalone ? ReadWorkload(mapping, baseDirectory, collector) : null;
+                if (environment != RouteEnvironment.Standalone)
+                {
+                    collector.Add("kind", "LocalWorkload is only for standalone mode (the local autoscaler runs it)");
+                }
+                else if (workload is not null)
+                {
+                    if (seen.TryGetValue((kind!, workload.Key), out var first))
+                    {
+                        collector.Add("metadata.name", $"duplicate: {kind} {workload.Key} is already defined in document {first}");
+                    }
+                    else
+                    {
+                        seen.Add((kind!, workload.Key), document);
+                        workloads.Add(workload);
+                    }
+                }
+
                 problems.AddRange(collector.Problems);
                 continue;
             }
@@ -112,14 +144,39 @@ public static partial class RouteFileParser
                 {
                     seen.Add((kind!, route.Key), document);
                     routes.Add(route);
+                    if (route.Target.Workload is not null)
+                    {
+                        workloadRoutes.Add((route, new RouteProblemCollector(document, kind, route.Key)));
+                    }
                 }
             }
 
             problems.AddRange(collector.Problems);
         }
 
-        return problems.Count > 0 ? new RouteFileResult([], problems) : new RouteFileResult(RouteSet.Merge(routes), problems);
+        foreach (var (route, collector) in workloadRoutes)
+        {
+            var key = RouteKeys.Format(route.Namespace, route.Target.Workload!);
+            if (!workloads.Exists(w => w.Key == key))
+            {
+                collector.Add("metadata.annotations." + RouteConversion.LocalWorkloadAnnotation, $"no LocalWorkload {key} in this file");
+                problems.AddRange(collector.Problems);
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            return new RouteFileResult([], problems);
+        }
+
+        workloads.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return new RouteFileResult(RouteSet.Merge(routes), problems) { Workloads = workloads };
     }
+
+    private static WorkloadDefinition? ReadWorkload(YamlMappingNode mapping, string? baseDirectory, RouteProblemCollector collector) =>
+        Bind(mapping, RouteFileJsonContext.Default.LocalWorkload, collector) is LocalWorkload workload
+            ? WorkloadConversion.FromLocalWorkload(workload, baseDirectory ?? Directory.GetCurrentDirectory(), collector)
+            : null;
 
     private static string? ScalarAt(YamlMappingNode mapping, string key) =>
         mapping.Children.TryGetValue(new YamlScalarNode(key), out var node) && node is YamlScalarNode scalar ? scalar.Value : null;

@@ -167,7 +167,7 @@ public sealed class RoutesFileWatcher : IDisposable
     {
         try
         {
-            return RouteFileParser.Parse(version.Text!, _environment);
+            return RouteFileParser.Parse(version.Text!, _environment, Path.GetDirectoryName(_path));
         }
         finally
         {

@@ -41,7 +41,7 @@ public sealed class WorkloadDefinition
     /// <summary>KEDA's <c>minReplicaCount</c> (default 0).</summary>
     public int MinReplicas { get; init; }
 
-    /// <summary>KEDA's <c>maxReplicaCount</c> (default 100, at most the number of ports when they are fixed).</summary>
+    /// <summary>KEDA's <c>maxReplicaCount</c> (default 10, or the number of ports when fewer are given).</summary>
     public int MaxReplicas { get; init; } = DefaultMaxReplicas;
 
     /// <summary>How often the autoscaler asks the scaler for metrics (KEDA's <c>pollingInterval</c>).</summary>
@@ -57,7 +57,7 @@ public sealed class WorkloadDefinition
     /// <summary>From SIGTERM to SIGKILL (Kubernetes' <c>terminationGracePeriodSeconds</c>).</summary>
     public TimeSpan TerminationGracePeriod { get; init; } = DefaultTerminationGracePeriod;
 
-    public const int DefaultMaxReplicas = 100;
+    public const int DefaultMaxReplicas = 10;
     public static readonly TimeSpan DefaultPollingInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan DefaultCooldownPeriod = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan DefaultTerminationGracePeriod = TimeSpan.FromSeconds(10);

@@ -137,7 +137,7 @@ public sealed partial class StartupFailureTests
                 "updraft-interceptor: routes.yaml: document 1 (InterceptorRoute shop/checkout): spec.target: exactly one of 'port' or 'portName' must be set",
                 "updraft-interceptor: routes.yaml: document 1 (InterceptorRoute shop/checkout): spec.rules[0].hosts[0]: \"foo.*.com\" is not a valid host: '*' is only allowed as the whole leftmost label (*.example.com) or alone (*)",
                 "updraft-interceptor: routes.yaml: document 2 (HTTPScaledObject default/legacy): spec.scaleTargetRef.portName: named ports resolve through a Kubernetes Service and are not available in standalone mode; set port instead",
-                "updraft-interceptor: routes.yaml: document 3 (Ingress shop/web): kind: apiVersion \"http.keda.sh/v1beta1\" kind \"Ingress\" is not supported; use http.keda.sh/v1beta1 InterceptorRoute or http.keda.sh/v1alpha1 HTTPScaledObject",
+                "updraft-interceptor: routes.yaml: document 3 (Ingress shop/web): kind: apiVersion \"http.keda.sh/v1beta1\" kind \"Ingress\" is not supported; use http.keda.sh/v1beta1 InterceptorRoute, http.keda.sh/v1alpha1 HTTPScaledObject or (standalone mode) local.updraft.dev/v1alpha1 LocalWorkload",
                 "updraft-interceptor: routes.yaml: document 5 (InterceptorRoute shop/checkout): metadata.name: duplicate: InterceptorRoute shop/checkout is already defined in document 4",
             ],
             result.StderrLines);

@@ -6,7 +6,7 @@ namespace Updraft.Shared.Tests.Routes;
 public sealed class RouteFileParserTests
 {
     private const string Source = "routes.yaml";
-    private const string NotSupported = "is not supported; use http.keda.sh/v1beta1 InterceptorRoute or http.keda.sh/v1alpha1 HTTPScaledObject";
+    private const string NotSupported = "is not supported; use http.keda.sh/v1beta1 InterceptorRoute, http.keda.sh/v1alpha1 HTTPScaledObject or (standalone mode) local.updraft.dev/v1alpha1 LocalWorkload";
     private const string NamedPortsMessage = "named ports resolve through a Kubernetes Service and are not available in standalone mode; set port instead";
     private const string WildcardMessage = "is not a valid host: '*' is only allowed as the whole leftmost label (*.example.com) or alone (*)";
 
