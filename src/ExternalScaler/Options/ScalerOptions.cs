@@ -230,20 +230,13 @@ internal sealed class ScalerOptions
         var addresses = new List<string>();
         foreach (var entry in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
-            var colon = entry.LastIndexOf(':');
-            var host = colon > 0 ? entry[..colon] : "";
-            var valid = colon > 0
-                && int.TryParse(entry.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
-                && port is > 0 and <= 65535
-                && Uri.CheckHostName(host.Trim('[', ']')) != UriHostNameType.Unknown
-                && (!host.Contains(':', StringComparison.Ordinal) || (host.StartsWith('[') && host.EndsWith(']')));
-            if (valid)
+            if (HostPortSetting.IsValid(entry))
             {
                 addresses.Add(entry);
             }
             else
             {
-                problems.Add($"{InterceptorsVariable}: \"{entry}\" is not a valid interceptor admin address; use host:port (IPv6 as [addr]:port), separated by commas");
+                problems.Add($"{InterceptorsVariable}: \"{entry}\" is not a valid interceptor admin address; {HostPortSetting.AllowedForm}, separated by commas");
             }
         }
 

@@ -44,7 +44,7 @@ public static class RouteConversion
         }
 
         var target = route.Metadata?.Annotations?.ContainsKey(LocalWorkloadAnnotation) == true
-            ? ReadLocalWorkload(route.Metadata.Annotations[LocalWorkloadAnnotation], spec.Target is not null, environment, problems)
+            ? ReadLocalWorkload(route.Metadata.Annotations[LocalWorkloadAnnotation], spec.Target is not null, "spec.target", environment, problems)
             : ReadTarget(spec.Target, "spec.target", environment, problems, route.Metadata?.Annotations);
         var rules = ReadRules(spec.Rules, "spec.rules", problems);
         var metric = ReadScalingMetric(spec.ScalingMetric, "spec.scalingMetric", problems, required: true);
@@ -88,7 +88,8 @@ public static class RouteConversion
         UpstreamRef? target = null;
         if (scaledObject.Metadata?.Annotations?.ContainsKey(LocalWorkloadAnnotation) == true)
         {
-            problems.Add("metadata.annotations." + LocalWorkloadAnnotation, "only an InterceptorRoute can name a LocalWorkload");
+            var reference = spec.ScaleTargetRef;
+            target = ReadLocalWorkload(scaledObject.Metadata.Annotations[LocalWorkloadAnnotation], reference?.Service is not null || reference?.Port is not null || reference?.PortName is not null, "spec.scaleTargetRef", environment, problems);
         }
         else if (spec.ScaleTargetRef is null)
         {
@@ -217,7 +218,7 @@ public static class RouteConversion
     }
 
     /// <summary>The annotation's target: a LocalWorkload in the route's namespace (its existence is checked with the whole file).</summary>
-    private static UpstreamRef? ReadLocalWorkload(string? workload, bool hasTarget, RouteEnvironment environment, RouteProblemCollector problems)
+    private static UpstreamRef? ReadLocalWorkload(string? workload, bool hasTarget, string targetField, RouteEnvironment environment, RouteProblemCollector problems)
     {
         const string field = "metadata.annotations." + LocalWorkloadAnnotation;
         if (environment == RouteEnvironment.Kubernetes)
@@ -228,7 +229,7 @@ public static class RouteConversion
 
         if (hasTarget)
         {
-            problems.Add("spec.target", "leave it out: the route's target is the LocalWorkload named by " + LocalWorkloadAnnotation);
+            problems.Add(targetField, "leave out the service and port: the route's target is the LocalWorkload named by " + LocalWorkloadAnnotation);
         }
 
         if (string.IsNullOrEmpty(workload))

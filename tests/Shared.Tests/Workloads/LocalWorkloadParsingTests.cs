@@ -136,7 +136,7 @@ public sealed class LocalWorkloadParsingTests
     {
         var result = Parse(Workload(), Route(target: "{service: 127.0.0.1, port: 8080}"));
 
-        Assert.Contains(result.Problems, p => p.Format().Contains("spec.target: leave it out", StringComparison.Ordinal));
+        Assert.Contains(result.Problems, p => p.Format().Contains("spec.target: leave out the service and port", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -166,7 +166,24 @@ public sealed class LocalWorkloadParsingTests
     }
 
     [Fact]
-    public void Parse_HttpScaledObjectWithTheAnnotation_IsRefused()
+    public void Parse_HttpScaledObjectWithTheAnnotation_TargetsTheWorkload()
+    {
+        var result = Parse(Workload(), """
+            apiVersion: http.keda.sh/v1alpha1
+            kind: HTTPScaledObject
+            metadata: {name: legacy, namespace: demo, annotations: {updraft.dev/local-workload: echo}}
+            spec:
+              hosts: [legacy.localhost]
+              scaleTargetRef: {name: echo, kind: Deployment, apiVersion: apps/v1}
+
+            """);
+
+        Assert.True(result.Succeeded, Problems(result));
+        Assert.Equal("echo", Assert.Single(result.Routes).Target.Workload);
+    }
+
+    [Fact]
+    public void Parse_HttpScaledObjectWithTheAnnotationAndAServicePort_IsRefused()
     {
         var result = Parse(Workload(), """
             apiVersion: http.keda.sh/v1alpha1
@@ -177,7 +194,7 @@ public sealed class LocalWorkloadParsingTests
 
             """);
 
-        Assert.Contains(result.Problems, p => p.Format().Contains("only an InterceptorRoute can name a LocalWorkload", StringComparison.Ordinal));
+        Assert.Contains(result.Problems, p => p.Format().Contains("spec.scaleTargetRef: leave out the service and port", StringComparison.Ordinal));
     }
 
     [Fact]
