@@ -47,7 +47,17 @@ internal sealed class ReplicaEventLog(TextWriter writer, TimeProvider timeProvid
             WriteLine(recorded.Line);
         }
 
-        Recorded?.Invoke(recorded);
+        try
+        {
+            Recorded?.Invoke(recorded);
+        }
+#pragma warning disable CA1031 // A subscriber's failure must not end the replica's supervision that recorded the event.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Note($"a handler of replica events failed: {e.GetType().Name}: {e.Message}");
+        }
+
         return recorded;
     }
 
