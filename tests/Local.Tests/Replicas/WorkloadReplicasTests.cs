@@ -260,21 +260,22 @@ public sealed class WorkloadReplicasTests
     }
 
     [Fact]
-    public async Task Start_UnknownOrMissingOrNotExecutableProgram_FailedToStartWithTheReasonThenBacksOff()
+    public async Task Start_UnknownMissingOrNotExecutableProgramOrNoDirectory_FailedToStartWithTheReasonThenBacksOff()
     {
         using var directory = new ScratchDirectory();
         File.WriteAllText(Path.Combine(directory.Path, "plain.sh"), "#!/bin/bash\necho hi\n");
         File.SetUnixFileMode(Path.Combine(directory.Path, "plain.sh"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        var cases = new (string Program, string Reason)[]
+        var cases = new (string Program, string Directory, string Reason)[]
         {
-            ("updraft-no-such-program", "'updraft-no-such-program' is not an executable file in any directory on PATH"),
-            ("./missing.sh", "No such file or directory"),
-            ("./plain.sh", "Permission denied"),
+            ("updraft-no-such-program", directory.Path, "'updraft-no-such-program' is not an executable file in any directory on PATH"),
+            ("./missing.sh", directory.Path, "No such file or directory"),
+            ("./plain.sh", directory.Path, "Permission denied"),
+            ("bash", Path.Combine(directory.Path, "gone"), "No such file or directory"),
         };
 
-        foreach (var (program, reason) in cases)
+        foreach (var (program, workingDirectory, reason) in cases)
         {
-            await using var harness = Start(Workload("bad", [program], workingDirectory: directory.Path), fakeTime: true);
+            await using var harness = Start(Workload("bad", [program], workingDirectory: workingDirectory), fakeTime: true);
             harness.Replicas.SetDesired(1, "test");
 
             var failed = await harness.EventAsync(ReplicaEventKind.FailedToStart);
@@ -337,6 +338,28 @@ public sealed class WorkloadReplicasTests
         harness.Replicas.SetDesired(2, "late");
         Assert.Empty(harness.Replicas.Replicas);
         Assert.Equal(3, harness.Events.Count(ReplicaEventKind.Started));
+    }
+
+    [Fact]
+    public async Task SetDesired_RapidUpsAndDowns_SettlesOnTheLastCountAndLeavesNoProcess()
+    {
+        await using var harness = Start(Workload("churn", Sleeper));
+
+        foreach (var count in new[] { 3, 0, 2, 5, 1, 0, 4, 2, 4 })
+        {
+            harness.Replicas.SetDesired(count, "churn");
+            Assert.Equal(count, harness.Replicas.Desired);
+        }
+
+        await harness.UntilAsync(() => harness.Replicas.Running == 4 && harness.Replicas.Replicas.Count == 4, "four replicas and no stopping one");
+        Assert.Equal(4, harness.Replicas.Replicas.Select(r => r.Index).Distinct().Count());
+        Assert.Equal(4, harness.Replicas.Replicas.Select(r => r.Port).Distinct().Count());
+
+        await harness.Replicas.StopAllAsync();
+
+        var pids = harness.Events.Recent.Where(e => e.Kind == ReplicaEventKind.Started).Select(e => e.Pid!.Value).ToList();
+        Assert.All(pids, pid => Assert.False(ProcessExists(pid)));
+        Assert.Equal(0, harness.Events.Count(ReplicaEventKind.Crashed) + harness.Events.Count(ReplicaEventKind.FailedToStart));
     }
 
     [Fact]
