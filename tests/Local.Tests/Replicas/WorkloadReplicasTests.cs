@@ -188,9 +188,7 @@ public sealed class WorkloadReplicasTests
         Assert.Equal("crashed exit=3; restarting in 4s", (await harness.EventAsync(ReplicaEventKind.Crashed, occurrence: 3)).Message);
         Assert.Equal(2, Assert.Single(harness.Replicas.Replicas).Restarts);
 
-        // Short of the back-off: no restart yet (the fourth start needs the full 4 s).
-        harness.FakeTime.Advance(TimeSpan.FromSeconds(3));
-        harness.FakeTime.Advance(TimeSpan.FromSeconds(1));
+        harness.FakeTime.Advance(TimeSpan.FromSeconds(4));
         Assert.Equal("crashed exit=3; restarting in 8s", (await harness.EventAsync(ReplicaEventKind.Crashed, occurrence: 4)).Message);
         Assert.Equal(4, harness.Count(ReplicaEventKind.Started));
     }
