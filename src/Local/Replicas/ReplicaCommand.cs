@@ -13,9 +13,14 @@ internal static class ReplicaCommand
     /// directory; a bare name looked up on <c>PATH</c> (the workload's own <c>PATH</c> when it sets one). The arguments
     /// and environment values have <c>$PORT</c> and <c>${PORT}</c> replaced, and <c>PORT</c> is set.
     /// </summary>
-    /// <exception cref="ReplicaStartException">A bare name that is on no directory of <c>PATH</c>.</exception>
+    /// <exception cref="ReplicaStartException">No program, or a bare name that is on no directory of <c>PATH</c>.</exception>
     public static ProcessStartInfo StartInfo(WorkloadDefinition workload, int port)
     {
+        if (workload.Command.Count == 0 || workload.Command[0].Length == 0)
+        {
+            throw new ReplicaStartException("the command is empty");
+        }
+
         var portText = port.ToString(CultureInfo.InvariantCulture);
         var info = new ProcessStartInfo
         {

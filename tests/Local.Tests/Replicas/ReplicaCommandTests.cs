@@ -71,4 +71,14 @@ public sealed class ReplicaCommandTests
         Assert.False(info.UseShellExecute);
         Assert.True(info.RedirectStandardInput && info.RedirectStandardOutput && info.RedirectStandardError);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void StartInfo_NoProgram_ClearError(bool emptyName)
+    {
+        var workload = new WorkloadDefinition("demo", "fn") { Command = emptyName ? [""] : [], WorkingDirectory = "/tmp", Readiness = ReadinessCheck.DefaultTcp };
+
+        Assert.Equal("the command is empty", Assert.Throws<ReplicaStartException>(() => ReplicaCommand.StartInfo(workload, 1)).Message);
+    }
 }
