@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Hosting;
 using Updraft.Interceptor.Kubernetes;
+using Updraft.Interceptor.Local;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 
@@ -23,7 +24,9 @@ internal sealed class AdminServer(
     RouteSourceSelector sources,
     ModeInfo mode,
     TimeProvider time,
-    ILoggerFactory loggerFactory)
+    ILoggerFactory loggerFactory,
+    LocalTargets localTargets,
+    LocalReplicaFeed? localFeed = null)
     : SideServer(loggerFactory)
 {
     protected override string Name => "admin";
@@ -66,7 +69,8 @@ internal sealed class AdminServer(
             tables.Age,
             RouteCount: 0,
             sources.Chosen?.Health(),
-            time.GetUtcNow());
+            time.GetUtcNow(),
+            localFeed is null ? null : LocalReplicasStatus.Of(localFeed, localTargets));
         return StatusSnapshot.Take(tables, interceptor, StatusQuery.From(context.Request.Query), time);
     }
 

@@ -120,6 +120,13 @@ internal static class StatusPage
               s.watches.forEach(function (w) { items.push(w.resource + ': ' + (w.synced ? 'synced' : 'not synced') + ', lists ' + w.lists + ', failures ' + w.failures); });
             }
             details.replaceChildren.apply(details, items.map(function (text) { var li = document.createElement('li'); li.textContent = text; return li; }));
+            var local = d.localReplicas, workloads = document.getElementById('local-workloads');
+            if (local && workloads) {
+              set('local-feed', local.summary, local.connected ? '' : 'no');
+              var lines = local.workloads.map(function (w) { return w.line; });
+              if (local.moreWorkloads > 0) lines.push('+' + local.moreWorkloads + ' more workloads');
+              workloads.replaceChildren.apply(workloads, lines.map(function (text) { var li = document.createElement('li'); li.textContent = text; return li; }));
+            }
             rows.replaceChildren.apply(rows, page.items.map(row));
             var first = page.items.length ? page.offset + 1 : 0;
             set('summary', 'Routes ' + first + '\u2013' + (page.offset + page.items.length) + ' of ' + page.matched +
@@ -198,7 +205,25 @@ internal static class StatusPage
             }
         }
 
-        html.Append("</ul></dd></dl>\n<form id=\"filter-form\" method=\"get\" action=\"\"><input type=\"search\" id=\"filter\" name=\"filter\" maxlength=\"")
+        html.Append("</ul></dd>");
+        if (status.Local is { } local)
+        {
+            Term(html, "Local replicas", "local-feed", local.FeedLine(), local.Connected ? "" : "no");
+            html.Append("<dt></dt><dd><ul id=\"local-workloads\">");
+            foreach (var workload in local.Workloads)
+            {
+                html.Append("<li>").Append(Encode(workload.Line())).Append("</li>");
+            }
+
+            if (local.MoreWorkloads > 0)
+            {
+                html.Append("<li>").Append(Encode("+" + local.MoreWorkloads.ToString(CultureInfo.InvariantCulture) + " more workloads")).Append("</li>");
+            }
+
+            html.Append("</ul></dd>");
+        }
+
+        html.Append("</dl>\n<form id=\"filter-form\" method=\"get\" action=\"\"><input type=\"search\" id=\"filter\" name=\"filter\" maxlength=\"")
             .Append(StatusQuery.MaxFilterLength.ToString(CultureInfo.InvariantCulture))
             .Append("\" placeholder=\"Filter: name, host, path or target\" aria-label=\"Filter routes\" value=\"")
             .Append(Encode(view.Query.Filter)).Append("\"><button type=\"submit\">Filter</button></form>\n<p id=\"summary\">")

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Updraft.Interceptor.ColdStart;
+using Updraft.Interceptor.Local;
 using Updraft.Interceptor.Routing;
 using Updraft.Shared.Routes;
 
@@ -42,7 +43,8 @@ internal sealed record StatusQuery(string Filter, int Offset, int Limit)
 /// <param name="RouteCount">Routes in the current table.</param>
 /// <param name="Source">How the route source is doing; null before it was chosen.</param>
 /// <param name="GeneratedAt">When this snapshot was taken.</param>
-internal sealed record InterceptorStatus(string Mode, bool Ready, bool Draining, long TableVersion, TimeSpan? TableAge, int RouteCount, RouteSourceHealth? Source, DateTimeOffset GeneratedAt);
+/// <param name="Local">The local replicas feed and its workloads (standalone mode with <c>UPDRAFT_LOCAL_REPLICAS</c>), else null.</param>
+internal sealed record InterceptorStatus(string Mode, bool Ready, bool Draining, long TableVersion, TimeSpan? TableAge, int RouteCount, RouteSourceHealth? Source, DateTimeOffset GeneratedAt, LocalReplicasStatus? Local = null);
 
 /// <summary>One route on the status page.</summary>
 /// <param name="Key"><c>namespace/name</c>.</param>
@@ -111,7 +113,8 @@ internal static class StatusSnapshot
     }
 
     public static string Target(UpstreamRef target) =>
-        target.Port is { } port ? target.Service + ":" + port.ToString(CultureInfo.InvariantCulture) : target.Service + ":" + target.PortName;
+        target.Workload is { } workload ? "local workload " + workload
+        : target.Port is { } port ? target.Service + ":" + port.ToString(CultureInfo.InvariantCulture) : target.Service + ":" + target.PortName;
 
     private static RouteStatus Describe(Route route, long now, TimeProvider time)
     {
@@ -247,6 +250,7 @@ internal static class StatusSnapshot
         }
 
         writer.WriteEndObject();
+        WriteLocal(writer, status.Local);
 
         writer.WriteStartObject("routes");
         writer.WriteString("filter", view.Query.Filter);
@@ -297,6 +301,53 @@ internal static class StatusSnapshot
 
         writer.WriteEndArray();
         writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    private static void WriteLocal(Utf8JsonWriter writer, LocalReplicasStatus? local)
+    {
+        if (local is null)
+        {
+            writer.WriteNull("localReplicas");
+            return;
+        }
+
+        writer.WriteStartObject("localReplicas");
+        writer.WriteString("address", local.Address);
+        writer.WriteBoolean("connected", local.Connected);
+        if (local.Since is { } since)
+        {
+            writer.WriteString("since", since);
+        }
+        else
+        {
+            writer.WriteNull("since");
+        }
+
+        writer.WriteString("problem", local.Problem);
+        if (local.Version is { } version)
+        {
+            writer.WriteNumber("snapshotVersion", version);
+        }
+        else
+        {
+            writer.WriteNull("snapshotVersion");
+        }
+
+        writer.WriteString("summary", local.FeedLine());
+        writer.WriteStartArray("workloads");
+        foreach (var workload in local.Workloads)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("workload", workload.Workload);
+            writer.WriteNumber("readyCount", workload.ReadyCount);
+            WriteList(writer, "ready", workload.Ready);
+            writer.WriteString("line", workload.Line());
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteNumber("moreWorkloads", local.MoreWorkloads);
         writer.WriteEndObject();
     }
 

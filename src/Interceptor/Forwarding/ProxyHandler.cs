@@ -244,7 +244,20 @@ internal sealed class ProxyHandler(
                         : (upstream, transformers.Cold);
                 }
 
-                var prefix = target.Destination(H2cPriorKnowledge.TransportScheme(context) == "https");
+                var tls = H2cPriorKnowledge.TransportScheme(context) == "https";
+                var prefix = target.Destination(tls);
+                if (prefix is null)
+                {
+                    if (target == upstream)
+                    {
+                        // The picker's set just emptied; the same update makes the target not ready: go back and wait.
+                        await Task.Yield();
+                        continue;
+                    }
+
+                    prefix = target.FixedDestination(tls);
+                }
+
                 var error = lean.Forwarder is { } http1 && Http1Forwarder.CanForward(context, target, prefix)
                     ? await http1.SendAsync(context, prefix, target, transformer, requestAborted)
                     : await forwarder.SendAsync(context, prefix, target.Invoker, target.Config, transformer, requestAborted);

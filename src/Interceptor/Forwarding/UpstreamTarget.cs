@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Kubernetes;
+using Updraft.Interceptor.Local;
 using Updraft.Interceptor.Options;
 using Updraft.Shared.Routes;
 using Yarp.ReverseProxy.Forwarder;
@@ -20,7 +21,7 @@ namespace Updraft.Interceptor.Forwarding;
 /// <param name="RequestTimeout">Whole-request deadline; zero is off.</param>
 /// <param name="ResponseHeaderTimeout">From the request sent to the response headers; zero is off (the lean path applies it itself).</param>
 /// <param name="Readiness">Whether the endpoint can take requests now (shared by every route that sends there).</param>
-/// <param name="Cluster">Kubernetes mode: the Service port whose live state picks each request's destination.</param>
+/// <param name="Picker">A Kubernetes Service port or a local workload: its live state picks each request's destination.</param>
 internal sealed record UpstreamTarget(
     string DestinationPrefix,
     string TlsDestinationPrefix,
@@ -31,16 +32,22 @@ internal sealed record UpstreamTarget(
     TimeSpan RequestTimeout,
     TimeSpan ResponseHeaderTimeout,
     EndpointReadiness Readiness,
-    ClusterTarget? Cluster = null)
+    IDestinationPicker? Picker = null)
 {
-    /// <summary>Where this request goes: a ready pod or the Service (Kubernetes mode), else the fixed address.</summary>
-    public string Destination(bool tls) => Cluster?.Pick(tls) ?? (tls ? TlsDestinationPrefix : DestinationPrefix);
+    /// <summary>
+    /// Where this request goes: what the picker chooses (a ready pod or the Service, a ready local replica), else the
+    /// fixed address. Null when the picker has no destination now; its readiness then says not ready.
+    /// </summary>
+    public string? Destination(bool tls) => Picker is { } picker ? picker.Pick(tls) : FixedDestination(tls);
+
+    /// <summary>The address resolved when the table was built (with a picker, a placeholder that is never ready).</summary>
+    public string FixedDestination(bool tls) => tls ? TlsDestinationPrefix : DestinationPrefix;
 
     /// <summary>The HTTP version policy for this request (a Service port's <c>appProtocol</c> may ask for h2c).</summary>
-    public ForwarderRequestConfig Config => Cluster is { UsesH2c: true } ? H2cConfig : RequestConfig;
+    public ForwarderRequestConfig Config => Picker is { UsesH2c: true } ? H2cConfig : RequestConfig;
 }
 
-internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients, IEndpointReadiness readiness, ModeInfo mode, ClusterTargets clusterTargets)
+internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options, ForwarderClients clients, IEndpointReadiness readiness, ModeInfo mode, ClusterTargets clusterTargets, LocalTargets localTargets)
 {
     // YARP's activity timeout is the idle timeout: it restarts whenever a read or write completes on either side
     // (request body, response body, upgraded streams) and also runs while the response headers are awaited.
@@ -72,6 +79,23 @@ internal sealed class UpstreamTargetFactory(IOptions<InterceptorOptions> options
                 responseHeader,
                 cluster.Readiness,
                 cluster);
+        }
+
+        if (target.Workload is { } workload)
+        {
+            // Standalone mode: the local autoscaler's feed keeps the workload's ready replicas current.
+            var local = localTargets.For(@namespace, workload);
+            return new UpstreamTarget(
+                "http://" + target.Service + ":80",
+                "https://" + target.Service + ":80",
+                "local workload " + local.Key,
+                clients.ForResponseHeaderTimeout(responseHeader),
+                Config(target.Protocol == UpstreamProtocol.H2c, idle),
+                Config(h2c: true, idle),
+                timeouts.Request ?? settings.RequestTimeout,
+                responseHeader,
+                local.Readiness,
+                local);
         }
 
         var host = IPAddress.TryParse(target.Service, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6

@@ -10,6 +10,7 @@ using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Forwarding;
 using Updraft.Interceptor.Forwarding.Http1;
 using Updraft.Interceptor.Kubernetes;
+using Updraft.Interceptor.Local;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Standalone;
@@ -92,6 +93,7 @@ internal static class InterceptorApplication
         var mode = new ModeInfo(ResolveMode(builder.Configuration));
         services.AddSingleton(mode);
         services.AddSingleton<ClusterTargets>();
+        services.AddSingleton<LocalTargets>();
         services.AddSingleton<ConfigMapBodies>();
         if (mode.IsKubernetes)
         {
@@ -99,7 +101,8 @@ internal static class InterceptorApplication
         }
         else
         {
-            services.AddSingleton<IEndpointReadiness, TcpProbeReadiness>();
+            services.AddSingleton<TcpProbeReadiness>();
+            services.AddSingleton<IEndpointReadiness, StandaloneReadiness>();
         }
 
         services.AddSingleton<ColdStartPolicyFactory>();
@@ -120,6 +123,15 @@ internal static class InterceptorApplication
             // Started first and stopped last: lines of requests that finish during the drain are still written.
             services.AddSingleton(provider => new AccessLogWriter(Console.Out, provider.GetRequiredService<InterceptorMetrics>()));
             services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<AccessLogWriter>());
+        }
+
+        // Before the routes: the first snapshot may be in force by the time requests arrive, and the feed is stopped
+        // after the proxy has drained, so requests held during the drain are still released.
+        var localFeed = !mode.IsKubernetes && !string.IsNullOrWhiteSpace(builder.Configuration[LocalReplicasSetting.Variable]);
+        if (localFeed)
+        {
+            services.AddSingleton<LocalReplicaFeed>();
+            services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<LocalReplicaFeed>());
         }
 
         services.AddSingleton<RouteSourceSelector>();
@@ -237,6 +249,8 @@ internal sealed class RouteSourceSelector(IOptions<InterceptorOptions> options, 
     {
         switch (mode.Mode)
         {
+            case RunMode.Kubernetes when options.Value.LocalReplicas is not null:
+                throw new StartupProblemsException([$"{LocalReplicasSetting.Variable} follows the local autoscaler, which runs in standalone mode only; unset it in Kubernetes mode ({ClusterSettings.ModeVariable}=kubernetes), where KEDA scales the workloads"]);
             case RunMode.Kubernetes when !string.IsNullOrEmpty(options.Value.RoutesFile):
                 throw new StartupProblemsException([$"{ClusterSettings.ModeVariable}=kubernetes reads routes from the cluster; remove --routes / {InterceptorOptionsBinder.RoutesFileVariable}, or use {ClusterSettings.ModeVariable}=standalone"]);
             case RunMode.Kubernetes:

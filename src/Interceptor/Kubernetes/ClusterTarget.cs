@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Updraft.Interceptor.ColdStart;
+using Updraft.Interceptor.Forwarding;
 using Updraft.Kubernetes.Endpoints;
 using Updraft.Kubernetes.Model;
 
@@ -23,7 +24,7 @@ namespace Updraft.Interceptor.Kubernetes;
 /// </list>
 /// The state is an immutable snapshot swapped atomically; the request path reads it once.
 /// </remarks>
-internal sealed class ClusterTarget
+internal sealed class ClusterTarget : IDestinationPicker
 {
     private readonly bool _directPods;
     private volatile State _state;
@@ -102,8 +103,19 @@ internal sealed class ClusterTarget
                 resolved.AppProtocol == H2cAppProtocol);
         }
 
+        // Not ready is published before a state without a destination, ready after one with: a request that finds no
+        // destination (Pick returns null) also finds the target not ready, and waits (see IDestinationPicker).
+        var ready = next.ServicePrefix is not null && endpoints.Ready;
+        if (!ready)
+        {
+            Readiness.Set(EndpointState.NotReady);
+        }
+
         _state = next;
-        Readiness.Set(next.ServicePrefix is not null && endpoints.Ready ? EndpointState.Ready : EndpointState.NotReady);
+        if (ready)
+        {
+            Readiness.Set(EndpointState.Ready);
+        }
     }
 
     /// <summary>

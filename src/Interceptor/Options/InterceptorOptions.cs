@@ -110,6 +110,10 @@ internal sealed class InterceptorOptions
     /// <summary>Watch timings; <c>UPDRAFT_KUBE_RETRY_MAX</c> caps the back-off between failed API calls (default 5 s).</summary>
     public Updraft.Kubernetes.Watching.WatchTuning? WatchTuning { get; set; }
 
+    /// <summary><c>UPDRAFT_LOCAL_REPLICAS</c> (standalone mode): the local autoscaler's replicas feed, which routes that
+    /// name a local workload follow; null when unset.</summary>
+    public Local.ReplicaAddress? LocalReplicas { get; set; }
+
     /// <summary>The TLS listener (<c>KEDA_HTTP_PROXY_TLS_*</c>, <c>KEDA_HTTP_TLS_*</c>).</summary>
     public Tls.TlsSettings Tls { get; } = new();
 

@@ -44,6 +44,7 @@ internal static class InterceptorOptionsBinder
         options.RequestHeadersTimeout = reader.Duration("UPDRAFT_REQUEST_HEADERS_TIMEOUT", options.RequestHeadersTimeout, minimum: TimeSpan.FromMilliseconds(100));
         options.InlineIo = reader.Boolean(Hosting.InlineIo.Variable, options.InlineIo);
         options.LeanForwarding = reader.Boolean(Forwarding.Http1.Http1Forwarder.Variable, options.LeanForwarding);
+        options.LocalReplicas = Local.LocalReplicasSetting.Read(reader, options.BindingProblems);
         Tls.TlsSettings.Bind(reader, options.Tls, options.BindingProblems, options.OverriddenSettings);
 
         // The add-on's deprecated names still win when set above zero, as they do there.

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Admin;
+using Updraft.Interceptor.Local;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
@@ -20,12 +21,16 @@ internal sealed class RoutesFileSource : BackgroundService, IRouteSourceHealth
     private readonly RoutesFileWatcher _watcher;
     private readonly ILogger<RoutesFileSource> _logger;
     private readonly TimeProvider _time;
+    private readonly bool _localFeed;
     private FileState _state = new(null, 0, null, 0);
+    private IReadOnlyList<RouteDefinition> _loaded = [];
+    private bool _started;
 
     public RoutesFileSource(IOptions<InterceptorOptions> options, RouteTablePublisher publisher, RouteFreshness freshness, InterceptorMetrics metrics, TimeProvider time, ILogger<RoutesFileSource> logger)
     {
         _logger = logger;
         _time = time;
+        _localFeed = options.Value.LocalReplicas is not null;
         var path = options.Value.RoutesFile!;
         _watcher = new RoutesFileWatcher(
             path,
@@ -36,6 +41,8 @@ internal sealed class RoutesFileSource : BackgroundService, IRouteSourceHealth
                 // Counted first: whoever sees the new table also sees its reload counted.
                 metrics.RouteReloadSucceeded();
                 publisher.Publish(result.Routes);
+                _loaded = result.Routes;
+                WarnLocalWorkloadsWithoutFeed(result.Routes);
                 var state = Volatile.Read(ref _state);
                 Volatile.Write(ref _state, state with { LoadedAt = _time.GetUtcNow(), Routes = result.Routes.Count, Problem = null });
                 if (result.Routes.Count == 0 && before > 0)
@@ -67,7 +74,25 @@ internal sealed class RoutesFileSource : BackgroundService, IRouteSourceHealth
             throw new StartupProblemsException(problems);
         }
 
+        if (!_localFeed && LocalWorkloadRoutes.Of(_loaded).Select(LocalWorkloadRoutes.Problem).ToList() is { Count: > 0 } unserved)
+        {
+            throw new StartupProblemsException(unserved);
+        }
+
+        _started = true;
         await base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>After start-up a reload is applied whatever it says: a route that cannot be served is warned about.</summary>
+    private void WarnLocalWorkloadsWithoutFeed(IReadOnlyList<RouteDefinition> routes)
+    {
+        if (_started && !_localFeed)
+        {
+            foreach (var route in LocalWorkloadRoutes.Of(routes))
+            {
+                Log.LocalWorkloadWithoutFeed(_logger, route.Key, LocalWorkloadRoutes.Workload(route));
+            }
+        }
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)

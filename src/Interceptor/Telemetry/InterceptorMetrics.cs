@@ -18,6 +18,7 @@ internal sealed class InterceptorMetrics : IDisposable
     private readonly Counter _routeReloads;
     private readonly Gauge _watchLists;
     private readonly Gauge _watchFailures;
+    private readonly Gauge _localReplicas;
 
     /// <param name="otlpRoutes">Given when OTLP metrics are on: the current routes, read by the OTLP concurrency instrument.</param>
     public InterceptorMetrics(Func<IReadOnlyList<Routing.Route>>? otlpRoutes = null)
@@ -43,6 +44,8 @@ internal sealed class InterceptorMetrics : IDisposable
             new GaugeConfiguration { LabelNames = ["resource"] });
         _watchFailures = factory.CreateGauge("interceptor_kube_watch_failures_total", "Kubernetes mode: failed list or watch requests per watched resource.",
             new GaugeConfiguration { LabelNames = ["resource"] });
+        _localReplicas = factory.CreateGauge("interceptor_local_replicas", "Standalone mode with UPDRAFT_LOCAL_REPLICAS: ready replicas per local workload (namespace/name), as the local autoscaler's feed last reported them.",
+            new GaugeConfiguration { LabelNames = ["workload"] });
         Unrouted = new RouteMetrics(this, "", "", tracksConcurrency: false);
         // The add-on's OpenTelemetry exporter writes its resource as this info metric; its service name is kept so
         // dashboards that select on it find Updraft's interceptor.
@@ -87,6 +90,11 @@ internal sealed class InterceptorMetrics : IDisposable
         _watchLists.WithLabels(resource).Set(lists);
         _watchFailures.WithLabels(resource).Set(failures);
     }
+
+    public void SetLocalReplicas(string workload, int count) => _localReplicas.WithLabels(workload).Set(count);
+
+    /// <summary>The workload left the feed's snapshots: its series goes (the label set stays bounded by one snapshot).</summary>
+    public void RemoveLocalReplicas(string workload) => _localReplicas.RemoveLabelled(workload);
 
     public void RouteReloadSucceeded() => _routeReloads.WithLabels("success").Inc();
 

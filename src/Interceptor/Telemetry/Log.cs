@@ -82,4 +82,25 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 51, Level = LogLevel.Information, Message = "OTEL_EXPORTER_OTLP_METRICS_ENABLED: pushing the {Meter} meter (interceptor.request.count, interceptor.request.duration, interceptor.request.concurrency) and {RuntimeMeter} over OTLP; /metrics is unchanged")]
     public static partial void OtlpMetricsOn(ILogger logger, string meter, string runtimeMeter);
+
+    [LoggerMessage(EventId = 60, Level = LogLevel.Information, Message = "Local replicas feed {Address}: connected; snapshot {Version} in force ({Workloads} workloads, {Replicas} ready replicas)")]
+    public static partial void LocalFeedConnected(ILogger logger, string address, ulong version, int workloads, int replicas);
+
+    [LoggerMessage(EventId = 61, Level = LogLevel.Warning, Message = "Local replicas feed {Address}: lost ({Reason}); the last snapshot stays in force while it is dialled again")]
+    public static partial void LocalFeedLost(ILogger logger, string address, string reason);
+
+    [LoggerMessage(EventId = 62, Level = LogLevel.Warning, Message = "Local replicas feed {Address}: not reachable ({Reason}); requests to local workloads wait until it is; dialling again with back-off up to 5 s")]
+    public static partial void LocalFeedUnreachable(ILogger logger, string address, string reason);
+
+    [LoggerMessage(EventId = 63, Level = LogLevel.Warning, Message = "Local replicas feed {Address}: snapshot {Version} has {Skipped} malformed entries, skipped (the rest is applied): {Examples}")]
+    public static partial void LocalFeedEntriesSkipped(ILogger logger, string address, ulong version, int skipped, string examples);
+
+    [LoggerMessage(EventId = 64, Level = LogLevel.Error, Message = "Local replicas feed {Address}: snapshot {Version} refused ({Refusal}); the stream is dropped and dialled again, the last snapshot stays in force")]
+    public static partial void LocalFeedSnapshotRefused(ILogger logger, string address, ulong version, string refusal);
+
+    [LoggerMessage(EventId = 65, Level = LogLevel.Debug, Message = "Local replicas snapshot {Version} in force ({Workloads} workloads)")]
+    public static partial void LocalFeedSnapshotApplied(ILogger logger, ulong version, int workloads);
+
+    [LoggerMessage(EventId = 66, Level = LogLevel.Warning, Message = "Route {Route} targets local workload {Workload}, but UPDRAFT_LOCAL_REPLICAS is not set: its requests wait and time out as for a target that is not ready")]
+    public static partial void LocalWorkloadWithoutFeed(ILogger logger, string route, string workload);
 }

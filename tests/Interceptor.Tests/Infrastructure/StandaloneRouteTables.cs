@@ -4,6 +4,7 @@ using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Counting;
 using Updraft.Interceptor.Forwarding;
 using Updraft.Interceptor.Kubernetes;
+using Updraft.Interceptor.Local;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
@@ -28,7 +29,8 @@ internal static class StandaloneRouteTables
         new ForwarderClients(Settings, new ConnectionFailures(TimeProvider.System), Readiness, new CertificateStore(Settings, NullLogger<CertificateStore>.Instance), TimeProvider.System, NullLogger<ForwarderClients>.Instance),
         Readiness,
         Standalone,
-        new ClusterTargets(Settings));
+        new ClusterTargets(Settings),
+        new LocalTargets(Metrics));
     private static readonly ColdStartPolicyFactory ColdStarts = new(Settings, Upstreams, Standalone, new ConfigMapBodies(), NullLogger<ColdStartPolicyFactory>.Instance);
 
     /// <exception cref="InvalidOperationException">The YAML has problems (their lines are the message).</exception>
