@@ -111,12 +111,13 @@ internal sealed class LocalReplicaFeed : BackgroundService
                 ReportSkipped(snapshot.Version, checkedSnapshot);
                 _targets.Apply(workloads, snapshot.Version);
                 Log.LocalFeedSnapshotApplied(_logger, snapshot.Version, workloads.Count);
-                await call.RequestStream.WriteAsync(new ReplicasApplied { Version = snapshot.Version }, stop);
                 if (!applied)
                 {
                     applied = true;
                     Connected(snapshot.Version, workloads);
                 }
+
+                await call.RequestStream.WriteAsync(new ReplicasApplied { Version = snapshot.Version }, stop);
             }
 
             reason = "the feed ended the stream";
