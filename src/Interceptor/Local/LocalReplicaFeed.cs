@@ -122,12 +122,20 @@ internal sealed class LocalReplicaFeed : BackgroundService
 
             reason = "the feed ended the stream";
         }
+        catch (RpcException e) when (!stop.IsCancellationRequested && e.StatusCode == StatusCode.ResourceExhausted)
+        {
+            // A snapshot over MaxSnapshotBytes: the client refused it before parsing it.
+            Log.LocalFeedSnapshotTooLarge(_logger, Address, MaxSnapshotBytes, e.Status.Detail);
+            Failed("a snapshot over " + MaxSnapshotBytes + " bytes refused", quietly: true);
+            return applied;
+        }
         catch (RpcException e) when (!stop.IsCancellationRequested)
         {
             reason = e.Status.StatusCode + ": " + (Innermost(e.Status.DebugException) ?? e.Status.Detail);
         }
-        catch (Exception e) when (!stop.IsCancellationRequested && e is not OperationCanceledException)
+        catch (Exception e) when (!stop.IsCancellationRequested)
         {
+            // Whatever ends the stream (a bug included) ends only this attempt: the feed is dialled again.
             reason = Innermost(e)!;
         }
 

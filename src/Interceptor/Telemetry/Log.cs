@@ -103,4 +103,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 66, Level = LogLevel.Warning, Message = "Route {Route} targets local workload {Workload}, but UPDRAFT_LOCAL_REPLICAS is not set: its requests wait and time out as for a target that is not ready")]
     public static partial void LocalWorkloadWithoutFeed(ILogger logger, string route, string workload);
+
+    [LoggerMessage(EventId = 67, Level = LogLevel.Error, Message = "Local replicas feed {Address}: a snapshot over {Limit} bytes refused ({Detail}); the stream is dropped and dialled again, the last snapshot stays in force")]
+    public static partial void LocalFeedSnapshotTooLarge(ILogger logger, string address, int limit, string detail);
 }

@@ -20,6 +20,7 @@ public sealed class LocalReplicaFeedTests
     private const int ConnectedEvent = 60;
     private const int SkippedEvent = 63;
     private const int RefusedEvent = 64;
+    private const int TooLargeEvent = 67;
     private const int ConnectRetryEvent = 13;
 
     [Fact]
@@ -256,6 +257,25 @@ public sealed class LocalReplicaFeedTests
         var next = feed.Publish(("echo", [b.Address]));
         await feed.WaitForAckAsync(next);
         Assert.Equal("b", await interceptor.GetEchoAsync());
+    }
+
+    [Fact]
+    public async Task SnapshotOverTheSizeLimit_RefusedWithAnError_LastSnapshotKept()
+    {
+        await using var feed = await TestReplicaFeed.StartAsync();
+        await using var a = await Replica.StartAsync("a");
+        var good = feed.Publish(("echo", [a.Address]));
+        await using var interceptor = await LocalWorkloads.StartInterceptorAsync(feed);
+        await feed.WaitForAckAsync(good);
+
+        var oversized = feed.Publish(("echo", [new string('x', LocalReplicaFeed.MaxSnapshotBytes)]));
+        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(FeedEntries(interceptor).Any(e => e.EventId == TooLargeEvent)), "the oversized snapshot is refused");
+
+        Assert.Equal(LogLevel.Error, FeedEntries(interceptor).First(e => e.EventId == TooLargeEvent).Level);
+        Assert.DoesNotContain(oversized, feed.Acks);
+        Assert.Equal("a", await interceptor.GetEchoAsync());
+        var small = feed.Publish(("echo", [a.Address]));
+        await feed.WaitForAckAsync(small);
     }
 
     [Fact]
