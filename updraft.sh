@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Updraft's developer entry point.
-#   ./updraft.sh demo   run the interceptor and the scaler in standalone mode in front of a bundled echo app
+#   ./updraft.sh demo   run the interceptor, the scaler and the local autoscaler in standalone mode; the bundled echo app
+#                       scales from zero on the first request and back to zero after its cooldown
 #   ./updraft.sh ask-scaler [ROUTE [NAMESPACE]]  ask the demo's scaler what KEDA would see for a route (no grpcurl needed)
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
 #   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler, "bench backlog" for Kafka/NATS polling,
@@ -71,7 +72,7 @@ demo_stop() {
 demo() {
   need_dotnet
   local proxy_port=${KEDA_HTTP_PROXY_PORT:-8080} admin_port=${KEDA_HTTP_ADMIN_PORT:-9090}
-  local metrics_port=${UPDRAFT_DEMO_METRICS_PORT:-2223} echo_port=${UPDRAFT_DEMO_ECHO_PORT:-8081}
+  local metrics_port=${UPDRAFT_DEMO_METRICS_PORT:-2223} local_port=${UPDRAFT_LOCAL_PORT:-9092}
   local scaler_port=${KEDA_HTTP_SCALER_PORT:-9091} scaler_metrics_port=${UPDRAFT_DEMO_SCALER_METRICS_PORT:-2224}
   local routes=${UPDRAFT_DEMO_ROUTES:-examples/standalone/routes.yaml}
   local bin="bin/$CONFIGURATION/net10.0"
@@ -84,22 +85,28 @@ demo() {
   trap 'demo_stop 143' TERM
   trap 'demo_stop $?' EXIT
   # Everything on loopback only. A local process has nothing to wait for at shutdown (KEDA_HTTP_SHUTDOWN_DELAY exists
-  # for a Service's endpoints to catch up), so Ctrl-C stops the demo at once.
-  demo_start "the echo app" dotnet "examples/echo/$bin/Updraft.Examples.Echo.dll" --urls "http://127.0.0.1:$echo_port"
+  # for a Service's endpoints to catch up), so Ctrl-C stops the demo at once. The echo app is not started here: the
+  # local autoscaler starts it on the first request, as KEDA would, and stops it after its cooldown.
   demo_start "the interceptor" env UPDRAFT_BIND_ADDRESS=127.0.0.1 KEDA_HTTP_PROXY_PORT="$proxy_port" KEDA_HTTP_ADMIN_PORT="$admin_port" \
     OTEL_PROM_EXPORTER_PORT="$metrics_port" KEDA_HTTP_SHUTDOWN_DELAY="${KEDA_HTTP_SHUTDOWN_DELAY:-0s}" \
+    UPDRAFT_LOCAL_REPLICAS="127.0.0.1:$local_port" \
     dotnet "src/Interceptor/$bin/Updraft.Interceptor.dll" --routes "$routes" "$@"
   demo_start "the scaler" env UPDRAFT_BIND_ADDRESS=127.0.0.1 KEDA_HTTP_SCALER_PORT="$scaler_port" OTEL_PROM_EXPORTER_PORT="$scaler_metrics_port" \
     dotnet "src/ExternalScaler/$bin/Updraft.ExternalScaler.dll" --routes "$routes" --interceptors "127.0.0.1:$admin_port"
+  demo_start "the local autoscaler" env UPDRAFT_BIND_ADDRESS=127.0.0.1 UPDRAFT_LOCAL_PORT="$local_port" \
+    dotnet "src/Local/$bin/Updraft.Local.dll" --routes "$routes" --scaler "127.0.0.1:$scaler_port"
   cat <<MSG
-updraft: echo app on 127.0.0.1:$echo_port; interceptor on 127.0.0.1:$proxy_port (admin :$admin_port, metrics :$metrics_port);
-         KEDA external scaler on 127.0.0.1:$scaler_port (gRPC, metrics :$scaler_metrics_port); routes from $routes
-Try, in another terminal:
-  curl -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/hello
+updraft: interceptor on 127.0.0.1:$proxy_port (admin :$admin_port, metrics :$metrics_port); KEDA external scaler on
+         127.0.0.1:$scaler_port (gRPC, metrics :$scaler_metrics_port); local autoscaler (replicas feed :$local_port); routes from $routes
+The echo app is at zero replicas: the first request starts it (watch the "started" and "ready" lines), and it stops
+again after 15 s without requests. Try, in another terminal:
+  curl -i -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/hello
   curl -H 'Host: echo.localhost' -H 'X-Tenant: blue' http://127.0.0.1:$proxy_port/hello
   curl -H 'Host: api.localhost' http://127.0.0.1:$proxy_port/v1/items
   curl -N -H 'Host: echo.localhost' http://127.0.0.1:$proxy_port/sse
   curl http://127.0.0.1:$admin_port/queue
+A burst of 40 slow requests (target: 10 in flight per replica) starts more replicas, up to 3:
+  seq 40 | xargs -P 40 -I{} curl -s -o /dev/null -H 'Host: echo.localhost' 'http://127.0.0.1:$proxy_port/slow?delay=3s'
 Open the interceptor's status page (routes, held requests, cold starts; refreshes every second):
   http://127.0.0.1:$admin_port/
 Ask the scaler what KEDA would see for the route echo (GetMetricSpec, IsActive, GetMetrics):

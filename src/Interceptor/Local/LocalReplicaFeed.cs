@@ -23,6 +23,9 @@ internal sealed class LocalReplicaFeed : BackgroundService
     public static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
     public static readonly TimeSpan RetryMax = TimeSpan.FromSeconds(5);
 
+    /// <summary>A feed never reached is a warning only after this (the autoscaler may just be starting).</summary>
+    public static readonly TimeSpan UnreachableWarningAfter = TimeSpan.FromSeconds(30);
+
     /// <summary>Room for the largest snapshot accepted (1,000 workloads of 1,000 replicas with short addresses).</summary>
     public const int MaxSnapshotBytes = 32 * 1024 * 1024;
 
@@ -34,6 +37,7 @@ internal sealed class LocalReplicaFeed : BackgroundService
     private readonly LocalReplicas.LocalReplicasClient _client;
     private volatile FeedState _state = new(false, null, null);
     private bool _failureReported;
+    private bool _unreachableWarned;
     private string? _lastSkipped;
 
     public LocalReplicaFeed(IOptions<InterceptorOptions> options, LocalTargets targets, TimeProvider time, ILogger<LocalReplicaFeed> logger)
@@ -147,6 +151,7 @@ internal sealed class LocalReplicaFeed : BackgroundService
     {
         var state = _state;
         _failureReported = false;
+        _unreachableWarned = false;
         if (!state.Connected)
         {
             var replicas = 0;
@@ -177,14 +182,21 @@ internal sealed class LocalReplicaFeed : BackgroundService
             return;
         }
 
-        _state = state with { Since = state.Since ?? _time.GetUtcNow(), Problem = reason };
-        if (!_failureReported)
+        var now = _time.GetUtcNow();
+        _state = state with { Since = state.Since ?? now, Problem = reason };
+        if (quietly)
         {
             _failureReported = true;
-            if (!quietly)
-            {
-                Log.LocalFeedUnreachable(_logger, Address, reason);
-            }
+        }
+        else if (!_failureReported)
+        {
+            _failureReported = true;
+            Log.LocalFeedUnreachable(_logger, Address, reason);
+        }
+        else if (!_unreachableWarned && now - (state.Since ?? now) >= UnreachableWarningAfter)
+        {
+            _unreachableWarned = true;
+            Log.LocalFeedStillUnreachable(_logger, Address, Shared.Durations.GoDuration.Format(UnreachableWarningAfter), reason);
         }
     }
 

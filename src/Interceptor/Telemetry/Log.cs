@@ -89,8 +89,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 61, Level = LogLevel.Warning, Message = "Local replicas feed {Address}: lost ({Reason}); the last snapshot stays in force while it is dialled again")]
     public static partial void LocalFeedLost(ILogger logger, string address, string reason);
 
-    [LoggerMessage(EventId = 62, Level = LogLevel.Warning, Message = "Local replicas feed {Address}: not reachable ({Reason}); requests to local workloads wait until it is; dialling again with back-off up to 5 s")]
+    // Information first: the interceptor and the local autoscaler start together, in either order.
+    [LoggerMessage(EventId = 62, Level = LogLevel.Information, Message = "Local replicas feed {Address}: not reachable yet ({Reason}); requests to local workloads wait until it is; dialling again with back-off up to 5 s")]
     public static partial void LocalFeedUnreachable(ILogger logger, string address, string reason);
+
+    [LoggerMessage(EventId = 68, Level = LogLevel.Warning, Message = "Local replicas feed {Address}: still not reachable after {After} ({Reason}); is the local autoscaler (updraft-local) running there?")]
+    public static partial void LocalFeedStillUnreachable(ILogger logger, string address, string after, string reason);
 
     [LoggerMessage(EventId = 63, Level = LogLevel.Warning, Message = "Local replicas feed {Address}: snapshot {Version} has {Skipped} malformed entries, skipped (the rest is applied): {Examples}")]
     public static partial void LocalFeedEntriesSkipped(ILogger logger, string address, ulong version, int skipped, string examples);

@@ -28,7 +28,7 @@ public sealed partial class FirstRunTests
     public async Task Demo_StartsServesAndAnswersTheScalerQuestion_CtrlCStopsEveryProcessAtOnce()
     {
         var configuration = Configuration();
-        foreach (var output in new[] { "examples/echo", "src/Interceptor", "src/ExternalScaler" })
+        foreach (var output in new[] { "examples/echo", "src/Interceptor", "src/ExternalScaler", "src/Local" })
         {
             var directory = Path.Combine(Repository.Root(), output, "bin", configuration, "net10.0");
             Assert.True(Directory.Exists(directory), $"{directory} is missing: build the solution first (dotnet build Updraft.slnx -c {configuration})");
@@ -36,10 +36,16 @@ public sealed partial class FirstRunTests
 
         using var temp = new TempDirectory();
         var ports = Enumerable.Range(0, 6).Select(_ => TestUpstream.FreePort()).ToArray();
-        var (proxy, admin, metrics, echo, scaler, scalerMetrics) = (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]);
+        var (proxy, admin, metrics, local, scaler, scalerMetrics) = (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]);
+        // The example as it is, but from a temp directory (the repository root named in full), in this build's
+        // configuration, and with a short cooldown so the scale-down comes within the test.
         var routes = await File.ReadAllTextAsync(Path.Combine(Repository.Root(), "examples/standalone/routes.yaml"));
-        Assert.Contains("port: 8081", routes, StringComparison.Ordinal);
-        temp.Write("routes.yaml", routes.Replace("port: 8081", $"port: {echo}", StringComparison.Ordinal));
+        Assert.Contains("workingDirectory: ../..", routes, StringComparison.Ordinal);
+        Assert.Contains("cooldownPeriod: 15s", routes, StringComparison.Ordinal);
+        temp.Write("routes.yaml", routes
+            .Replace("workingDirectory: ../..", "workingDirectory: " + Repository.Root(), StringComparison.Ordinal)
+            .Replace("/bin/Release/", $"/bin/{configuration}/", StringComparison.Ordinal)
+            .Replace("cooldownPeriod: 15s", "cooldownPeriod: 2s", StringComparison.Ordinal));
         var settings = new Dictionary<string, string>
         {
             ["CONFIGURATION"] = configuration,
@@ -48,7 +54,7 @@ public sealed partial class FirstRunTests
             ["KEDA_HTTP_PROXY_PORT"] = Text(proxy),
             ["KEDA_HTTP_ADMIN_PORT"] = Text(admin),
             ["UPDRAFT_DEMO_METRICS_PORT"] = Text(metrics),
-            ["UPDRAFT_DEMO_ECHO_PORT"] = Text(echo),
+            ["UPDRAFT_LOCAL_PORT"] = Text(local),
             ["KEDA_HTTP_SCALER_PORT"] = Text(scaler),
             ["UPDRAFT_DEMO_SCALER_METRICS_PORT"] = Text(scalerMetrics),
         };
@@ -60,14 +66,23 @@ public sealed partial class FirstRunTests
         try
         {
             using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
-            await WaitUntilAsync(demo, async () => await StatusAsync(client, $"http://127.0.0.1:{proxy}/hello", "echo.localhost") == HttpStatusCode.OK, "the interceptor forwards to the echo app");
+            await WaitUntilAsync(demo, () => Task.FromResult(demo.Output.Contains("follows the replicas feed", StringComparison.Ordinal)), "the interceptor follows the local autoscaler");
             await WaitUntilAsync(demo, () => Task.FromResult(demo.Output.Contains("receiving counts over the push stream", StringComparison.Ordinal)), "the scaler streams the interceptor's counts");
+            Assert.DoesNotContain(" started pid=", demo.Output, StringComparison.Ordinal);
+
+            // The first request finds the echo app at zero: it is held, the app started, and then it is answered.
+            using var hello = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{proxy}/hello") { Headers = { Host = "echo.localhost" } };
+            using var helloResponse = await client.SendAsync(hello);
+            var coldStart = helloResponse.Headers.GetValues("X-KEDA-HTTP-Cold-Start").Single();
+            var started = StartedLine().Match(demo.Output);
+            Assert.True(started.Success, demo.Output);
+            var echo = int.Parse(started.Groups["port"].Value, CultureInfo.InvariantCulture);
 
             // The status page it names is served, with the demo's routes on it.
             Assert.Contains($"  http://127.0.0.1:{admin}/\n", demo.Output, StringComparison.Ordinal);
             Assert.Contains("demo/echo", await client.GetStringAsync(new Uri($"http://127.0.0.1:{admin}/")), StringComparison.Ordinal);
 
-            // /sse answers with its events, straight from the echo app and through the interceptor.
+            // /sse answers with its events, straight from the echo app's replica and through the interceptor.
             var direct = await client.GetStringAsync(new Uri($"http://127.0.0.1:{echo}/sse"));
             using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{proxy}/sse") { Headers = { Host = "echo.localhost" } };
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -83,9 +98,12 @@ public sealed partial class FirstRunTests
             var scalerClient = new ExternalScalerService.ExternalScalerClient(channel);
             var grpcurlAnswer = await scalerClient.GetMetricsAsync(JsonParser.Default.Parse<GetMetricsRequest>(grpcurl.Groups["json"].Value));
 
-            // Every listener on loopback only.
-            var nonLoopback = Listeners().Where(l => ports.Contains(l.Port) && !IPAddress.IsLoopback(l.Address)).ToList();
+            // Every listener on loopback only, the replica's included.
+            var nonLoopback = Listeners().Where(l => (ports.Contains(l.Port) || l.Port == echo) && !IPAddress.IsLoopback(l.Address)).ToList();
+            // Quiet for the cooldown: the echo app goes back to zero.
+            await WaitUntilAsync(demo, () => Task.FromResult(demo.Output.Contains("demo/echo#1 stopped exit=", StringComparison.Ordinal)), "the echo app stops after the cooldown");
             var group = ProcessGroup(demo.Id);
+            var groupLines = string.Join("\n", group.Select(CommandLine));
 
             var interrupted = Stopwatch.StartNew();
             Signal("INT", -demo.Id);
@@ -102,14 +120,18 @@ public sealed partial class FirstRunTests
             Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
             Assert.Equal(["data: event 1", "data: event 2", "data: event 3", "data: event 4", "data: event 5"], proxied);
             Assert.True(ask.ExitCode == 0, ask.Output);
-            Assert.Contains("GetMetricSpec  http_echo_concurrency  target 100", ask.Output, StringComparison.Ordinal);
+            Assert.Contains("GetMetricSpec  http_echo_concurrency  target 10\n", ask.Output, StringComparison.Ordinal);
             Assert.Contains("IsActive       false", ask.Output, StringComparison.Ordinal);
             Assert.Contains("GetMetrics     http_echo_concurrency  0", ask.Output, StringComparison.Ordinal);
             Assert.Equal("GetMetrics", grpcurl.Groups["method"].Value);
             Assert.Equal($"127.0.0.1:{scaler}", grpcurl.Groups["address"].Value);
             Assert.Equal("http_echo_concurrency", Assert.Single(grpcurlAnswer.MetricValues).MetricName);
             Assert.Empty(nonLoopback);
-            Assert.Equal(4, group.Count); // the script, the echo app, the interceptor, the scaler
+            Assert.Equal(HttpStatusCode.OK, helloResponse.StatusCode);
+            Assert.Equal("true", coldStart);
+            Assert.Contains("demo/echo#1 stopping (scale 1->0: no trigger active for the cooldown period (2s))", demo.Output, StringComparison.Ordinal);
+            // the script, the interceptor, the scaler, the local autoscaler (the echo app stopped)
+            Assert.True(group.Count == 4, groupLines + "\n" + demo.Output);
             Assert.Empty(left);
             Assert.True(stoppedAfter < StopTimeout, $"the demo took {stoppedAfter} to stop");
             Assert.Equal(130, exitCode);
@@ -176,6 +198,7 @@ public sealed partial class FirstRunTests
             ["KEDA_HTTP_SCALER_PORT"] = "0",
             ["OTEL_PROM_EXPORTER_PORT"] = "0",
             ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+            ["UPDRAFT_LOCAL_REPLICAS"] = "127.0.0.1:9",
         };
 
         // As the README writes it, without building again (the test run built it).
@@ -209,6 +232,7 @@ public sealed partial class FirstRunTests
             ["KEDA_HTTP_SCALER_PORT"] = "0",
             ["OTEL_PROM_EXPORTER_PORT"] = "0",
             ["UPDRAFT_ROUTES_FILE"] = "examples/standalone/routes.yaml",
+            ["UPDRAFT_LOCAL_REPLICAS"] = "127.0.0.1:9",
             [busyVariable] = Text(port),
         };
 
@@ -221,6 +245,22 @@ public sealed partial class FirstRunTests
         Assert.Contains(otherVariable, output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return pid + ": " + File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (IOException)
+        {
+            return pid + ": (gone)";
+        }
+    }
+
+    /// <summary>The local autoscaler's line for the echo app's first replica, with its port.</summary>
+    [GeneratedRegex(@"demo/echo#1 started pid=\d+ port=(?<port>\d+)")]
+    private static partial Regex StartedLine();
 
     /// <summary>The demo's grpcurl line: its request (-d), the scaler's address and the method.</summary>
     [GeneratedRegex(@"grpcurl [^']* -d '(?<json>[^']+)' \\\s+(?<address>\S+) externalscaler\.ExternalScaler/(?<method>\w+)")]

@@ -1,0 +1,61 @@
+using Updraft.Local.Feed;
+using Updraft.Local.Replicas;
+using Updraft.Local.Scaling;
+using ScalerClient = Updraft.Protos.ExternalScaler.ExternalScaler.ExternalScalerClient;
+
+namespace Updraft.Local.Hosting;
+
+/// <summary>
+/// Runs the plan: per workload its replicas and the loop that scales them, and the feed that tells the interceptors
+/// where the ready replicas are. On shutdown the loops stop first, then every replica is stopped (SIGTERM, SIGKILL
+/// after its grace period), so nothing started here outlives the process's orderly exit.
+/// </summary>
+internal sealed class LocalRunner : BackgroundService
+{
+    private readonly List<(WorkloadReplicas Replicas, WorkloadScaler Scaler)> _workloads = [];
+    private readonly ILogger _logger;
+
+    public LocalRunner(LocalPlan plan, ScalerClient client, TimeProvider time, ILoggerFactory loggers)
+    {
+        _logger = loggers.CreateLogger<LocalRunner>();
+        Events = new ReplicaEventLog(Console.Out, time);
+        var feedWorkloads = new List<FeedWorkload>();
+        foreach (var (workload, routes) in plan.Workloads)
+        {
+            var replicas = new WorkloadReplicas(workload, cancellationToken => Feed!.WaitAppliedAsync(cancellationToken), Events, Console.Out, time);
+            feedWorkloads.Add(new FeedWorkload(workload.Namespace, workload.Name, () => replicas.ReadyAddresses));
+            var scaler = new WorkloadScaler(workload, routes, client, new ReplicasTarget(replicas), time, loggers.CreateLogger<WorkloadScaler>());
+            _workloads.Add((replicas, scaler));
+            if (routes.Count == 0)
+            {
+                Telemetry.Log.WorkloadWithoutRoutes(_logger, workload.Key, workload.MinReplicas);
+            }
+        }
+
+        Feed = new ReplicaFeed(feedWorkloads, time, loggers.CreateLogger<ReplicaFeed>());
+        foreach (var (replicas, _) in _workloads)
+        {
+            replicas.Changed += Feed.Publish;
+        }
+    }
+
+    public ReplicaFeed Feed { get; }
+
+    public ReplicaEventLog Events { get; }
+
+    public IReadOnlyList<WorkloadReplicas> Workloads => [.. _workloads.Select(w => w.Replicas)];
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_workloads.Select(w => w.Scaler.RunAsync(stoppingToken)));
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await Task.WhenAll(_workloads.Select(w => w.Replicas.StopAllAsync()));
+    }
+
+    private sealed class ReplicasTarget(WorkloadReplicas replicas) : IScaleTarget
+    {
+        public void ScaleTo(int count, string reason) => replicas.SetDesired(count, reason);
+    }
+}
