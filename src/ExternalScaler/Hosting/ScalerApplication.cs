@@ -50,22 +50,7 @@ internal static class ScalerApplication
             ["--routes"] = ScalerOptions.RoutesFileVariable,
             ["--interceptors"] = ScalerOptions.InterceptorsVariable,
         });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            console.UseUtcTimestamp = true;
-        });
-        builder.Logging.SetMinimumLevel(builder.Configuration["UPDRAFT_LOG_LEVEL"] is { } level && Enum.TryParse<LogLevel>(level, ignoreCase: true, out var parsed) ? parsed : LogLevel.Information);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
-        // Hosting's request logger logs nothing at Warning, but while it is enabled at all every request gets an Activity
-        // and a log scope, kept for the request's life: about 0.6 KB of each open stream (Kestrel logs failed requests).
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
-        // A start-up failure is reported by Program as one line per problem; the host's own report repeats it with a stack trace.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
-        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        builder.Logging.UseUpdraftConsole(builder.Configuration);
         // Every failed readiness check would be logged as an error; the state is in the health service and the logs
         // of the replicas that cause it.
         builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);

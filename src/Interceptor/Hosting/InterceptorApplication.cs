@@ -204,27 +204,10 @@ internal static class InterceptorApplication
 
     private static void ConfigureLogging(WebApplicationBuilder builder)
     {
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            console.UseUtcTimestamp = true;
-        });
+        builder.Logging.UseUpdraftConsole(builder.Configuration);
         // Requests run on the socket threads (see InlineIo): when stdout cannot keep up with a burst of failures, lines
         // are dropped (the logger says how many) rather than a socket thread waiting for the queue.
         builder.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
-        var level = builder.Configuration["UPDRAFT_LOG_LEVEL"] is { } text && Enum.TryParse<LogLevel>(text, ignoreCase: true, out var parsed)
-            ? parsed
-            : LogLevel.Information;
-        builder.Logging.SetMinimumLevel(level);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        // With this category enabled at any level, ASP.NET Core starts an Activity and a log scope for every request
-        // (about 800 bytes each); the proxy logs what matters itself.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
-        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
-        // A start-up failure is reported by Program as one line per problem; the host's own report repeats it with a stack trace.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
         // Kestrel warns that a cleartext endpoint cannot negotiate HTTP/2; the admin port does, see H2cPriorKnowledge.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
         // YARP logs every failed forward; ProxyHandler logs them once, with the status it chose.

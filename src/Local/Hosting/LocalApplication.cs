@@ -33,18 +33,7 @@ internal static class LocalApplication
             ["--scaler"] = LocalOptions.ScalerVariable,
             ["--port"] = LocalOptions.PortVariable,
         });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            console.UseUtcTimestamp = true;
-        });
-        builder.Logging.SetMinimumLevel(builder.Configuration["UPDRAFT_LOG_LEVEL"] is { } level && Enum.TryParse<LogLevel>(level, ignoreCase: true, out var parsed) ? parsed : LogLevel.Information);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical);
-        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        builder.Logging.UseUpdraftConsole(builder.Configuration);
 
         var problems = new List<string>();
         var options = LocalOptions.Read(name => builder.Configuration[name], problems);

@@ -26,13 +26,15 @@ internal sealed class WorkloadScaler
     private readonly ILogger _logger;
     private readonly ScaleRules _rules;
     private readonly Lock _gate = new();
-    private string? _lastProblem;
     private bool _answered;
-    private DateTimeOffset? _firstProblemAt;
-    private bool _warnedNotAnswering;
+    private DateTimeOffset? _problemSince;
+    private bool _warned;
 
     /// <summary>A scaler that has never answered is a warning only after this.</summary>
     public static readonly TimeSpan NotAnsweringWarningAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>A scaler that answered before and stops answering is a warning after this.</summary>
+    public static readonly TimeSpan StoppedAnsweringWarningAfter = TimeSpan.FromSeconds(5);
 
     public WorkloadScaler(WorkloadDefinition workload, IReadOnlyList<string> routes, ScalerClient client, IScaleTarget target, TimeProvider time, ILogger logger)
     {
@@ -91,7 +93,6 @@ internal sealed class WorkloadScaler
                 await foreach (var message in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
                     retry = FirstRetry;
-                    Volatile.Write(ref _answered, true);
                     if (message.Result)
                     {
                         Apply(rules => rules.Pushed(_time.GetUtcNow()));
@@ -200,33 +201,23 @@ internal sealed class WorkloadScaler
     }
 
     /// <summary>
-    /// Logs a problem when it changes. Until the scaler has answered once it is information, and a warning only after
-    /// <see cref="NotAnsweringWarningAfter"/>: the scaler and the autoscaler start together, in either order.
+    /// A problem is information at first (the scaler and the autoscaler start and stop together, in either order) and
+    /// a warning once it has lasted <see cref="NotAnsweringWarningAfter"/> (<see cref="StoppedAnsweringWarningAfter"/>
+    /// when the scaler had answered before).
     /// </summary>
     private void Problem(string problem)
     {
-        var changed = Interlocked.Exchange(ref _lastProblem, problem) != problem;
-        if (Volatile.Read(ref _answered))
-        {
-            if (changed)
-            {
-                Log.ScalerProblem(_logger, _workload.Key, problem);
-            }
-
-            return;
-        }
-
         lock (_gate)
         {
             var now = _time.GetUtcNow();
-            if (_firstProblemAt is null)
+            if (_problemSince is null)
             {
-                _firstProblemAt = now;
+                _problemSince = now;
                 Log.ScalerNotAnsweringYet(_logger, _workload.Key, problem);
             }
-            else if (!_warnedNotAnswering && now - _firstProblemAt.Value >= NotAnsweringWarningAfter)
+            else if (!_warned && now - _problemSince.Value >= (_answered ? StoppedAnsweringWarningAfter : NotAnsweringWarningAfter))
             {
-                _warnedNotAnswering = true;
+                _warned = true;
                 Log.ScalerProblem(_logger, _workload.Key, problem);
             }
         }
@@ -234,14 +225,15 @@ internal sealed class WorkloadScaler
 
     private void Answered()
     {
-        if (!Volatile.Read(ref _answered))
+        lock (_gate)
         {
-            Volatile.Write(ref _answered, true);
-        }
-
-        if (Interlocked.Exchange(ref _lastProblem, null) is not null)
-        {
-            Log.ScalerAnswering(_logger, _workload.Key);
+            _answered = true;
+            if (_problemSince is not null)
+            {
+                _problemSince = null;
+                _warned = false;
+                Log.ScalerAnswering(_logger, _workload.Key);
+            }
         }
     }
 }

@@ -2,13 +2,13 @@ namespace Updraft.Local.Telemetry;
 
 internal static partial class Log
 {
-    [LoggerMessage(1, LogLevel.Warning, "{Workload}: the scaler did not answer as KEDA needs, so the replica count stays: {Problem}")]
+    [LoggerMessage(1, LogLevel.Warning, "{Workload}: the scaler still does not answer, so the replica count stays: {Problem}")]
     public static partial void ScalerProblem(ILogger logger, string workload, string problem);
 
-    [LoggerMessage(9, LogLevel.Information, "{Workload}: the scaler does not answer yet ({Problem}); asking again")]
+    [LoggerMessage(9, LogLevel.Information, "{Workload}: the scaler does not answer ({Problem}); the replica count stays, asking again")]
     public static partial void ScalerNotAnsweringYet(ILogger logger, string workload, string problem);
 
-    [LoggerMessage(2, LogLevel.Information, "{Workload}: the scaler answers")]
+    [LoggerMessage(2, LogLevel.Information, "{Workload}: the scaler answers again")]
     public static partial void ScalerAnswering(ILogger logger, string workload);
 
     [LoggerMessage(3, LogLevel.Information, "replicas feed on {Address}; scaler at {Scaler}; {Workloads} workloads from {RoutesFile}")]

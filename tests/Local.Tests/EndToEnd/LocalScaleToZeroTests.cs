@@ -89,19 +89,18 @@ public sealed class LocalScaleToZeroTests
         var long2 = stack.GetAsync("echo.localhost", "/long?delay=8s");
         await Task.WhenAll(first);
         await stack.WaitUntilAsync(() => stack.EventsOf(ReplicaEventKind.Stopping).Count == 1, "one replica stops while the long requests are in flight");
-        var stoppingAt = DateTimeOffset.UtcNow;
         using var answer1 = await long1;
         using var answer2 = await long2;
-        var answeredAt = DateTimeOffset.UtcNow;
         await stack.WaitUntilAsync(() => stack.EventsOf(ReplicaEventKind.Stopped).Count == 1, "the stopping replica exits");
         var stopped = Assert.Single(stack.EventsOf(ReplicaEventKind.Stopped));
 
         Assert.Equal(HttpStatusCode.OK, answer1.StatusCode);
         Assert.Equal(HttpStatusCode.OK, answer2.StatusCode);
         Assert.Contains("(scale 2->1:", Assert.Single(stack.EventsOf(ReplicaEventKind.Stopping)).Detail, StringComparison.Ordinal);
-        // The replica had one of the long requests: it exited only after finishing it, not when SIGTERM came.
-        Assert.True(stopped.Time > stoppingAt, $"stopped at {stopped.Time:O}, stopping seen at {stoppingAt:O}\n{stack.EventLines}");
-        Assert.True(stopped.Time <= answeredAt, stack.EventLines);
+        // The replica had one of the long requests (seconds still to go when it was told to stop): it exited only
+        // after finishing it, not when SIGTERM came (an idle echo app exits within a few tens of milliseconds).
+        var stopping = Assert.Single(stack.EventsOf(ReplicaEventKind.Stopping));
+        Assert.True(stopped.Time - stopping.Time > TimeSpan.FromSeconds(1), stack.EventLines);
         Assert.Empty(stack.EventsOf(ReplicaEventKind.Killed));
         Assert.Equal(0, stopped.ExitCode);
     }
