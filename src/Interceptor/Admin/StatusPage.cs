@@ -126,6 +126,8 @@ internal static class StatusPage
               var lines = local.workloads.map(function (w) { return w.line; });
               if (local.moreWorkloads > 0) lines.push('+' + local.moreWorkloads + ' more workloads');
               workloads.replaceChildren.apply(workloads, lines.map(function (text) { var li = document.createElement('li'); li.textContent = text; return li; }));
+              var events = document.getElementById('local-events');
+              events.replaceChildren.apply(events, local.events.map(function (text) { var li = document.createElement('li'); li.textContent = text; return li; }));
             }
             rows.replaceChildren.apply(rows, page.items.map(row));
             var first = page.items.length ? page.offset + 1 : 0;
@@ -218,6 +220,13 @@ internal static class StatusPage
             if (local.MoreWorkloads > 0)
             {
                 html.Append("<li>").Append(Encode("+" + local.MoreWorkloads.ToString(CultureInfo.InvariantCulture) + " more workloads")).Append("</li>");
+            }
+
+            html.Append("</ul></dd>");
+            html.Append("<dt>Replica events</dt><dd><ul id=\"local-events\">");
+            foreach (var line in local.Events)
+            {
+                html.Append("<li>").Append(Encode(line)).Append("</li>");
             }
 
             html.Append("</ul></dd>");

@@ -335,6 +335,7 @@ internal static class StatusSnapshot
         }
 
         writer.WriteString("summary", local.FeedLine());
+        WriteList(writer, "events", local.Events);
         writer.WriteStartArray("workloads");
         foreach (var workload in local.Workloads)
         {

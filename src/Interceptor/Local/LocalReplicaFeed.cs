@@ -64,6 +64,9 @@ internal sealed class LocalReplicaFeed : BackgroundService
         _client = new LocalReplicas.LocalReplicasClient(_channel);
     }
 
+    /// <summary>The autoscaler's latest replica events (oldest first), from the snapshot in force.</summary>
+    public IReadOnlyList<string> RecentEvents { get; private set; } = [];
+
     /// <summary><c>host:port</c> of the feed.</summary>
     public string Address => _address.Authority;
 
@@ -114,6 +117,7 @@ internal sealed class LocalReplicaFeed : BackgroundService
 
                 ReportSkipped(snapshot.Version, checkedSnapshot);
                 _targets.Apply(workloads, snapshot.Version);
+                RecentEvents = checkedSnapshot.Events;
                 Log.LocalFeedSnapshotApplied(_logger, snapshot.Version, workloads.Count);
                 if (!applied)
                 {

@@ -19,6 +19,9 @@ internal sealed record LocalReplicasStatus(
     IReadOnlyList<LocalWorkloadStatus> Workloads,
     int MoreWorkloads)
 {
+    /// <summary>The autoscaler's latest replica events, newest first: started, ready, stopping, stopped, crashed, with the reason.</summary>
+    public IReadOnlyList<string> Events { get; init; } = [];
+
     public const int MaxWorkloads = 100;
 
     /// <summary>Replica addresses listed per workload at most.</summary>
@@ -36,7 +39,10 @@ internal sealed record LocalReplicasStatus(
             workloads.Add(new LocalWorkloadStatus(key, replicas.Length, [.. replicas.Take(MaxListed).Select(r => r.Authority)]));
         }
 
-        return new LocalReplicasStatus(feed.Address, state.Connected, state.Since, state.Problem, targets.Version, workloads, latest.Count - workloads.Count);
+        return new LocalReplicasStatus(feed.Address, state.Connected, state.Since, state.Problem, targets.Version, workloads, latest.Count - workloads.Count)
+        {
+            Events = [.. feed.RecentEvents.Reverse()],
+        };
     }
 
     /// <summary>One line for the feed, as the page shows it.</summary>

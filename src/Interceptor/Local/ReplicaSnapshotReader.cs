@@ -9,7 +9,11 @@ namespace Updraft.Interceptor.Local;
 /// <param name="Refusal">Why the whole snapshot is refused (over the bounds), or null.</param>
 /// <param name="Skipped">Malformed entries left out (a workload without a name, an address that is not <c>host:port</c>).</param>
 /// <param name="Examples">A few of them, quoted and shortened, for the log.</param>
-internal sealed record CheckedSnapshot(Dictionary<string, ReplicaAddress[]>? Workloads, string? Refusal, int Skipped, string Examples);
+internal sealed record CheckedSnapshot(Dictionary<string, ReplicaAddress[]>? Workloads, string? Refusal, int Skipped, string Examples)
+{
+    /// <summary>The autoscaler's latest replica events, for the status page: at most <see cref="ReplicaSnapshotReader.MaxEvents"/>, each cut and with control characters shown as '?'.</summary>
+    public IReadOnlyList<string> Events { get; init; } = [];
+}
 
 /// <summary>
 /// Checks a <see cref="ReplicaSnapshot"/> from the feed before anything of it is used. A feed is a peer process and
@@ -20,6 +24,8 @@ internal static class ReplicaSnapshotReader
 {
     public const int MaxWorkloads = 1_000;
     public const int MaxReplicas = 1_000;
+    public const int MaxEvents = 50;
+    public const int MaxEventLength = 300;
 
     private const int MaxExamples = 3;
     private const int MaxExampleLength = 60;
@@ -83,7 +89,28 @@ internal static class ReplicaSnapshotReader
             result.Add(key, [.. replicas]);
         }
 
-        return new CheckedSnapshot(result, null, skipped, examples.ToString());
+        return new CheckedSnapshot(result, null, skipped, examples.ToString()) { Events = Events(snapshot) };
+    }
+
+    /// <summary>The last <see cref="MaxEvents"/> event lines, each at most <see cref="MaxEventLength"/> characters, one line each.</summary>
+    private static string[] Events(ReplicaSnapshot snapshot)
+    {
+        var lines = snapshot.RecentEvents;
+        var first = Math.Max(0, lines.Count - MaxEvents);
+        var events = new string[lines.Count - first];
+        for (var i = first; i < lines.Count; i++)
+        {
+            var line = lines[i].Length > MaxEventLength ? lines[i][..MaxEventLength] + "..." : lines[i];
+            events[i - first] = string.Create(line.Length, line, static (span, text) =>
+            {
+                for (var j = 0; j < text.Length; j++)
+                {
+                    span[j] = char.IsControl(text[j]) || text[j] is '\u2028' or '\u2029' ? '?' : text[j];
+                }
+            });
+        }
+
+        return events;
     }
 
     /// <summary>A namespace or name: what a Kubernetes object may be called (lower-case, digits, '-', '.').</summary>

@@ -12,14 +12,18 @@ internal sealed record FeedWorkload(string Namespace, string Name, Func<IReadOnl
 /// any change of ready replicas; <see cref="WaitAppliedAsync"/> before stopping a replica, so every interceptor has
 /// stopped sending to it first.
 /// </summary>
-internal sealed class ReplicaFeed(IReadOnlyList<FeedWorkload> workloads, TimeProvider time, ILogger<ReplicaFeed> logger)
+/// <param name="recentEvents">The latest replica event lines, oldest first.</param>
+internal sealed class ReplicaFeed(IReadOnlyList<FeedWorkload> workloads, Func<IEnumerable<string>> recentEvents, TimeProvider time, ILogger<ReplicaFeed> logger)
 {
+    /// <summary>Replica events a snapshot carries at most.</summary>
+    public const int MaxEvents = 50;
+
     /// <summary>An interceptor that does not confirm by then is not waited for (it may be stuck; the replica still stops).</summary>
     public static readonly TimeSpan ApplyTimeout = TimeSpan.FromSeconds(2);
 
     private readonly Lock _gate = new();
     private readonly List<Subscriber> _subscribers = [];
-    private ReplicaSnapshot _current = Build(0, workloads);
+    private ReplicaSnapshot _current = Build(0, workloads, recentEvents);
 
     public ReplicaSnapshot Current
     {
@@ -48,7 +52,7 @@ internal sealed class ReplicaFeed(IReadOnlyList<FeedWorkload> workloads, TimePro
     {
         lock (_gate)
         {
-            _current = Build(_current.Version + 1, workloads);
+            _current = Build(_current.Version + 1, workloads, recentEvents);
             foreach (var subscriber in _subscribers)
             {
                 subscriber.Offer(_current);
@@ -106,9 +110,10 @@ internal sealed class ReplicaFeed(IReadOnlyList<FeedWorkload> workloads, TimePro
         Log.SubscriberLeft(logger, subscriber.Peer);
     }
 
-    private static ReplicaSnapshot Build(ulong version, IReadOnlyList<FeedWorkload> workloads)
+    private static ReplicaSnapshot Build(ulong version, IReadOnlyList<FeedWorkload> workloads, Func<IEnumerable<string>> recentEvents)
     {
         var snapshot = new ReplicaSnapshot { Version = version };
+        snapshot.RecentEvents.AddRange(recentEvents().TakeLast(MaxEvents));
         foreach (var workload in workloads)
         {
             var entry = new WorkloadReplicas { Namespace = workload.Namespace, Name = workload.Name };

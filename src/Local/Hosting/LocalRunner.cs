@@ -15,8 +15,13 @@ internal sealed class LocalRunner : BackgroundService
     private readonly List<(WorkloadReplicas Replicas, WorkloadScaler Scaler)> _workloads = [];
     private readonly ILogger _logger;
 
-    public LocalRunner(LocalPlan plan, ScalerClient client, TimeProvider time, ILoggerFactory loggers)
+    private Task? _stopAll;
+
+    public LocalRunner(LocalPlan plan, ScalerClient client, TimeProvider time, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
     {
+        // At the first sign of shutdown, before the hosted services stop in turn: Ctrl-C in a terminal reaches the
+        // replicas too, and a replica that exits then is stopping with the rest, not a crash to restart.
+        lifetime.ApplicationStopping.Register(() => StopReplicas());
         _logger = loggers.CreateLogger<LocalRunner>();
         Events = new ReplicaEventLog(Console.Out, time);
         var feedWorkloads = new List<FeedWorkload>();
@@ -32,7 +37,9 @@ internal sealed class LocalRunner : BackgroundService
             }
         }
 
-        Feed = new ReplicaFeed(feedWorkloads, time, loggers.CreateLogger<ReplicaFeed>());
+        Feed = new ReplicaFeed(feedWorkloads, () => Events.Recent.Select(e => e.Line), time, loggers.CreateLogger<ReplicaFeed>());
+        // Events that change no address (stopped, crashed, failed) still reach the interceptors' status pages.
+        Events.Recorded += _ => Feed.Publish();
         foreach (var (replicas, _) in _workloads)
         {
             replicas.Changed += Feed.Publish;
@@ -51,7 +58,15 @@ internal sealed class LocalRunner : BackgroundService
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await Task.WhenAll(_workloads.Select(w => w.Replicas.StopAllAsync()));
+        await StopReplicas();
+    }
+
+    private Task StopReplicas()
+    {
+        lock (_workloads)
+        {
+            return _stopAll ??= Task.WhenAll(_workloads.Select(w => w.Replicas.StopAllAsync()));
+        }
     }
 
     private sealed class ReplicasTarget(WorkloadReplicas replicas) : IScaleTarget

@@ -98,4 +98,24 @@ public sealed class ReplicaSnapshotReaderTests
         Assert.StartsWith("\"evil??line:80\" of default/echo, \"" + new string('x', 60) + "...\" of default/echo, workload \"/echo\"", result.Examples, StringComparison.Ordinal);
         Assert.DoesNotContain("Upper", result.Examples, StringComparison.Ordinal); // three examples at most
     }
+
+    [Fact]
+    public void Check_RecentEvents_LastOnesKeptCutAndOneLineEach()
+    {
+        var snapshot = new ReplicaSnapshot { Version = 1 };
+        for (var i = 0; i < ReplicaSnapshotReader.MaxEvents + 5; i++)
+        {
+            snapshot.RecentEvents.Add("event " + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        snapshot.RecentEvents.Add("forged\nsecond line\u2028and\u0007bell");
+        snapshot.RecentEvents.Add(new string('x', ReplicaSnapshotReader.MaxEventLength + 100));
+
+        var events = ReplicaSnapshotReader.Check(snapshot).Events;
+
+        Assert.Equal(ReplicaSnapshotReader.MaxEvents, events.Count);
+        Assert.Equal("event 7", events[0]);
+        Assert.Equal("forged?second line?and?bell", events[^2]);
+        Assert.Equal(new string('x', ReplicaSnapshotReader.MaxEventLength) + "...", events[^1]);
+    }
 }

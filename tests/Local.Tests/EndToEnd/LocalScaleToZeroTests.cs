@@ -44,6 +44,9 @@ public sealed class LocalScaleToZeroTests
         var started = Assert.Single(stack.EventsOf(ReplicaEventKind.Started));
 
         await stack.WaitUntilAsync(() => stack.EventsOf(ReplicaEventKind.Stopped).Count == 1, "the replica stops after the cooldown");
+        // The interceptor's status page shows the replica's history, from the replicas feed.
+        var status = "";
+        await stack.WaitUntilAsync(() => (status = stack.Client.GetStringAsync(new Uri($"http://127.0.0.1:{stack.AdminPort}/status.json")).Result).Contains("stopped exit=", StringComparison.Ordinal), "the status page shows the stop");
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Contains("\"path\": \"/hello\"", await first.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -56,6 +59,7 @@ public sealed class LocalScaleToZeroTests
         Assert.Empty(stack.Runner.Workloads.Single().ReadyAddresses);
         Assert.False(LocalStack.IsRunning(started.Pid!.Value));
         Assert.Empty(stack.EventsOf(ReplicaEventKind.Crashed));
+        Assert.Contains(System.Text.Json.JsonEncodedText.Encode(started.Line).ToString(), status, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -19,8 +19,9 @@ internal sealed class LocalStack : IAsyncDisposable
 {
     private readonly string _directory;
 
-    private LocalStack(string directory, WebApplication scaler, WebApplication local, WebApplication interceptor, int proxyPort)
+    private LocalStack(string directory, WebApplication scaler, WebApplication local, WebApplication interceptor, int proxyPort, int adminPort)
     {
+        AdminPort = adminPort;
         _directory = directory;
         Scaler = scaler;
         Local = local;
@@ -36,6 +37,8 @@ internal sealed class LocalStack : IAsyncDisposable
     public WebApplication Interceptor { get; }
 
     public int ProxyPort { get; }
+
+    public int AdminPort { get; }
 
     public HttpClient Client { get; }
 
@@ -98,7 +101,7 @@ internal sealed class LocalStack : IAsyncDisposable
             ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
         });
         await interceptor.StartAsync();
-        var stack = new LocalStack(directory, scaler, local, interceptor, proxyPort);
+        var stack = new LocalStack(directory, scaler, local, interceptor, proxyPort, adminPort);
         await stack.WaitUntilAsync(() => stack.Runner.Feed.Subscribers > 0, "the interceptor follows the replicas feed");
         return stack;
     }
