@@ -5,7 +5,7 @@
 #   ./updraft.sh ask-scaler [ROUTE [NAMESPACE]]  ask the demo's scaler what KEDA would see for a route (no grpcurl needed)
 #   ./updraft.sh test   install what the tests need (when missing) and run every test
 #   ./updraft.sh bench  run the load benchmark (bench/README.md); "bench load --smoke" for a quick check, "bench scaler" for the scaler, "bench backlog" for Kafka/NATS polling,
-#                       "bench operator" for the operator
+#                       "bench operator" for the operator, "bench local" for cold starts from zero with the local autoscaler
 #   ./updraft.sh images [--push] [TAG]  build the container images of the interceptor, the scaler and the operator
 #                       (src/*/Dockerfile) with Docker or Podman; TAG defaults to the chart's appVersion
 set -euo pipefail
@@ -221,6 +221,8 @@ build_release() { build_quiet Release; }
 #                                           ReadyToRun, trimmed and Native AOT publishes (--smoke: no trimmed/AOT publish)
 #   ./updraft.sh bench lowload [--smoke]    CPU per request and added p99 at 100, 1,000 and 10,000 req/s (open loop), against HAProxy
 #   ./updraft.sh bench scaler               the scaler benchmark
+#   ./updraft.sh bench local [--smoke]      local scale-to-zero: first request at zero -> answer, split into scaler notice,
+#                                           process start-up, readiness and forwarding (interceptor, scaler, local autoscaler)
 #   ./updraft.sh bench backlog              the backlog sources (Kafka, NATS JetStream): 500 ScaledObjects, broker requests per poll
 #   ./updraft.sh bench operator             the operator against a real kube-apiserver: 1,000 HTTPScaledObjects at once ->
 #                                           ScaledObjects written (vs. ScaledObjects written directly), API writes per object, memory
@@ -255,6 +257,10 @@ bench() {
       build_release
       dotnet bench/ScalerBench/bin/Release/net10.0/Updraft.Bench.Scaler.dll Release
       ;;
+    local)
+      build_release
+      dotnet bench/LocalBench/bin/Release/net10.0/Updraft.Bench.Local.dll Release "$@"
+      ;;
     backlog)
       ensure_packages nats-server:nats-server
       build_release
@@ -276,7 +282,7 @@ bench() {
       fi
       dotnet bench/Microbenchmarks/bin/Release/net10.0/Updraft.Microbenchmarks.dll "${args[@]}"
       ;;
-    *) echo "usage: ./updraft.sh bench [load [--smoke] [--post BYTES] | settings [--smoke] | startup [--smoke] | lowload [--smoke] | scaler | backlog | operator | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
+    *) echo "usage: ./updraft.sh bench [load [--smoke] [--post BYTES] | settings [--smoke] | startup [--smoke] | lowload [--smoke] | scaler | local [--smoke] | backlog | operator | micro [FILTER...|allocations|BenchmarkDotNet options]]" >&2; return 2 ;;
   esac
 }
 

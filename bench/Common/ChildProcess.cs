@@ -22,7 +22,9 @@ internal sealed class ChildProcess : IDisposable
     /// <param name="dll">The build output to run with <c>dotnet</c>, relative to <paramref name="repo"/>.</param>
     /// <param name="environment">Variables set on top of this process's environment.</param>
     /// <param name="captureOutput">Keep stdout and stderr in memory (<see cref="Output"/>) instead of passing them through to the console.</param>
-    public static ChildProcess Start(string repo, string dll, Dictionary<string, string> environment, bool captureOutput = false)
+    /// <param name="lineReceived">With <paramref name="captureOutput"/>: called with each line as it arrives, on a reader thread.</param>
+    /// <param name="arguments">Given to the program after the dll.</param>
+    public static ChildProcess Start(string repo, string dll, Dictionary<string, string> environment, bool captureOutput = false, Action<string>? lineReceived = null, IReadOnlyList<string>? arguments = null)
     {
         var path = Path.Combine(repo, dll);
         if (!File.Exists(path))
@@ -30,13 +32,19 @@ internal sealed class ChildProcess : IDisposable
             throw new FileNotFoundException($"build the solution first ({dll} is missing)", path);
         }
 
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{path}\"")
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
         {
+            ArgumentList = { path },
             WorkingDirectory = repo,
             UseShellExecute = false,
             RedirectStandardOutput = captureOutput,
             RedirectStandardError = captureOutput,
         };
+        foreach (var argument in arguments ?? [])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
@@ -45,8 +53,8 @@ internal sealed class ChildProcess : IDisposable
         var child = new ChildProcess(System.Diagnostics.Process.Start(start)!);
         if (captureOutput)
         {
-            child.Process.OutputDataReceived += (_, line) => child.Keep(line.Data);
-            child.Process.ErrorDataReceived += (_, line) => child.Keep(line.Data);
+            child.Process.OutputDataReceived += (_, line) => child.Keep(line.Data, lineReceived);
+            child.Process.ErrorDataReceived += (_, line) => child.Keep(line.Data, lineReceived);
             child.Process.BeginOutputReadLine();
             child.Process.BeginErrorReadLine();
         }
@@ -71,13 +79,14 @@ internal sealed class ChildProcess : IDisposable
         Process.Dispose();
     }
 
-    private void Keep(string? line)
+    private void Keep(string? line, Action<string>? lineReceived)
     {
         if (line is null)
         {
             return;
         }
 
+        lineReceived?.Invoke(line);
         Interlocked.Increment(ref _outputLines);
         _output.Enqueue(line);
         while (_output.Count > KeptLines && _output.TryDequeue(out _))
