@@ -13,7 +13,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 // epoch>` on stdout once Kestrel listens (the host's "Now listening on", right after the port is bound), the wall-clock
 // moment the benchmark splits on; `application-started-at-unix-us <n>` at ApplicationStarted, a little later; after its
 // first request, `first-request-us <accepted> <handler> <written>`: its connection accepted, the request reaching the
-// app's handler, and the response written (the app's own first-request cost, cold code paths included).
+// app's handler, and the response written (the app's own first-request cost, cold code paths included); and
+// `first-connection-us <n>` when its first connection (usually a readiness check's) reaches the app.
 const string AcceptedKey = "accepted-us";
 var replica = args is ["replica"];
 if (!replica && args.Length != 2)
@@ -38,9 +39,16 @@ builder.WebHost.ConfigureKestrel(kestrel =>
         listen.Protocols = HttpProtocols.Http1;
         if (replica)
         {
+            var firstConnection = 0;
             listen.Use(next => connection =>
             {
-                connection.Items[AcceptedKey] = UnixMicroseconds();
+                var accepted = UnixMicroseconds();
+                connection.Items[AcceptedKey] = accepted;
+                if (Interlocked.Exchange(ref firstConnection, 1) == 0)
+                {
+                    Console.WriteLine("first-connection-us " + Text(accepted));
+                }
+
                 return next(connection);
             });
         }

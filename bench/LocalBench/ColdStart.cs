@@ -13,6 +13,7 @@ internal sealed record ColdStart(
     DateTime Listening,
     DateTime Ready,
     DateTime ApplicationStarted,
+    DateTime FirstConnection,
     DateTime Accepted,
     DateTime Handler,
     DateTime Written,
@@ -57,6 +58,12 @@ internal sealed record ColdStart(
 
     /// <summary>Of <see cref="FirstRequestMs"/>: accepted → the request reaches the app's handler.</summary>
     public double AcceptedToHandlerMs => Ms(Handler - Accepted);
+
+    /// <summary>
+    /// <c>ready</c> → the replica's first connection reaches its app (usually the readiness check's, made before
+    /// <c>ready</c>), for reference: how long the replica itself takes to take in a connection at that moment.
+    /// </summary>
+    public double ReadyToFirstConnectionMs => Ms(FirstConnection - Ready);
 
     /// <summary>Listening (Kestrel bound) → <c>ApplicationStarted</c> in the replica, for reference.</summary>
     public double ListeningToApplicationStartedMs => Ms(ApplicationStarted - Listening);

@@ -143,6 +143,7 @@ internal static class LocalBenchmark
             var started = await output.WaitForAsync(mark, line => LocalOutput.IsEvent(line, "started"), "the started event", Bound, cancellationToken);
             var listening = await output.WaitForAsync(mark, LocalOutput.IsListening, "the replica's listening line", Bound, cancellationToken);
             var ready = await output.WaitForAsync(mark, line => LocalOutput.IsEvent(line, "ready"), "the ready event", Bound, cancellationToken);
+            var firstConnection = await output.WaitForAsync(mark, LocalOutput.IsFirstConnection, "the replica's first-connection line", Bound, cancellationToken);
             var applicationStarted = await output.WaitForAsync(mark, LocalOutput.IsApplicationStarted, "the replica's ApplicationStarted line", Bound, cancellationToken);
             var (accepted, handler, written) = LocalOutput.FirstRequestTimes(
                 await output.WaitForAsync(mark, LocalOutput.IsFirstRequest, "the replica's first-request line", Bound, cancellationToken));
@@ -161,6 +162,7 @@ internal static class LocalBenchmark
                 LocalOutput.ListeningTime(listening),
                 LocalOutput.EventTime(ready),
                 LocalOutput.ListeningTime(applicationStarted),
+                LocalOutput.ListeningTime(firstConnection),
                 accepted,
                 handler,
                 written,

@@ -11,6 +11,9 @@ internal sealed class LocalOutput
     /// <summary>The replica program's line once Kestrel listens (bench/Backend in <c>replica</c> mode).</summary>
     public const string ListeningWord = "listening-at-unix-us";
 
+    /// <summary>The replica program's line when its first connection (usually a readiness check's) reaches the app.</summary>
+    public const string FirstConnectionWord = "first-connection-us";
+
     /// <summary>The replica program's line at <c>ApplicationStarted</c>.</summary>
     public const string ApplicationStartedWord = "application-started-at-unix-us";
 
@@ -114,6 +117,9 @@ internal sealed class LocalOutput
 
     /// <summary>The replica's own <c>application-started-at-unix-us N</c> line, re-printed by the autoscaler.</summary>
     public static bool IsApplicationStarted(string line) => IsReplicaLine(line, ApplicationStartedWord);
+
+    /// <summary>The replica's own <c>first-connection-us N</c> line, re-printed by the autoscaler.</summary>
+    public static bool IsFirstConnection(string line) => IsReplicaLine(line, FirstConnectionWord);
 
     /// <summary>The replica's own <c>first-request-us A H W</c> line, re-printed by the autoscaler.</summary>
     public static bool IsFirstRequest(string line) => IsReplicaLine(line, FirstRequestWord);
