@@ -79,5 +79,11 @@ internal sealed record ColdStart(
     /// <summary>Updraft's share without the replica's own first request either.</summary>
     public double UpdraftShareWithoutFirstRequestMs => Math.Round(UpdraftShareMs - FirstRequestMs, 3);
 
+    /// <summary>
+    /// Updraft's share without <see cref="ToReplicaMs"/> either: a lower bound, as the replica's cold connection intake
+    /// and the interceptor's connect cannot be told apart from outside the interceptor.
+    /// </summary>
+    public double UpdraftShareLowerBoundMs => Math.Round(UpdraftShareWithoutFirstRequestMs - ToReplicaMs, 3);
+
     private static double Ms(TimeSpan value) => Math.Round(value.TotalMilliseconds, 3);
 }
