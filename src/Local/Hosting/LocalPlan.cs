@@ -36,8 +36,30 @@ internal sealed record LocalPlan(IReadOnlyList<(WorkloadDefinition Workload, IRe
             return null;
         }
 
-        return new LocalPlan([.. result.Workloads.Select(w => (w, (IReadOnlyList<string>)[.. result.Routes
+        return From(result);
+    }
+
+    public static LocalPlan From(RouteFileResult result) =>
+        new([.. result.Workloads.Select(w => (w, (IReadOnlyList<string>)[.. result.Routes
             .Where(r => r.Target.Workload == w.Name && r.Namespace == w.Namespace)
             .Select(r => r.Name)]))]);
-    }
+
+    /// <summary>Everything the autoscaler acts on, as text: two plans with the same signature run the same way.</summary>
+    public string Signature() => string.Join("\n", Workloads.Select(static entry =>
+    {
+        var w = entry.Workload;
+        return string.Join('\u001f',
+            w.Key,
+            string.Join('\u001e', w.Command),
+            w.WorkingDirectory,
+            string.Join('\u001e', w.Environment.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => e.Key + "=" + e.Value)),
+            w.Ports?.ToString() ?? "",
+            w.Readiness.ToString(),
+            w.MinReplicas,
+            w.MaxReplicas,
+            w.PollingInterval,
+            w.CooldownPeriod,
+            w.TerminationGracePeriod,
+            string.Join('\u001e', entry.Routes));
+    }));
 }

@@ -1,6 +1,8 @@
 using Updraft.Local.Feed;
+using Updraft.Local.Options;
 using Updraft.Local.Replicas;
 using Updraft.Local.Scaling;
+using Updraft.Shared.Routes;
 using ScalerClient = Updraft.Protos.ExternalScaler.ExternalScaler.ExternalScalerClient;
 
 namespace Updraft.Local.Hosting;
@@ -17,12 +19,31 @@ internal sealed class LocalRunner : BackgroundService
 
     private Task? _stopAll;
 
-    public LocalRunner(LocalPlan plan, ScalerClient client, TimeProvider time, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+    private readonly RoutesFileWatcher _routesFile;
+
+    public LocalRunner(LocalPlan plan, LocalOptions options, ScalerClient client, TimeProvider time, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
     {
+        _logger = loggers.CreateLogger<LocalRunner>();
+        // The plan is fixed for the process's life; a changed file is said, so nobody waits for it to take effect.
+        var running = plan.Signature();
+        string? reported = null;
+        _routesFile = new RoutesFileWatcher(
+            options.RoutesFile,
+            RouteEnvironment.Standalone,
+            time,
+            (result, _) =>
+            {
+                var signature = LocalPlan.From(result).Signature();
+                if (signature != running && signature != reported)
+                {
+                    reported = signature;
+                    Telemetry.Log.WorkloadsChangedOnReload(_logger, options.RoutesFile);
+                }
+            },
+            problem => Telemetry.Log.RoutesFileProblem(_logger, problem));
         // At the first sign of shutdown, before the hosted services stop in turn: Ctrl-C in a terminal reaches the
         // replicas too, and a replica that exits then is stopping with the rest, not a crash to restart.
         lifetime.ApplicationStopping.Register(() => StopReplicas());
-        _logger = loggers.CreateLogger<LocalRunner>();
         Events = new ReplicaEventLog(Console.Out, time);
         var feedWorkloads = new List<FeedWorkload>();
         foreach (var (workload, routes) in plan.Workloads)
@@ -52,8 +73,22 @@ internal sealed class LocalRunner : BackgroundService
 
     public IReadOnlyList<WorkloadReplicas> Workloads => [.. _workloads.Select(w => w.Replicas)];
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_workloads.Select(w => w.Scaler.RunAsync(stoppingToken)));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // The first read matches the plan (read moments ago at start-up) unless the file changed in between.
+        foreach (var problem in await _routesFile.LoadAsync(stoppingToken))
+        {
+            Telemetry.Log.RoutesFileProblem(_logger, problem);
+        }
+
+        await Task.WhenAll([.. _workloads.Select(w => w.Scaler.RunAsync(stoppingToken)), _routesFile.RunAsync(stoppingToken)]);
+    }
+
+    public override void Dispose()
+    {
+        _routesFile.Dispose();
+        base.Dispose();
+    }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "not every interceptor confirmed snapshot {Version} within {Timeout}; stopping the replica anyway")]
     public static partial void ApplyTimedOut(ILogger logger, ulong version, string timeout);
 
-    [LoggerMessage(8, LogLevel.Warning, "the routes file changed; LocalWorkload changes take effect when updraft-local restarts ({RoutesFile})")]
+    [LoggerMessage(8, LogLevel.Warning, "{RoutesFile} changed its LocalWorkloads or the routes that name them; updraft-local reads them at start only: restart it to apply the change (the interceptor and the scaler have reloaded the routes)")]
     public static partial void WorkloadsChangedOnReload(ILogger logger, string routesFile);
+
+    [LoggerMessage(10, LogLevel.Warning, "the routes file has problems; the workloads run as they were started: {Problem}")]
+    public static partial void RoutesFileProblem(ILogger logger, string problem);
 }

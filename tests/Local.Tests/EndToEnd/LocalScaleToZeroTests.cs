@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
 using Updraft.Local.Replicas;
 
 namespace Updraft.Local.Tests.EndToEnd;
@@ -144,5 +145,26 @@ public sealed class LocalScaleToZeroTests
         Assert.All(pids, pid => Assert.False(LocalStack.IsRunning(pid)));
         Assert.Equal(2, events.Recent.Count(e => e.Kind == ReplicaEventKind.Stopped));
         Assert.All(events.Recent.Where(e => e.Kind == ReplicaEventKind.Stopping), e => Assert.Contains("(shutdown)", e.Detail, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RoutesFileChangesAWorkload_TheAutoscalerSaysARestartAppliesIt_AndKeepsRunningAsStarted()
+    {
+        var routes = Routes("maxReplicaCount: 2");
+        await using var stack = await LocalStack.StartAsync(routes);
+
+        // A change the autoscaler does not act on (a route's rules) is quiet; a workload's is said, once.
+        await File.WriteAllTextAsync(stack.RoutesFile, routes.Replace("hosts: [echo.localhost]", "hosts: [echo.localhost, other.localhost]", StringComparison.Ordinal));
+        await Task.Delay(TimeSpan.FromSeconds(4)); // past the watcher's settle time and poll
+        var afterRules = stack.LocalLogs.Entries.Count(e => e.EventId == 8);
+        await File.WriteAllTextAsync(stack.RoutesFile, routes.Replace("maxReplicaCount: 2", "maxReplicaCount: 3", StringComparison.Ordinal));
+        await stack.WaitUntilAsync(() => stack.LocalLogs.Entries.Any(e => e.EventId == 8), "the change is said");
+        using var response = await stack.GetAsync("echo.localhost", "/");
+
+        Assert.Equal(0, afterRules);
+        var said = Assert.Single(stack.LocalLogs.Entries, e => e.EventId == 8);
+        Assert.Equal(LogLevel.Warning, said.Level);
+        Assert.Contains("restart it to apply the change", said.Message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Updraft.ExternalScaler.Hosting;
 using Updraft.Interceptor.Hosting;
 using Updraft.Local.Hosting;
@@ -39,6 +40,11 @@ internal sealed class LocalStack : IAsyncDisposable
     public int ProxyPort { get; }
 
     public int AdminPort { get; }
+
+    /// <summary>What the local autoscaler logged.</summary>
+    public CapturedLogs LocalLogs { get; private init; } = new();
+
+    public string RoutesFile { get; private init; } = "";
 
     public HttpClient Client { get; }
 
@@ -85,6 +91,8 @@ internal sealed class LocalStack : IAsyncDisposable
             ["UPDRAFT_LOCAL_PORT"] = "0",
             ["UPDRAFT_LOG_LEVEL"] = "Warning",
         });
+        var logs = new CapturedLogs();
+        local.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
         await local.StartAsync();
         var localPort = LocalApplication.BoundPort(local);
 
@@ -101,7 +109,7 @@ internal sealed class LocalStack : IAsyncDisposable
             ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
         });
         await interceptor.StartAsync();
-        var stack = new LocalStack(directory, scaler, local, interceptor, proxyPort, adminPort);
+        var stack = new LocalStack(directory, scaler, local, interceptor, proxyPort, adminPort) { LocalLogs = logs, RoutesFile = routesFile };
         await stack.WaitUntilAsync(() => stack.Runner.Feed.Subscribers > 0, "the interceptor follows the replicas feed");
         return stack;
     }
