@@ -346,20 +346,28 @@ public sealed class RouteTableTests
             }
         }
 
+        // Measured up to three times: on a loaded machine the runtime may still be tiering this code up during the
+        // first pass, and that work allocates on this thread too. A lookup that allocates does so in every pass.
         var matched = 0;
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var round = 0; round < 2_000; round++)
+        var allocated = 0L;
+        for (var attempt = 0; attempt < 3 && (attempt == 0 || allocated != 0); attempt++)
         {
-            foreach (var (host, path, headers, _) in lookups)
+            matched = 0;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var round = 0; round < 2_000; round++)
             {
-                if (table.Match(host, path, headers) is not null)
+                foreach (var (host, path, headers, _) in lookups)
                 {
-                    matched++;
+                    if (table.Match(host, path, headers) is not null)
+                    {
+                        matched++;
+                    }
                 }
             }
+
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(2_000 * 5, matched);
         Assert.Equal(0, allocated);
     }
