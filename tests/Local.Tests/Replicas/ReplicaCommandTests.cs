@@ -32,9 +32,9 @@ public sealed class ReplicaCommandTests
         var plain = Path.Combine(directory.Path, "bash");
         File.WriteAllText(plain, "not executable");
 
-        Assert.Equal("/bin/true", ReplicaCommand.ResolveProgram("/bin/true", "/work", null));
-        Assert.Equal("/work/app/bin/run", ReplicaCommand.ResolveProgram("./bin/run", "/work/app", null));
-        Assert.Equal("/work/bin/run", ReplicaCommand.ResolveProgram("../bin/run", "/work/app", null));
+        Assert.Equal("/bin/true", ReplicaCommand.ResolveProgram("/bin/true", "/srv", null));
+        Assert.Equal("/srv/app/bin/run", ReplicaCommand.ResolveProgram("./bin/run", "/srv/app", null));
+        Assert.Equal("/srv/bin/run", ReplicaCommand.ResolveProgram("../bin/run", "/srv/app", null));
         // A file that is not executable is skipped, as a shell skips it.
         var bash = ReplicaCommand.ResolveProgram("bash", "/", $"{directory.Path}::/nowhere:/usr/bin:/bin");
         Assert.NotEqual(plain, bash);
