@@ -50,7 +50,7 @@ internal sealed class LocalRunner : BackgroundService
         {
             var replicas = new WorkloadReplicas(workload, cancellationToken => Feed!.WaitAppliedAsync(cancellationToken), Events, Console.Out, time);
             feedWorkloads.Add(new FeedWorkload(workload.Namespace, workload.Name, () => replicas.ReadyAddresses));
-            var scaler = new WorkloadScaler(workload, routes, client, new ReplicasTarget(replicas), time, loggers.CreateLogger<WorkloadScaler>());
+            var scaler = new WorkloadScaler(workload, routes, client, replicas, time, loggers.CreateLogger<WorkloadScaler>());
             _workloads.Add((replicas, scaler));
             if (routes.Count == 0)
             {
@@ -102,10 +102,5 @@ internal sealed class LocalRunner : BackgroundService
         {
             return _stopAll ??= Task.WhenAll(_workloads.Select(w => w.Replicas.StopAllAsync()));
         }
-    }
-
-    private sealed class ReplicasTarget(WorkloadReplicas replicas) : IScaleTarget
-    {
-        public void ScaleTo(int count, string reason) => replicas.SetDesired(count, reason);
     }
 }

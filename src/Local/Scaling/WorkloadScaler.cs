@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Updraft.Local.Replicas;
 using Updraft.Local.Telemetry;
 using Updraft.Protos.ExternalScaler;
 using Updraft.Shared.Workloads;
@@ -21,7 +22,7 @@ internal sealed class WorkloadScaler
     private readonly WorkloadDefinition _workload;
     private readonly IReadOnlyList<ScaledObjectRef> _triggers;
     private readonly ScalerClient _client;
-    private readonly IScaleTarget _target;
+    private readonly WorkloadReplicas _replicas;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ScaleRules _rules;
@@ -36,12 +37,12 @@ internal sealed class WorkloadScaler
     /// <summary>A scaler that answered before and stops answering is a warning after this.</summary>
     public static readonly TimeSpan StoppedAnsweringWarningAfter = TimeSpan.FromSeconds(5);
 
-    public WorkloadScaler(WorkloadDefinition workload, IReadOnlyList<string> routes, ScalerClient client, IScaleTarget target, TimeProvider time, ILogger logger)
+    public WorkloadScaler(WorkloadDefinition workload, IReadOnlyList<string> routes, ScalerClient client, WorkloadReplicas replicas, TimeProvider time, ILogger logger)
     {
         _workload = workload;
         _triggers = [.. routes.Select(route => Trigger(workload, route))];
         _client = client;
-        _target = target;
+        _replicas = replicas;
         _time = time;
         _logger = logger;
         _rules = new ScaleRules(workload.MinReplicas, workload.MaxReplicas, workload.CooldownPeriod);
@@ -70,7 +71,7 @@ internal sealed class WorkloadScaler
     {
         if (_workload.MinReplicas > 0)
         {
-            _target.ScaleTo(_workload.MinReplicas, "minReplicaCount");
+            _replicas.SetDesired(_workload.MinReplicas, "minReplicaCount");
         }
 
         var loops = new List<Task>(_triggers.Count + 1) { PollAsync(cancellationToken) };
@@ -195,7 +196,7 @@ internal sealed class WorkloadScaler
         {
             if (decide(_rules) is { } change)
             {
-                _target.ScaleTo(change.Replicas, change.Reason);
+                _replicas.SetDesired(change.Replicas, change.Reason);
             }
         }
     }
