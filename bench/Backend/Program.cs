@@ -10,11 +10,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 // Kestrel only speaks h2c (HTTP/2 with prior knowledge) on an HTTP/2-only cleartext endpoint, hence the second port.
 // Usage: Updraft.Bench.Backend replica: the local benchmark's replica program. One HTTP/1.1 port taken from $PORT (as
 // the local autoscaler hands it to each replica), and one line `listening-at-unix-us <microseconds since the Unix
-// epoch>` on stdout once Kestrel listens (the host's "Now listening on", right after the port is bound), the wall-clock
-// moment the benchmark splits on; `application-started-at-unix-us <n>` at ApplicationStarted, a little later; after its
-// first request, `first-request-us <accepted> <handler> <written>`: its connection accepted, the request reaching the
-// app's handler, and the response written (the app's own first-request cost, cold code paths included); and
-// `first-connection-us <n>` when its first connection (usually a readiness check's) reaches the app.
+// epoch>` on stdout once Kestrel listens (the host's "Now listening on", right after the port is bound); and after each
+// request, `request-us <path> <accepted> <handler> <written>`: its connection reaching the app, the request reaching
+// the app's handler, and the response written. The benchmark splits a cold start on these wall-clock moments.
 const string AcceptedKey = "accepted-us";
 var replica = args is ["replica"];
 if (!replica && args.Length != 2)
@@ -39,16 +37,9 @@ builder.WebHost.ConfigureKestrel(kestrel =>
         listen.Protocols = HttpProtocols.Http1;
         if (replica)
         {
-            var firstConnection = 0;
             listen.Use(next => connection =>
             {
-                var accepted = UnixMicroseconds();
-                connection.Items[AcceptedKey] = accepted;
-                if (Interlocked.Exchange(ref firstConnection, 1) == 0)
-                {
-                    Console.WriteLine("first-connection-us " + Text(accepted));
-                }
-
+                connection.Items[AcceptedKey] = UnixMicroseconds();
                 return next(connection);
             });
         }
@@ -62,21 +53,13 @@ var app = builder.Build();
 var body = "ok"u8.ToArray();
 if (replica)
 {
-    app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine("application-started-at-unix-us " + Text(UnixMicroseconds())));
-    var first = 0;
     app.Use(async (context, next) =>
     {
-        if (Interlocked.Exchange(ref first, 1) != 0)
-        {
-            await next(context);
-            return;
-        }
-
         var handler = UnixMicroseconds();
         await next(context);
         var written = UnixMicroseconds();
         var accepted = context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(AcceptedKey, out var value) == true ? (long)value! : handler;
-        Console.WriteLine("first-request-us " + Text(accepted) + " " + Text(handler) + " " + Text(written));
+        Console.WriteLine("request-us " + context.Request.Path + " " + Text(accepted) + " " + Text(handler) + " " + Text(written));
     });
 }
 else

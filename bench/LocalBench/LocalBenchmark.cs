@@ -15,6 +15,9 @@ internal static class LocalBenchmark
     private const string WarmHost = "warm.bench";
     private const string ColdStartHeader = "X-KEDA-HTTP-Cold-Start";
 
+    /// <summary>The workload's HTTP readiness check: ready is when the replica answers a request, not when its port is bound.</summary>
+    private const string ReadinessPath = "/ready";
+
     /// <summary>Every wait is bounded by this: a cold start, a stop, a process coming up.</summary>
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
@@ -105,7 +108,7 @@ internal static class LocalBenchmark
                     alone.Add(await ReplicaAlone.StartAsync(replicaDll, work, Bound, cancellationToken));
                 }
 
-                Log(Invariant($"cold start {i + 1}/{coldStarts}: {sample.TotalMs:F1} ms, Updraft's share {sample.UpdraftShareMs:F1} ms (scaler {sample.ScalerNoticeMs:F1}, readiness {sample.ReadinessMs:F1}, forwarding {sample.ForwardingMs:F1} of which the app's first request {sample.FirstRequestMs:F1}), process start-up {sample.ProcessStartMs:F1} ms, alone {alone[^1]:F1} ms"));
+                Log(Invariant($"cold start {i + 1}/{coldStarts}: {sample.TotalMs:F1} ms, Updraft's share {sample.UpdraftShareMs:F1} ms (scaler {sample.ScalerNoticeMs:F1}, readiness {sample.ReadinessMs:F1}, forwarding {sample.ForwardingMs:F1} of which the replica's work {sample.ReplicaRequestMs:F1}), process start-up {sample.ProcessStartMs:F1} ms, alone {alone[^1]:F1} ms"));
             }
 
             return await LocalReport.WriteAsync(repo, smoke, warmUps, samples, alone, loadBefore, LoadAverage());
@@ -143,10 +146,10 @@ internal static class LocalBenchmark
             var started = await output.WaitForAsync(mark, line => LocalOutput.IsEvent(line, "started"), "the started event", Bound, cancellationToken);
             var listening = await output.WaitForAsync(mark, LocalOutput.IsListening, "the replica's listening line", Bound, cancellationToken);
             var ready = await output.WaitForAsync(mark, line => LocalOutput.IsEvent(line, "ready"), "the ready event", Bound, cancellationToken);
-            var firstConnection = await output.WaitForAsync(mark, LocalOutput.IsFirstConnection, "the replica's first-connection line", Bound, cancellationToken);
-            var applicationStarted = await output.WaitForAsync(mark, LocalOutput.IsApplicationStarted, "the replica's ApplicationStarted line", Bound, cancellationToken);
-            var (accepted, handler, written) = LocalOutput.FirstRequestTimes(
-                await output.WaitForAsync(mark, LocalOutput.IsFirstRequest, "the replica's first-request line", Bound, cancellationToken));
+            var (_, _, checkAnswered) = LocalOutput.RequestTimes(
+                await output.WaitForAsync(mark, line => LocalOutput.IsRequest(line, ReadinessPath), "the replica's answer to a readiness check", Bound, cancellationToken));
+            var (accepted, handler, written) = LocalOutput.RequestTimes(
+                await output.WaitForAsync(mark, line => LocalOutput.IsRequest(line, "/"), "the replica's line for the proxied request", Bound, cancellationToken));
 
             var warmMs = await WarmRequestAsync(client, proxyPort, cancellationToken);
             await output.WaitForAsync(mark, line => LocalOutput.IsEvent(line, "stopped"), "the replica to stop (back at zero)", Bound, cancellationToken);
@@ -160,9 +163,8 @@ internal static class LocalBenchmark
                 sent,
                 LocalOutput.EventTime(started),
                 LocalOutput.ListeningTime(listening),
+                checkAnswered,
                 LocalOutput.EventTime(ready),
-                LocalOutput.ListeningTime(applicationStarted),
-                LocalOutput.ListeningTime(firstConnection),
                 accepted,
                 handler,
                 written,
@@ -260,8 +262,8 @@ internal static class LocalBenchmark
 
     /// <summary>
     /// One workload of one replica at most, scaled from zero by the route's requests and back to zero at the first
-    /// poll without them (cooldown 0s, polled every 100 ms); readiness is the default TCP check (every 5 ms). And a
-    /// plain route to the always-up upstream.
+    /// poll without them (cooldown 0s, polled every 100 ms); readiness is <c>GET /ready</c> every 5 ms. And a plain
+    /// route to the always-up upstream.
     /// </summary>
     private static string RoutesYaml(string replicaDll, int warmPort) => $$$"""
         apiVersion: local.updraft.dev/v1alpha1
@@ -273,6 +275,7 @@ internal static class LocalBenchmark
           pollingInterval: 100ms
           cooldownPeriod: 0s
           terminationGracePeriod: 10s
+          readiness: {httpPath: {{{ReadinessPath}}}, period: 5ms}
         ---
         apiVersion: http.keda.sh/v1beta1
         kind: InterceptorRoute

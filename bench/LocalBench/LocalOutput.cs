@@ -11,14 +11,8 @@ internal sealed class LocalOutput
     /// <summary>The replica program's line once Kestrel listens (bench/Backend in <c>replica</c> mode).</summary>
     public const string ListeningWord = "listening-at-unix-us";
 
-    /// <summary>The replica program's line when its first connection (usually a readiness check's) reaches the app.</summary>
-    public const string FirstConnectionWord = "first-connection-us";
-
-    /// <summary>The replica program's line at <c>ApplicationStarted</c>.</summary>
-    public const string ApplicationStartedWord = "application-started-at-unix-us";
-
-    /// <summary>The replica program's line after its first request: <c>first-request-us accepted handler written</c>.</summary>
-    public const string FirstRequestWord = "first-request-us";
+    /// <summary>The replica program's line after each request: <c>request-us PATH accepted handler written</c>.</summary>
+    public const string RequestWord = "request-us";
 
     private const string Workload = "bench/app#";
     private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
@@ -115,23 +109,17 @@ internal sealed class LocalOutput
     /// <summary>The replica's own <c>listening-at-unix-us N</c> line, re-printed by the autoscaler.</summary>
     public static bool IsListening(string line) => IsReplicaLine(line, ListeningWord);
 
-    /// <summary>The replica's own <c>application-started-at-unix-us N</c> line, re-printed by the autoscaler.</summary>
-    public static bool IsApplicationStarted(string line) => IsReplicaLine(line, ApplicationStartedWord);
-
-    /// <summary>The replica's own <c>first-connection-us N</c> line, re-printed by the autoscaler.</summary>
-    public static bool IsFirstConnection(string line) => IsReplicaLine(line, FirstConnectionWord);
-
-    /// <summary>The replica's own <c>first-request-us A H W</c> line, re-printed by the autoscaler.</summary>
-    public static bool IsFirstRequest(string line) => IsReplicaLine(line, FirstRequestWord);
+    /// <summary>The replica's own <c>request-us PATH …</c> line for a request to <paramref name="path"/>.</summary>
+    public static bool IsRequest(string line, string path) => IsReplicaLine(line, RequestWord + " " + path);
 
     /// <summary>The microsecond the line names last, as a UTC time.</summary>
     public static DateTime ListeningTime(string line) => UnixMicroseconds(line[(line.LastIndexOf(' ') + 1)..]);
 
-    /// <summary>The accepted, handler and written times of a <c>first-request-us</c> line.</summary>
-    public static (DateTime Accepted, DateTime Handler, DateTime Written) FirstRequestTimes(string line)
+    /// <summary>The accepted, handler and written times of a <c>request-us</c> line.</summary>
+    public static (DateTime Accepted, DateTime Handler, DateTime Written) RequestTimes(string line)
     {
-        var parts = line[(line.IndexOf(FirstRequestWord, StringComparison.Ordinal) + FirstRequestWord.Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return (UnixMicroseconds(parts[0]), UnixMicroseconds(parts[1]), UnixMicroseconds(parts[2]));
+        var parts = line[(line.IndexOf(RequestWord, StringComparison.Ordinal) + RequestWord.Length)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (UnixMicroseconds(parts[1]), UnixMicroseconds(parts[2]), UnixMicroseconds(parts[3]));
     }
 
     private static bool IsReplicaLine(string line, string word) =>

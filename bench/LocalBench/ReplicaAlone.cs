@@ -5,13 +5,17 @@ namespace Updraft.Bench.Local;
 
 /// <summary>
 /// The baseline: the replica program started by the benchmark itself, as the local autoscaler starts it (stdin closed,
-/// stdout and stderr read, <c>PORT</c> set), and the time from its spawn to its <c>listening-at-unix-us</c> line.
+/// stdout and stderr read, <c>PORT</c> set) and checked as it checks it (<c>GET /ready</c> every 5 ms), and the time
+/// from its spawn to its first answer written (its <c>request-us /ready</c> line).
 /// </summary>
 internal static class ReplicaAlone
 {
-    /// <summary>Milliseconds from <see cref="Process.Start()"/> returning (as the autoscaler's <c>started</c> event) to listening.</summary>
+    private static readonly TimeSpan CheckPeriod = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Milliseconds from <see cref="Process.Start()"/> returning (as the autoscaler's <c>started</c> event) to its first answer.</summary>
     public static async Task<double> StartAsync(string dotnetDll, string workingDirectory, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        var port = BenchSupport.FreePort();
         var info = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { dotnetDll, "replica" },
@@ -21,16 +25,17 @@ internal static class ReplicaAlone
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        info.Environment["PORT"] = BenchSupport.FreePort().ToString(CultureInfo.InvariantCulture);
+        info.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
         using var process = new Process { StartInfo = info };
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         process.Start();
         var spawned = DateTime.UtcNow;
         try
         {
             process.StandardInput.Close();
             var errors = process.StandardError.ReadToEndAsync(cancellationToken);
-            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             bounded.CancelAfter(timeout);
+            var checks = CheckUntilAnsweredAsync(port, bounded.Token);
             while (true)
             {
                 string? line;
@@ -40,29 +45,56 @@ internal static class ReplicaAlone
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    throw new TimeoutException($"the replica program started alone did not listen within {timeout.TotalSeconds:0} s");
+                    throw new TimeoutException($"the replica program started alone did not answer within {timeout.TotalSeconds:0} s");
                 }
 
                 if (line is null)
                 {
                     await process.WaitForExitAsync(cancellationToken);
-                    throw new InvalidOperationException($"the replica program started alone exited ({process.ExitCode}) before it listened: {await errors}");
+                    throw new InvalidOperationException($"the replica program started alone exited ({process.ExitCode}) before it answered: {await errors}");
                 }
 
-                if (line.StartsWith(LocalOutput.ListeningWord + " ", StringComparison.Ordinal))
+                if (line.StartsWith(LocalOutput.RequestWord + " /ready ", StringComparison.Ordinal))
                 {
-                    return (LocalOutput.ListeningTime(line) - spawned).TotalMilliseconds;
+                    await checks;
+                    return (LocalOutput.RequestTimes(line).Written - spawned).TotalMilliseconds;
                 }
             }
         }
         finally
         {
+            await bounded.CancelAsync();
             if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true);
             }
 
             await process.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary><c>GET /ready</c> on a new connection every <see cref="CheckPeriod"/> until one is answered.</summary>
+    private static async Task CheckUntilAnsweredAsync(int port, CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(1) };
+        var uri = new Uri("http://127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture) + "/ready");
+        while (true)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, uri) { Headers = { ConnectionClose = true } };
+            try
+            {
+                using var response = await client.SendAsync(request, cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // Not answering yet.
+            }
+
+            await Task.Delay(CheckPeriod, cancellationToken);
         }
     }
 }

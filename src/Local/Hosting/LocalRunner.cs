@@ -41,8 +41,8 @@ internal sealed class LocalRunner : BackgroundService
                 }
             },
             problem => Telemetry.Log.RoutesFileProblem(_logger, problem));
-        // At the first sign of shutdown, before the hosted services stop in turn: Ctrl-C in a terminal reaches the
-        // replicas too, and a replica that exits then is stopping with the rest, not a crash to restart.
+        // At the first sign of shutdown, before the hosted services stop in turn: a replica that exits then (without
+        // setsid, in our process group, it gets a terminal's Ctrl-C too) is stopping with the rest, not a crash.
         lifetime.ApplicationStopping.Register(() => StopReplicas());
         Events = new ReplicaEventLog(Console.Out, time);
         var feedWorkloads = new List<FeedWorkload>();

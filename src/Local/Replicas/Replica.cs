@@ -324,6 +324,7 @@ internal sealed class Replica : IDisposable
 
     private async Task<Task?> CrashedAsync(ReplicaProcess process, int port)
     {
+        KillLeftovers(process, port);
         await process.DrainOutputAsync();
         var exitCode = process.ExitCode;
         return EndAttempt(ReplicaEventKind.Crashed, string.Create(CultureInfo.InvariantCulture, $"exit={exitCode}"), process.Pid, port, exitCode);
@@ -346,24 +347,51 @@ internal sealed class Replica : IDisposable
         return EndAttempt(ReplicaEventKind.Stopped, string.Create(CultureInfo.InvariantCulture, $"exit={exitCode} after {ReplicaDuration.Format(Stopwatch.GetElapsedTime(stopping))}"), process.Pid, port, exitCode);
     }
 
-    /// <summary>SIGTERM; SIGKILL if it still runs after the grace period; its exit code.</summary>
+    /// <summary>
+    /// SIGTERM; SIGKILL if it, or a process it started, still runs after the grace period; its exit code. A wrapper
+    /// script may exit at once on SIGTERM while its server finishes the requests in flight: that is waited for too.
+    /// </summary>
     private async Task<int> TerminateAsync(ReplicaProcess process, int port)
     {
         var grace = _owner.Workload.TerminationGracePeriod;
+        var terminated = Stopwatch.GetTimestamp();
         process.Terminate();
+        string? stillRunning = null;
         try
         {
             await process.Exited.WaitAsync(grace);
+            if (!await process.GroupEndsWithinAsync(grace - Stopwatch.GetElapsedTime(terminated)))
+            {
+                stillRunning = "a process it started is still running ";
+            }
         }
         catch (TimeoutException)
         {
-            _owner.Events.Record(ReplicaEventKind.Killed, Key, Index, process.Pid, port, null, "still running " + ReplicaDuration.Format(grace) + " after SIGTERM");
+            stillRunning = "still running ";
+        }
+
+        if (stillRunning is not null)
+        {
+            _owner.Events.Record(ReplicaEventKind.Killed, Key, Index, process.Pid, port, null, stillRunning + ReplicaDuration.Format(grace) + " after SIGTERM");
             process.Kill();
             await process.Exited;
         }
 
         await process.DrainOutputAsync();
         return process.ExitCode;
+    }
+
+    /// <summary>
+    /// After it exited by itself: what it started and left behind is killed at once (as a container's other processes
+    /// are when its first one exits), so that a restart finds its port free.
+    /// </summary>
+    private void KillLeftovers(ReplicaProcess process, int port)
+    {
+        if (process.GroupStillRuns)
+        {
+            _owner.Events.Record(ReplicaEventKind.Killed, Key, Index, process.Pid, port, null, "a process it started was still running after it exited");
+            process.Kill();
+        }
     }
 
     /// <summary>

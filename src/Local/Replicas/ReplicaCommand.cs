@@ -104,7 +104,7 @@ internal static class ReplicaCommand
         throw new ReplicaStartException($"'{program}' is not an executable file in any directory on PATH");
     }
 
-    private static bool IsExecutable(string file) => OperatingSystem.IsWindows() ||
+    public static bool IsExecutable(string file) => OperatingSystem.IsWindows() ||
         (File.GetUnixFileMode(file) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
 
     private static bool IsNameCharacter(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';

@@ -133,6 +133,28 @@ internal sealed class ReplicaHarness : IAsyncDisposable
 
     public static bool ProcessExists(int pid) => Directory.Exists($"/proc/{pid}");
 
+    /// <summary>The process exists and is not a zombie (an orphan that exited waits for init to reap it).</summary>
+    public static bool ProcessRuns(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The pid a script printed as <c>child=PID</c>, once it has.</summary>
+    public async Task<int> ChildPidAsync()
+    {
+        string? line = null;
+        await UntilAsync(() => (line = Output.Split('\n').FirstOrDefault(l => l.Contains("child=", StringComparison.Ordinal))) is not null, "the script's child pid");
+        return int.Parse(line!.Split("child=")[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Replicas.StopAllAsync().WaitAsync(Deadline);

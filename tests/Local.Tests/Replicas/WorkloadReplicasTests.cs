@@ -153,8 +153,7 @@ public sealed class WorkloadReplicasTests
         await using var harness = Start(workload);
         harness.Replicas.SetDesired(1, "test");
         var started = await harness.EventAsync(ReplicaEventKind.Started);
-        await harness.UntilAsync(() => harness.Output.Contains("child=", StringComparison.Ordinal), "the script's child pid");
-        var child = int.Parse(harness.Output.Split("child=")[1].Split('\n')[0].Trim(), CultureInfo.InvariantCulture);
+        var child = await harness.ChildPidAsync();
         Assert.True(ProcessExists(child));
 
         harness.Replicas.SetDesired(0, "test");
@@ -164,6 +163,61 @@ public sealed class WorkloadReplicasTests
         Assert.Equal(137, stopped.ExitCode);
         Assert.False(ProcessExists(started.Pid!.Value));
         await harness.UntilAsync(() => !ProcessExists(child), "the script's child to be gone");
+    }
+
+    [Fact]
+    public async Task Stop_WrapperScriptThatDoesNotExec_ItsServerGetsSigtermFinishesInFlightAndIsWaitedFor()
+    {
+        // The wrapper exits at once on SIGTERM; the server it started must get SIGTERM too and be waited for.
+        var echo = string.Join(' ', Echo("--urls", "http://127.0.0.1:$PORT").Select(a => "'" + a + "'"));
+        await using var harness = Start(Workload("wrapped", Bash(echo + " & echo \"child=$!\"; wait")));
+        harness.Replicas.SetDesired(1, "test");
+        var started = await harness.EventAsync(ReplicaEventKind.Started);
+        await harness.EventAsync(ReplicaEventKind.Ready);
+        var child = await harness.ChildPidAsync();
+
+        using var response = await Client.GetAsync(new Uri($"http://127.0.0.1:{started.Port}/sse"), HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Equal("data: event 1", await reader.ReadLineAsync());
+
+        harness.Replicas.SetDesired(0, "test");
+
+        Assert.Contains("data: event 5", await reader.ReadToEndAsync(), StringComparison.Ordinal);
+        var stopped = await harness.EventAsync(ReplicaEventKind.Stopped);
+        Assert.Equal(143, stopped.ExitCode);
+        Assert.False(ProcessRuns(child), "the server was still running when the replica was reported stopped");
+        Assert.False(ProcessRuns(started.Pid!.Value));
+        Assert.Equal(0, harness.Count(ReplicaEventKind.Killed));
+    }
+
+    [Fact]
+    public async Task Stop_WrapperExitsButWhatItStartedIgnoresSigterm_KilledAfterTheGrace()
+    {
+        var workload = Workload("orphan", Bash("bash -c 'trap \"\" TERM; echo child=$$; exec sleep 1000' & wait"), grace: TimeSpan.FromSeconds(1));
+        await using var harness = Start(workload);
+        harness.Replicas.SetDesired(1, "test");
+        var started = await harness.EventAsync(ReplicaEventKind.Started);
+        var child = await harness.ChildPidAsync(); // printed once SIGTERM is ignored
+
+        harness.Replicas.SetDesired(0, "test");
+
+        Assert.Equal("killed: a process it started is still running 1s after SIGTERM", (await harness.EventAsync(ReplicaEventKind.Killed)).Message);
+        Assert.Equal(143, (await harness.EventAsync(ReplicaEventKind.Stopped)).ExitCode);
+        Assert.False(ProcessRuns(started.Pid!.Value));
+        await harness.UntilAsync(() => !ProcessRuns(child), "the process the wrapper started to be gone");
+    }
+
+    [Fact]
+    public async Task Crash_LeavingAProcessBehind_ThatProcessIsKilledBeforeTheRestart()
+    {
+        await using var harness = Start(Workload("leaver", Bash("sleep 1000 & echo \"child=$!\"; sleep 0.2; exit 3")), fakeTime: true);
+        harness.Replicas.SetDesired(1, "test");
+
+        var crashed = await harness.EventAsync(ReplicaEventKind.Crashed);
+        Assert.Equal("crashed exit=3; restarting in 1s", crashed.Message);
+        Assert.Equal("killed: a process it started was still running after it exited", (await harness.EventAsync(ReplicaEventKind.Killed)).Message);
+        var child = await harness.ChildPidAsync();
+        await harness.UntilAsync(() => !ProcessRuns(child), "the process left behind to be gone");
     }
 
     [Fact]
