@@ -13,7 +13,7 @@ internal sealed record FeedWorkload(string Namespace, string Name, Func<IReadOnl
 /// stopped sending to it first.
 /// </summary>
 /// <param name="recentEvents">The latest replica event lines, oldest first.</param>
-internal sealed class ReplicaFeed(IReadOnlyList<FeedWorkload> workloads, Func<IEnumerable<string>> recentEvents, TimeProvider time, ILogger<ReplicaFeed> logger)
+internal sealed class ReplicaFeed(Func<IReadOnlyList<FeedWorkload>> workloads, Func<IEnumerable<string>> recentEvents, TimeProvider time, ILogger<ReplicaFeed> logger)
 {
     /// <summary>Replica events a snapshot carries at most.</summary>
     public const int MaxEvents = 50;
@@ -110,11 +110,11 @@ internal sealed class ReplicaFeed(IReadOnlyList<FeedWorkload> workloads, Func<IE
         Log.SubscriberLeft(logger, subscriber.Peer);
     }
 
-    private static ReplicaSnapshot Build(ulong version, IReadOnlyList<FeedWorkload> workloads, Func<IEnumerable<string>> recentEvents)
+    private static ReplicaSnapshot Build(ulong version, Func<IReadOnlyList<FeedWorkload>> workloads, Func<IEnumerable<string>> recentEvents)
     {
         var snapshot = new ReplicaSnapshot { Version = version };
         snapshot.RecentEvents.AddRange(recentEvents().TakeLast(MaxEvents));
-        foreach (var workload in workloads)
+        foreach (var workload in workloads())
         {
             var entry = new WorkloadReplicas { Namespace = workload.Namespace, Name = workload.Name };
             entry.Ready.AddRange(workload.ReadyAddresses());

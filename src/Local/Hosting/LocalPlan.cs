@@ -45,7 +45,10 @@ internal sealed record LocalPlan(IReadOnlyList<(WorkloadDefinition Workload, IRe
             .Select(r => r.Name)]))]);
 
     /// <summary>Everything the autoscaler acts on, as text: two plans with the same signature run the same way.</summary>
-    public string Signature() => string.Join("\n", Workloads.Select(static entry =>
+    public string Signature() => string.Join("\n", Workloads.Select(Signature));
+
+    /// <summary>One workload's definition and the routes that scale it, as text.</summary>
+    public static string Signature((WorkloadDefinition Workload, IReadOnlyList<string> Routes) entry)
     {
         var w = entry.Workload;
         return string.Join('\u001f',
@@ -61,5 +64,5 @@ internal sealed record LocalPlan(IReadOnlyList<(WorkloadDefinition Workload, IRe
             w.CooldownPeriod,
             w.TerminationGracePeriod,
             string.Join('\u001e', entry.Routes));
-    }));
+    }
 }

@@ -189,7 +189,8 @@ internal sealed class WorkloadReplicas : IAsyncDisposable
     /// Stops every replica (in parallel, each with the full stop protocol) and completes when every process has exited.
     /// Later <see cref="SetDesired"/> calls are ignored. Safe to call more than once.
     /// </summary>
-    public Task StopAllAsync()
+    /// <param name="reason">For the <c>stopping</c> events: <c>shutdown</c>, or why the workload is going away.</param>
+    public Task StopAllAsync(string reason = ShutdownReason)
     {
         List<Replica> stopping = [];
         Task[] supervisors;
@@ -224,7 +225,7 @@ internal sealed class WorkloadReplicas : IAsyncDisposable
 
         foreach (var replica in stopping)
         {
-            replica.RequestStop(ShutdownReason);
+            replica.RequestStop(reason);
         }
 
         return _stopAll;

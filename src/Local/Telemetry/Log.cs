@@ -26,9 +26,12 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Warning, "not every interceptor confirmed snapshot {Version} within {Timeout}; stopping the replica anyway")]
     public static partial void ApplyTimedOut(ILogger logger, ulong version, string timeout);
 
-    [LoggerMessage(8, LogLevel.Warning, "{RoutesFile} changed its LocalWorkloads or the routes that name them; updraft-local reads them at start only: restart it to apply the change (the interceptor and the scaler have reloaded the routes)")]
-    public static partial void WorkloadsChangedOnReload(ILogger logger, string routesFile);
+    [LoggerMessage(11, LogLevel.Information, "{Workload}: stopping its replicas {Reason}")]
+    public static partial void WorkloadLeaving(ILogger logger, string workload, string reason);
 
-    [LoggerMessage(10, LogLevel.Warning, "the routes file has problems; the workloads run as they were started: {Problem}")]
+    [LoggerMessage(12, LogLevel.Information, "{Workload}: added from the routes file, scaled by {Routes} route(s)")]
+    public static partial void WorkloadAdded(ILogger logger, string workload, int routes);
+
+    [LoggerMessage(10, LogLevel.Warning, "the routes file has problems; the workloads run as they were: {Problem}")]
     public static partial void RoutesFileProblem(ILogger logger, string problem);
 }

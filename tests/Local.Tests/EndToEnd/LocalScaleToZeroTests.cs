@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Extensions.Logging;
 using Updraft.Local.Replicas;
 
 namespace Updraft.Local.Tests.EndToEnd;
@@ -148,23 +147,86 @@ public sealed class LocalScaleToZeroTests
     }
 
     [Fact]
-    public async Task RoutesFileChangesAWorkload_TheAutoscalerSaysARestartAppliesIt_AndKeepsRunningAsStarted()
+    public async Task RoutesFileChanges_AWorkloadAddedStartsOneChangedRestartsOneRemovedStops_OthersUndisturbed()
     {
-        var routes = Routes("maxReplicaCount: 2");
+        var routes = Routes("maxReplicaCount: 2\ncooldownPeriod: 30s");
         await using var stack = await LocalStack.StartAsync(routes);
+        using (var warmUp = await stack.GetAsync("echo.localhost", "/"))
+        {
+            Assert.Equal(HttpStatusCode.OK, warmUp.StatusCode);
+        }
 
-        // A change the autoscaler does not act on (a route's rules) is quiet; a workload's is said, once.
+        // A change the autoscaler does not act on (a route's rules) leaves the workload alone.
         await File.WriteAllTextAsync(stack.RoutesFile, routes.Replace("hosts: [echo.localhost]", "hosts: [echo.localhost, other.localhost]", StringComparison.Ordinal));
         await Task.Delay(TimeSpan.FromSeconds(4)); // past the watcher's settle time and poll
-        var afterRules = stack.LocalLogs.Entries.Count(e => e.EventId == 8);
-        await File.WriteAllTextAsync(stack.RoutesFile, routes.Replace("maxReplicaCount: 2", "maxReplicaCount: 3", StringComparison.Ordinal));
-        await stack.WaitUntilAsync(() => stack.LocalLogs.Entries.Any(e => e.EventId == 8), "the change is said");
-        using var response = await stack.GetAsync("echo.localhost", "/");
+        var quietAfterRules = !stack.LocalLogs.Entries.Any(e => e.EventId is 11 or 12) && stack.EventsOf(ReplicaEventKind.Stopping).Count == 0;
 
-        Assert.Equal(0, afterRules);
-        var said = Assert.Single(stack.LocalLogs.Entries, e => e.EventId == 8);
-        Assert.Equal(LogLevel.Warning, said.Level);
-        Assert.Contains("restart it to apply the change", said.Message, StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        // A workload's change: its replicas stop and it starts again from zero with the new definition.
+        var changed = routes.Replace("maxReplicaCount: 2", "maxReplicaCount: 3", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(stack.RoutesFile, changed);
+        await stack.WaitUntilAsync(() => stack.LocalLogs.Entries.Any(e => e.EventId == 12), "the changed workload is started again");
+        var stopping = Assert.Single(stack.EventsOf(ReplicaEventKind.Stopping));
+        Assert.Equal(3, stack.Runner.Workloads.Single().Workload.MaxReplicas);
+        using (var again = await stack.GetAsync("echo.localhost", "/"))
+        {
+            Assert.Equal("true", again.Headers.GetValues("X-KEDA-HTTP-Cold-Start").Single());
+        }
+
+        // A workload added, with its route: it scales from zero like the first.
+        await File.WriteAllTextAsync(stack.RoutesFile, changed + Second);
+        await stack.WaitUntilAsync(() => stack.Runner.Workloads.Count == 2, "the added workload runs");
+        var added = await GetUntilRoutedAsync(stack, "second.localhost");
+
+        // The first removed: its replica stops; the second keeps its replica.
+        await File.WriteAllTextAsync(stack.RoutesFile, Second);
+        await stack.WaitUntilAsync(() => stack.Runner.Workloads.Count == 1, "the removed workload is gone");
+        using var stillServed = await stack.GetAsync("second.localhost", "/");
+
+        Assert.True(quietAfterRules, "a change of a route's rules restarted the workload");
+        Assert.Contains("(changed in the routes file)", stopping.Detail, StringComparison.Ordinal);
+        Assert.Contains(stack.LocalLogs.Entries, e => e.EventId == 11 && e.Message == "demo/echo: stopping its replicas (changed in the routes file)");
+        Assert.Equal(HttpStatusCode.OK, added.StatusCode);
+        Assert.Equal("true", added.Headers.GetValues("X-KEDA-HTTP-Cold-Start").Single());
+        Assert.Contains(stack.LocalLogs.Entries, e => e.EventId == 12 && e.Message == "demo/second: added from the routes file, scaled by 1 route(s)");
+        Assert.Contains(stack.LocalLogs.Entries, e => e.EventId == 11 && e.Message == "demo/echo: stopping its replicas (removed from the routes file)");
+        Assert.Equal("demo/second", stack.Runner.Workloads.Single().Workload.Key);
+        Assert.Equal(HttpStatusCode.OK, stillServed.StatusCode);
+        Assert.Equal("false", stillServed.Headers.GetValues("X-KEDA-HTTP-Cold-Start").Single());
+        Assert.Empty(stack.EventsOf(ReplicaEventKind.Crashed));
+    }
+
+    private static string Second => $"""
+        ---
+        apiVersion: local.updraft.dev/v1alpha1
+        kind: LocalWorkload
+        metadata: {"{"}name: second, namespace: demo{"}"}
+        spec:
+          command: {LocalStack.EchoCommand}
+          pollingInterval: 100ms
+          cooldownPeriod: 30s
+        ---
+        apiVersion: http.keda.sh/v1beta1
+        kind: InterceptorRoute
+        metadata:
+          name: second
+          namespace: demo
+          annotations: {"{"}updraft.dev/local-workload: second{"}"}
+        spec:
+          rules: [{"{"}hosts: [second.localhost]{"}"}]
+          scalingMetric: {"{"}concurrency: {"{"}targetValue: 10{"}"}{"}"}
+
+        """;
+
+    /// <summary>The interceptor reloads the file on its own schedule: a 404 means it does not know the route yet.</summary>
+    private static async Task<HttpResponseMessage> GetUntilRoutedAsync(LocalStack stack, string host)
+    {
+        HttpResponseMessage? response = null;
+        await stack.WaitUntilAsync(() =>
+        {
+            response?.Dispose();
+            response = stack.GetAsync(host, "/").GetAwaiter().GetResult();
+            return response.StatusCode != HttpStatusCode.NotFound;
+        }, $"the interceptor routes {host}");
+        return response!;
     }
 }

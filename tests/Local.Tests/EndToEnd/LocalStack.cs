@@ -89,7 +89,7 @@ internal sealed class LocalStack : IAsyncDisposable
             ["UPDRAFT_ROUTES_FILE"] = routesFile,
             ["UPDRAFT_LOCAL_SCALER"] = "127.0.0.1:" + Text(scalerPort),
             ["UPDRAFT_LOCAL_PORT"] = "0",
-            ["UPDRAFT_LOG_LEVEL"] = "Warning",
+            ["UPDRAFT_LOG_LEVEL"] = "Information", // its own few lines are asserted on
         });
         var logs = new CapturedLogs();
         local.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
