@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -6,6 +7,7 @@ using Microsoft.Net.Http.Headers;
 using Updraft.Interceptor.Admin;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Forwarding.Http1;
+using Updraft.Interceptor.Forwarding.Pooling;
 using Updraft.Interceptor.Hosting;
 using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Telemetry;
@@ -189,7 +191,21 @@ internal sealed class ProxyHandler(
     /// <param name="whenUnavailable">A <c>WhenUnavailable</c> static route: answered instead of waiting if the target
     /// turns out not to be ready. Such requests are not counted.</param>
     /// <param name="started">When the request arrived, for the duration metric.</param>
-    private async Task ForwardAsync(HttpContext context, Route route, StaticRoute? whenUnavailable, long started)
+    private Task ForwardAsync(HttpContext context, Route route, StaticRoute? whenUnavailable, long started)
+    {
+        // Kestrel wants a Task: a request still in flight gets one small task over the pooled box, not a whole box.
+        var forwarding = ForwardPooledAsync(context, route, whenUnavailable, started);
+        if (forwarding.IsCompletedSuccessfully)
+        {
+            forwarding.GetAwaiter().GetResult();
+            return Task.CompletedTask;
+        }
+
+        return forwarding.AsTask();
+    }
+
+    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder))]
+    private async ValueTask ForwardPooledAsync(HttpContext context, Route route, StaticRoute? whenUnavailable, long started)
     {
         var counted = whenUnavailable is null;
         if (counted)

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
+using Updraft.Interceptor.Forwarding.Pooling;
 using Updraft.Interceptor.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -137,7 +138,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
 
     /// <param name="requestAborted">The client leaving or the request deadline passing (<c>RequestAborted</c> is the client's alone).</param>
     // Pooled state machines: a forwarded request allocates none of its own in the steady state.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder<>))]
     public async ValueTask<ForwarderError> SendAsync(HttpContext context, string prefix, UpstreamTarget target, ProxyTransformer transformer, CancellationToken requestAborted)
     {
         var endpoint = pool.For(prefix);
@@ -492,7 +493,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     /// the buffer (a larger one for a long head), the bytes received into it, where the final head starts, and
     /// whether the connection turned out stale: a reused one that ended before any byte (the buffer is untouched then).
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder<>))]
     private static async ValueTask<(byte[] Buffer, int Received, int Start, bool Stale)> ReceiveHeadAsync(
         UpstreamConnection connection, byte[] buffer, bool isHead, ContinueGate? gate, CancellationToken token)
     {
@@ -748,7 +749,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     }
 
     /// <returns>Whether the connection can carry another request (the body was read exactly to its end).</returns>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder<>))]
     private static async ValueTask<bool> CopyBodyAsync(HttpContext context, UpstreamConnection connection, byte[] buffer, int bodyStart, int received, TimeSpan idle, CancellationTokenSource timeouts)
     {
         var head = connection.Head;
@@ -807,7 +808,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         return reusable;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder<>))]
     private static async ValueTask<bool> CopyChunkedAsync(HttpContext context, UpstreamConnection connection, byte[] buffer, int position, int received, TimeSpan idle, CancellationTokenSource timeouts)
     {
         var writer = context.Response.BodyWriter;
@@ -847,7 +848,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder))]
     private static async ValueTask FlushAsync(PipeWriter writer, CancellationToken token)
     {
         var result = await writer.FlushAsync(token);

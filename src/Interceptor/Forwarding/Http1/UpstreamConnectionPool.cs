@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Updraft.Interceptor.Forwarding.Pooling;
 
 namespace Updraft.Interceptor.Forwarding.Http1;
 
@@ -63,7 +64,7 @@ internal sealed class UpstreamConnection(Socket socket, UpstreamEndpoint endpoin
     /// least <see cref="ReadAheadSize"/> long). <paramref name="token"/> aborts the connection: the read cannot be
     /// cancelled alone, and a connection whose response is late is not reused anyway.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReceiveReadAheadAsync(Memory<byte> destination, CancellationToken token)
     {
         var pending = _readAhead;
