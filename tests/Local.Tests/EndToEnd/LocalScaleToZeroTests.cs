@@ -9,10 +9,10 @@ namespace Updraft.Local.Tests.EndToEnd;
 /// </summary>
 public sealed class LocalScaleToZeroTests
 {
-    private static string Routes(string workloadSpec, string routeSpec = "concurrency: {targetValue: 10}", string timeouts = "") => $"""
+    private static string Routes(string workloadSpec, string routeSpec = "concurrency: {targetValue: 10}", string timeouts = "", string name = "echo") => $"""
         apiVersion: local.updraft.dev/v1alpha1
         kind: LocalWorkload
-        metadata: {"{"}name: echo, namespace: demo{"}"}
+        metadata: {"{"}name: {name}, namespace: demo{"}"}
         spec:
           command: {LocalStack.EchoCommand}
           pollingInterval: 100ms
@@ -21,11 +21,11 @@ public sealed class LocalScaleToZeroTests
         apiVersion: http.keda.sh/v1beta1
         kind: InterceptorRoute
         metadata:
-          name: echo
+          name: {name}
           namespace: demo
-          annotations: {"{"}updraft.dev/local-workload: echo{"}"}
+          annotations: {"{"}updraft.dev/local-workload: {name}{"}"}
         spec:
-          rules: [{"{"}hosts: [echo.localhost]{"}"}]
+          rules: [{"{"}hosts: [{name}.localhost]{"}"}]
           scalingMetric: {"{"}{routeSpec}{"}"}
           {timeouts}
 
@@ -195,27 +195,7 @@ public sealed class LocalScaleToZeroTests
         Assert.Empty(stack.EventsOf(ReplicaEventKind.Crashed));
     }
 
-    private static string Second => $"""
-        ---
-        apiVersion: local.updraft.dev/v1alpha1
-        kind: LocalWorkload
-        metadata: {"{"}name: second, namespace: demo{"}"}
-        spec:
-          command: {LocalStack.EchoCommand}
-          pollingInterval: 100ms
-          cooldownPeriod: 30s
-        ---
-        apiVersion: http.keda.sh/v1beta1
-        kind: InterceptorRoute
-        metadata:
-          name: second
-          namespace: demo
-          annotations: {"{"}updraft.dev/local-workload: second{"}"}
-        spec:
-          rules: [{"{"}hosts: [second.localhost]{"}"}]
-          scalingMetric: {"{"}concurrency: {"{"}targetValue: 10{"}"}{"}"}
-
-        """;
+    private static string Second => "---\n" + Routes("cooldownPeriod: 30s", name: "second");
 
     /// <summary>The interceptor reloads the file on its own schedule: a 404 means it does not know the route yet.</summary>
     private static async Task<HttpResponseMessage> GetUntilRoutedAsync(LocalStack stack, string host)
