@@ -72,7 +72,8 @@ public sealed class AccessLogProcessTests
         Assert.Equal((503, 4L, "probe"), (loading.Status, loading.Bytes, loading.UserAgent));
         var cold = Assert.Single(lines, l => l.Target == "/slow");
         Assert.Equal((504, (long)timedOut.Body.Length), (cold.Status, cold.Bytes));
-        Assert.True(cold.Seconds >= 0.2, $"the cold-start wait is in the duration ({cold.Seconds})");
+        // The 200 ms wait is timed by a timer, which may fire a little early by the stopwatch the duration uses.
+        Assert.True(cold.Seconds >= 0.18, $"the cold-start wait is in the duration ({cold.Seconds})");
         var viaH2 = Assert.Single(lines, l => l.Target == "/h2?x=1");
         Assert.Equal(("POST", "HTTP/2", 200, (long)Body.Length), (viaH2.Method, viaH2.Protocol, viaH2.Status, viaH2.Bytes));
     }
