@@ -38,14 +38,7 @@ internal static class ScalerApplication
     /// </remarks>
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
-        if (settings is not null)
-        {
-            builder.Configuration.Sources.Clear();
-            builder.Configuration.AddInMemoryCollection(settings);
-        }
-
-        builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+        var builder = ServiceBuilder.Create(args, settings, new Dictionary<string, string>
         {
             ["--routes"] = ScalerOptions.RoutesFileVariable,
             ["--interceptors"] = ScalerOptions.InterceptorsVariable,

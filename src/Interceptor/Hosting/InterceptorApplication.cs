@@ -39,14 +39,7 @@ internal static class InterceptorApplication
     /// <param name="time">The clock (tests move a fake one); the system's by default.</param>
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
-        if (settings is not null)
-        {
-            builder.Configuration.Sources.Clear();
-            builder.Configuration.AddInMemoryCollection(settings);
-        }
-
-        builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--routes"] = InterceptorOptionsBinder.RoutesFileVariable });
+        var builder = ServiceBuilder.Create(args, settings, new Dictionary<string, string> { ["--routes"] = InterceptorOptionsBinder.RoutesFileVariable });
         ConfigureLogging(builder);
 
         var services = builder.Services;

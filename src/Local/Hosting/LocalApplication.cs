@@ -20,14 +20,7 @@ internal static class LocalApplication
     /// <param name="settings">When given, the only configuration source (tests); otherwise environment variables.</param>
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
-        if (settings is not null)
-        {
-            builder.Configuration.Sources.Clear();
-            builder.Configuration.AddInMemoryCollection(settings);
-        }
-
-        builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+        var builder = ServiceBuilder.Create(args, settings, new Dictionary<string, string>
         {
             ["--routes"] = LocalOptions.RoutesFileVariable,
             ["--scaler"] = LocalOptions.ScalerVariable,

@@ -32,12 +32,7 @@ internal static class OperatorApplication
         var problems = new List<string>();
         var warnings = new List<string>();
         var flags = OperatorFlags.Parse(args, problems, warnings);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        if (settings is not null)
-        {
-            builder.Configuration.Sources.Clear();
-            builder.Configuration.AddInMemoryCollection(settings);
-        }
+        var builder = ServiceBuilder.Create([], settings);
 
         builder.Configuration.AddInMemoryCollection(flags.Select(static pair => new KeyValuePair<string, string?>(pair.Key, pair.Value)));
         string? Lookup(string name) => builder.Configuration[name];
