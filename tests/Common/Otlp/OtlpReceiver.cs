@@ -52,6 +52,7 @@ internal sealed class OtlpReceiver : IAsyncDisposable
     private readonly ConcurrentQueue<ReceivedSpan> _spans = new();
     private readonly ConcurrentQueue<ReceivedMetricPoint> _points = new();
     private int _metricExports;
+    private IReadOnlyDictionary<string, string> _metricExportHeaders = new Dictionary<string, string>();
     private WebApplication? _grpc;
     private WebApplication? _http;
 
@@ -72,6 +73,9 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     /// <summary>Metric export requests received (over either protocol).</summary>
     public int MetricExports => Volatile.Read(ref _metricExports);
+
+    /// <summary>The request headers (HTTP) or metadata (gRPC) of the last metrics export, by lower-case name.</summary>
+    public IReadOnlyDictionary<string, string> MetricExportHeaders => Volatile.Read(ref _metricExportHeaders);
 
     public static async Task<OtlpReceiver> StartAsync()
     {
@@ -176,6 +180,9 @@ internal sealed class OtlpReceiver : IAsyncDisposable
         Interlocked.Increment(ref _metricExports);
     }
 
+    private void KeepMetricExportHeaders(IEnumerable<(string Name, string Value)> headers) =>
+        Volatile.Write(ref _metricExportHeaders, headers.GroupBy(h => h.Name.ToLowerInvariant()).ToDictionary(g => g.Key, g => string.Join(',', g.Select(h => h.Value))));
+
     private static ReceivedMetricPoint Number(string serviceName, string scope, Metric metric, string kind, bool monotonic, AggregationTemporality temporality, NumberDataPoint point) =>
         new(serviceName, scope, metric.Name, metric.Unit, kind, monotonic, temporality,
             point.Attributes.ToDictionary(a => a.Key, a => MetricValue(a.Value)),
@@ -242,6 +249,7 @@ internal sealed class OtlpReceiver : IAsyncDisposable
         }
         else
         {
+            KeepMetricExportHeaders(context.Request.Headers.Select(h => (h.Key, h.Value.ToString())));
             Add(ExportMetricsServiceRequest.Parser.ParseFrom(body.ToArray()));
             await context.Response.Body.WriteAsync(new ExportMetricsServiceResponse().ToByteArray());
         }
@@ -284,6 +292,7 @@ internal sealed class OtlpReceiver : IAsyncDisposable
     {
         public override Task<ExportMetricsServiceResponse> Export(ExportMetricsServiceRequest request, ServerCallContext context)
         {
+            receiver.KeepMetricExportHeaders(context.RequestHeaders.Where(h => !h.IsBinary).Select(h => (h.Key, h.Value)));
             receiver.Add(request);
             return Task.FromResult(new ExportMetricsServiceResponse());
         }

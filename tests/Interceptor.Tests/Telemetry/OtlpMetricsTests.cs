@@ -95,6 +95,23 @@ public sealed class OtlpMetricsTests
         Assert.Equal(7, total.Value);
     }
 
+    [Theory]
+    [InlineData("http/protobuf")]
+    [InlineData("grpc")]
+    public async Task MetricsHeaders_SentWithEveryExport(string protocol)
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        var settings = Settings(receiver, protocol);
+        settings["OTEL_EXPORTER_OTLP_METRICS_HEADERS"] = "api-key=s3cret,tenant=a";
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", TestUpstream.FreePort(), hosts: [Host]), settings);
+
+        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(receiver.MetricExports > 0), "a metrics export");
+        var headers = receiver.MetricExportHeaders;
+
+        Assert.Equal("s3cret", headers.GetValueOrDefault("api-key"));
+        Assert.Equal("a", headers.GetValueOrDefault("tenant"));
+    }
+
     [Fact]
     public async Task Requests_OtlpMetricsOff_ReceiverGetsNothingAndNoInstrumentsExist()
     {
