@@ -130,24 +130,10 @@ internal sealed class ClusterRouteSource : BackgroundService, IRouteSourceHealth
 
     public RouteSourceHealth Health()
     {
-        var watches = new List<WatchHealth>(5)
-        {
-            Watch(_routes.InterceptorRoutes.Resource.Plural, _routes.InterceptorRoutes.Synced, _routes.InterceptorRoutes.Lists, _routes.InterceptorRoutes.Failures),
-            Watch(_routes.HttpScaledObjects.Resource.Plural, _routes.HttpScaledObjects.Synced, _routes.HttpScaledObjects.Lists, _routes.HttpScaledObjects.Failures),
-            Watch(_services.Resource.Plural, _services.Synced, _services.Lists, _services.Failures),
-            Watch(_configMaps.Resource.Plural, _configMaps.Synced, _configMaps.Lists, _configMaps.Failures),
-        };
-        if (_endpoints.Watch is { } slices)
-        {
-            watches.Add(Watch(slices.Resource.Plural, slices.Synced, slices.Lists, slices.Failures));
-        }
-
+        var watches = Watches().ConvertAll(static w => new WatchHealth(w.Plural, w.Synced.IsCompletedSuccessfully, w.Lists, w.Failures));
         var rejected = Volatile.Read(ref _rejectedRoutes);
         List<string> details = rejected > 0 ? [$"objects rejected by validation: {rejected}"] : [];
         return new RouteSourceHealth("kubernetes", watches.TrueForAll(w => w.Synced), details, watches);
-
-        static WatchHealth Watch(string resource, Task synced, long lists, long failures) =>
-            new(resource, synced.IsCompletedSuccessfully, lists, failures);
     }
 
     /// <summary>

@@ -66,6 +66,8 @@ public sealed class ResourceWatch<T> : IWatchHealth
     /// <summary>The resource, as messages name it.</summary>
     public string Name => _name;
 
+    public string Plural => Resource.Plural;
+
     /// <summary>Every object, by <c>namespace/name</c>. One atomic snapshot; never half-updated.</summary>
     public ImmutableDictionary<string, T> Items => Volatile.Read(ref _items);
 
