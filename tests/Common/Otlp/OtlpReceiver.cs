@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Updraft.Tests.Common.Otlp.Common;
 using Updraft.Tests.Common.Otlp.Metrics;
 
 namespace Updraft.Tests.Common.Otlp;
@@ -168,7 +169,7 @@ internal sealed class OtlpReceiver : IAsyncDisposable
                             foreach (var point in metric.Histogram.DataPoints)
                             {
                                 _points.Enqueue(new ReceivedMetricPoint(serviceName, scopeName, metric.Name, metric.Unit, "histogram", false, metric.Histogram.AggregationTemporality,
-                                    point.Attributes.ToDictionary(a => a.Key, a => MetricValue(a.Value)), 0, false, point.Count, point.Sum, [.. point.ExplicitBounds]));
+                                    point.Attributes.ToDictionary(a => a.Key, a => Value(a.Value)), 0, false, point.Count, point.Sum, [.. point.ExplicitBounds]));
                             }
 
                             break;
@@ -185,18 +186,9 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     private static ReceivedMetricPoint Number(string serviceName, string scope, Metric metric, string kind, bool monotonic, AggregationTemporality temporality, NumberDataPoint point) =>
         new(serviceName, scope, metric.Name, metric.Unit, kind, monotonic, temporality,
-            point.Attributes.ToDictionary(a => a.Key, a => MetricValue(a.Value)),
+            point.Attributes.ToDictionary(a => a.Key, a => Value(a.Value)),
             point.ValueCase == NumberDataPoint.ValueOneofCase.AsInt ? point.AsInt : point.AsDouble,
             point.ValueCase == NumberDataPoint.ValueOneofCase.AsInt, 0, 0, []);
-
-    private static object? MetricValue(Metrics.AnyValue? value) => value?.ValueCase switch
-    {
-        Metrics.AnyValue.ValueOneofCase.StringValue => value.StringValue,
-        Metrics.AnyValue.ValueOneofCase.BoolValue => value.BoolValue,
-        Metrics.AnyValue.ValueOneofCase.IntValue => value.IntValue,
-        Metrics.AnyValue.ValueOneofCase.DoubleValue => value.DoubleValue,
-        _ => null,
-    };
 
     internal void Add(ExportTraceServiceRequest request)
     {
