@@ -177,12 +177,21 @@ public sealed class LocalScaleToZeroTests
         await stack.WaitUntilAsync(() => stack.Runner.Workloads.Count == 2, "the added workload runs");
         var added = await GetUntilRoutedAsync(stack, "second.localhost");
 
+        // A file with a problem changes nothing: the problem is logged and both workloads keep running as they were.
+        var stoppingBefore = stack.EventsOf(ReplicaEventKind.Stopping).Count;
+        await File.WriteAllTextAsync(stack.RoutesFile, Second.Replace("cooldownPeriod: 30s", "maxReplicaCount: 65", StringComparison.Ordinal));
+        await stack.WaitUntilAsync(() => stack.LocalLogs.Entries.Any(e => e.EventId == 10), "the broken file's problem is logged");
+        var problem = stack.LocalLogs.Entries.First(e => e.EventId == 10).Message;
+        var keptThroughProblem = stack.Runner.Workloads.Count == 2 && stack.EventsOf(ReplicaEventKind.Stopping).Count == stoppingBefore;
+
         // The first removed: its replica stops; the second keeps its replica.
         await File.WriteAllTextAsync(stack.RoutesFile, Second);
         await stack.WaitUntilAsync(() => stack.Runner.Workloads.Count == 1, "the removed workload is gone");
         using var stillServed = await stack.GetAsync("second.localhost", "/");
 
         Assert.True(quietAfterRules, "a change of a route's rules restarted the workload");
+        Assert.True(keptThroughProblem, "a file with a problem changed the running workloads");
+        Assert.Contains("maxReplicaCount", problem, StringComparison.Ordinal);
         Assert.Contains("(changed in the routes file)", stopping.Detail, StringComparison.Ordinal);
         Assert.Contains(stack.LocalLogs.Entries, e => e.EventId == 11 && e.Message == "demo/echo: stopping its replicas (changed in the routes file)");
         Assert.Equal(HttpStatusCode.OK, added.StatusCode);
