@@ -16,12 +16,19 @@ internal sealed class ReplicaHarness : IAsyncDisposable
     private readonly StringWriter _eventLines = new();
     private readonly StringWriter _output = new();
 
+    // TextWriter.Synchronized locks the wrapper itself (its methods are MethodImplOptions.Synchronized), not the
+    // writer it wraps: readers take the same lock on the wrapper.
+    private readonly TextWriter _eventLinesWriter;
+    private readonly TextWriter _outputWriter;
+
     private ReplicaHarness(WorkloadDefinition workload, Func<CancellationToken, Task>? unpublished, FakeTimeProvider? fakeTime)
     {
         FakeTime = fakeTime;
         var time = fakeTime is null ? TimeProvider.System : (TimeProvider)fakeTime;
-        Events = new ReplicaEventLog(TextWriter.Synchronized(_eventLines), time);
-        Replicas = new WorkloadReplicas(workload, unpublished ?? (_ => Task.CompletedTask), Events, TextWriter.Synchronized(_output), time);
+        _eventLinesWriter = TextWriter.Synchronized(_eventLines);
+        _outputWriter = TextWriter.Synchronized(_output);
+        Events = new ReplicaEventLog(_eventLinesWriter, time);
+        Replicas = new WorkloadReplicas(workload, unpublished ?? (_ => Task.CompletedTask), Events, _outputWriter, time);
         Replicas.Changed += () => Interlocked.Increment(ref _changes);
     }
 
@@ -38,7 +45,7 @@ internal sealed class ReplicaHarness : IAsyncDisposable
     {
         get
         {
-            lock (_eventLines)
+            lock (_eventLinesWriter)
             {
                 return _eventLines.ToString();
             }
@@ -49,8 +56,7 @@ internal sealed class ReplicaHarness : IAsyncDisposable
     {
         get
         {
-            // TextWriter.Synchronized locks the writer it wraps.
-            lock (_output)
+            lock (_outputWriter)
             {
                 return _output.ToString();
             }
