@@ -192,6 +192,9 @@ public sealed class LocalReplicaFeedTests
         feed.Publish(("echo", [replica.Address]));
         using var response = await pending;
 
+        // The snapshot is applied (and the request released) before the connection is logged.
+        await TestInterceptor.WaitUntilAsync(() => Task.FromResult(FeedEntries(interceptor).Any(e => e.EventId == ConnectedEvent)), "the connection is logged");
+
         Assert.Equal("a", await response.Content.ReadAsStringAsync());
         Assert.Single(FeedEntries(interceptor), e => e.EventId == UnreachableEvent);
         Assert.Single(FeedEntries(interceptor), e => e.EventId == ConnectedEvent);
