@@ -91,6 +91,7 @@ internal static class LowLoad
             ["interceptor-chart"] = new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0x4000000" },
         };
         var starter = new Targets(repo, work, configuration);
+        var nativeAot = starter.PublishNativeAot(log);
         var direct = starter.StartBackend();
         var targets = new List<Target>
         {
@@ -101,6 +102,12 @@ internal static class LowLoad
             starter.StartNginx(direct.Port),
             starter.StartHaproxy(direct.Port),
         };
+        if (nativeAot is not null)
+        {
+            settings["interceptor-aot"] = new Dictionary<string, string>();
+            targets.Insert(2, starter.StartInterceptor("interceptor-aot", "Updraft interceptor, defaults, Native AOT (the image's build)", direct.Port, routes: 1, settings["interceptor-aot"], nativeAot));
+        }
+
         log(Invariant($"{targets.Count} targets up; the passes take about {plan.EstimatedSeconds(targets.Count) / 60:F1} min"));
 
         var request = Encoding.ASCII.GetBytes($"GET {Targets.Path} HTTP/1.1\r\nHost: {Targets.Host}\r\n\r\n");

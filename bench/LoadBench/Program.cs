@@ -12,7 +12,7 @@ using Updraft.Bench.Load;
 //   2. latency: this program's open-loop constant-rate client at 50% and 10% of the direct maximum from pass 1;
 //   3. h2c throughput: h2load with prior knowledge, where the target speaks h2c ("n/a" where it does not);
 // and the CPU time and peak working set of every target's process from /proc.
-// Usage: Updraft.Bench.Load [settings|soak|startup|lowload] [Release|Debug] [--smoke] [--minutes N] [--out FILE] [--post BYTES]
+// Usage: Updraft.Bench.Load [settings|soak|startup|lowload] [Release|Debug] [--smoke] [--minutes N] [--out FILE] [--post BYTES] [--variants A,B (startup)]
 //   settings: compare the interceptor under runtime/transport settings variants instead (SettingsComparison).
 //   startup: start-up time and idle memory of the interceptor under runtime settings and publish modes (StartupComparison).
 //   soak: the interceptor at half its maximum for N minutes, with route reloads and upstream restarts (Soak).
@@ -54,7 +54,7 @@ try
         : compareSettings
         ? SettingsComparison.Run(repo, work.FullName, configuration, smoke, outIndex >= 0 && outIndex + 1 < args.Length ? Path.GetFullPath(args[outIndex + 1]) : null, Log)
         : startup
-        ? StartupComparison.Run(repo, work.FullName, configuration, smoke, outIndex >= 0 && outIndex + 1 < args.Length ? Path.GetFullPath(args[outIndex + 1]) : null, Log)
+        ? StartupComparison.Run(repo, work.FullName, configuration, smoke, outIndex >= 0 && outIndex + 1 < args.Length ? Path.GetFullPath(args[outIndex + 1]) : null, VariantsArgument(), Log)
         : lowLoad
         ? LowLoad.Run(repo, work.FullName, configuration, args, Log)
         : Run();
@@ -89,6 +89,8 @@ int Run()
 
     Log($"{(smoke ? "smoke run" : "full run")}, commit {commit}, {Environment.ProcessorCount} cores; starting the targets");
     var starter = new Targets(repo, work.FullName, configuration);
+    // Published before anything runs: the image's build, the one a deployment runs.
+    var nativeAot = starter.PublishNativeAot(Log);
     var direct = starter.StartBackend();
     var targets = new List<Target>
     {
@@ -101,6 +103,11 @@ int Run()
         starter.StartHaproxy(direct.Port),
         starter.StartYarp(direct.Port),
     };
+    if (nativeAot is not null)
+    {
+        targets.Insert(2, starter.StartInterceptor("interceptor-aot", "Updraft interceptor, 1 route, Native AOT (the image's build)", direct.Port, routes: 1, build: nativeAot));
+    }
+
     var idleMemory = targets.ToDictionary(t => t.Name, t => t.Process.StatusMiB("VmRSS"));
     var results = targets.ToDictionary(t => t.Name, _ => new TargetResults());
     var script = LoadTools.WriteWrkScript(work.FullName, postBytes);
@@ -208,6 +215,13 @@ int Run()
     var machineBusy = total > machine.Total ? (busy - machine.Busy) / (double)(total - machine.Total) : 0;
     var clientSeconds = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - client;
     return (run, new CpuSample(target.Process.CpuSeconds() - process, target == backend ? 0 : backend.Process.CpuSeconds() - backendCpu, clientSeconds, seconds, machineBusy, 0));
+}
+
+// --variants a,b: the start-up variants to run (the default always runs, as the baseline).
+string[]? VariantsArgument()
+{
+    var index = Array.IndexOf(args, "--variants");
+    return index >= 0 && index + 1 < args.Length ? args[index + 1].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
 }
 
 void Log(string message) => Console.WriteLine(Invariant($"[{clock.Elapsed.TotalSeconds,5:F0}s] {message}"));

@@ -69,9 +69,10 @@ internal static partial class StartupBuilds
         string[] partial = ["-p:TrimMode=partial", "-p:JsonSerializerIsReflectionEnabledByDefault=true"];
         string[] specific = build switch
         {
-            StartupBuild.ReadyToRun => ["--self-contained", "false", "-p:PublishReadyToRun=true"],
-            StartupBuild.Trimmed => ["--self-contained", "true", "-p:PublishTrimmed=true", .. lenient],
-            StartupBuild.TrimmedPartial => ["--self-contained", "true", "-p:PublishTrimmed=true", .. partial, .. lenient],
+            // The project publishes Native AOT (its image's build): the other builds switch that off.
+            StartupBuild.ReadyToRun => ["--self-contained", "false", "-p:PublishAot=false", "-p:PublishReadyToRun=true"],
+            StartupBuild.Trimmed => ["--self-contained", "true", "-p:PublishAot=false", "-p:PublishTrimmed=true", .. lenient],
+            StartupBuild.TrimmedPartial => ["--self-contained", "true", "-p:PublishAot=false", "-p:PublishTrimmed=true", .. partial, .. lenient],
             StartupBuild.NativeAot => ["--self-contained", "true", "-p:PublishAot=true", .. lenient],
             _ => throw new ArgumentOutOfRangeException(nameof(build)),
         };

@@ -36,7 +36,8 @@ internal static class StartupComparison
         new("trimmed", "published self-contained, trimmed", StartupBuild.Trimmed, Settings()),
         new("trimmed-partial", "published self-contained, trimmed with TrimMode=partial, reflection JSON on", StartupBuild.TrimmedPartial, Settings()),
         new("trimmed-partial-workstation-gc", "trimmed-partial + DOTNET_gcServer=0", StartupBuild.TrimmedPartial, Settings("DOTNET_gcServer", "0")),
-        new("native-aot", "published Native AOT", StartupBuild.NativeAot, Settings()),
+        new("native-aot", "published Native AOT (the image's build)", StartupBuild.NativeAot, Settings()),
+        new("native-aot-workstation-gc", "published Native AOT + DOTNET_gcServer=0", StartupBuild.NativeAot, Settings("DOTNET_gcServer", "0")),
     ];
 
     private sealed record Plan(int Repetitions, double IdleSeconds);
@@ -57,8 +58,18 @@ internal static class StartupComparison
         public bool Skipped { get; set; }
     }
 
-    public static int Run(string repo, string work, string configuration, bool smoke, string? outFile, Action<string> log)
+    /// <param name="only">With <c>--variants a,b</c>: those variants and the default (the baseline), and only the
+    /// publishes they need; null for all.</param>
+    public static int Run(string repo, string work, string configuration, bool smoke, string? outFile, IReadOnlyCollection<string>? only, Action<string> log)
     {
+        var unknown = only?.Where(name => Variants.All(v => v.Name != name)).ToList() ?? [];
+        if (unknown.Count > 0)
+        {
+            Console.Error.WriteLine($"startup: unknown variant {string.Join(", ", unknown)} in --variants; the variants are {string.Join(", ", Variants.Select(v => v.Name))}");
+            return 2;
+        }
+
+        var variants = Variants.Where(v => only is null || v.Name == DefaultName || only.Contains(v.Name)).ToList();
         var plan = smoke ? Smoke : Full;
         var clock = Stopwatch.StartNew();
         var commit = BenchSupport.ShortCommit(repo);
@@ -67,7 +78,7 @@ internal static class StartupComparison
 
         // Publishing first, one at a time and with nothing else running: it takes minutes and both cores.
         var builds = new Dictionary<StartupBuild, InterceptorBuild> { [StartupBuild.Default] = StartupBuilds.AsBuilt(repo, configuration) };
-        foreach (var build in Enum.GetValues<StartupBuild>().Where(b => b != StartupBuild.Default))
+        foreach (var build in variants.Select(v => v.Build).Distinct().Where(b => b != StartupBuild.Default))
         {
             builds[build] = smoke && build != StartupBuild.ReadyToRun
                 ? StartupBuilds.Skip(build, "skipped in --smoke")
@@ -83,12 +94,12 @@ internal static class StartupComparison
         File.WriteAllText(routesFile, Targets.RoutesYaml(1, backend.Port));
         var logs = Directory.CreateDirectory(Path.Combine(work, "startup-logs")).FullName;
         StartupProbe.WarmUpClient(backend.Port);
-        var runs = Variants.ToDictionary(v => v.Name, _ => new Runs());
+        var runs = variants.ToDictionary(v => v.Name, _ => new Runs());
 
         // One discarded start per variant: the files it maps are in the page cache before anything is timed, and a
         // variant that cannot start or forward is recorded once and left out.
         var active = new List<StartupVariant>();
-        foreach (var variant in Variants)
+        foreach (var variant in variants)
         {
             var build = builds[variant.Build];
             if (!build.Built)
@@ -129,7 +140,7 @@ internal static class StartupComparison
             }
         }
 
-        var rows = Variants.Select(v => Row(v, runs[v.Name])).ToList();
+        var rows = variants.Select(v => Row(v, runs[v.Name])).ToList();
         var baseline = rows.First(r => r.Name == DefaultName);
         var json = JsonSerializer.Serialize(new
         {

@@ -92,17 +92,28 @@ public sealed class DockerfileTests
         var ports = container["ports"]!.AsArray().Select(p => (int)p!["containerPort"]!.GetValue<long>()).ToList();
         Assert.Subset(new HashSet<int>(dockerfile.ExposedPorts), new HashSet<int>(ports));
 
-        // `dotnet <the project's assembly>.dll`, in the directory the build stage's publish output is copied to.
+        // The project's assembly, in the directory the build stage's publish output is copied to: the Native AOT binary
+        // itself where the project publishes AOT, else `dotnet <assembly>.dll`.
         var project = XDocument.Load(Path.Combine(Repository.Root(), "src", component, component + ".csproj"));
         var assembly = project.Descendants("AssemblyName").Single().Value;
-        Assert.Equal(["dotnet", assembly + ".dll"], dockerfile.Entrypoint);
+        var nativeAot = project.Descendants("PublishAot").SingleOrDefault()?.Value == "true";
+        Assert.Equal(nativeAot ? ["./" + assembly] : ["dotnet", assembly + ".dll"], dockerfile.Entrypoint);
         Assert.Equal("/app", dockerfile.WorkingDirectory);
         Assert.Equal("build", dockerfile.PublishedFrom.Stage.Name);
 
-        // A chiseled ASP.NET Core runtime of the project's .NET version, built with the matching SDK.
-        var version = (XDocument.Load(Path.Combine(Repository.Root(), "Directory.Build.props")).Descendants("TargetFramework").Single().Value)["net".Length..];
-        Assert.Matches($@"/dotnet/aspnet:{System.Text.RegularExpressions.Regex.Escape(version)}-[a-z]+-chiseled$", dockerfile.Runtime.Image);
-        Assert.EndsWith("/dotnet/sdk:" + version, dockerfile.PublishedFrom.Stage.Image, StringComparison.Ordinal);
+        // A chiseled base of the project's .NET version, built with the matching SDK: the ASP.NET Core runtime, or for
+        // Native AOT only the runtime's native dependencies, built with the SDK that has the native toolchain.
+        var version = System.Text.RegularExpressions.Regex.Escape((XDocument.Load(Path.Combine(Repository.Root(), "Directory.Build.props")).Descendants("TargetFramework").Single().Value)["net".Length..]);
+        Assert.Matches($@"/dotnet/{(nativeAot ? "runtime-deps" : "aspnet")}:{version}-[a-z]+-chiseled$", dockerfile.Runtime.Image);
+        Assert.Matches(nativeAot ? $@"/dotnet/sdk:{version}-[a-z]+-aot$" : $@"/dotnet/sdk:{version}$", dockerfile.PublishedFrom.Stage.Image);
+        if (nativeAot)
+        {
+            // The publish is the AOT one: no framework-dependent switches, and no separate symbols file in the image.
+            var publish = dockerfile.PublishedFrom.Stage.All("RUN").Last().Arguments;
+            Assert.DoesNotContain("--self-contained false", publish, StringComparison.Ordinal);
+            Assert.DoesNotContain("UseAppHost=false", publish, StringComparison.Ordinal);
+            Assert.Contains("-p:DebugType=none", publish, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>The COPY sources (paths in the build context, without a trailing slash) of <paramref name="instructions"/>.</summary>

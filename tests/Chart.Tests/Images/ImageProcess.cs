@@ -14,7 +14,10 @@ namespace Updraft.Chart.Tests.Images;
 [SupportedOSPlatform("linux")]
 internal sealed class ImageProcess : IAsyncDisposable
 {
-    /// <summary>What the chiseled ASP.NET Core base images set (the tests cannot pull them, so this is their documented environment).</summary>
+    /// <summary>
+    /// What the chiseled ASP.NET Core and runtime-deps base images set (the tests cannot pull them, so this is their
+    /// documented environment; runtime-deps, the Native AOT images' base, sets the same).
+    /// </summary>
     public static readonly IReadOnlyDictionary<string, string> BaseImageEnvironment = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -50,8 +53,13 @@ internal sealed class ImageProcess : IAsyncDisposable
     public static ImageProcess Start(PublishedImage image, ImageSandbox sandbox, IReadOnlyDictionary<string, string> settings, params string[] args)
     {
         var entrypoint = image.Dockerfile.Entrypoint;
-        Assert.Equal("dotnet", entrypoint[0]);
-        var dotnet = Sandbox.DotnetHost();
+        // `dotnet X.dll` (a framework-dependent build) runs this machine's dotnet host; `./X` (Native AOT) the binary
+        // in the working directory, which is the publish output.
+        var program = entrypoint[0] == "dotnet"
+            ? Sandbox.DotnetHost()
+            : entrypoint[0].StartsWith("./", StringComparison.Ordinal)
+            ? Path.Combine(image.Directory, entrypoint[0][2..])
+            : throw new InvalidOperationException($"{image.Dockerfile.Path}: the ENTRYPOINT must be `dotnet X.dll` or `./X`, not {entrypoint[0]}");
         var info = new ProcessStartInfo
         {
             RedirectStandardOutput = true,
@@ -63,14 +71,14 @@ internal sealed class ImageProcess : IAsyncDisposable
         {
             // setpriv execs the component: the process id is the component's own.
             info.FileName = "setpriv";
-            foreach (var arg in new[] { $"--reuid={sandbox.User.Uid}", $"--regid={sandbox.User.Uid}", "--clear-groups", "--", dotnet })
+            foreach (var arg in new[] { $"--reuid={sandbox.User.Uid}", $"--regid={sandbox.User.Uid}", "--clear-groups", "--", program })
             {
                 info.ArgumentList.Add(arg);
             }
         }
         else
         {
-            info.FileName = dotnet;
+            info.FileName = program;
         }
 
         foreach (var arg in entrypoint.Skip(1).Concat(args))

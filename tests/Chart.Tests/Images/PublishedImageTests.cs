@@ -12,7 +12,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Updraft.Chart.Tests.Infrastructure;
+using Updraft.Kubernetes.Model;
 using Updraft.Protos.ExternalScaler;
+using Updraft.Protos.V1;
 using Updraft.Tests.Common;
 using Updraft.Tests.Common.Kubernetes;
 using Xunit.Abstractions;
@@ -85,6 +87,76 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
         await AssertWroteOnlyToTempAsync(sandbox, image, before, pid, interceptor, "while running");
         Assert.Equal(0, await interceptor.StopAsync());
         await AssertWroteOnlyToTempAsync(sandbox, image, before, pid, interceptor, "after it exited");
+    }
+
+    /// <summary>
+    /// The image's binary (Native AOT: every Kubernetes object it reads is bound by source-generated JSON, nothing by
+    /// reflection) in Kubernetes mode against the real kube-apiserver: it lists and watches the InterceptorRoutes,
+    /// Services and EndpointSlices of its namespace, routes to the ready endpoint, and follows a route created later.
+    /// </summary>
+    [Fact]
+    public async Task Interceptor_RunAsItsImageInKubernetesMode_RoutesByTheClustersObjects()
+    {
+        const string Namespace = "image-interceptor";
+        var image = await BuildAsync("Interceptor");
+        await api.ApplyCrdsAsync();
+        await api.EnsureNamespaceAsync(Namespace);
+        var sandbox = await ImageSandbox.CreateAsync(images.Root, "interceptor-kube");
+        var kubeconfig = sandbox.WriteConfig("kubeconfig", await File.ReadAllTextAsync(api.Kubeconfig));
+        await using var upstream = await UpstreamAsync();
+        var slices = ApiResource.EndpointSlicesV1Beta1;
+        await api.CreateAsync(ApiResource.Services.Path(Namespace), Json($$$"""
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo", "namespace": "{{{Namespace}}}"},
+             "spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}
+            """));
+        await api.CreateAsync(slices.Path(Namespace), Json($$$"""
+            {"apiVersion": "{{{slices.GroupVersion}}}", "kind": "EndpointSlice",
+             "metadata": {"name": "echo-1", "namespace": "{{{Namespace}}}", "labels": {"kubernetes.io/service-name": "echo"}},
+             "addressType": "IPv4",
+             "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+             "ports": [{"name": "http", "port": {{{upstream.Port}}}, "protocol": "TCP"}]}
+            """));
+        await api.CreateAsync(ApiResource.InterceptorRoutes.Path(Namespace), Route(Namespace, "echo", "echo.kube.test"));
+        var (proxyPort, adminPort, metricsPort) = (ComponentProcess.FreePort(), ComponentProcess.FreePort(), ComponentProcess.FreePort());
+
+        await using var interceptor = ImageProcess.Start(image, sandbox, new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["UPDRAFT_MODE"] = "kubernetes",
+            ["UPDRAFT_KUBECONFIG"] = kubeconfig,
+            ["KEDA_HTTP_WATCH_NAMESPACE"] = Namespace,
+            ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+            ["KEDA_HTTP_PROXY_PORT"] = Text(proxyPort),
+            ["KEDA_HTTP_ADMIN_PORT"] = Text(adminPort),
+            ["OTEL_PROM_EXPORTER_PORT"] = Text(metricsPort),
+            ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
+            ["KEDA_HTTP_DRAIN_TIMEOUT"] = "5s",
+        });
+        await Eventually.TrueAsync(async () => await StatusAsync(adminPort, "/readyz") == HttpStatusCode.OK, () => "the interceptor is ready:\n" + interceptor.Describe(), ReadyTimeout);
+
+        AssertUnprivileged(interceptor, sandbox.User);
+        Assert.Equal((HttpStatusCode.OK, "upstream GET /hello"), await ProxiedAsync(proxyPort, "echo.kube.test", "/hello"));
+        Assert.Equal(HttpStatusCode.NotFound, (await ProxiedAsync(proxyPort, "late.kube.test", "/")).Status);
+
+        await api.CreateAsync(ApiResource.InterceptorRoutes.Path(Namespace), Route(Namespace, "late", "late.kube.test"));
+        await Eventually.TrueAsync(
+            async () => await ProxiedAsync(proxyPort, "late.kube.test", "/later") == (HttpStatusCode.OK, "upstream GET /later"),
+            () => "a route created later serves:\n" + interceptor.Describe(),
+            ReadyTimeout);
+
+        // The counts stream the scaler subscribes to (gRPC on the admin port): the first snapshot is full.
+        using (var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{adminPort}"))
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var call = new InterceptorCounts.InterceptorCountsClient(channel).WatchCounts(new WatchCountsRequest(), cancellationToken: cancel.Token);
+            Assert.True(await call.ResponseStream.MoveNext(cancel.Token));
+            var snapshot = call.ResponseStream.Current;
+            Assert.True(snapshot.Full);
+            Assert.Equal(
+                [($"{Namespace}/echo", 1L), ($"{Namespace}/late", 1L)],
+                snapshot.Routes.Select(r => (r.Key, r.RequestCount)).Order());
+        }
+
+        Assert.Equal(0, await interceptor.StopAsync());
     }
 
     [Fact]
@@ -243,6 +315,23 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
     }
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static JsonObject Json(string text) => JsonNode.Parse(text)!.AsObject();
+
+    private static JsonObject Route(string ns, string name, string host) => Json($$$"""
+        {"apiVersion": "http.keda.sh/v1beta1", "kind": "InterceptorRoute", "metadata": {"name": "{{{name}}}", "namespace": "{{{ns}}}"},
+         "spec": {"target": {"service": "echo", "port": 80}, "rules": [{"hosts": ["{{{host}}}"]}],
+                  "scalingMetric": {"concurrency": {"targetValue": 10} } } }
+        """);
+
+    /// <summary>A GET through the proxy port with <paramref name="host"/>: its status and body.</summary>
+    private static async Task<(HttpStatusCode Status, string Body)> ProxiedAsync(int port, string host, string path)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}{path}") { Headers = { Host = host } };
+        using var response = await client.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
 
     private static async Task<HttpStatusCode> StatusAsync(int port, string path)
     {
