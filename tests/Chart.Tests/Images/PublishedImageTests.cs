@@ -4,6 +4,8 @@ using System.Text.Json.Nodes;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using System.Runtime.Versioning;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -44,7 +46,13 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
     {
         var image = await BuildAsync("Interceptor");
         var sandbox = await ImageSandbox.CreateAsync(images.Root, "interceptor");
+        // The TLS listener too, and a TLS upstream behind it (a request that arrives over TLS leaves over TLS, here
+        // through YARP): the binary's TLS comes from the system's OpenSSL, which the base image must carry.
+        using var certificate = SelfSigned("echo.images.test");
+        var certificatePath = sandbox.WriteConfig("tls.crt", certificate.ExportCertificatePem());
+        var keyPath = sandbox.WriteConfig("tls.key", certificate.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
         await using var upstream = await UpstreamAsync();
+        await using var secureUpstream = await UpstreamAsync(certificate);
         var routes = sandbox.WriteConfig("routes.yaml", $$"""
             apiVersion: http.keda.sh/v1beta1
             kind: InterceptorRoute
@@ -55,9 +63,19 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
                 - hosts: [echo.images.test]
               scalingMetric:
                 concurrency: {targetValue: 100}
+            ---
+            apiVersion: http.keda.sh/v1beta1
+            kind: InterceptorRoute
+            metadata: {name: secure, namespace: images}
+            spec:
+              target: {service: 127.0.0.1, port: {{secureUpstream.Port}}}
+              rules:
+                - hosts: [secure.images.test]
+              scalingMetric:
+                concurrency: {targetValue: 100}
             """);
         var before = await sandbox.WatchAsync(image);
-        var (proxyPort, adminPort, metricsPort) = (ComponentProcess.FreePort(), ComponentProcess.FreePort(), ComponentProcess.FreePort());
+        var (proxyPort, adminPort, metricsPort, tlsPort) = (ComponentProcess.FreePort(), ComponentProcess.FreePort(), ComponentProcess.FreePort(), ComponentProcess.FreePort());
 
         await using var interceptor = ImageProcess.Start(image, sandbox, new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -65,6 +83,10 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
             ["KEDA_HTTP_PROXY_PORT"] = Text(proxyPort),
             ["KEDA_HTTP_ADMIN_PORT"] = Text(adminPort),
             ["OTEL_PROM_EXPORTER_PORT"] = Text(metricsPort),
+            ["KEDA_HTTP_PROXY_TLS_ENABLED"] = "true",
+            ["KEDA_HTTP_PROXY_TLS_PORT"] = Text(tlsPort),
+            ["KEDA_HTTP_PROXY_TLS_CERT_PATH"] = certificatePath,
+            ["KEDA_HTTP_PROXY_TLS_KEY_PATH"] = keyPath,
             ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
             ["KEDA_HTTP_DRAIN_TIMEOUT"] = "5s",
         }, "--routes", routes);
@@ -83,10 +105,34 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
             Assert.Equal(HttpStatusCode.NotFound, notFound.StatusCode);
         }
 
+        string? presented = null;
+        using (var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, serverCertificate, _, _) => (presented = serverCertificate?.Thumbprint) == certificate.Thumbprint,
+        })
+        using (var tlsClient = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) })
+        {
+            using var overTls = new HttpRequestMessage(HttpMethod.Get, $"https://127.0.0.1:{tlsPort}/secure") { Headers = { Host = "secure.images.test" } };
+            using var response = await tlsClient.SendAsync(overTls);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("upstream GET /secure over TLS", await response.Content.ReadAsStringAsync());
+            Assert.Equal(certificate.Thumbprint, presented);
+        }
+
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(metricsPort, "/metrics"));
         await AssertWroteOnlyToTempAsync(sandbox, image, before, pid, interceptor, "while running");
         Assert.Equal(0, await interceptor.StopAsync());
         await AssertWroteOnlyToTempAsync(sandbox, image, before, pid, interceptor, "after it exited");
+    }
+
+    private static X509Certificate2 SelfSigned(string dnsName)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=" + dnsName, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName(dnsName);
+        request.CertificateExtensions.Add(names.Build());
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
     }
 
     /// <summary>
@@ -302,13 +348,20 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
     };
 
     /// <summary>A Kestrel upstream on a loopback port that answers every request with its method and path.</summary>
-    private static async Task<Upstream> UpstreamAsync()
+    /// <param name="certificate">Serve HTTPS with it; null for plain HTTP.</param>
+    private static async Task<Upstream> UpstreamAsync(X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+        }));
         var app = builder.Build();
-        app.Run(context => context.Response.WriteAsync($"upstream {context.Request.Method} {context.Request.Path}"));
+        app.Run(context => context.Response.WriteAsync($"upstream {context.Request.Method} {context.Request.Path}{(context.Request.IsHttps ? " over TLS" : "")}"));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         return new Upstream(app, new Uri(address).Port);
