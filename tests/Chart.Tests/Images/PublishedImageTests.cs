@@ -53,27 +53,7 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
         var keyPath = sandbox.WriteConfig("tls.key", certificate.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
         await using var upstream = await UpstreamAsync();
         await using var secureUpstream = await UpstreamAsync(certificate);
-        var routes = sandbox.WriteConfig("routes.yaml", $$"""
-            apiVersion: http.keda.sh/v1beta1
-            kind: InterceptorRoute
-            metadata: {name: echo, namespace: images}
-            spec:
-              target: {service: 127.0.0.1, port: {{upstream.Port}}}
-              rules:
-                - hosts: [echo.images.test]
-              scalingMetric:
-                concurrency: {targetValue: 100}
-            ---
-            apiVersion: http.keda.sh/v1beta1
-            kind: InterceptorRoute
-            metadata: {name: secure, namespace: images}
-            spec:
-              target: {service: 127.0.0.1, port: {{secureUpstream.Port}}}
-              rules:
-                - hosts: [secure.images.test]
-              scalingMetric:
-                concurrency: {targetValue: 100}
-            """);
+        var routes = sandbox.WriteConfig("routes.yaml", FileRoute("echo", upstream.Port) + "---\n" + FileRoute("secure", secureUpstream.Port));
         var before = await sandbox.WatchAsync(image);
         var (proxyPort, adminPort, metricsPort, tlsPort) = (ComponentProcess.FreePort(), ComponentProcess.FreePort(), ComponentProcess.FreePort(), ComponentProcess.FreePort());
 
@@ -368,6 +348,20 @@ public sealed class PublishedImageTests(RealApiServer api, PublishedImages image
     }
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A routes-file InterceptorRoute for host NAME.images.test.</summary>
+    private static string FileRoute(string name, int port) => $$"""
+        apiVersion: http.keda.sh/v1beta1
+        kind: InterceptorRoute
+        metadata: {name: {{name}}, namespace: images}
+        spec:
+          target: {service: 127.0.0.1, port: {{port}}}
+          rules:
+            - hosts: [{{name}}.images.test]
+          scalingMetric:
+            concurrency: {targetValue: 100}
+
+        """;
 
     private static JsonObject Json(string text) => JsonNode.Parse(text)!.AsObject();
 
