@@ -1,6 +1,8 @@
+using System.Net;
 using System.Net.Sockets;
 using Updraft.Interceptor.ColdStart;
 using Updraft.Interceptor.Telemetry;
+using Updraft.Interceptor.Transport;
 
 namespace Updraft.Interceptor.Forwarding;
 
@@ -30,13 +32,55 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
         new NetworkStream(await ConnectSocketAsync(endpoint, cancellationToken), ownsSocket: true);
 
     /// <summary>A connected socket (no delay), after as many attempts as it takes within <see cref="RetryLimit"/>.</summary>
-    internal async ValueTask<Socket> ConnectSocketAsync(System.Net.DnsEndPoint endpoint, CancellationToken cancellationToken)
+    internal ValueTask<Socket> ConnectSocketAsync(System.Net.DnsEndPoint endpoint, CancellationToken cancellationToken) =>
+        ConnectWithRetriesAsync(endpoint, static async (endpoint, token) =>
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(endpoint, token);
+                return socket;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }, cancellationToken);
+
+    /// <summary>A connected socket served by the epoll transport, with the same retries as <see cref="ConnectSocketAsync"/>.</summary>
+    internal ValueTask<EpollSocket> ConnectEpollAsync(System.Net.DnsEndPoint endpoint, CancellationToken cancellationToken) =>
+        ConnectWithRetriesAsync(endpoint, static async (endpoint, token) =>
+        {
+            if (IPAddress.TryParse(endpoint.Host.Trim('[', ']'), out var address))
+            {
+                return await EpollSocket.ConnectAsync(new IPEndPoint(address, endpoint.Port), token);
+            }
+
+            // As Socket.ConnectAsync(DnsEndPoint): each address in the resolver's order until one accepts.
+            var addresses = await Dns.GetHostAddressesAsync(endpoint.Host, token);
+            SocketException? last = null;
+            foreach (var candidate in addresses)
+            {
+                try
+                {
+                    return await EpollSocket.ConnectAsync(new IPEndPoint(candidate, endpoint.Port), token);
+                }
+                catch (SocketException e)
+                {
+                    last = e;
+                }
+            }
+
+            throw last ?? new SocketException((int)SocketError.HostNotFound);
+        }, cancellationToken);
+
+    private async ValueTask<T> ConnectWithRetriesAsync<T>(System.Net.DnsEndPoint endpoint, Func<System.Net.DnsEndPoint, CancellationToken, ValueTask<T>> connect, CancellationToken cancellationToken)
     {
         var key = endpoint.Host.Trim('[', ']') + ":" + endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var started = time.GetTimestamp();
         while (true)
         {
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             Exception failure;
             using (var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
@@ -47,14 +91,13 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
 
                 try
                 {
-                    await socket.ConnectAsync(endpoint, attempt.Token);
+                    var connected = await connect(endpoint, attempt.Token);
                     failures.Connected(key);
                     readiness.Connected(key);
-                    return socket;
+                    return connected;
                 }
                 catch (SocketException e)
                 {
-                    socket.Dispose();
                     if (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
                     {
                         if (readiness.ConnectionRefused(key))
@@ -72,13 +115,7 @@ internal sealed class RetryingConnector(TimeSpan attemptTimeout, ConnectionFailu
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    socket.Dispose();
                     failure = new TimeoutException($"Connecting to {key} took longer than {attemptTimeout.TotalMilliseconds} ms.");
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
                 }
             }
 

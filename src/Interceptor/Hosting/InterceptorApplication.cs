@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -16,6 +17,7 @@ using Updraft.Interceptor.Routing;
 using Updraft.Interceptor.Standalone;
 using Updraft.Interceptor.Telemetry;
 using Updraft.Interceptor.Tls;
+using Updraft.Interceptor.Transport;
 using Updraft.Kubernetes.Hosting;
 using Updraft.Shared.Hosting;
 using Updraft.Shared.Settings;
@@ -76,7 +78,7 @@ internal static class InterceptorApplication
             return new UpstreamConnectionPool(perHost, options.MaxIdleConnections, provider.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.LeanForwarding
-            ? new LeanForwarding(new Http1Forwarder(provider.GetRequiredService<UpstreamConnectionPool>(), provider.GetRequiredService<ForwarderClients>().Connector, provider.GetRequiredService<ProxyTracing>()))
+            ? new LeanForwarding(new Http1Forwarder(provider.GetRequiredService<UpstreamConnectionPool>(), provider.GetRequiredService<ForwarderClients>().Connector, provider.GetRequiredService<ProxyTracing>(), provider.GetRequiredService<IOptions<InterceptorOptions>>().Value.Transport))
             : new LeanForwarding(null));
         services.AddSingleton<UpstreamTargetFactory>();
         services.AddSingleton(provider => new ProxyTransformers(
@@ -136,6 +138,8 @@ internal static class InterceptorApplication
         services.AddSingleton<IHostedService, GracefulDrain>();
         services.AddOptions<HostOptions>().Configure<IOptions<InterceptorOptions>>((host, options) => host.ShutdownTimeout = GracefulDrain.ShutdownTimeout(options.Value));
 
+        // Kestrel takes the last transport registered that can bind an endpoint: this one, for TCP, when it is chosen.
+        services.AddSingleton<IConnectionListenerFactory, EpollTransportFactory>();
         services.AddOptions<SocketTransportOptions>().Configure<IOptions<InterceptorOptions>>((transport, options) => transport.UnsafePreferInlineScheduling = options.Value.InlineIo);
         services.AddSingleton<CertificateStore>();
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<InterceptorOptions>, CertificateStore>((kestrel, options, certificates) =>
@@ -256,7 +260,7 @@ internal sealed class ListeningReporter(IHostApplicationLifetime lifetime, IServ
         lifetime.ApplicationStarted.Register(() =>
         {
             var proxyPort = ListenerPorts.First(server);
-            var inlineIo = InlineIo.Describe(options.Value.InlineIo);
+            var inlineIo = InlineIo.Describe(options.Value.InlineIo) + ", transport " + options.Value.Transport.ToString().ToLowerInvariant();
             Log.Listening(logger, proxyPort, admin.Port, metrics.Port, inlineIo);
             var telemetry = options.Value.Telemetry;
             if (telemetry.TracesEnabled)

@@ -43,6 +43,7 @@ internal static class InterceptorOptionsBinder
         options.WatchTuning = Updraft.Kubernetes.Watching.WatchTuning.Read(reader);
         options.RequestHeadersTimeout = reader.Duration("UPDRAFT_REQUEST_HEADERS_TIMEOUT", options.RequestHeadersTimeout, minimum: TimeSpan.FromMilliseconds(100));
         options.InlineIo = reader.Boolean(Hosting.InlineIo.Variable, options.InlineIo);
+        options.Transport = Transport.TransportSetting.Read(reader, options.BindingProblems, options.Transport);
         options.LeanForwarding = reader.Boolean(Forwarding.Http1.Http1Forwarder.Variable, options.LeanForwarding);
         options.LocalReplicas = Local.LocalReplicasSetting.Read(reader, options.BindingProblems);
         Tls.TlsSettings.Bind(reader, options.Tls, options.BindingProblems, options.OverriddenSettings);

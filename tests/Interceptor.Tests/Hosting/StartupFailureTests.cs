@@ -31,6 +31,7 @@ public sealed partial class StartupFailureTests
         { "KEDA_HTTP_MAX_IDLE_CONNS", "lots", "KEDA_HTTP_MAX_IDLE_CONNS=\"lots\" is not valid; use a whole number, 0 or more" },
         { "UPDRAFT_KUBE_RETRY_MAX", "soon", $"UPDRAFT_KUBE_RETRY_MAX=\"soon\" is not valid; use {DurationForm}, at least 10ms" },
         { "UPDRAFT_INLINE_IO", "sometimes", "UPDRAFT_INLINE_IO=\"sometimes\" is not valid; use true or false" },
+        { "UPDRAFT_TRANSPORT", "io_uring", "UPDRAFT_TRANSPORT=\"io_uring\" is not valid; use sockets or epoll" },
         { "UPDRAFT_LEAN_FORWARDING", "fast", "UPDRAFT_LEAN_FORWARDING=\"fast\" is not valid; use true or false" },
         { "UPDRAFT_BIND_ADDRESS", "nowhere", "UPDRAFT_BIND_ADDRESS=\"nowhere\" is not valid; use an IP address, localhost, or * for all interfaces" },
         { "UPDRAFT_ADMIN_BIND_ADDRESS", "admin.local", "UPDRAFT_ADMIN_BIND_ADDRESS=\"admin.local\" is not valid; use an IP address, localhost, or * for all interfaces" },

@@ -56,6 +56,8 @@ internal sealed class TestInterceptor : IAsyncDisposable
 
     private const string ForwardingPathVariable = "UPDRAFT_LEAN_FORWARDING";
 
+    private const string TransportVariable = "UPDRAFT_TRANSPORT";
+
     /// <param name="routesYaml">The routes file content.</param>
     /// <param name="settings">Extra environment-style settings (e.g. <c>KEDA_HTTP_REQUEST_TIMEOUT</c>).</param>
     /// <param name="time">The interceptor's clock (a fake one the test moves); the system's by default.</param>
@@ -75,6 +77,8 @@ internal sealed class TestInterceptor : IAsyncDisposable
             ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
             // The test run's forwarding path (./updraft.sh test runs the forwarding tests once on each).
             [ForwardingPathVariable] = Environment.GetEnvironmentVariable(ForwardingPathVariable),
+            // And its transport (./updraft.sh test runs the interceptor's tests on .NET's sockets too).
+            [TransportVariable] = Environment.GetEnvironmentVariable(TransportVariable),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -101,6 +105,8 @@ internal sealed class TestInterceptor : IAsyncDisposable
             ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
             // The test run's forwarding path (./updraft.sh test runs the forwarding tests once on each).
             [ForwardingPathVariable] = Environment.GetEnvironmentVariable(ForwardingPathVariable),
+            // And its transport (./updraft.sh test runs the interceptor's tests on .NET's sockets too).
+            [TransportVariable] = Environment.GetEnvironmentVariable(TransportVariable),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

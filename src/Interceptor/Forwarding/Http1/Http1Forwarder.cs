@@ -40,7 +40,7 @@ namespace Updraft.Interceptor.Forwarding.Http1;
 /// body cannot be sent again, so that request fails (502). A request with <c>Expect: 100-continue</c> keeps its body
 /// back as .NET's client does on the YARP path (<see cref="SendBodyAfterContinueAsync"/>, <see cref="WithholdsBody"/>).
 /// </remarks>
-internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnector connector, ProxyTracing tracing)
+internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnector connector, ProxyTracing tracing, Transport.TransportKind transport = Transport.TransportKind.Sockets)
 {
     public const string Variable = "UPDRAFT_LEAN_FORWARDING";
 
@@ -179,7 +179,9 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                 phase = Phase.Connect;
                 if (connection is null)
                 {
-                    connection = new UpstreamConnection(await connector.ConnectSocketAsync(endpoint.Address, timeouts.Token), endpoint);
+                    connection = transport == Transport.TransportKind.Epoll
+                        ? new UpstreamConnection(await connector.ConnectEpollAsync(endpoint.Address, timeouts.Token), endpoint)
+                        : new UpstreamConnection(await connector.ConnectSocketAsync(endpoint.Address, timeouts.Token), endpoint);
                     pool.Opened();
                 }
                 phase = Phase.Send;
@@ -188,7 +190,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                 bool stale;
                 try
                 {
-                    await connection.Socket.SendAsync(buffer.AsMemory(0, headLength), SocketFlags.None, timeouts.Token);
+                    await connection.SendAsync(buffer.AsMemory(0, headLength), timeouts.Token);
                     if (!bodyInHead)
                     {
                         clock = new BodySentClock(timeouts, headerLimit);
@@ -447,14 +449,14 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                         }
 
                         piece = writer.Buffer;
-                        await connection.Socket.SendAsync(piece.AsMemory(0, writer.Length), SocketFlags.None, timeouts.Token);
+                        await connection.SendAsync(piece.AsMemory(0, writer.Length), timeouts.Token);
                         data = data.Slice(length);
                         timeouts.CancelAfter(idle);
                     }
 
                     if (result.IsCompleted && chunked)
                     {
-                        await connection.Socket.SendAsync(LastChunk, SocketFlags.None, timeouts.Token);
+                        await connection.SendAsync(LastChunk, timeouts.Token);
                     }
                 }
                 catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
@@ -550,7 +552,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
             {
                 read = connection.IsReadingAhead
                     ? await connection.ReceiveReadAheadAsync(buffer.AsMemory(received), token)
-                    : await connection.Socket.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, token);
+                    : await connection.ReceiveAsync(buffer.AsMemory(received), token);
             }
             catch (SocketException) when (received == 0 && connection.Reused && !token.IsCancellationRequested)
             {
@@ -754,7 +756,6 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
     {
         var head = connection.Head;
         var writer = context.Response.BodyWriter;
-        var socket = connection.Socket;
         if (head.StatusCode == 205 || head.Framing == BodyFraming.None)
         {
             // 205 has no body whatever its framing says (RFC 9110 §15.3.6); one sent anyway makes the connection unusable.
@@ -784,7 +785,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
                 memory = memory[..(int)remaining];
             }
 
-            var read = await socket.ReceiveAsync(memory, SocketFlags.None, timeouts.Token);
+            var read = await connection.ReceiveAsync(memory, timeouts.Token);
             if (read == 0)
             {
                 if (head.Framing == BodyFraming.UntilClose)
@@ -838,7 +839,7 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
 
             await FlushAsync(writer, timeouts.Token);
             position = 0;
-            received = await connection.Socket.ReceiveAsync(buffer, SocketFlags.None, timeouts.Token);
+            received = await connection.ReceiveAsync(buffer, timeouts.Token);
             if (received == 0)
             {
                 throw new HttpIOException(HttpRequestError.ResponseEnded, "The upstream closed the connection before the end of the chunked response body.");

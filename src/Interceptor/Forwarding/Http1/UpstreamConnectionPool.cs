@@ -3,15 +3,38 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Updraft.Interceptor.Forwarding.Pooling;
+using Updraft.Interceptor.Transport;
 
 namespace Updraft.Interceptor.Forwarding.Http1;
 
-/// <summary>An HTTP/1.1 connection to an upstream, with the parser state of its current response.</summary>
-internal sealed class UpstreamConnection(Socket socket, UpstreamEndpoint endpoint) : IDisposable
+/// <summary>
+/// An HTTP/1.1 connection to an upstream, with the parser state of its current response. It runs on .NET's
+/// <see cref="System.Net.Sockets.Socket"/> or, with <c>UPDRAFT_TRANSPORT=epoll</c>, on an <see cref="EpollSocket"/>.
+/// </summary>
+internal sealed class UpstreamConnection : IDisposable
 {
-    public Socket Socket { get; } = socket;
+    private const int ReadAheadSize = 4 * 1024;
 
-    public UpstreamEndpoint Endpoint { get; } = endpoint;
+    private readonly Socket _socket;
+    private readonly EpollSocket? _epoll;
+    private byte[]? _readAheadBuffer;
+    private ValueTask<int> _readAhead;
+    private bool _readingAhead;
+
+    public UpstreamConnection(Socket socket, UpstreamEndpoint endpoint)
+    {
+        _socket = socket;
+        Endpoint = endpoint;
+    }
+
+    public UpstreamConnection(EpollSocket socket, UpstreamEndpoint endpoint)
+    {
+        _socket = socket.Socket;
+        _epoll = socket;
+        Endpoint = endpoint;
+    }
+
+    public UpstreamEndpoint Endpoint { get; }
 
     public ResponseHead Head { get; } = new();
 
@@ -25,29 +48,35 @@ internal sealed class UpstreamConnection(Socket socket, UpstreamEndpoint endpoin
     /// <summary>Whether it carried a request before this one: a failure before any response byte may then be a stale close.</summary>
     public bool Reused { get; set; }
 
-    private const int ReadAheadSize = 4 * 1024;
-
-    private byte[]? _readAheadBuffer;
-    private ValueTask<int> _readAhead;
-    private bool _readingAhead;
-
     /// <summary>Whether a read posted by <see cref="StartReadAhead"/> is waiting for the next response.</summary>
     public bool IsReadingAhead => _readingAhead;
+
+    public ValueTask SendAsync(ReadOnlyMemory<byte> source, CancellationToken token) =>
+        _epoll is not null ? _epoll.SendAsync(source, token) : Sent(_socket.SendAsync(source, SocketFlags.None, token));
+
+    public ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken token) =>
+        _epoll is not null ? _epoll.ReceiveAsync(destination, token) : _socket.ReceiveAsync(destination, SocketFlags.None, token);
 
     /// <summary>
     /// Posts the read of the next response while the connection is idle, as .NET's own client does: the read that ends
     /// an idle connection (EOF, reset, or bytes nobody asked for) is then seen without a system call when it is taken
     /// (<see cref="ReadAheadEnded"/>), and the response needs no read of its own that would fail before it arrives.
+    /// The epoll transport needs none of this: its loop tells whether anything came while the connection was idle.
     /// </summary>
     public void StartReadAhead()
     {
+        if (_epoll is not null)
+        {
+            return;
+        }
+
         _readAheadBuffer ??= new byte[ReadAheadSize];
         _readingAhead = true;
         // Consumed once: awaited by the request that takes the connection, or dropped with the closed connection.
 #pragma warning disable CA2012
         try
         {
-            _readAhead = Socket.ReceiveAsync(_readAheadBuffer.AsMemory(), SocketFlags.None);
+            _readAhead = _socket.ReceiveAsync(_readAheadBuffer.AsMemory(), SocketFlags.None);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -56,8 +85,8 @@ internal sealed class UpstreamConnection(Socket socket, UpstreamEndpoint endpoin
 #pragma warning restore CA2012
     }
 
-    /// <summary>Whether the idle connection's read ended: it cannot carry a request.</summary>
-    public bool ReadAheadEnded => _readingAhead && _readAhead.IsCompleted;
+    /// <summary>Whether the idle connection's read ended (or, on epoll, anything came): it cannot carry a request.</summary>
+    public bool ReadAheadEnded => _epoll?.HasPendingInput() ?? (_readingAhead && _readAhead.IsCompleted);
 
     /// <summary>
     /// The first bytes of the response, from the read posted while idle, copied to <paramref name="destination"/> (at
@@ -90,19 +119,38 @@ internal sealed class UpstreamConnection(Socket socket, UpstreamEndpoint endpoin
     /// <summary>Closes with a reset (no lingering FIN handshake): the exchange failed and the upstream must know now.</summary>
     public void Abort()
     {
+        if (_epoll is not null)
+        {
+            _epoll.Abort();
+            return;
+        }
+
         try
         {
-            Socket.LingerState = new LingerOption(true, 0);
+            _socket.LingerState = new LingerOption(true, 0);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             // Already closed.
         }
 
-        Socket.Dispose();
+        _socket.Dispose();
     }
 
-    public void Dispose() => Socket.Dispose();
+    public void Dispose()
+    {
+        if (_epoll is not null)
+        {
+            _epoll.Dispose();
+        }
+        else
+        {
+            _socket.Dispose();
+        }
+    }
+
+    private static ValueTask Sent(ValueTask<int> sending) =>
+        sending.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(sending.AsTask());
 }
 
 /// <summary>
