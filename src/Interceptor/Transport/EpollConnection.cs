@@ -77,8 +77,9 @@ internal sealed class EpollConnection : ConnectionContext, IConnectionIdFeature,
     public override void Abort(ConnectionAbortedException abortReason)
     {
         _aborted = true;
-        // The send loop stops and shuts the socket down, which ends the receive loop.
+        // The send loop stops, even one waiting for a client that reads nothing, and the receive loop ends.
         _application.Input.CancelPendingRead();
+        _socket.Shutdown();
     }
 
     public override async ValueTask DisposeAsync()
