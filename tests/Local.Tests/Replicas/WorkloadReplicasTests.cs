@@ -352,8 +352,15 @@ public sealed class WorkloadReplicasTests
 
         harness.Replicas.SetDesired(2, "test");
 
-        Assert.Equal($"port={port}", (await harness.EventAsync(ReplicaEventKind.Started, index: 1)).Message.Split(' ')[2]);
-        Assert.Equal($"failed to start: port {port} is taken by another replica of this workload; restarting in 1s", (await harness.EventAsync(ReplicaEventKind.FailedToStart, index: 2)).Message);
+        // The two replicas start in parallel: either may take the port first.
+        await harness.UntilAsync(
+            () => harness.Events.Recent.Any(e => e.Kind == ReplicaEventKind.Started) && harness.Events.Recent.Any(e => e.Kind == ReplicaEventKind.FailedToStart),
+            "one replica started and the other failed to start");
+        var winner = harness.Events.Recent.Single(e => e.Kind == ReplicaEventKind.Started);
+        var loser = harness.Events.Recent.Single(e => e.Kind == ReplicaEventKind.FailedToStart);
+        Assert.Equal([1, 2], new[] { winner.Index, loser.Index }.Order());
+        Assert.Equal($"port={port}", winner.Message.Split(' ')[2]);
+        Assert.Equal($"failed to start: port {port} is taken by another replica of this workload; restarting in 1s", loser.Message);
         Assert.Equal(1, harness.Replicas.Running);
 
         using var squatter = new TcpListener(IPAddress.Loopback, LoopbackPorts.Free());
@@ -365,8 +372,8 @@ public sealed class WorkloadReplicasTests
 
         // Scaling down picks the replica that has no process first.
         harness.Replicas.SetDesired(1, "test");
-        await harness.EventAsync(ReplicaEventKind.RestartCancelled, index: 2);
-        Assert.Equal(ReplicaState.Starting, Assert.Single(harness.Replicas.Replicas, r => r.Index == 1).State);
+        await harness.EventAsync(ReplicaEventKind.RestartCancelled, index: loser.Index);
+        Assert.Equal(ReplicaState.Starting, Assert.Single(harness.Replicas.Replicas, r => r.Index == winner.Index).State);
     }
 
     [Fact]
