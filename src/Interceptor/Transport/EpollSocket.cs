@@ -183,25 +183,7 @@ internal sealed class EpollSocket : IDisposable
         }
 
         Write.Drained(snapshot);
-        return SendSlowAsync(source[Math.Max(sent, 0)..], token);
-    }
-
-    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder))]
-    private async ValueTask SendSlowAsync(ReadOnlyMemory<byte> source, CancellationToken token)
-    {
-        while (!source.IsEmpty)
-        {
-            await Write.WaitAsync(token);
-            ThrowIfClosed(Write);
-            var snapshot = Write.Snapshot();
-            var sent = LinuxSockets.Send(Handle, source.Span);
-            if (sent < source.Length)
-            {
-                Write.Drained(snapshot);
-            }
-
-            source = source[Math.Max(sent, 0)..];
-        }
+        return SendRestAsync(new ReadOnlySequence<byte>(source[Math.Max(sent, 0)..]), token);
     }
 
     /// <summary>Sends all of <paramref name="source"/>, up to <see cref="MaxPieces"/> segments per system call.</summary>
@@ -226,11 +208,12 @@ internal sealed class EpollSocket : IDisposable
             Write.Drained(snapshot);
         }
 
-        return SendSequenceSlowAsync(source.Slice(Math.Max(sent, 0)), token);
+        return SendRestAsync(source.Slice(Math.Max(sent, 0)), token);
     }
 
+    /// <summary>What the first attempt left: each send waits for room first.</summary>
     [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder))]
-    private async ValueTask SendSequenceSlowAsync(ReadOnlySequence<byte> source, CancellationToken token)
+    private async ValueTask SendRestAsync(ReadOnlySequence<byte> source, CancellationToken token)
     {
         while (!source.IsEmpty)
         {
@@ -247,6 +230,11 @@ internal sealed class EpollSocket : IDisposable
         }
     }
 
+    /// <remarks>
+    /// Pinning is free for the segments sent here: Kestrel's pool hands out pre-pinned arrays, and a single buffer of
+    /// the upstream path comes through <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>, which only
+    /// reaches this when the send buffer is full.
+    /// </remarks>
     private unsafe long SendPieces(ReadOnlySequence<byte> source, out long offered)
     {
         var pieces = stackalloc LinuxSockets.IoVector[MaxPieces];

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
@@ -15,6 +16,11 @@ namespace Updraft.Interceptor.Transport;
 internal sealed class EpollTransportFactory(IOptions<InterceptorOptions> options, IMemoryPoolFactory<byte> pools)
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
+    private readonly ConcurrentQueue<EndPoint> _bound = new();
+
+    /// <summary>The endpoints this transport listens on (Kestrel chose it over its socket transport for them).</summary>
+    public IReadOnlyCollection<EndPoint> Bound => _bound;
+
     public bool CanBind(EndPoint endpoint) => options.Value.Transport == TransportKind.Epoll && endpoint is IPEndPoint;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
@@ -42,6 +48,7 @@ internal sealed class EpollTransportFactory(IOptions<InterceptorOptions> options
             throw;
         }
 
+        _bound.Enqueue(socket.LocalEndPoint!);
         var pool = pools.Create(new MemoryPoolOptions { Owner = "updraft-epoll" });
         return new ValueTask<IConnectionListener>(new EpollListener(socket, pool, new TransportPipeOptions(options.Value.InlineIo)));
     }

@@ -79,104 +79,46 @@ internal static unsafe partial class LinuxSockets
     /// <summary>Reads what is there; <c>-1</c> when nothing is (<c>EAGAIN</c>), 0 at the peer's FIN.</summary>
     public static int Receive(SafeHandle socket, Span<byte> destination)
     {
-        var added = false;
-        try
+        using var descriptor = new Descriptor(socket);
+        fixed (byte* pointer = destination)
         {
-            socket.DangerousAddRef(ref added);
-            var fd = (int)socket.DangerousGetHandle();
-            fixed (byte* pointer = destination)
+            nint read;
+            while ((read = recv(descriptor.Fd, pointer, destination.Length, 0)) < 0 && Interrupted())
             {
-                while (true)
-                {
-                    var read = recv(fd, pointer, destination.Length, 0);
-                    if (read >= 0)
-                    {
-                        return (int)read;
-                    }
-
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == EAGAIN)
-                    {
-                        return -1;
-                    }
-
-                    if (errno != EINTR)
-                    {
-                        throw SocketError(errno);
-                    }
-                }
             }
-        }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
+
+            return (int)Outcome(read);
         }
     }
 
     /// <summary>Whether a read now would return something (bytes, the peer's FIN or an error) rather than wait.</summary>
     public static bool HasPendingInput(SafeHandle socket)
     {
-        var added = false;
         try
         {
-            socket.DangerousAddRef(ref added);
+            using var descriptor = new Descriptor(socket);
             byte probe;
-            var read = recv((int)socket.DangerousGetHandle(), &probe, 1, MsgPeek | MsgDontWait);
+            var read = recv(descriptor.Fd, &probe, 1, MsgPeek | MsgDontWait);
             return read >= 0 || Marshal.GetLastPInvokeError() != EAGAIN;
         }
         catch (ObjectDisposedException)
         {
             return true;
         }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
-        }
     }
 
     /// <summary>Writes what the send buffer takes; <c>-1</c> when it takes nothing now (<c>EAGAIN</c>).</summary>
     public static int Send(SafeHandle socket, ReadOnlySpan<byte> source)
     {
-        var added = false;
-        try
+        using var descriptor = new Descriptor(socket);
+        fixed (byte* pointer = source)
         {
-            socket.DangerousAddRef(ref added);
-            var fd = (int)socket.DangerousGetHandle();
-            fixed (byte* pointer = source)
+            nint sent;
+            while ((sent = send(descriptor.Fd, pointer, source.Length, MsgNoSignal)) < 0 && Interrupted())
             {
-                while (true)
-                {
-                    var sent = send(fd, pointer, source.Length, MsgNoSignal);
-                    if (sent >= 0)
-                    {
-                        return (int)sent;
-                    }
-
-                    var errno = Marshal.GetLastPInvokeError();
-                    if (errno == EAGAIN)
-                    {
-                        return -1;
-                    }
-
-                    if (errno != EINTR)
-                    {
-                        throw SocketError(errno);
-                    }
-                }
             }
-        }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
+
+            return (int)Outcome(sent);
         }
     }
 
@@ -186,68 +128,32 @@ internal static unsafe partial class LinuxSockets
     /// </summary>
     public static long SendPieces(SafeHandle socket, IoVector* pieces, int count)
     {
-        var added = false;
-        try
+        using var descriptor = new Descriptor(socket);
+        MessageHeader header = default;
+        header.Vectors = pieces;
+        header.VectorCount = (nuint)count;
+        nint sent;
+        while ((sent = sendmsg(descriptor.Fd, &header, MsgNoSignal)) < 0 && Interrupted())
         {
-            socket.DangerousAddRef(ref added);
-            var fd = (int)socket.DangerousGetHandle();
-            MessageHeader header = default;
-            header.Vectors = pieces;
-            header.VectorCount = (nuint)count;
-            while (true)
-            {
-                var sent = sendmsg(fd, &header, MsgNoSignal);
-                if (sent >= 0)
-                {
-                    return sent;
-                }
-
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == EAGAIN)
-                {
-                    return -1;
-                }
-
-                if (errno != EINTR)
-                {
-                    throw SocketError(errno);
-                }
-            }
         }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
-        }
+
+        return Outcome(sent);
     }
 
     /// <summary>Starts a non-blocking connect; false while it is in progress (writable when it ends).</summary>
     public static bool StartConnect(SafeHandle socket, System.Net.SocketAddress address)
     {
-        var added = false;
-        try
+        using var descriptor = new Descriptor(socket);
+        fixed (byte* pointer = address.Buffer.Span)
         {
-            socket.DangerousAddRef(ref added);
-            fixed (byte* pointer = address.Buffer.Span)
+            if (connect(descriptor.Fd, pointer, (uint)address.Size) == 0)
             {
-                if (connect((int)socket.DangerousGetHandle(), pointer, (uint)address.Size) == 0)
-                {
-                    return true;
-                }
+                return true;
             }
+        }
 
-            var errno = Marshal.GetLastPInvokeError();
-            return errno == EINPROGRESS || errno == EINTR ? false : throw SocketError(errno);
-        }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
-        }
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == EINPROGRESS || errno == EINTR ? false : throw SocketError(errno);
     }
 
     /// <summary>.NET's name for a Linux <c>errno</c> of a socket call.</summary>
@@ -266,8 +172,47 @@ internal static unsafe partial class LinuxSockets
         _ => System.Net.Sockets.SocketError.SocketError,
     }));
 
+    /// <summary>After a call returned -1: whether a signal interrupted it (and it is to be made again).</summary>
+    private static bool Interrupted() => Marshal.GetLastPInvokeError() == EINTR;
+
+    /// <summary>A read's or write's result: the count, -1 for <c>EAGAIN</c>, or the error thrown.</summary>
+    private static long Outcome(nint result)
+    {
+        if (result >= 0)
+        {
+            return result;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == EAGAIN ? -1 : throw SocketError(errno);
+    }
+
     private static InvalidOperationException Error(string call) =>
         new($"{call} failed: errno {Marshal.GetLastPInvokeError()}.");
+
+    /// <summary>A socket's descriptor, kept from being closed (and reused) until disposed.</summary>
+    private readonly ref struct Descriptor
+    {
+        private readonly SafeHandle _socket;
+        private readonly bool _added;
+
+        public Descriptor(SafeHandle socket)
+        {
+            _socket = socket;
+            socket.DangerousAddRef(ref _added);
+            Fd = (int)socket.DangerousGetHandle();
+        }
+
+        public int Fd { get; }
+
+        public void Dispose()
+        {
+            if (_added)
+            {
+                _socket.DangerousRelease();
+            }
+        }
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     public struct IoVector

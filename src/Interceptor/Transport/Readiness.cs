@@ -48,16 +48,21 @@ internal sealed class Readiness : IValueTaskSource
 
         token.ThrowIfCancellationRequested();
         _core.Reset();
-        Volatile.Write(ref _state, Waiting);
-        // An event between the check above and the state change found no waiter: look again.
-        if (MaybeReady && Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
-        {
-            return ValueTask.CompletedTask;
-        }
-
+        // Registered before the waiter is published, so that a completion on the loop thread (whose continuation
+        // disposes the registration) finds it; the callback does nothing until then.
         if (token.CanBeCanceled)
         {
             _registration = token.UnsafeRegister(static (state, token) => ((Readiness)state!).Cancel(token), this);
+        }
+
+        // A full fence, not a release store: the check below must not be read before the state is visible, or an
+        // event that lands in between finds no waiter and wakes nobody (the store/load reordering x86 allows).
+        Interlocked.Exchange(ref _state, Waiting);
+        if ((MaybeReady || token.IsCancellationRequested) && Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
+        {
+            _registration.Dispose();
+            _registration = default;
+            return token.IsCancellationRequested && !MaybeReady ? ValueTask.FromCanceled(token) : ValueTask.CompletedTask;
         }
 
         return new ValueTask(this, _core.Version);

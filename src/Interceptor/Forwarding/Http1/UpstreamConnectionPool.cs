@@ -150,7 +150,10 @@ internal sealed class UpstreamConnection : IDisposable
     }
 
     private static ValueTask Sent(ValueTask<int> sending) =>
-        sending.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(sending.AsTask());
+        sending.IsCompletedSuccessfully ? ValueTask.CompletedTask : SentLaterAsync(sending);
+
+    [AsyncMethodBuilder(typeof(SharedPoolValueTaskMethodBuilder))]
+    private static async ValueTask SentLaterAsync(ValueTask<int> sending) => await sending;
 }
 
 /// <summary>
