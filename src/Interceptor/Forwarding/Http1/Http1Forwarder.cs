@@ -427,7 +427,10 @@ internal sealed class Http1Forwarder(UpstreamConnectionPool pool, RetryingConnec
 
                 if (result.IsCanceled)
                 {
-                    return default; // stopped: the response is complete, or has failed
+                    // Stopped: the response is complete, or has failed. The read ends here, or Kestrel's drain of the
+                    // rest of the body finds it still in progress and closes the client's connection.
+                    body.AdvanceTo(result.Buffer.Start);
+                    return default;
                 }
 
                 var data = result.Buffer;

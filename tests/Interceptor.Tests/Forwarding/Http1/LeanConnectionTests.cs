@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Updraft.Interceptor.Forwarding.Http1;
 using Updraft.Interceptor.Tests.Infrastructure;
@@ -113,6 +114,33 @@ public sealed class LeanConnectionTests
     }
 
     [Fact]
+    public async Task UpstreamAnswersWhileAWholeBodyStreams_ClientConnectionStaysUsable()
+    {
+        // The body send is stopped mid-read: the read must end, or Kestrel cannot drain the rest of the body and closes
+        // the client's connection under its next request.
+        await using var upstream = new ScriptedUpstream(new Dictionary<string, ScriptedReply>
+        {
+            ["too-large"] = new("HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nbig!", AnswerOnTheHead: true),
+            ["ok"] = new("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        });
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("app", upstream.Port, hosts: [Host]), Lean);
+
+        for (var i = 0; i < 5; i++)
+        {
+            using (var refused = await PostAsync(interceptor, "/r/too-large", new ByteArrayContent(new byte[200_000])))
+            {
+                Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+                Assert.Equal("big!", await refused.Content.ReadAsStringAsync());
+            }
+
+            using var next = await PostAsync(interceptor, "/r/ok", new StringContent("after"));
+            Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        }
+
+        interceptor.Logs.AssertNoWarnings();
+    }
+
+    [Fact]
     public async Task UpstreamClosesAnIdleConnection_NextRequestStillSucceeds()
     {
         // The upstream closes each connection after answering, without saying so: the proxy pools a connection that
@@ -200,6 +228,7 @@ public sealed class LeanConnectionTests
         }
 
         Assert.Equal(["small", "after"], upstream.AnsweredBodies);
+        Assert.DoesNotContain(interceptor.Logs.Entries, e => e.Level >= LogLevel.Error);
     }
 
     [Fact]
