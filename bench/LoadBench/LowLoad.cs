@@ -89,7 +89,7 @@ internal static class LowLoad
             ["interceptor"] = new Dictionary<string, string>(),
             ["interceptor-yarp-path"] = new Dictionary<string, string> { ["UPDRAFT_LEAN_FORWARDING"] = "false" },
             ["interceptor-chart"] = new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0x4000000" },
-            ["interceptor-epoll"] = new Dictionary<string, string> { ["UPDRAFT_TRANSPORT"] = "epoll" },
+            ["interceptor-sockets"] = new Dictionary<string, string> { ["UPDRAFT_TRANSPORT"] = "sockets" },
         };
         var starter = new Targets(repo, work, configuration);
         var nativeAot = starter.PublishNativeAot(log);
@@ -100,7 +100,7 @@ internal static class LowLoad
             starter.StartInterceptor("interceptor", "Updraft interceptor, defaults (lean HTTP/1.1 path)", direct.Port, routes: 1, settings["interceptor"]),
             starter.StartInterceptor("interceptor-yarp-path", "Updraft interceptor, UPDRAFT_LEAN_FORWARDING=false (YARP path)", direct.Port, routes: 1, settings["interceptor-yarp-path"]),
             starter.StartInterceptor("interceptor-chart", "Updraft interceptor, DOTNET_GCgen0size=64 MiB (the chart's setting)", direct.Port, routes: 1, settings["interceptor-chart"]),
-            starter.StartInterceptor("interceptor-epoll", "Updraft interceptor, UPDRAFT_TRANSPORT=epoll", direct.Port, routes: 1, settings["interceptor-epoll"]),
+            starter.StartInterceptor("interceptor-sockets", "Updraft interceptor, UPDRAFT_TRANSPORT=sockets", direct.Port, routes: 1, settings["interceptor-sockets"]),
             starter.StartNginx(direct.Port),
             starter.StartHaproxy(direct.Port),
         };
@@ -108,8 +108,8 @@ internal static class LowLoad
         {
             settings["interceptor-aot"] = new Dictionary<string, string>();
             targets.Insert(2, starter.StartInterceptor("interceptor-aot", "Updraft interceptor, defaults, Native AOT (the image's build)", direct.Port, routes: 1, settings["interceptor-aot"], nativeAot));
-            settings["interceptor-aot-epoll"] = new Dictionary<string, string> { ["UPDRAFT_TRANSPORT"] = "epoll" };
-            targets.Insert(3, starter.StartInterceptor("interceptor-aot-epoll", "Updraft interceptor, Native AOT, UPDRAFT_TRANSPORT=epoll", direct.Port, routes: 1, settings["interceptor-aot-epoll"], nativeAot));
+            settings["interceptor-aot-sockets"] = new Dictionary<string, string> { ["UPDRAFT_TRANSPORT"] = "sockets" };
+            targets.Insert(3, starter.StartInterceptor("interceptor-aot-sockets", "Updraft interceptor, Native AOT, UPDRAFT_TRANSPORT=sockets", direct.Port, routes: 1, settings["interceptor-aot-sockets"], nativeAot));
         }
 
         log(Invariant($"{targets.Count} targets up; the passes take about {plan.EstimatedSeconds(targets.Count) / 60:F1} min"));

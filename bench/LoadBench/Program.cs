@@ -91,14 +91,14 @@ int Run()
     var starter = new Targets(repo, work.FullName, configuration);
     // Published before anything runs: the image's build, the one a deployment runs.
     var nativeAot = starter.PublishNativeAot(Log);
-    var epoll = new Dictionary<string, string> { ["UPDRAFT_TRANSPORT"] = "epoll" };
+    var sockets = new Dictionary<string, string> { ["UPDRAFT_TRANSPORT"] = "sockets" };
     var direct = starter.StartBackend();
     var targets = new List<Target>
     {
         direct,
         starter.StartInterceptor("interceptor", "Updraft interceptor, 1 route", direct.Port, routes: 1),
         starter.StartInterceptor("interceptor-10k", "Updraft interceptor, 10,000 routes", direct.Port, routes: 10_000),
-        starter.StartInterceptor("interceptor-epoll", "Updraft interceptor, 1 route, UPDRAFT_TRANSPORT=epoll", direct.Port, routes: 1, epoll),
+        starter.StartInterceptor("interceptor-sockets", "Updraft interceptor, 1 route, UPDRAFT_TRANSPORT=sockets", direct.Port, routes: 1, sockets),
         // As bench/README.md's production settings deploy it: the larger first GC generation, for the low-load tail.
         starter.StartInterceptor("interceptor-chart", "Updraft interceptor, 1 route, DOTNET_GCgen0size=64 MiB (the chart's setting)", direct.Port, routes: 1, new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0x4000000" }),
         starter.StartNginx(direct.Port),
@@ -108,7 +108,7 @@ int Run()
     if (nativeAot is not null)
     {
         targets.Insert(2, starter.StartInterceptor("interceptor-aot", "Updraft interceptor, 1 route, Native AOT (the image's build)", direct.Port, routes: 1, build: nativeAot));
-        targets.Insert(3, starter.StartInterceptor("interceptor-aot-epoll", "Updraft interceptor, 1 route, Native AOT, UPDRAFT_TRANSPORT=epoll", direct.Port, routes: 1, epoll, nativeAot));
+        targets.Insert(3, starter.StartInterceptor("interceptor-aot-sockets", "Updraft interceptor, 1 route, Native AOT, UPDRAFT_TRANSPORT=sockets", direct.Port, routes: 1, sockets, nativeAot));
     }
 
     var idleMemory = targets.ToDictionary(t => t.Name, t => t.Process.StatusMiB("VmRSS"));

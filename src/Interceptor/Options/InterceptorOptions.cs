@@ -93,8 +93,13 @@ internal sealed class InterceptorOptions
     /// <summary><c>UPDRAFT_INLINE_IO</c>: handle requests on the socket threads (see <see cref="Hosting.InlineIo"/>).</summary>
     public bool InlineIo { get; set; } = true;
 
-    /// <summary><c>UPDRAFT_TRANSPORT</c>: who reads and writes client and upstream connections (see <see cref="Transport.TransportSetting"/>).</summary>
-    public Transport.TransportKind Transport { get; set; } = Updraft.Interceptor.Transport.TransportKind.Sockets;
+    /// <summary>
+    /// <c>UPDRAFT_TRANSPORT</c>: who reads and writes client and upstream connections (see <see cref="Transport.TransportSetting"/>);
+    /// the epoll transport wherever it runs.
+    /// </summary>
+    public Transport.TransportKind Transport { get; set; } = Updraft.Interceptor.Transport.LinuxSockets.IsSupported
+        ? Updraft.Interceptor.Transport.TransportKind.Epoll
+        : Updraft.Interceptor.Transport.TransportKind.Sockets;
 
     /// <summary>
     /// <c>UPDRAFT_LEAN_FORWARDING</c>: forward plain HTTP/1.1 requests without a body over the interceptor's own

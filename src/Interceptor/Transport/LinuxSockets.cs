@@ -39,7 +39,7 @@ internal static unsafe partial class LinuxSockets
     public static int CreateEpoll()
     {
         var fd = epoll_create1(EpollCloexec);
-        return fd >= 0 ? fd : throw Error("epoll_create1");
+        return fd >= 0 ? fd : throw new InvalidOperationException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}. Set {TransportSetting.Variable}=sockets to run on .NET's sockets instead.");
     }
 
     public static void Add(int epoll, int fd, uint events, ulong data)

@@ -99,6 +99,7 @@ public sealed class TemplateTests
         var interceptorContainer = interceptor["spec"]!["template"]!["spec"]!["containers"]![0]!;
         Assert.Null(interceptorContainer["resources"]!["limits"]!["cpu"]);
         Assert.Equal("0x4000000", Env(interceptor, "DOTNET_GCgen0size"));
+        Assert.Equal("epoll", Env(interceptor, "UPDRAFT_TRANSPORT"));
         Assert.Equal("/readyz", interceptorContainer["readinessProbe"]!["httpGet"]!["path"]!.GetValue<string>());
         Assert.Equal("/livez", interceptorContainer["livenessProbe"]!["httpGet"]!["path"]!.GetValue<string>());
         Assert.Equal("admin", interceptorContainer["readinessProbe"]!["httpGet"]!["port"]!.GetValue<string>());
@@ -151,6 +152,7 @@ public sealed class TemplateTests
     [InlineData("scaler.maxStreams=0", "/scaler/maxStreams")]
     [InlineData("operator.resyncPeriod=-1m", "/operator/resyncPeriod")]
     [InlineData("interceptor.logLevel=loud", "/interceptor/logLevel")]
+    [InlineData("interceptor.transport=io_uring", "/interceptor/transport")]
     [InlineData("interceptor.ports.proxy=70000", "/interceptor/ports/proxy")]
     [InlineData("interceptor.terminationGracePeriodSeconds=20", "below shutdown.delay + shutdown.drainTimeout")]
     [InlineData("interceptor.tls.enabled=true", "interceptor.tls.secretName is required")]

@@ -30,6 +30,23 @@ public sealed class EpollTransportTests
         Assert.Equal(epoll, bound.OfType<IPEndPoint>().Any(endpoint => endpoint.Port == interceptor.ProxyPort));
     }
 
+    [Fact]
+    public async Task Start_NoTransportSetting_EpollOnLinuxX64AndArm64()
+    {
+        await using var upstream = await TestUpstream.StartAsync(context => context.Response.WriteAsync("served"));
+        await using var interceptor = await TestInterceptor.StartAsync(
+            Routes.InterceptorRoute("app", upstream.Port, hosts: ["app.test"]),
+            new Dictionary<string, string?> { ["UPDRAFT_TRANSPORT"] = null, ["UPDRAFT_LOG_LEVEL"] = "Information" });
+
+        using var response = await interceptor.GetAsync("app.test", "/");
+        var bound = interceptor.Services.GetServices<IConnectionListenerFactory>().OfType<EpollTransportFactory>().Single().Bound;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(LinuxSockets.IsSupported, bound.OfType<IPEndPoint>().Any(endpoint => endpoint.Port == interceptor.ProxyPort));
+        var expected = LinuxSockets.IsSupported ? "transport epoll" : "transport sockets";
+        Assert.Contains(interceptor.Logs.Entries, e => e.Message.EndsWith(expected, StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("epoll")]
     [InlineData("sockets")]
