@@ -36,6 +36,7 @@ stop() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap stop EXIT
+trap 'exit 143' TERM # so that the EXIT trap stops what this script started (Ctrl-C reaches them all already)
 
 wait_for() { # a port and a path that must answer
   for _ in $(seq 1 100); do
@@ -137,6 +138,7 @@ cpu_ticks() { awk '{ print $14, $15 }' "/proc/$target_pid/stat"; }
 read -r user_before system_before < <(cpu_ticks)
 wrk -t1 -c32 -d"$((seconds + 2))s" -H "Host: $host" "$url" >"$out/wrk.txt" &
 wrk_pid=$!
+pids+=("$wrk_pid")
 sleep 1
 perf record -q -F 1999 -g -p "$target_pid" -o "$out/perf.data" -- sleep "$seconds" 2>"$out/perf-record.log"
 wait "$wrk_pid"
