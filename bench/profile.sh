@@ -5,6 +5,8 @@
 #   bench/profile.sh [seconds [interceptor|haproxy|nginx]]   (default 15 s, the interceptor; its settings, such as
 #                                                             UPDRAFT_TRANSPORT, pass through from the environment)
 #   UPDRAFT_PROFILE_BINARY=path/to/Updraft.Interceptor bench/profile.sh    (a published build, e.g. Native AOT)
+#   UPDRAFT_PROFILE_RATE=1000 bench/profile.sh 30 haproxy    (open loop at a fixed rate over 8 connections, the low-load
+#                                                             bench's client, instead of wrk as fast as the proxy answers)
 #
 # HAProxy and nginx run as the load benchmark configures them (one thread, upstream keep-alive), so their kernel and
 # user time per request can be set beside the interceptor's. Needs a Release build (./updraft.sh bench makes one),
@@ -21,12 +23,16 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/updraft-profile-XXXXXX")
 backend_port=${UPDRAFT_PROFILE_BACKEND_PORT:-18101}
 proxy_port=${UPDRAFT_PROFILE_PROXY_PORT:-18111}
 host=app-1250.bench
+rate=${UPDRAFT_PROFILE_RATE:-}
 pids=()
 
 case "$target" in
   interceptor|haproxy|nginx) ;;
   *) echo "profile: the target is interceptor, haproxy or nginx, not '$target'" >&2; exit 2 ;;
 esac
+if [ -n "$rate" ] && ! [[ "$rate" =~ ^[1-9][0-9]{0,4}$ ]]; then
+  echo "profile: UPDRAFT_PROFILE_RATE is requests per second, 1 to 99999, not '$rate'" >&2; exit 2
+fi
 for tool in perf wrk curl $([ "$target" = interceptor ] || echo "$target"); do
   command -v "$tool" >/dev/null || { echo "profile: $tool is not installed" >&2; exit 1; }
 done
@@ -49,7 +55,8 @@ wait_for() { # a port and a path that must answer
 
 backend="$repo/bench/Backend/bin/Release/net10.0/Updraft.Bench.Backend.dll"
 interceptor="$repo/src/Interceptor/bin/Release/net10.0/Updraft.Interceptor.dll"
-[ -f "$backend" ] && [ -f "$interceptor" ] || { echo "profile: build first (dotnet build Updraft.slnx -c Release)" >&2; exit 1; }
+loadbench="$repo/bench/LoadBench/bin/Release/net10.0/Updraft.Bench.Load.dll"
+[ -f "$backend" ] && [ -f "$interceptor" ] && [ -f "$loadbench" ] || { echo "profile: build first (dotnet build Updraft.slnx -c Release)" >&2; exit 1; }
 
 dotnet "$backend" "$backend_port" "$((backend_port + 1))" >"$out/backend.log" 2>&1 &
 pids+=($!)
@@ -134,26 +141,52 @@ wait_for "$proxy_port" /api/v1/items
 # Warm up (tiered JIT settles, upstream connections open), then sample while the same load runs.
 url="http://127.0.0.1:$proxy_port/api/v1/items"
 wrk -t1 -c32 -d5s -H "Host: $host" "$url" >/dev/null
+# At a low rate, code that wrk never ran hot (idle waits, timers) is still being tiered up: 10 s more at that rate.
+[ -z "$rate" ] || dotnet "$loadbench" rate "$proxy_port" "$rate" 10 >/dev/null
 cpu_ticks() { awk '{ print $14, $15 }' "/proc/$target_pid/stat"; }
 read -r user_before system_before < <(cpu_ticks)
-wrk -t1 -c32 -d"$((seconds + 2))s" -H "Host: $host" "$url" >"$out/wrk.txt" &
-wrk_pid=$!
-pids+=("$wrk_pid")
+if [ -n "$rate" ]; then
+  dotnet "$loadbench" rate "$proxy_port" "$rate" "$((seconds + 2))" >"$out/load.txt" &
+else
+  wrk -t1 -c32 -d"$((seconds + 2))s" -H "Host: $host" "$url" >"$out/load.txt" &
+fi
+load_pid=$!
+pids+=("$load_pid")
 sleep 1
+calls=(epoll_wait epoll_pwait epoll_ctl futex read write recvfrom sendto recvmsg sendmsg)
+events=context-switches,raw_syscalls:sys_enter$(printf ',syscalls:sys_enter_%s' "${calls[@]}")
+perf stat -x, -e "$events" -p "$target_pid" -o "$out/perf-stat.csv" -- sleep "$seconds" &
+stat_pid=$!
 perf record -q -F 1999 -g -p "$target_pid" -o "$out/perf.data" -- sleep "$seconds" 2>"$out/perf-record.log"
-wait "$wrk_pid"
+wait "$stat_pid" || true
+wait "$load_pid"
 read -r user_after system_after < <(cpu_ticks)
-requests=$(awk '/requests in/ { print $1 }' "$out/wrk.txt")
+if [ -n "$rate" ]; then
+  requests=$(awk '/requests answered/ { print $1 }' "$out/load.txt")
+  summary=$(cat "$out/load.txt")
+else
+  requests=$(awk '/requests in/ { print $1 }' "$out/load.txt")
+  summary=$(grep -E 'Requests/sec' "$out/load.txt")
+fi
 awk -v u=$((user_after - user_before)) -v s=$((system_after - system_before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" \
   'BEGIN { printf "CPU per request: %.1f µs (user %.1f, system %.1f) over %d requests\n", (u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n, n }' \
   >"$out/cpu.txt"
+# perf covers the sampled seconds only; the load ran 2 s longer at a steady rate, so its requests in those seconds are:
+sampled=$(awk -v n="$requests" -v s="$seconds" 'BEGIN { printf "%d", n * s / (s + 2) }')
+awk -F, -v n="$sampled" '$3 == "context-switches" { c = $1 } $3 == "raw_syscalls:sys_enter" { k = $1 }
+   $3 ~ /^syscalls:sys_enter_/ && $1 > 0 { sub(/^syscalls:sys_enter_/, "", $3); each = each sprintf(" %s %.2f", $3, $1 / n) }
+   END { if (c != "" && k != "") printf "Per request: %.2f context switches, %.2f system calls (%s)\n", c / n, k / n, substr(each, 2) }' \
+  "$out/perf-stat.csv" >>"$out/cpu.txt"
 
-perf report -i "$out/perf.data" --no-children --sort dso --stdio -g none >"$out/by-library.txt" 2>/dev/null
+perf report -i "$out/perf.data" --no-children --sort dso -n --stdio -g none >"$out/by-library.txt" 2>/dev/null
 perf report -i "$out/perf.data" --no-children --sort sym --stdio -g none >"$out/by-symbol.txt" 2>/dev/null
 perf report -i "$out/perf.data" --children --sort sym --stdio -g none >"$out/by-symbol-inclusive.txt" 2>/dev/null
 top() { grep -v '^#' "$1" | grep -v '^$' | head -"$2" || true; }
-echo "$target: $(grep -E 'Requests/sec' "$out/wrk.txt")"
+echo "$target: $summary"
 cat "$out/cpu.txt"
-echo "--- by library"; top "$out/by-library.txt" 12
+# perf samples the process's CPU time (cpu-clock) 1999 times a second, so samples per library are CPU time per library.
+echo "--- by library: share of the samples, CPU µs per request"
+top "$out/by-library.txt" 12 | awk -v n="$sampled" \
+  '{ library = $3; for (i = 4; i <= NF; i++) library = library " " $i; printf "%8s %7.1f µs  %s\n", $1, $2 * 1e6 / 1999 / n, library }'
 echo "--- by symbol (self)"; top "$out/by-symbol.txt" 60
 echo "profile: $out"

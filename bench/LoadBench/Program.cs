@@ -17,6 +17,12 @@ using Updraft.Bench.Load;
 //   startup: start-up time and idle memory of the interceptor under runtime settings and publish modes (StartupComparison).
 //   soak: the interceptor at half its maximum for N minutes, with route reloads and upstream restarts (Soak).
 //   lowload: CPU per request and added latency at 100, 1,000 and 10,000 req/s, open loop, against HAProxy (LowLoad).
+// Or: Updraft.Bench.Load rate PORT RATE SECONDS [CONNECTIONS]: the open-loop client alone (RateCommand, for bench/profile.sh).
+if (args.FirstOrDefault() == "rate")
+{
+    return RateCommand.Run(args);
+}
+
 var repo = BenchSupport.RepositoryRoot();
 var compareSettings = args.FirstOrDefault() == "settings";
 var soak = args.FirstOrDefault() == "soak";

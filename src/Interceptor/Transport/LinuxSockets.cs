@@ -39,7 +39,7 @@ internal static unsafe partial class LinuxSockets
     public static int CreateEpoll()
     {
         var fd = epoll_create1(EpollCloexec);
-        return fd >= 0 ? fd : throw new InvalidOperationException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}. Set {TransportSetting.Variable}=sockets to run on .NET's sockets instead.");
+        return fd >= 0 ? fd : throw Error("epoll_create1", $" Set {TransportSetting.Variable}=sockets to run on .NET's sockets instead.");
     }
 
     public static void Add(int epoll, int fd, uint events, ulong data)
@@ -187,8 +187,8 @@ internal static unsafe partial class LinuxSockets
         return errno == EAGAIN ? -1 : throw SocketError(errno);
     }
 
-    private static InvalidOperationException Error(string call) =>
-        new($"{call} failed: errno {Marshal.GetLastPInvokeError()}.");
+    private static InvalidOperationException Error(string call, string hint = "") =>
+        new($"{call} failed: errno {Marshal.GetLastPInvokeError()}.{hint}");
 
     /// <summary>A socket's descriptor, kept from being closed (and reused) until disposed.</summary>
     private readonly ref struct Descriptor
