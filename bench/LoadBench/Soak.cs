@@ -10,14 +10,19 @@ using System.Text.Json.Nodes;
 namespace Updraft.Bench.Load;
 
 /// <summary>One sample of the interceptor process and of the load so far, <see cref="Seconds"/> after the soak started.</summary>
+/// <see cref="RssAnonMiB"/> and <see cref="RssFileMiB"/> split the RSS into anonymous memory (heaps, stacks) and mapped
+/// files (code); <see cref="GcCommittedMiB"/> is what the GC held committed at its last collection.
 internal sealed record SoakSample(
-    double Seconds, double RssMiB, int Threads, int Handles, double GcHeapMiB,
+    double Seconds, double RssMiB, double RssAnonMiB, double RssFileMiB, double GcCommittedMiB, int Threads, int Handles, double GcHeapMiB,
     long Sent, long Answered, long Reloads, long ReloadErrors, int UpstreamRestarts);
 
-/// <summary>A least-squares slope per hour over the second half of the run, and the limit it must stay within.</summary>
-internal sealed record SoakSlope(string Series, string Unit, double PerHour, double Limit)
+/// <summary>
+/// A least-squares slope per hour over the second half of the run, and the limit it must stay within; a series without
+/// a limit is shown to explain the others and not judged.
+/// </summary>
+internal sealed record SoakSlope(string Series, string Unit, double PerHour, double? Limit)
 {
-    public bool Flat => Math.Abs(PerHour) <= Limit;
+    public bool Flat => Limit is not { } limit || Math.Abs(PerHour) <= limit;
 }
 
 /// <summary>
@@ -156,7 +161,7 @@ internal static class Soak
                 gcFloor = double.MaxValue;
                 if (second % 60 == 0)
                 {
-                    log(Invariant($"{sample.Seconds / 60,4:F1} min  RSS {sample.RssMiB:F1} MiB  threads {sample.Threads}  handles {sample.Handles}  GC heap {sample.GcHeapMiB:F1} MiB  sent {sample.Sent}  awaiting a status {sample.Sent - sample.Answered}  reloads {sample.Reloads}"));
+                    log(Invariant($"{sample.Seconds / 60,4:F1} min  RSS {sample.RssMiB:F1} MiB (anonymous {sample.RssAnonMiB:F1}, GC committed {sample.GcCommittedMiB:F1})  threads {sample.Threads}  handles {sample.Handles}  GC heap {sample.GcHeapMiB:F1} MiB  sent {sample.Sent}  awaiting a status {sample.Sent - sample.Answered}  reloads {sample.Reloads}"));
                 }
             }
         }
@@ -174,6 +179,9 @@ internal static class Soak
         SoakSlope[] slopes =
         [
             new("RSS", "MiB", Slope(secondHalf, s => s.RssMiB), RssMiBPerHour),
+            new("RSS, anonymous", "MiB", Slope(secondHalf, s => s.RssAnonMiB), null),
+            new("RSS, mapped files", "MiB", Slope(secondHalf, s => s.RssFileMiB), null),
+            new("GC committed", "MiB", Slope(secondHalf, s => s.GcCommittedMiB), null),
             new("GC heap (10 s floor)", "MiB", Slope(secondHalf, s => s.GcHeapMiB), GcHeapMiBPerHour),
             new("threads", "", Slope(secondHalf, s => s.Threads), ThreadsPerHour),
             new("handles (open fds)", "", Slope(secondHalf, s => s.Handles), HandlesPerHour),
@@ -234,12 +242,12 @@ internal static class Soak
         void Line(FormattableString text) => md.AppendLine(Invariant(text));
         Line($"Soak, commit {commit}, {Environment.ProcessorCount} cores, {elapsed.TotalMinutes:F1} min in all. The interceptor (Release, DOTNET_GCgen0size=0x4000000, 1 route) at {rate:F0} req/s, half of its measured maximum ({max:F0} req/s), open loop over {Connections} connections for {minutes} min; the routes file rewritten every second, the upstream killed and restarted every minute.");
         md.AppendLine();
-        md.AppendLine("| min | RSS MiB | threads | handles | GC heap MiB (10 s floor) | sent | awaiting a status (in flight) | reloads applied | upstream restarts |");
-        md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| min | RSS MiB | anonymous | mapped files | GC committed MiB | threads | handles | GC heap MiB (10 s floor) | sent | awaiting a status (in flight) | reloads applied | upstream restarts |");
+        md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (s, i) in samples.Select((s, i) => (s, i)).Where(x => x.i == samples.Count - 1 || Math.Round(x.s.Seconds) % 60 < 10))
         {
             var when = i == samples.Count - 1 ? Invariant($"{s.Seconds / 60:F1} (load stopped)") : Invariant($"{s.Seconds / 60:F1}");
-            Line($"| {when} | {s.RssMiB:F1} | {s.Threads} | {s.Handles} | {s.GcHeapMiB:F1} | {s.Sent} | {s.Sent - s.Answered} | {s.Reloads} | {s.UpstreamRestarts} |");
+            Line($"| {when} | {s.RssMiB:F1} | {s.RssAnonMiB:F1} | {s.RssFileMiB:F1} | {s.GcCommittedMiB:F1} | {s.Threads} | {s.Handles} | {s.GcHeapMiB:F1} | {s.Sent} | {s.Sent - s.Answered} | {s.Reloads} | {s.UpstreamRestarts} |");
         }
 
         md.AppendLine();
@@ -249,7 +257,7 @@ internal static class Soak
         md.AppendLine("|---|---:|---:|---|");
         foreach (var s in slopes)
         {
-            Line($"| {s.Series} | {s.PerHour:+0.00;-0.00} {s.Unit} | ±{s.Limit} {s.Unit} | {(s.Flat ? "yes" : "**no**")} |");
+            Line($"| {s.Series} | {s.PerHour:+0.00;-0.00} {s.Unit} | {(s.Limit is { } limit ? Invariant($"±{limit} {s.Unit}") : "not judged")} | {(s.Limit is null ? "" : s.Flat ? "yes" : "**no**")} |");
         }
 
         md.AppendLine();
@@ -296,7 +304,7 @@ internal static class Soak
     {
         var (sent, answered) = client.Progress();
         return new SoakSample(
-            Math.Round(seconds, 1), process.StatusMiB("VmRSS"), (int)StatusValue(process.Id, "Threads"),
+            Math.Round(seconds, 1), process.StatusMiB("VmRSS"), process.StatusMiB("RssAnon"), process.StatusMiB("RssFile"), Math.Round(metrics.GcCommittedMiB, 1), (int)StatusValue(process.Id, "Threads"),
             Directory.EnumerateFileSystemEntries($"/proc/{process.Id}/fd").Count(), Math.Round(gcHeapMiB, 1),
             sent, answered, metrics.Reloads, metrics.ReloadErrors, restarts);
     }
@@ -308,7 +316,7 @@ internal static class Soak
         return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
-    private sealed record MetricsReading(double GcHeapMiB, long Reloads, long ReloadErrors);
+    private sealed record MetricsReading(double GcHeapMiB, double GcCommittedMiB, long Reloads, long ReloadErrors);
 
     /// <summary>The interceptor's Prometheus /metrics: prometheus-net's <c>dotnet_total_memory_bytes</c> (GC.GetTotalMemory) and the reload counter.</summary>
     private static MetricsReading Metrics(int port)
@@ -318,6 +326,7 @@ internal static class Soak
             .Select(l => double.Parse(l[(series.Length + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture)).FirstOrDefault();
         return new MetricsReading(
             Value("dotnet_total_memory_bytes") / (1024.0 * 1024),
+            Value("dotnet_gc_last_collection_memory_committed_size_bytes") / (1024.0 * 1024),
             (long)Value("interceptor_route_reloads_total{result=\"success\"}"),
             (long)Value("interceptor_route_reloads_total{result=\"error\"}"));
     }

@@ -27,6 +27,11 @@ internal sealed class InterceptorMetrics : IDisposable
         Registry = Metrics.NewCustomRegistry();
         DotNetStats.Register(Registry);
         var factory = Metrics.WithCustomRegistry(Registry);
+        // DotNetStats has the heap's size but not what the GC holds committed, which is most of the process's
+        // anonymous memory: with both, an RSS that grows can be told apart from a managed leak.
+        var gcCommitted = factory.CreateGauge("dotnet_gc_last_collection_memory_committed_size_bytes",
+            "Memory the GC held committed for the managed heap at its last collection (GCMemoryInfo.TotalCommittedBytes).");
+        Registry.AddBeforeCollectCallback(() => gcCommitted.Set(GC.GetGCMemoryInfo().TotalCommittedBytes));
         RequestCount = factory.CreateCounter("interceptor_request_count_total", "Requests handled by the interceptor.",
             new CounterConfiguration { LabelNames = ["code", "method", "route_name", "route_namespace"] });
         RequestDuration = factory.CreateHistogram("interceptor_request_duration_seconds", "Time from request received to response completed.",

@@ -185,6 +185,21 @@ public sealed class MetricsTests
         Assert.False(string.IsNullOrEmpty(Updraft.Interceptor.Telemetry.InterceptorMetrics.Version));
     }
 
+    [Fact]
+    public async Task GcCommittedMemory_Scraped_AGaugeOfTheHeapsCommittedBytes()
+    {
+        await using var interceptor = await TestInterceptor.StartAsync(Routes.InterceptorRoute("checkout", 9, hosts: [Host], ns: "shop"));
+        GC.Collect();
+
+        var text = await interceptor.GetMetricsTextAsync();
+
+        Assert.Contains("# TYPE dotnet_gc_last_collection_memory_committed_size_bytes gauge", text, StringComparison.Ordinal);
+        var committed = Assert.Single(Parse(text), s => s.Name == "dotnet_gc_last_collection_memory_committed_size_bytes");
+        // Set when scraped (an unset gauge reads 0): at least the heap that survived the collection above, and no more
+        // than the process has mapped.
+        Assert.InRange(committed.Value, 1024 * 1024, System.Diagnostics.Process.GetCurrentProcess().VirtualMemorySize64);
+    }
+
     /// <summary>
     /// Scrapes once <paramref name="requests"/> requests are recorded in both the counter and the histogram: a request
     /// is recorded just after its response completes, so the client can see the response first.
