@@ -53,7 +53,14 @@ internal static class Soak
     public static int Run(string repo, string work, string configuration, string[] args, Action<string> log)
     {
         var smoke = args.Contains("--smoke");
-        var minutes = smoke ? 1 : Option(args, "--minutes") is { } m ? double.Parse(m, CultureInfo.InvariantCulture) : 30;
+        var nativeAot = args.Contains("--aot");
+        var minutes = smoke ? 1 : Option(args, "--minutes") is { } m ? (double.TryParse(m, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value is >= 1 and <= 24 * 60 ? value : -1) : 30;
+        if (minutes < 0)
+        {
+            Console.Error.WriteLine("soak: --minutes takes the soak's length in minutes, 1 to 1440 (e.g. --minutes 30)");
+            return 2;
+        }
+
         var measureSeconds = smoke ? 3 : 10;
         var clock = Stopwatch.StartNew();
         var commit = BenchSupport.ShortCommit(repo);
@@ -63,8 +70,15 @@ internal static class Soak
             return 1;
         }
 
-        log(Invariant($"soak, commit {commit}, {Environment.ProcessorCount} cores, {minutes} min; starting the backend and the interceptor"));
+        log(Invariant($"soak, commit {commit}, {Environment.ProcessorCount} cores, {minutes} min, the {(nativeAot ? "Native AOT" : "JIT")} build; starting the backend and the interceptor"));
         var starter = new Targets(repo, work, configuration);
+        InterceptorBuild? build = null;
+        if (nativeAot && (build = starter.PublishNativeAot(log)) is null)
+        {
+            Console.Error.WriteLine("soak: --aot, but the Native AOT publish failed (see above)");
+            return 1;
+        }
+
         var backend = starter.StartBackend();
         int adminPort = BenchSupport.FreePort(), metricsPort = BenchSupport.FreePort();
         var interceptor = starter.StartInterceptor("interceptor", "Updraft interceptor, 1 route", backend.Port, routes: 1, new Dictionary<string, string>
@@ -73,7 +87,7 @@ internal static class Soak
             ["KEDA_HTTP_ADMIN_PORT"] = Invariant(adminPort),
             ["OTEL_PROM_EXPORTER_ENABLED"] = "true",
             ["OTEL_PROM_EXPORTER_PORT"] = Invariant(metricsPort),
-        });
+        }, build);
         var routesFile = Path.Combine(work, "interceptor-routes.yaml");
         string[] routeVersions = [Targets.RoutesYaml(1, backend.Port), Targets.RoutesYaml(1, backend.Port) + SpareRoute(backend.Port)];
         var upstream = new Upstream(repo, work, configuration, backend);
@@ -192,12 +206,14 @@ internal static class Soak
         var flat = slopes.All(s => s.Flat);
         var ok = withoutStatus == 0 && drift == 0 && after.Concurrency == 0 && restartFailures.Count == 0 && (flat || !judgeSlopes);
 
-        var markdown = Markdown(commit, minutes, max.RequestsPerSecond, rate, load, samples, slopes, judgeSlopes, withoutStatus, drift, before, after, end, Interlocked.Read(ref reloadsWritten), restarts, restartFailures, clock.Elapsed);
+        var buildName = nativeAot ? "Native AOT (the image's build)" : "JIT";
+        var markdown = Markdown(commit, buildName, minutes, max.RequestsPerSecond, rate, load, samples, slopes, judgeSlopes, withoutStatus, drift, before, after, end, Interlocked.Read(ref reloadsWritten), restarts, restartFailures, clock.Elapsed);
         var json = new JsonObject
         {
             ["commit"] = commit,
             ["date"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
             ["cores"] = Environment.ProcessorCount,
+            ["build"] = nativeAot ? "native-aot" : "jit",
             ["minutes"] = minutes,
             ["measuredMaxRps"] = max.RequestsPerSecond,
             ["rate"] = rate,
@@ -225,7 +241,7 @@ internal static class Soak
             ? Path.GetFullPath(o)
             : smoke
                 ? Path.Combine(Path.GetTempPath(), $"updraft-soak-smoke-{commit}.json")
-                : Path.Combine(repo, "bench", "results", $"{DateTime.UtcNow:yyyy-MM-dd}-{commit}-soak.json");
+                : Path.Combine(repo, "bench", "results", $"{DateTime.UtcNow:yyyy-MM-dd}-{commit}-soak{(nativeAot ? "-aot" : "")}.json");
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         File.WriteAllText(file, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine();
@@ -235,12 +251,12 @@ internal static class Soak
     }
 
     private static string Markdown(
-        string commit, double minutes, double max, double rate, SoakLoad load, List<SoakSample> samples, SoakSlope[] slopes, bool judgeSlopes,
+        string commit, string buildName, double minutes, double max, double rate, SoakLoad load, List<SoakSample> samples, SoakSlope[] slopes, bool judgeSlopes,
         long withoutStatus, long drift, QueueCounts before, QueueCounts after, MetricsReading end, long reloadsWritten, int restarts, List<string> restartFailures, TimeSpan elapsed)
     {
         var md = new StringBuilder();
         void Line(FormattableString text) => md.AppendLine(Invariant(text));
-        Line($"Soak, commit {commit}, {Environment.ProcessorCount} cores, {elapsed.TotalMinutes:F1} min in all. The interceptor (Release, DOTNET_GCgen0size=0x4000000, 1 route) at {rate:F0} req/s, half of its measured maximum ({max:F0} req/s), open loop over {Connections} connections for {minutes} min; the routes file rewritten every second, the upstream killed and restarted every minute.");
+        Line($"Soak, commit {commit}, {Environment.ProcessorCount} cores, {elapsed.TotalMinutes:F1} min in all. The interceptor ({buildName}, Release, DOTNET_GCgen0size=0x4000000, 1 route) at {rate:F0} req/s, half of its measured maximum ({max:F0} req/s), open loop over {Connections} connections for {minutes} min; the routes file rewritten every second, the upstream killed and restarted every minute.");
         md.AppendLine();
         md.AppendLine("| min | RSS MiB | anonymous | mapped files | GC committed MiB | threads | handles | GC heap MiB (10 s floor) | sent | awaiting a status (in flight) | reloads applied | upstream restarts |");
         md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -65,6 +66,9 @@ public sealed class RoutesFileWatcher : IDisposable
 
     /// <summary>Why the last read failed (missing, unreadable, too large), or null when it succeeded.</summary>
     public string? LastProblem => Volatile.Read(ref _lastProblem);
+
+    /// <summary>How many reads decoded the file's text: only those that found a version other than the one in force.</summary>
+    internal int TextsDecoded { get; private set; }
 
     /// <summary>Why events are not available (the poll still runs), or null.</summary>
     public string? WatchProblem { get; private set; }
@@ -191,29 +195,39 @@ public sealed class RoutesFileWatcher : IDisposable
         return version;
     }
 
+    /// <summary>
+    /// Reads the file into a pooled buffer: it is polled every <see cref="PollInterval"/>, and a file of thousands of
+    /// routes would otherwise leave megabytes of large-object garbage each time. An unchanged file, what almost every
+    /// poll finds, is recognised by its hash and not decoded.
+    /// </summary>
     private async Task<FileVersion> ReadVersionAsync(CancellationToken cancellationToken)
     {
-        byte[] buffer;
+        var buffer = Array.Empty<byte>();
         var length = 0;
         try
         {
             await using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
             // Size from the file system when it has one, but read to the end regardless: the file can grow meanwhile,
-            // and special files report 0.
-            buffer = new byte[file.CanSeek ? (int)Math.Min(file.Length + 1, RouteFileLimits.MaxBytes + 1L) : 64 * 1024];
+            // and special files report 0. One byte past the limit tells a file at the limit from a larger one.
+            buffer = ArrayPool<byte>.Shared.Rent(file.CanSeek ? (int)Math.Min(file.Length + 1, RouteFileLimits.MaxBytes + 1L) : 64 * 1024);
             while (true)
             {
-                if (length == buffer.Length)
+                var capacity = Math.Min(buffer.Length, RouteFileLimits.MaxBytes + 1);
+                if (length == capacity)
                 {
                     if (length > RouteFileLimits.MaxBytes)
                     {
                         return new FileVersion("too-large:" + Hash(buffer, length), null, RouteFileLimits.TooLarge);
                     }
 
-                    Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, RouteFileLimits.MaxBytes + 1L));
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, RouteFileLimits.MaxBytes + 1L));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                    continue;
                 }
 
-                var read = await file.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                var read = await file.ReadAsync(buffer.AsMemory(length, capacity - length), cancellationToken);
                 if (read == 0)
                 {
                     break;
@@ -221,16 +235,30 @@ public sealed class RoutesFileWatcher : IDisposable
 
                 length += read;
             }
+
+            var id = Hash(buffer, length);
+            if (id == _handledVersion)
+            {
+                return new FileVersion(id, null, null);
+            }
+
+            // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise.
+            TextsDecoded++;
+            using var reader = new StreamReader(new MemoryStream(buffer, 0, length, writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            return new FileVersion(id, await reader.ReadToEndAsync(cancellationToken), null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var problem = $"cannot read the routes file: {e.Message}";
             return new FileVersion("unreadable:" + problem, null, problem);
         }
-
-        // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise.
-        using var reader = new StreamReader(new MemoryStream(buffer, 0, length, writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        return new FileVersion(Hash(buffer, length), await reader.ReadToEndAsync(cancellationToken), null);
+        finally
+        {
+            if (buffer.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
     }
 
     private static string Hash(byte[] buffer, int length) => Convert.ToHexString(SHA256.HashData(buffer.AsSpan(0, length)));

@@ -74,6 +74,51 @@ public sealed class RoutesFileWatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task Check_FileUnchanged_ReadEachTimeButDecodedOnlyForANewVersion()
+    {
+        Assert.Empty(await _watcher.LoadAsync(CancellationToken.None));
+        Assert.Equal(1, _watcher.TextsDecoded);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(RoutesFileWatcher.PollInterval, await _watcher.CheckAsync(CancellationToken.None));
+        }
+
+        Assert.Equal(1, _watcher.TextsDecoded);
+
+        await File.WriteAllTextAsync(RoutesFile, Routes("a"), CancellationToken.None);
+        Assert.Equal(RoutesFileWatcher.SettleTime, await _watcher.CheckAsync(CancellationToken.None));
+        _time.Advance(RoutesFileWatcher.SettleTime);
+        Assert.Equal(RoutesFileWatcher.PollInterval, await _watcher.CheckAsync(CancellationToken.None));
+        await _watcher.CheckAsync(CancellationToken.None);
+
+        Assert.Equal([["old"], ["a"]], Applied);
+        Assert.Equal(3, _watcher.TextsDecoded); // the new version when first seen and when applied, not after
+    }
+
+    [Fact]
+    public async Task Load_NamedPipeLargerThanTheFirstBuffer_ReadWholeAcrossGrownBuffers()
+    {
+        // A pipe has no length, so the read starts with 64 KiB and grows the buffer twice for this ~230 KB version.
+        var names = Enumerable.Range(0, 1000).Select(i => $"r{i}").ToArray();
+        var pipe = Path.Combine(_directory, "routes.pipe");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [pipe]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        using var watcher = new RoutesFileWatcher(pipe, RouteEnvironment.Standalone, _time, (result, before) => _applied.Enqueue(([.. result.Routes.Select(r => r.Name)], before)), _rejected.Enqueue);
+        // Opening either end of a pipe waits for the other, so the writer runs beside the read.
+        var writing = Task.Run(() => File.WriteAllTextAsync(pipe, Routes(names), CancellationToken.None));
+
+        Assert.Empty(await watcher.LoadAsync(CancellationToken.None));
+        await writing;
+
+        Assert.Equal([[.. names.Order(StringComparer.Ordinal)]], Applied); // routes come out in name order
+    }
+
+    [Fact]
     public async Task Check_VersionChangesWhileSettling_StartsTheSettleTimeAgain()
     {
         Assert.Empty(await _watcher.LoadAsync(CancellationToken.None));
