@@ -157,6 +157,7 @@ calls=(epoll_wait epoll_pwait epoll_ctl futex read write recvfrom sendto recvmsg
 events=context-switches,raw_syscalls:sys_enter$(printf ',syscalls:sys_enter_%s' "${calls[@]}")
 perf stat -x, -e "$events" -p "$target_pid" -o "$out/perf-stat.csv" -- sleep "$seconds" &
 stat_pid=$!
+pids+=("$stat_pid")
 perf record -q -F 1999 -g -p "$target_pid" -o "$out/perf.data" -- sleep "$seconds" 2>"$out/perf-record.log"
 wait "$stat_pid" || true
 wait "$load_pid"

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
 namespace Updraft.Bench.Load;
@@ -32,7 +33,17 @@ internal static class RateCommand
         }
 
         var request = Encoding.ASCII.GetBytes($"GET {Targets.Path} HTTP/1.1\r\nHost: {Targets.Host}\r\n\r\n");
-        var run = ConstantRateClient.Run(new IPEndPoint(IPAddress.Loopback, port), request, rate, 0, seconds, Math.Min(connections, rate));
+        RateRun run;
+        try
+        {
+            run = ConstantRateClient.Run(new IPEndPoint(IPAddress.Loopback, port), request, rate, 0, seconds, Math.Min(connections, rate));
+        }
+        catch (SocketException e)
+        {
+            Console.Error.WriteLine($"rate: cannot connect to 127.0.0.1:{port}: {e.Message}");
+            return 1;
+        }
+
         double Ms(double quantile) => Report.Percentile(run.Latencies, quantile) / 1e6;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{run.Latencies.Length} requests answered, {run.AchievedRate:F0} req/s (offered {rate}), errors {run.Errors}, not sent {run.NotSent}, latency p50 {Ms(0.5):F3} p99 {Ms(0.99):F3} p99.9 {Ms(0.999):F3} ms"));
