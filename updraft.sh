@@ -296,6 +296,8 @@ bench() {
 # Soak (not part of CI; bench/README.md "Soak"): the interceptor at half its measured maximum for 30 minutes, the routes
 # file rewritten every second, the upstream restarted every minute; RSS, threads, handles and GC heap must stay flat.
 #   ./updraft.sh soak [--minutes N] [--smoke]   results in bench/results/<date>-<commit>-soak.json
+#   ./updraft.sh soak --idle [--aot] [--minutes N]   an idle interceptor (probes and scrapes only) beside one with the
+#                                   idle memory release off: bench/results/<date>-<commit>-idle[-aot].json
 soak() {
   need_dotnet
   ensure_packages wrk:wrk

@@ -12,11 +12,12 @@ using Updraft.Bench.Load;
 //   2. latency: this program's open-loop constant-rate client at 50% and 10% of the direct maximum from pass 1;
 //   3. h2c throughput: h2load with prior knowledge, where the target speaks h2c ("n/a" where it does not);
 // and the CPU time and peak working set of every target's process from /proc.
-// Usage: Updraft.Bench.Load [settings|soak|startup|lowload] [Release|Debug] [--smoke] [--minutes N] [--aot (soak)] [--out FILE] [--post BYTES] [--variants A,B (startup)]
+// Usage: Updraft.Bench.Load [settings|soak|startup|lowload] [Release|Debug] [--smoke] [--minutes N] [--aot|--idle (soak)] [--out FILE] [--post BYTES] [--variants A,B (startup)]
 //   settings: compare the interceptor under runtime/transport settings variants instead (SettingsComparison).
 //   startup: start-up time and idle memory of the interceptor under runtime settings and publish modes (StartupComparison).
 //   soak: the interceptor at half its maximum for N minutes, with route reloads and upstream restarts (Soak); --aot soaks
-//         the image's Native AOT build instead of the JIT build.
+//         the image's Native AOT build instead of the JIT build; --idle leaves two interceptors idle but for probes and
+//         scrapes instead, one with the idle memory release off (IdleSoak).
 //   lowload: CPU per request and added latency at 100, 1,000 and 10,000 req/s, open loop, against HAProxy (LowLoad).
 // Or: Updraft.Bench.Load rate PORT RATE SECONDS [CONNECTIONS]: the open-loop client alone (RateCommand, for bench/profile.sh).
 if (args.FirstOrDefault() == "rate")

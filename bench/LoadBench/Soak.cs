@@ -61,6 +61,11 @@ internal static class Soak
             return 2;
         }
 
+        if (args.Contains("--idle"))
+        {
+            return IdleSoak.Run(repo, work, configuration, minutes, smoke, nativeAot, Option(args, "--out"), log);
+        }
+
         var measureSeconds = smoke ? 3 : 10;
         var clock = Stopwatch.StartNew();
         var commit = BenchSupport.ShortCommit(repo);

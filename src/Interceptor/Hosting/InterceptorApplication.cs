@@ -134,6 +134,7 @@ internal static class InterceptorApplication
         services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<AdminServer>());
         services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<MetricsServer>());
         services.AddSingleton<IHostedService, ListeningReporter>();
+        services.AddSingleton<IHostedService, IdleMemoryRelease>();
         services.AddSingleton<DrainDeadline>();
         services.AddSingleton<IHostedService, GracefulDrain>();
         services.AddOptions<HostOptions>().Configure<IOptions<InterceptorOptions>>((host, options) => host.ShutdownTimeout = GracefulDrain.ShutdownTimeout(options.Value));

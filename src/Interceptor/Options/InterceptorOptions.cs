@@ -90,6 +90,12 @@ internal sealed class InterceptorOptions
     /// <summary><c>UPDRAFT_REQUEST_HEADERS_TIMEOUT</c>: how long a client may take to send a request head (slowloris guard).</summary>
     public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// <c>UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL</c>: how often a quiet interceptor hands the memory its GC holds unused back
+    /// to the OS (see <see cref="Hosting.IdleMemoryRelease"/>); zero is off.
+    /// </summary>
+    public TimeSpan IdleMemoryReleaseInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary><c>UPDRAFT_INLINE_IO</c>: handle requests on the socket threads (see <see cref="Hosting.InlineIo"/>).</summary>
     public bool InlineIo { get; set; } = true;
 

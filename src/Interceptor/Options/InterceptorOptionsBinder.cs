@@ -9,6 +9,7 @@ internal static class InterceptorOptionsBinder
     public const string RoutesFileVariable = "UPDRAFT_ROUTES_FILE";
     public const string RefreshIntervalVariable = "KEDA_HTTP_ROUTING_TABLE_REFRESH_INTERVAL";
     public const string MaxStalenessVariable = "KEDA_HTTP_ROUTING_TABLE_MAX_STALENESS";
+    public const string IdleMemoryReleaseVariable = "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL";
 
     public static void Bind(IConfiguration configuration, InterceptorOptions options)
     {
@@ -41,6 +42,7 @@ internal static class InterceptorOptionsBinder
         options.DirectPodRouting = reader.Boolean("KEDA_HTTP_DIRECT_POD_ROUTING", options.DirectPodRouting);
         options.Cluster = Updraft.Kubernetes.Hosting.ClusterSettings.Read(reader, options.BindingProblems);
         options.WatchTuning = Updraft.Kubernetes.Watching.WatchTuning.Read(reader);
+        options.IdleMemoryReleaseInterval = reader.Duration(IdleMemoryReleaseVariable, options.IdleMemoryReleaseInterval);
         options.RequestHeadersTimeout = reader.Duration("UPDRAFT_REQUEST_HEADERS_TIMEOUT", options.RequestHeadersTimeout, minimum: TimeSpan.FromMilliseconds(100));
         options.InlineIo = reader.Boolean(Hosting.InlineIo.Variable, options.InlineIo);
         options.Transport = Transport.TransportSetting.Read(reader, options.BindingProblems, options.Transport);

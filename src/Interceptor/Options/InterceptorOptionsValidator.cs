@@ -15,6 +15,12 @@ internal sealed class InterceptorOptionsValidator : IValidateOptions<Interceptor
                 + $"{InterceptorOptionsBinder.RefreshIntervalVariable}={Updraft.Shared.Durations.GoDuration.Format(options.RoutingTableRefreshInterval)}; the staleness limit must be at least the refresh interval");
         }
 
+        if (options.IdleMemoryReleaseInterval > TimeSpan.Zero && options.IdleMemoryReleaseInterval < Hosting.IdleMemoryRelease.ShortestInterval)
+        {
+            problems.Add($"{InterceptorOptionsBinder.IdleMemoryReleaseVariable}={Updraft.Shared.Durations.GoDuration.Format(options.IdleMemoryReleaseInterval)} is too short; "
+                + $"use 0s (off) or at least {Updraft.Shared.Durations.GoDuration.Format(Hosting.IdleMemoryRelease.ShortestInterval)}");
+        }
+
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 

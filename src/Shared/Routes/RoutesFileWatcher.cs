@@ -23,6 +23,8 @@ public sealed class RoutesFileWatcher : IDisposable
     /// </summary>
     public static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(500);
 
+    private const int HashChunkBytes = 64 * 1024;
+
     // A burst of file events (an editor's save, other files in the directory) costs one read, not one per event.
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(50);
 
@@ -32,6 +34,7 @@ public sealed class RoutesFileWatcher : IDisposable
     private readonly Action<RouteFileResult, int> _applied;
     private readonly Action<string> _rejected;
     private readonly SemaphoreSlim _changed = new(0, 1);
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private string? _handledVersion;
     private string? _pendingVersion;
     private DateTimeOffset _pendingSince;
@@ -67,8 +70,9 @@ public sealed class RoutesFileWatcher : IDisposable
     /// <summary>Why the last read failed (missing, unreadable, too large), or null when it succeeded.</summary>
     public string? LastProblem => Volatile.Read(ref _lastProblem);
 
-    /// <summary>How many reads decoded the file's text: only those that found a version other than the one in force.</summary>
-    internal int TextsDecoded { get; private set; }
+    /// <summary>How many reads kept the whole file (and decoded it, unless too large): only those of a pipe, or of a
+    /// version other than the one in force.</summary>
+    internal int WholeReads { get; private set; }
 
     /// <summary>Why events are not available (the poll still runs), or null.</summary>
     public string? WatchProblem { get; private set; }
@@ -196,20 +200,78 @@ public sealed class RoutesFileWatcher : IDisposable
     }
 
     /// <summary>
-    /// Reads the file into a pooled buffer: it is polled every <see cref="PollInterval"/>, and a file of thousands of
-    /// routes would otherwise leave megabytes of large-object garbage each time. An unchanged file, what almost every
-    /// poll finds, is recognised by its hash and not decoded.
+    /// Reads the file. It is polled every <see cref="PollInterval"/>, and what almost every poll finds is the version in
+    /// force, so a regular file is first only hashed, in one small pooled chunk at a time: that leaves no garbage and
+    /// keeps no copy of a large file in a pool. Only a new version (or a pipe, which can be read once) is read whole,
+    /// into pooled buffers, and decoded.
     /// </summary>
     private async Task<FileVersion> ReadVersionAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            if (file.CanSeek)
+            {
+                var (id, tooLarge) = await HashAsync(file, cancellationToken);
+                if (id == _handledVersion || tooLarge)
+                {
+                    return new FileVersion(id, null, tooLarge ? RouteFileLimits.TooLarge : null);
+                }
+
+                file.Position = 0;
+            }
+
+            return await ReadWholeAsync(file, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var problem = $"cannot read the routes file: {e.Message}";
+            return new FileVersion("unreadable:" + problem, null, problem);
+        }
+    }
+
+    /// <summary>The version id <see cref="ReadWholeAsync"/> would give the same bytes, without keeping them.</summary>
+    private async Task<(string Id, bool TooLarge)> HashAsync(FileStream file, CancellationToken cancellationToken)
+    {
+        var chunk = ArrayPool<byte>.Shared.Rent(HashChunkBytes);
+        try
+        {
+            // One byte past the limit tells a file at the limit from a larger one, as in the whole read.
+            var length = 0L;
+            while (length <= RouteFileLimits.MaxBytes)
+            {
+                var read = await file.ReadAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, RouteFileLimits.MaxBytes + 1L - length)), cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                _hash.AppendData(chunk, 0, read);
+                length += read;
+            }
+
+            Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+            _hash.GetHashAndReset(digest);
+            var hex = Convert.ToHexString(digest);
+            return length > RouteFileLimits.MaxBytes ? (TooLargeId(hex), true) : (hex, false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    /// <summary>Reads the whole file, but never more than <see cref="RouteFileLimits.MaxBytes"/> of it, and decodes it.</summary>
+    private async Task<FileVersion> ReadWholeAsync(FileStream file, CancellationToken cancellationToken)
+    {
+        WholeReads++;
         var buffer = Array.Empty<byte>();
         var length = 0;
         try
         {
-            await using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
             // Size from the file system when it has one, but read to the end regardless: the file can grow meanwhile,
             // and special files report 0. One byte past the limit tells a file at the limit from a larger one.
-            buffer = ArrayPool<byte>.Shared.Rent(file.CanSeek ? (int)Math.Min(file.Length + 1, RouteFileLimits.MaxBytes + 1L) : 64 * 1024);
+            buffer = ArrayPool<byte>.Shared.Rent(file.CanSeek ? (int)Math.Min(file.Length + 1, RouteFileLimits.MaxBytes + 1L) : HashChunkBytes);
             while (true)
             {
                 var capacity = Math.Min(buffer.Length, RouteFileLimits.MaxBytes + 1);
@@ -217,7 +279,7 @@ public sealed class RoutesFileWatcher : IDisposable
                 {
                     if (length > RouteFileLimits.MaxBytes)
                     {
-                        return new FileVersion("too-large:" + Hash(buffer, length), null, RouteFileLimits.TooLarge);
+                        return new FileVersion(TooLargeId(Hash(buffer, length)), null, RouteFileLimits.TooLarge);
                     }
 
                     var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, RouteFileLimits.MaxBytes + 1L));
@@ -239,18 +301,12 @@ public sealed class RoutesFileWatcher : IDisposable
             var id = Hash(buffer, length);
             if (id == _handledVersion)
             {
-                return new FileVersion(id, null, null);
+                return new FileVersion(id, null, null); // a pipe, or a file changed back between the hash and this read
             }
 
             // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise.
-            TextsDecoded++;
             using var reader = new StreamReader(new MemoryStream(buffer, 0, length, writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
             return new FileVersion(id, await reader.ReadToEndAsync(cancellationToken), null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            var problem = $"cannot read the routes file: {e.Message}";
-            return new FileVersion("unreadable:" + problem, null, problem);
         }
         finally
         {
@@ -262,6 +318,8 @@ public sealed class RoutesFileWatcher : IDisposable
     }
 
     private static string Hash(byte[] buffer, int length) => Convert.ToHexString(SHA256.HashData(buffer.AsSpan(0, length)));
+
+    private static string TooLargeId(string hash) => "too-large:" + hash;
 
     /// <summary>Waits for a file event or for <paramref name="timeout"/> on the watcher's clock, whichever is first.</summary>
     private async Task WaitForChangeAsync(TimeSpan timeout, CancellationToken cancellationToken)
@@ -285,8 +343,7 @@ public sealed class RoutesFileWatcher : IDisposable
     /// committed for good; a routes file changes rarely, so compact and return that memory to the OS now (also after a
     /// rejected version, which may have been as large).
     /// </summary>
-    private static void ReleaseParserMemory() =>
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    private static void ReleaseParserMemory() => Hosting.UnusedMemory.Release();
 
     private FileSystemWatcher? TryWatch()
     {
@@ -330,6 +387,7 @@ public sealed class RoutesFileWatcher : IDisposable
     {
         _watcher?.Dispose();
         _changed.Dispose();
+        _hash.Dispose();
     }
 
     /// <summary>One reading of the file: its text, or the problem that stops it from being used.</summary>

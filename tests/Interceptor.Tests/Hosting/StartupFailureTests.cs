@@ -38,6 +38,8 @@ public sealed partial class StartupFailureTests
         { "UPDRAFT_METRICS_BIND_ADDRESS", "0.0.0.0/0", "UPDRAFT_METRICS_BIND_ADDRESS=\"0.0.0.0/0\" is not valid; use an IP address, localhost, or * for all interfaces" },
         { "UPDRAFT_IDLE_TIMEOUT", "forever", $"UPDRAFT_IDLE_TIMEOUT=\"forever\" is not valid; use {DurationForm}" },
         { "UPDRAFT_MAX_COUNT_STREAMS", "0", "UPDRAFT_MAX_COUNT_STREAMS=\"0\" is not valid; use a whole number, 1 or more" },
+        { "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL", "often", $"UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL=\"often\" is not valid; use {DurationForm}" },
+        { "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL", "100ms", "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL=100ms is too short; use 0s (off) or at least 1s" },
     };
 
     [Theory]

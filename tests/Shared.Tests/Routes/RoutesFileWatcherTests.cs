@@ -74,17 +74,17 @@ public sealed class RoutesFileWatcherTests : IDisposable
     }
 
     [Fact]
-    public async Task Check_FileUnchanged_ReadEachTimeButDecodedOnlyForANewVersion()
+    public async Task Check_FileUnchanged_HashedEachTimeButReadWholeOnlyForANewVersion()
     {
         Assert.Empty(await _watcher.LoadAsync(CancellationToken.None));
-        Assert.Equal(1, _watcher.TextsDecoded);
+        Assert.Equal(1, _watcher.WholeReads);
 
         for (var i = 0; i < 3; i++)
         {
             Assert.Equal(RoutesFileWatcher.PollInterval, await _watcher.CheckAsync(CancellationToken.None));
         }
 
-        Assert.Equal(1, _watcher.TextsDecoded);
+        Assert.Equal(1, _watcher.WholeReads);
 
         await File.WriteAllTextAsync(RoutesFile, Routes("a"), CancellationToken.None);
         Assert.Equal(RoutesFileWatcher.SettleTime, await _watcher.CheckAsync(CancellationToken.None));
@@ -93,7 +93,7 @@ public sealed class RoutesFileWatcherTests : IDisposable
         await _watcher.CheckAsync(CancellationToken.None);
 
         Assert.Equal([["old"], ["a"]], Applied);
-        Assert.Equal(3, _watcher.TextsDecoded); // the new version when first seen and when applied, not after
+        Assert.Equal(3, _watcher.WholeReads); // the new version when first seen and when applied, not after
     }
 
     [Fact]
@@ -116,6 +116,65 @@ public sealed class RoutesFileWatcherTests : IDisposable
         await writing;
 
         Assert.Equal([[.. names.Order(StringComparer.Ordinal)]], Applied); // routes come out in name order
+    }
+
+    [Fact]
+    public async Task Check_TooLargeFileRejected_LaterPollsOnlyHashIt()
+    {
+        Assert.Empty(await _watcher.LoadAsync(CancellationToken.None));
+        await File.WriteAllTextAsync(RoutesFile, Routes("big") + new string('#', RouteFileLimits.MaxBytes), CancellationToken.None);
+        await SettleAsync();
+        var wholeReadsAtRejection = _watcher.WholeReads;
+
+        for (var i = 0; i < 3; i++)
+        {
+            _time.Advance(RoutesFileWatcher.PollInterval);
+            await _watcher.CheckAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(["the file is larger than the limit of 16 MiB"], _rejected);
+        Assert.Equal(1, wholeReadsAtRejection); // the start-up load; the too-large version is recognised by its hash alone
+        Assert.Equal(1, _watcher.WholeReads);
+        Assert.Equal(RouteFileLimits.TooLarge, _watcher.LastProblem);
+    }
+
+    [Fact]
+    public async Task Load_NamedPipeLargerThanTheLimit_TooLargeAndTheReadStopsAtTheLimit()
+    {
+        var pipe = Path.Combine(_directory, "routes.pipe");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [pipe]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        using var watcher = new RoutesFileWatcher(pipe, RouteEnvironment.Standalone, _time, (result, before) => _applied.Enqueue(([.. result.Routes.Select(r => r.Name)], before)), _rejected.Enqueue);
+        // The writer has more than the limit to give; the read stops one byte past it and closes, which ends the write.
+        var written = 0L;
+        var writing = Task.Run(async () =>
+        {
+            var chunk = System.Text.Encoding.UTF8.GetBytes(Routes("big") + new string('#', 64 * 1024));
+            try
+            {
+                await using var writer = new FileStream(pipe, FileMode.Open, FileAccess.Write);
+                while (written < 2L * RouteFileLimits.MaxBytes)
+                {
+                    await writer.WriteAsync(chunk, CancellationToken.None);
+                    written += chunk.Length;
+                }
+            }
+            catch (IOException)
+            {
+                // The reader closed its end.
+            }
+        });
+
+        var problems = await watcher.LoadAsync(CancellationToken.None);
+        await writing.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal([$"{pipe}: the file is larger than the limit of 16 MiB"], problems);
+        Assert.Empty(_applied);
+        Assert.True(written < 2L * RouteFileLimits.MaxBytes, $"{written} bytes written: the read did not stop the writer");
     }
 
     [Fact]
