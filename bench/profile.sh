@@ -140,9 +140,11 @@ wait_for "$proxy_port" /api/v1/items
 
 # Warm up (tiered JIT settles, upstream connections open), then sample while the same load runs.
 url="http://127.0.0.1:$proxy_port/api/v1/items"
-wrk -t1 -c32 -d5s -H "Host: $host" "$url" >/dev/null
+# In the background and waited for, so that SIGTERM stops the run at once rather than after the warm-up.
+background() { "$@" & pids+=("$!"); wait "$!"; }
+background wrk -t1 -c32 -d5s -H "Host: $host" "$url" >/dev/null
 # At a low rate, code that wrk never ran hot (idle waits, timers) is still being tiered up: 10 s more at that rate.
-[ -z "$rate" ] || dotnet "$loadbench" rate "$proxy_port" "$rate" 10 >/dev/null
+[ -z "$rate" ] || background dotnet "$loadbench" rate "$proxy_port" "$rate" 10 >/dev/null
 cpu_ticks() { awk '{ print $14, $15 }' "/proc/$target_pid/stat"; }
 read -r user_before system_before < <(cpu_ticks)
 if [ -n "$rate" ]; then
@@ -158,7 +160,7 @@ events=context-switches,raw_syscalls:sys_enter$(printf ',syscalls:sys_enter_%s' 
 perf stat -x, -e "$events" -p "$target_pid" -o "$out/perf-stat.csv" -- sleep "$seconds" &
 stat_pid=$!
 pids+=("$stat_pid")
-perf record -q -F 1999 -g -p "$target_pid" -o "$out/perf.data" -- sleep "$seconds" 2>"$out/perf-record.log"
+background perf record -q -F 1999 -g -p "$target_pid" -o "$out/perf.data" -- sleep "$seconds" 2>"$out/perf-record.log"
 wait "$stat_pid" || true
 wait "$load_pid"
 read -r user_after system_after < <(cpu_ticks)

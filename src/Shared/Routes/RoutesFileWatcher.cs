@@ -215,7 +215,7 @@ public sealed class RoutesFileWatcher : IDisposable
                 var (id, tooLarge) = await HashAsync(file, cancellationToken);
                 if (id == _handledVersion || tooLarge)
                 {
-                    return new FileVersion(id, null, tooLarge ? RouteFileLimits.TooLarge : null);
+                    return tooLarge ? FileVersion.Unusable(id, RouteFileLimits.TooLarge) : FileVersion.InForce(id);
                 }
 
                 file.Position = 0;
@@ -226,7 +226,7 @@ public sealed class RoutesFileWatcher : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var problem = $"cannot read the routes file: {e.Message}";
-            return new FileVersion("unreadable:" + problem, null, problem);
+            return FileVersion.Unusable("unreadable:" + problem, problem);
         }
     }
 
@@ -279,7 +279,7 @@ public sealed class RoutesFileWatcher : IDisposable
                 {
                     if (length > RouteFileLimits.MaxBytes)
                     {
-                        return new FileVersion(TooLargeId(Hash(buffer, length)), null, RouteFileLimits.TooLarge);
+                        return FileVersion.Unusable(TooLargeId(Hash(buffer, length)), RouteFileLimits.TooLarge);
                     }
 
                     var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, RouteFileLimits.MaxBytes + 1L));
@@ -301,12 +301,12 @@ public sealed class RoutesFileWatcher : IDisposable
             var id = Hash(buffer, length);
             if (id == _handledVersion)
             {
-                return new FileVersion(id, null, null); // a pipe, or a file changed back between the hash and this read
+                return FileVersion.InForce(id); // a pipe, or a file changed back between the hash and this read
             }
 
             // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise.
             using var reader = new StreamReader(new MemoryStream(buffer, 0, length, writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-            return new FileVersion(id, await reader.ReadToEndAsync(cancellationToken), null);
+            return FileVersion.New(id, await reader.ReadToEndAsync(cancellationToken));
         }
         finally
         {
@@ -390,6 +390,16 @@ public sealed class RoutesFileWatcher : IDisposable
         _hash.Dispose();
     }
 
-    /// <summary>One reading of the file: its text, or the problem that stops it from being used.</summary>
-    private readonly record struct FileVersion(string Id, string? Text, string? Problem);
+    /// <summary>
+    /// One reading of the file, named by <see cref="Id"/>: the version in force (not decoded again), a new version and
+    /// its text, or the problem that stops it from being used.
+    /// </summary>
+    private readonly record struct FileVersion(string Id, string? Text, string? Problem)
+    {
+        public static FileVersion InForce(string id) => new(id, null, null);
+
+        public static FileVersion New(string id, string text) => new(id, text, null);
+
+        public static FileVersion Unusable(string id, string problem) => new(id, null, problem);
+    }
 }
