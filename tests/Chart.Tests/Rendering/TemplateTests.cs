@@ -100,6 +100,7 @@ public sealed class TemplateTests
         Assert.Null(interceptorContainer["resources"]!["limits"]!["cpu"]);
         Assert.Equal("0x4000000", Env(interceptor, "DOTNET_GCgen0size"));
         Assert.Equal("epoll", Env(interceptor, "UPDRAFT_TRANSPORT"));
+        Assert.Equal("1m", Env(interceptor, "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL"));
         Assert.Equal("/readyz", interceptorContainer["readinessProbe"]!["httpGet"]!["path"]!.GetValue<string>());
         Assert.Equal("/livez", interceptorContainer["livenessProbe"]!["httpGet"]!["path"]!.GetValue<string>());
         Assert.Equal("admin", interceptorContainer["readinessProbe"]!["httpGet"]!["port"]!.GetValue<string>());
