@@ -20,7 +20,10 @@ internal sealed class IdleMemoryRelease : BackgroundService
     /// lean path, far above what probes, scrapes and timers allocate.</summary>
     internal const long QuietBytesPerSecond = 64 * 1024;
 
-    /// <summary>Less than this is not worth a full collection.</summary>
+    /// <summary>
+    /// Less than this is not worth a full collection; nor is less than half the heap, since the collection's pause grows
+    /// with the heap (tens of milliseconds with 10,000 routes), and a quiet interceptor may still be serving.
+    /// </summary>
     internal const long WorthReleasingBytes = 4 * 1024 * 1024;
 
     private readonly TimeSpan _interval;
@@ -63,8 +66,8 @@ internal sealed class IdleMemoryRelease : BackgroundService
     internal static bool ShouldRelease(GcReading previousTick, GcReading lastRelease, GcReading now, TimeSpan interval)
     {
         var quiet = now.AllocatedBytes - previousTick.AllocatedBytes <= QuietBytesPerSecond * interval.TotalSeconds;
-        var worthIt = now.UnusedBytes >= WorthReleasingBytes || now.AllocatedBytes - lastRelease.AllocatedBytes >= WorthReleasingBytes;
-        return quiet && worthIt;
+        var unused = Math.Max(now.UnusedBytes, now.AllocatedBytes - lastRelease.AllocatedBytes);
+        return quiet && unused >= Math.Max(WorthReleasingBytes, now.HeapBytes / 2);
     }
 
     /// <summary>Takes the first reading and starts the clock before the loop runs (which is on a thread of its own).</summary>
@@ -120,12 +123,14 @@ internal sealed class IdleMemoryRelease : BackgroundService
     }
 }
 
-/// <summary>What the GC has allocated in all, and what it held committed beyond its heap at its last collection.</summary>
-internal readonly record struct GcReading(long AllocatedBytes, long UnusedBytes)
+/// <summary>
+/// What the GC has allocated in all; and at its last collection, the heap's size and what it held committed beyond it.
+/// </summary>
+internal readonly record struct GcReading(long AllocatedBytes, long UnusedBytes, long HeapBytes = 0)
 {
     public static GcReading Now()
     {
         var last = GC.GetGCMemoryInfo();
-        return new GcReading(GC.GetTotalAllocatedBytes(precise: false), Math.Max(0, last.TotalCommittedBytes - last.HeapSizeBytes));
+        return new GcReading(GC.GetTotalAllocatedBytes(precise: false), Math.Max(0, last.TotalCommittedBytes - last.HeapSizeBytes), last.HeapSizeBytes);
     }
 }

@@ -49,6 +49,19 @@ public sealed class IdleMemoryReleaseTests
     }
 
     [Fact]
+    public void ShouldRelease_LargeHeap_WaitsUntilHalfItsSizeIsUnused()
+    {
+        // 10,000 routes: a 120 MiB heap, whose full collection pauses for tens of milliseconds.
+        var lastRelease = new GcReading(AllocatedBytes: 0, UnusedBytes: 0, HeapBytes: 120 * MiB);
+        var previousTick = new GcReading(AllocatedBytes: 40 * MiB, UnusedBytes: 0, HeapBytes: 120 * MiB);
+        var notYet = new GcReading(AllocatedBytes: 41 * MiB, UnusedBytes: 0, HeapBytes: 120 * MiB);
+        var halfTheHeap = new GcReading(AllocatedBytes: 60 * MiB, UnusedBytes: 0, HeapBytes: 120 * MiB);
+
+        Assert.False(IdleMemoryRelease.ShouldRelease(previousTick, lastRelease, notYet, Minute));
+        Assert.True(IdleMemoryRelease.ShouldRelease(notYet with { AllocatedBytes = 59 * MiB }, lastRelease, halfTheHeap, Minute));
+    }
+
+    [Fact]
     public void ShouldRelease_QuietRateScalesWithTheInterval()
     {
         // 3 MiB in a second is busy; the same 3 MiB over a minute is quiet.
@@ -133,6 +146,7 @@ public sealed class IdleMemoryReleaseTests
         GC.KeepAlive(garbage);
         Assert.True(after.AllocatedBytes - before.AllocatedBytes >= 8 * MiB, $"{after.AllocatedBytes - before.AllocatedBytes} bytes counted");
         Assert.True(after.UnusedBytes >= 0);
+        Assert.True(after.HeapBytes >= 0);
     }
 
     /// <summary>Waits until the service has looked at interval <paramref name="tick"/>, then says how many releases it made.</summary>
