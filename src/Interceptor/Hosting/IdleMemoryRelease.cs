@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Updraft.Interceptor.Options;
 using Updraft.Interceptor.Telemetry;
@@ -100,11 +101,13 @@ internal sealed class IdleMemoryRelease : BackgroundService
                 if (ShouldRelease(previousTick, lastRelease, now, _interval))
                 {
                     var before = Environment.WorkingSet;
+                    var started = Stopwatch.GetTimestamp();
                     _release();
+                    var took = Stopwatch.GetElapsedTime(started);
                     Interlocked.Increment(ref _releases);
                     now = _read();
                     lastRelease = now;
-                    Log.IdleMemoryReleased(_logger, _interval, before, Environment.WorkingSet);
+                    Log.IdleMemoryReleased(_logger, _interval, before, Environment.WorkingSet, took.TotalMilliseconds);
                 }
 
                 previousTick = now;

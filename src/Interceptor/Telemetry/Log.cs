@@ -111,8 +111,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 67, Level = LogLevel.Error, Message = "Local replicas feed {Address}: a snapshot over {Limit} bytes refused ({Detail}); the stream is dropped and dialled again, the last snapshot stays in force")]
     public static partial void LocalFeedSnapshotTooLarge(ILogger logger, string address, int limit, string detail);
 
-    [LoggerMessage(EventId = 68, Level = LogLevel.Debug, Message = "Quiet for {Interval}: handed the GC's unused memory back, working set {BeforeBytes} → {AfterBytes} bytes")]
-    public static partial void IdleMemoryReleased(ILogger logger, TimeSpan interval, long beforeBytes, long afterBytes);
+    [LoggerMessage(EventId = 68, Level = LogLevel.Debug, Message = "Quiet for {Interval}: handed the GC's unused memory back in {Milliseconds:F1} ms, working set {BeforeBytes} → {AfterBytes} bytes")]
+    public static partial void IdleMemoryReleased(ILogger logger, TimeSpan interval, long beforeBytes, long afterBytes, double milliseconds);
 
     [LoggerMessage(EventId = 69, Level = LogLevel.Trace, Message = "Memory: {IntervalBytes} bytes allocated in the last {Interval}, {SinceReleaseBytes} since the last release; the GC held {UnusedBytes} bytes unused at its last collection")]
     public static partial void IdleMemoryLooked(ILogger logger, TimeSpan interval, long intervalBytes, long sinceReleaseBytes, long unusedBytes);
