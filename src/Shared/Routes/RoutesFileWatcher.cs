@@ -255,6 +255,11 @@ public sealed class RoutesFileWatcher : IDisposable
             var hex = Convert.ToHexString(digest);
             return length > RouteFileLimits.MaxBytes ? (TooLargeId(hex), true) : (hex, false);
         }
+        catch
+        {
+            _hash.GetHashAndReset(); // a read failed part-way: the next poll starts from nothing
+            throw;
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(chunk);
