@@ -31,25 +31,11 @@ internal static class IdleSoak
 
     private sealed record Idler(string Name, Target Target, int AdminPort, int MetricsPort, List<IdleSample> Samples, List<string> FailedCalls);
 
-    public static int Run(string repo, string work, string configuration, double minutes, bool smoke, bool nativeAot, string? outFile, Action<string> log)
+    /// <param name="starter">Starts the backend and the interceptors.</param>
+    /// <param name="build">The Native AOT publish with <c>--aot</c>; null for the JIT build.</param>
+    public static int Run(string repo, string work, Targets starter, InterceptorBuild? build, string commit, Stopwatch clock, double minutes, bool smoke, string? outFile, Action<string> log)
     {
-        var clock = Stopwatch.StartNew();
-        var commit = BenchSupport.ShortCommit(repo);
-        if (LoadTools.Version("wrk", "-v") == "missing")
-        {
-            Console.Error.WriteLine("soak: wrk is not installed (./updraft.sh soak installs it)");
-            return 1;
-        }
-
-        log(Invariant($"idle soak, commit {commit}, {Environment.ProcessorCount} cores, {minutes} min, the {(nativeAot ? "Native AOT" : "JIT")} build"));
-        var starter = new Targets(repo, work, configuration);
-        InterceptorBuild? build = null;
-        if (nativeAot && (build = starter.PublishNativeAot(log)) is null)
-        {
-            Console.Error.WriteLine("soak: --aot, but the Native AOT publish failed (see above)");
-            return 1;
-        }
-
+        var nativeAot = build is not null;
         var backend = starter.StartBackend();
         Idler Start(string name, string? releaseInterval)
         {

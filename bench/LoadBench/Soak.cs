@@ -61,11 +61,7 @@ internal static class Soak
             return 2;
         }
 
-        if (args.Contains("--idle"))
-        {
-            return IdleSoak.Run(repo, work, configuration, minutes, smoke, nativeAot, Option(args, "--out"), log);
-        }
-
+        var idle = args.Contains("--idle");
         var measureSeconds = smoke ? 3 : 10;
         var clock = Stopwatch.StartNew();
         var commit = BenchSupport.ShortCommit(repo);
@@ -75,13 +71,18 @@ internal static class Soak
             return 1;
         }
 
-        log(Invariant($"soak, commit {commit}, {Environment.ProcessorCount} cores, {minutes} min, the {(nativeAot ? "Native AOT" : "JIT")} build; starting the backend and the interceptor"));
+        log(Invariant($"{(idle ? "idle soak" : "soak")}, commit {commit}, {Environment.ProcessorCount} cores, {minutes} min, the {(nativeAot ? "Native AOT" : "JIT")} build"));
         var starter = new Targets(repo, work, configuration);
         InterceptorBuild? build = null;
         if (nativeAot && (build = starter.PublishNativeAot(log)) is null)
         {
             Console.Error.WriteLine("soak: --aot, but the Native AOT publish failed (see above)");
             return 1;
+        }
+
+        if (idle)
+        {
+            return IdleSoak.Run(repo, work, starter, build, commit, clock, minutes, smoke, Option(args, "--out"), log);
         }
 
         var backend = starter.StartBackend();
