@@ -17,6 +17,9 @@ internal sealed class IdleMemoryRelease : BackgroundService
 {
     public static readonly TimeSpan ShortestInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>Far below what a timer can wait (about 49 days).</summary>
+    public static readonly TimeSpan LongestInterval = TimeSpan.FromHours(24);
+
     /// <summary>An interval that allocated less than this per second is quiet: roughly 80 proxied requests a second (about
     /// 800 bytes each, process-wide), and far above what probes, scrapes and timers allocate.</summary>
     internal const long QuietBytesPerSecond = 64 * 1024;

@@ -15,10 +15,11 @@ internal sealed class InterceptorOptionsValidator : IValidateOptions<Interceptor
                 + $"{InterceptorOptionsBinder.RefreshIntervalVariable}={Updraft.Shared.Durations.GoDuration.Format(options.RoutingTableRefreshInterval)}; the staleness limit must be at least the refresh interval");
         }
 
-        if (options.IdleMemoryReleaseInterval > TimeSpan.Zero && options.IdleMemoryReleaseInterval < Hosting.IdleMemoryRelease.ShortestInterval)
+        var release = options.IdleMemoryReleaseInterval;
+        if (release > TimeSpan.Zero && (release < Hosting.IdleMemoryRelease.ShortestInterval || release > Hosting.IdleMemoryRelease.LongestInterval))
         {
-            problems.Add($"{InterceptorOptionsBinder.IdleMemoryReleaseVariable}={Updraft.Shared.Durations.GoDuration.Format(options.IdleMemoryReleaseInterval)} is too short; "
-                + $"use 0s (off) or at least {Updraft.Shared.Durations.GoDuration.Format(Hosting.IdleMemoryRelease.ShortestInterval)}");
+            problems.Add($"{InterceptorOptionsBinder.IdleMemoryReleaseVariable}={Updraft.Shared.Durations.GoDuration.Format(release)} is out of range; "
+                + $"use 0s (off) or from {Updraft.Shared.Durations.GoDuration.Format(Hosting.IdleMemoryRelease.ShortestInterval)} to {Updraft.Shared.Durations.GoDuration.Format(Hosting.IdleMemoryRelease.LongestInterval)}");
         }
 
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);

@@ -39,7 +39,8 @@ public sealed partial class StartupFailureTests
         { "UPDRAFT_IDLE_TIMEOUT", "forever", $"UPDRAFT_IDLE_TIMEOUT=\"forever\" is not valid; use {DurationForm}" },
         { "UPDRAFT_MAX_COUNT_STREAMS", "0", "UPDRAFT_MAX_COUNT_STREAMS=\"0\" is not valid; use a whole number, 1 or more" },
         { "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL", "often", $"UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL=\"often\" is not valid; use {DurationForm}" },
-        { "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL", "100ms", "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL=100ms is too short; use 0s (off) or at least 1s" },
+        { "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL", "100ms", "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL=100ms is out of range; use 0s (off) or from 1s to 24h0m0s" },
+        { "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL", "2000h", "UPDRAFT_IDLE_MEMORY_RELEASE_INTERVAL=2000h0m0s is out of range; use 0s (off) or from 1s to 24h0m0s" },
     };
 
     [Theory]
