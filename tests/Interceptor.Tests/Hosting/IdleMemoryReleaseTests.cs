@@ -145,8 +145,6 @@ public sealed class IdleMemoryReleaseTests
 
         GC.KeepAlive(garbage);
         Assert.True(after.AllocatedBytes - before.AllocatedBytes >= 8 * MiB, $"{after.AllocatedBytes - before.AllocatedBytes} bytes counted");
-        Assert.True(after.UnusedBytes >= 0);
-        Assert.True(after.HeapBytes >= 0);
     }
 
     /// <summary>Waits until the service has looked at interval <paramref name="tick"/>, then says how many releases it made.</summary>
