@@ -65,6 +65,9 @@ internal sealed class InterceptorReplica : IAsyncDisposable
     private long? _unreachableSince;
     private bool _unreachableWarned;
 
+    // The replica ended its count stream, which our interceptors do only when they shut down.
+    private bool _endedItsStream;
+
     /// <summary>How one attempt at the count stream ended.</summary>
     private enum StreamOutcome
     {
@@ -213,6 +216,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             }
 
             // Our interceptors end the stream only when they start draining (shutting down).
+            _endedItsStream = true;
             Log.ReplicaStreamEnded(_logger, Address);
         }
         catch (RpcException e) when (!stop.IsCancellationRequested)
@@ -232,6 +236,13 @@ internal sealed class InterceptorReplica : IAsyncDisposable
             {
                 Log.ReplicaDraining(_logger, Address);
                 return StreamOutcome.Draining;
+            }
+            else if (!delivered && _endedItsStream && e.StatusCode == StatusCode.Unavailable)
+            {
+                // It said it was shutting down: a process on its way out may still accept a connection and drop it.
+                Failed(opened);
+                Unreachable($"{e.Status.Detail} {(e.Status.DebugException is { } cause ? Reason(cause) : "")}".Trim());
+                return StreamOutcome.Unreachable;
             }
             else
             {
@@ -387,6 +398,7 @@ internal sealed class InterceptorReplica : IAsyncDisposable
         _lastProblem = null;
         _unreachableSince = null;
         _unreachableWarned = false;
+        _endedItsStream = false;
         if (changed)
         {
             // Freshness alone waits for the aggregator's tick; counts that moved are aggregated at once.

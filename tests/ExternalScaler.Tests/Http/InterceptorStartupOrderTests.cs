@@ -74,6 +74,79 @@ public sealed class InterceptorStartupOrderTests
     }
 
     [Fact]
+    public async Task InterceptorShutsDown_ItsPortStillAcceptsAndDrops_NoWarning()
+    {
+        var directory = Directory.CreateTempSubdirectory("updraft-scaler-test-");
+        try
+        {
+            var routesFile = Path.Combine(directory.FullName, "routes.yaml");
+            await File.WriteAllTextAsync(routesFile, RoutesYaml.InterceptorRoute("app", FreePort(), "app.example.com"));
+            var adminPort = FreePort();
+            var logs = new CapturedLogs();
+            await using var interceptor = InterceptorApplication.Build([], new Dictionary<string, string?>
+            {
+                ["KEDA_HTTP_PROXY_PORT"] = "0",
+                ["KEDA_HTTP_ADMIN_PORT"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
+                ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+                ["UPDRAFT_ROUTES_FILE"] = routesFile,
+                ["UPDRAFT_LOG_LEVEL"] = "Warning",
+                ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
+            });
+            await interceptor.StartAsync();
+            await using var scaler = ScalerApplication.Build([], new Dictionary<string, string?>
+            {
+                ["KEDA_HTTP_SCALER_PORT"] = "0",
+                ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
+                ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+                ["UPDRAFT_ROUTES_FILE"] = routesFile,
+                ["UPDRAFT_INTERCEPTORS"] = $"127.0.0.1:{adminPort}",
+                ["UPDRAFT_LOG_LEVEL"] = "Information",
+            });
+            scaler.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+            await scaler.StartAsync();
+            var fleet = scaler.Services.GetRequiredService<InterceptorFleet>();
+            await WaitUntilAsync(() => Task.FromResult(fleet.Replicas.Any(r => r.Streaming)), "the scaler streams the interceptor's counts");
+
+            // The interceptor ends its stream as it shuts down; its port then takes connections and drops them at once,
+            // as a process on its way out can, which gRPC reports as UNAVAILABLE without a refused socket.
+            await interceptor.StopAsync();
+            using var dropper = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, adminPort);
+            dropper.Start();
+            using var stopDropping = new CancellationTokenSource();
+            var dropping = Task.Run(async () =>
+            {
+                var dropped = 0;
+                try
+                {
+                    while (true)
+                    {
+                        using var connection = await dropper.AcceptTcpClientAsync(stopDropping.Token);
+                        dropped++;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    return dropped;
+                }
+            });
+            await WaitUntilAsync(() => Task.FromResult(logs.Has(14)), "the scaler notes that the stream ended");
+            await WaitUntilAsync(() => Task.FromResult(logs.Has(13)), "the scaler notes that the interceptor is not reachable");
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await stopDropping.CancelAsync();
+            var dropped = await dropping;
+            await scaler.StopAsync();
+
+            Assert.True(dropped > 0, "no connection reached the dropping port");
+            Assert.Empty(logs.AtLeast(LogLevel.Warning));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task InterceptorNeverComesUp_WarnsOnceAfterTheGracePeriodNotBefore()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
