@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -28,32 +29,14 @@ public sealed class InterceptorStartupOrderTests
             await File.WriteAllTextAsync(routesFile, RoutesYaml.InterceptorRoute("app", FreePort(), "app.example.com"));
             var adminPort = FreePort();
             var logs = new CapturedLogs();
-            await using var scaler = ScalerApplication.Build([], new Dictionary<string, string?>
-            {
-                ["KEDA_HTTP_SCALER_PORT"] = "0",
-                ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
-                ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
-                ["UPDRAFT_ROUTES_FILE"] = routesFile,
-                ["UPDRAFT_INTERCEPTORS"] = $"127.0.0.1:{adminPort}",
-                ["UPDRAFT_LOG_LEVEL"] = "Information",
-            });
-            scaler.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+            await using var scaler = BuildScaler(routesFile, adminPort, logs);
             await scaler.StartAsync();
             var fleet = scaler.Services.GetRequiredService<InterceptorFleet>();
 
             // Long enough for several refused attempts, so the retry interval has grown to its cap.
             await WaitUntilAsync(() => Task.FromResult(logs.Has(13)), "the scaler notes that the interceptor is not reachable yet");
             await Task.Delay(TimeSpan.FromSeconds(3));
-            await using var interceptor = InterceptorApplication.Build([], new Dictionary<string, string?>
-            {
-                ["KEDA_HTTP_PROXY_PORT"] = "0",
-                ["KEDA_HTTP_ADMIN_PORT"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
-                ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
-                ["UPDRAFT_ROUTES_FILE"] = routesFile,
-                ["UPDRAFT_LOG_LEVEL"] = "Warning",
-                ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
-            });
+            await using var interceptor = BuildInterceptor(routesFile, adminPort);
             await interceptor.StartAsync();
             var up = Stopwatch.StartNew();
             await WaitUntilAsync(() => Task.FromResult(fleet.Replicas.Single().Streaming), "the scaler streams the interceptor's counts");
@@ -83,27 +66,9 @@ public sealed class InterceptorStartupOrderTests
             await File.WriteAllTextAsync(routesFile, RoutesYaml.InterceptorRoute("app", FreePort(), "app.example.com"));
             var adminPort = FreePort();
             var logs = new CapturedLogs();
-            await using var interceptor = InterceptorApplication.Build([], new Dictionary<string, string?>
-            {
-                ["KEDA_HTTP_PROXY_PORT"] = "0",
-                ["KEDA_HTTP_ADMIN_PORT"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
-                ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
-                ["UPDRAFT_ROUTES_FILE"] = routesFile,
-                ["UPDRAFT_LOG_LEVEL"] = "Warning",
-                ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
-            });
+            await using var interceptor = BuildInterceptor(routesFile, adminPort);
             await interceptor.StartAsync();
-            await using var scaler = ScalerApplication.Build([], new Dictionary<string, string?>
-            {
-                ["KEDA_HTTP_SCALER_PORT"] = "0",
-                ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
-                ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
-                ["UPDRAFT_ROUTES_FILE"] = routesFile,
-                ["UPDRAFT_INTERCEPTORS"] = $"127.0.0.1:{adminPort}",
-                ["UPDRAFT_LOG_LEVEL"] = "Information",
-            });
-            scaler.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+            await using var scaler = BuildScaler(routesFile, adminPort, logs);
             await scaler.StartAsync();
             var fleet = scaler.Services.GetRequiredService<InterceptorFleet>();
             await WaitUntilAsync(() => Task.FromResult(fleet.Replicas.Any(r => r.Streaming)), "the scaler streams the interceptor's counts");
@@ -173,6 +138,34 @@ public sealed class InterceptorStartupOrderTests
     [Fact]
     public void DrainingDetail_SameOnBothSides() =>
         Assert.Equal(CountsStreamService.DrainingDetail, InterceptorReplica.DrainingDetail);
+
+    /// <summary>The scaler in standalone mode, following the one interceptor at <paramref name="adminPort"/>.</summary>
+    private static WebApplication BuildScaler(string routesFile, int adminPort, CapturedLogs logs)
+    {
+        var scaler = ScalerApplication.Build([], new Dictionary<string, string?>
+        {
+            ["KEDA_HTTP_SCALER_PORT"] = "0",
+            ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
+            ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+            ["UPDRAFT_ROUTES_FILE"] = routesFile,
+            ["UPDRAFT_INTERCEPTORS"] = $"127.0.0.1:{adminPort}",
+            ["UPDRAFT_LOG_LEVEL"] = "Information",
+        });
+        scaler.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+        return scaler;
+    }
+
+    /// <summary>An interceptor with its admin listener (the count stream) on <paramref name="adminPort"/>, no shutdown delay.</summary>
+    private static WebApplication BuildInterceptor(string routesFile, int adminPort) => InterceptorApplication.Build([], new Dictionary<string, string?>
+    {
+        ["KEDA_HTTP_PROXY_PORT"] = "0",
+        ["KEDA_HTTP_ADMIN_PORT"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["OTEL_PROM_EXPORTER_ENABLED"] = "false",
+        ["UPDRAFT_BIND_ADDRESS"] = "127.0.0.1",
+        ["UPDRAFT_ROUTES_FILE"] = routesFile,
+        ["UPDRAFT_LOG_LEVEL"] = "Warning",
+        ["KEDA_HTTP_SHUTDOWN_DELAY"] = "0s",
+    });
 
     /// <summary>Advances fake time in steps of 100 ms, letting the replica's loop (real connects) run between them.</summary>
     private static async Task AdvanceAsync(FakeTimeProvider time, TimeSpan by)
